@@ -1,0 +1,143 @@
+package handlers
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/obsandbox/sandbox/api"
+	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// Config is what the HTTP layer needs to know of the sandbox's settings.
+type Config struct {
+	Issuer     string // public base URL, no trailing slash
+	Profile    string
+	AdminToken string
+	BodyLimit  int64 // bytes; 413 above
+	Version    string
+}
+
+// Deps are the parts the handlers adapt.
+type Deps struct {
+	Store  *store.Store
+	Auth   *oauth.Server
+	Clock  *clock.Clock
+	Log    *slog.Logger
+	Spec   *openapi3.T
+	Config Config
+	// Reseed rebuilds the bank (POST /sandbox/reset).
+	Reseed func(echo.Context) error
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	store *store.Store
+	auth  *oauth.Server
+	clock *clock.Clock
+	log   *slog.Logger
+	cfg   Config
+	spec  *openapi3.T
+	ops   map[string]*operation // "GET /aisp/accounts" -> operation
+	deps  Deps
+}
+
+// New builds the echo instance with every route and middleware mounted.
+func New(d Deps) (*echo.Echo, error) {
+	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d}
+	if s.cfg.BodyLimit <= 0 {
+		s.cfg.BodyLimit = 1 << 20
+	}
+	if err := s.indexOperations(); err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Log)
+	e.Use(interaction, commonHeaders(s.cfg.Profile), recoverer(d.Log), bodyLimit(s.cfg.BodyLimit))
+
+	e.GET("/healthz", s.healthz)
+	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", api.YAML)
+	})
+	s.mountAIS(e)
+	return e, nil
+}
+
+// indexOperations prepares, once, a kin-openapi route per operation of the
+// contract, keyed the way mount looks them up.
+func (s *Server) indexOperations() error {
+	s.ops = map[string]*operation{}
+	for path, item := range s.spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &operation{route: &routers.Route{Spec: s.spec, Server: s.spec.Servers[0], Path: path, PathItem: item,
+				Method: method, Operation: op}, query: map[string]bool{}}
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+					o.query[p.Value.Name] = true
+				}
+			}
+			s.ops[method+" "+path] = o
+		}
+	}
+	return nil
+}
+
+// echoPath turns a contract path ("/aisp/accounts/{AccountId}") into an echo
+// route under the base path ("/open-banking/v3.1/aisp/accounts/:AccountId").
+func echoPath(p string) string {
+	var sb strings.Builder
+	sb.WriteString(api.BasePath)
+	for _, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		sb.WriteByte('/')
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			sb.WriteString(":" + seg[1:len(seg)-1])
+		} else {
+			sb.WriteString(seg)
+		}
+	}
+	return sb.String()
+}
+
+// mount adds a contract operation: authentication, then validation, then h.
+func (s *Server) mount(e *echo.Echo, method, path string, n need, h echo.HandlerFunc) {
+	op, ok := s.ops[method+" "+path]
+	if !ok {
+		panic(fmt.Sprintf("handlers: %s %s is not in api/openapi.yaml", method, path))
+	}
+	e.Add(method, echoPath(path), h, acceptJSON, s.requireToken(n), validateRequest(op))
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	if err := s.store.Ping(c.Request().Context()); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// recoverer turns a panic in a handler into a logged 500, never a stack
+// trace on the wire.
+func recoverer(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll:   true,
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.ErrorContext(c.Request().Context(), "panic", "error", err, "stack", string(stack))
+			return err
+		},
+	})
+}
+
+// bodyLimit refuses bodies over n bytes with 413, whether announced by
+// Content-Length or found while reading.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", n)})
+}

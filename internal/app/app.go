@@ -1,0 +1,227 @@
+// Package app wires the sandbox together: configuration, the store, the
+// sandbox clock, the seed, the authorization server and the HTTP server. Main
+// and the end-to-end tests both run the sandbox through App.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/obsandbox/sandbox/api"
+	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/handlers"
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/seed"
+)
+
+// Version is the sandbox's version, set at build time with -ldflags.
+var Version = "dev"
+
+// App is a running sandbox.
+type App struct {
+	Config   Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Clock    *clock.Clock
+	Auth     *oauth.Server
+	Fixtures *fixtures.Fixtures
+	URL      string // where it listens, e.g. http://127.0.0.1:8080
+	Seeded   *seed.Stats
+
+	echo *echo.Echo
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// seedRecord is what the database remembers of how its bank was built.
+type seedRecord struct {
+	Seed uint64    `json:"seed"`
+	PSUs int       `json:"psus"`
+	Date time.Time `json:"date"`
+}
+
+// New opens the database, seeds it on first start (or with Reset), loads the
+// bank's keys and binds the listener. Serve then serves until its context ends.
+func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall)}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	var err error
+	if a.Fixtures, err = fixtures.Load(); err != nil {
+		return nil, err
+	}
+	if a.Store, err = store.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	if err := a.ensureSeeded(ctx); err != nil {
+		return nil, err
+	}
+	if off, err := a.Store.Setting(ctx, "clock_offset"); err == nil {
+		d, _ := time.ParseDuration(off)
+		a.Clock.SetOffset(d)
+	}
+	if a.Config.AdminToken == "" {
+		if a.Config.AdminToken, err = a.Store.Setting(ctx, "admin_token"); errors.Is(err, bank.ErrNotFound) {
+			a.Config.AdminToken = randomHex(16)
+			err = a.Store.SetSetting(ctx, "admin_token", a.Config.AdminToken)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	a.URL = deriveIssuer(a.ln.Addr())
+	issuer := cfg.Issuer
+	if issuer == "" {
+		issuer = a.URL
+	}
+	bits := oauth.KeyBits
+	if cfg.KeyBits > 0 {
+		bits = cfg.KeyBits
+	}
+	keys, err := oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
+	if err != nil {
+		return nil, err
+	}
+	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: cfg.Profile,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL}
+	spec, err := api.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.echo, err = handlers.New(handlers.Deps{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
+			BodyLimit: cfg.BodyLimit, Version: Version}})
+	if err != nil {
+		return nil, err
+	}
+	a.srv = &http.Server{
+		Handler:           a.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
+	}
+	ok = true
+	return a, nil
+}
+
+func newLogger(cfg Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(out, opts)
+	}
+	return slog.New(interactionHandler{h})
+}
+
+// interactionHandler adds the request's x-fapi-interaction-id to every log
+// record made with its context (FAPI 6.2.1-12: log it).
+type interactionHandler struct{ slog.Handler }
+
+func (h interactionHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := handlers.InteractionIDFrom(ctx); id != "" {
+		r.AddAttrs(slog.String("interaction_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h interactionHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return interactionHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h interactionHandler) WithGroup(name string) slog.Handler {
+	return interactionHandler{h.Handler.WithGroup(name)}
+}
+
+// ensureSeeded builds the bank when the database has none, or on Reset.
+func (a *App) ensureSeeded(ctx context.Context) error {
+	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate}
+	raw, err := a.Store.Setting(ctx, "seed")
+	switch {
+	case errors.Is(err, bank.ErrNotFound) || a.Config.Reset:
+	case err != nil:
+		return err
+	default:
+		var have seedRecord
+		if err := json.Unmarshal([]byte(raw), &have); err != nil {
+			return fmt.Errorf("settings.seed: %w", err)
+		}
+		if a.Config.seedSet && have.Seed != want.Seed {
+			a.Log.Warn("the database was seeded with another seed; start with --reset to re-seed", "have", have.Seed, "want", want.Seed)
+		}
+		return nil
+	}
+	return a.Reseed(ctx, want)
+}
+
+// Reseed rebuilds the bank from the seed record and remembers it.
+func (a *App) Reseed(ctx context.Context, r seedRecord) error {
+	st, err := seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date})
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	a.Seeded = &st
+	a.Log.Info("bank seeded", "seed", r.Seed, "psus", st.PSUs, "accounts", st.Accounts, "transactions", st.Transactions,
+		"elapsed", st.Elapsed.Round(time.Millisecond))
+	b, _ := json.Marshal(r)
+	return a.Store.SetSetting(ctx, "seed", string(b))
+}
+
+// Serve answers requests until ctx ends, then finishes in-flight requests
+// (up to 10 s) and closes the database.
+func (a *App) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	select {
+	case err := <-errc:
+		a.Close()
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.srv.Shutdown(sctx)
+	<-errc
+	return errors.Join(err, a.Close())
+}
+
+// Close releases everything New acquired. Safe to call twice.
+func (a *App) Close() error {
+	var errs []error
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+		a.Store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Handler is the HTTP handler (for in-process tests and benchmarks).
+func (a *App) Handler() http.Handler { return a.echo }

@@ -1,0 +1,219 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/seed"
+)
+
+// command is a subcommand of the sandbox binary.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, out, errOut io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "serve the sandbox (the default when no command is given)", runServe},
+		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
+		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
+		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
+			fmt.Fprintln(out, "sandbox", Version)
+			return nil
+		}},
+	}
+}
+
+// Main runs the sandbox binary with args (without the program name) and
+// returns the process exit code.
+func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
+	name := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(errOut)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			err := c.run(ctx, args, out, errOut)
+			switch {
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case err != nil:
+				fmt.Fprintln(errOut, "sandbox:", err)
+				return 1
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(errOut, "sandbox: unknown command %q\n\n", name)
+	usage(errOut)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Open Banking Sandbox: a UK Open Banking v3.1.11 bank simulator.")
+	fmt.Fprintln(w, "\nUsage: sandbox [command] [flags]   (sandbox <command> --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+}
+
+// parse reads flags, then their SANDBOX_* environment twins for flags not
+// given on the command line.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return env(fs, func(k string) string {
+		name := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "SANDBOX_")), "_", "-")
+		if given[name] {
+			return ""
+		}
+		return os.Getenv(k)
+	})
+}
+
+func runServe(ctx context.Context, args []string, out, errOut io.Writer) error {
+	cfg := Defaults()
+	fs := flagSet("sandbox serve", &cfg, errOut)
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox [serve] [flags]\n\nServes the sandbox. Every flag has an environment twin: --db is SANDBOX_DB.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := New(ctx, cfg, errOut)
+	if err != nil {
+		return err
+	}
+	a.banner(ctx, out)
+	return a.Serve(ctx)
+}
+
+// banner prints where the sandbox is and how to start using it.
+func (a *App) banner(ctx context.Context, w io.Writer) {
+	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, a.Config.DB)
+	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
+	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
+	fmt.Fprintf(w, "  Health       %s/healthz\n", a.URL)
+	fmt.Fprintf(w, "  Admin token  %s   (Authorization: Bearer <token> on /sandbox/...)\n", a.Config.AdminToken)
+	psus, err := a.Store.PSUs(ctx)
+	if err == nil {
+		fmt.Fprint(w, "  Test PSUs    ")
+		for i, p := range psus {
+			if i == len(a.Fixtures.PSUs) {
+				break
+			}
+			fmt.Fprintf(w, "%s/%s  ", p.Username, p.Password)
+		}
+		fmt.Fprintf(w, "(+%d generated: GET /sandbox/psus)\n", len(psus)-len(a.Fixtures.PSUs))
+	}
+	fmt.Fprintf(w, "  Register a client: curl -s -X POST %s/as/register -H 'Content-Type: application/json' -d '{\"redirect_uris\":[\"https://localhost:3000/callback\"]}'\n", a.URL)
+}
+
+func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
+	cfg := Defaults()
+	cfg.DB = ""
+	fs := flag.NewFlagSet("sandbox seed", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&cfg.DB, "db", "", "database file to build (required; replaces its bank, keeps its clients)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
+	fs.IntVar(&cfg.PSUs, "psus", cfg.PSUs, "generated PSUs beyond the fixture personas")
+	txPerPSU := fs.Int("tx-per-psu", 1000, "rough number of transactions per generated PSU")
+	fs.Func("seed-date", "date the history ends (YYYY-MM-DD)", func(v string) error {
+		t, err := time.Parse("2006-01-02", v)
+		cfg.SeedDate = t
+		return err
+	})
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox seed --db FILE [--psus N] [--seed S]\n\nBuilds a bank from the fixtures plus N generated PSUs (about --tx-per-psu\ntransactions each) and reports the speed.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.DB == "" {
+		fs.Usage()
+		return errors.New("--db is required")
+	}
+	s, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fx, err := fixtures.Load()
+	if err != nil {
+		return err
+	}
+	st, err := seed.Run(ctx, s, fx, seed.Options{Seed: cfg.Seed, PSUs: cfg.PSUs, Date: cfg.SeedDate, TxPerPSU: *txPerPSU})
+	if err != nil {
+		return err
+	}
+	rec := fmt.Sprintf(`{"seed":%d,"psus":%d,"date":%q}`, cfg.Seed, cfg.PSUs, cfg.SeedDate.Format(time.RFC3339))
+	if err := s.SetSetting(ctx, "seed", rec); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, st)
+	return nil
+}
+
+func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) error {
+	cfg := Defaults()
+	fs := flag.NewFlagSet("sandbox healthcheck", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the sandbox's listen address")
+	url := fs.String("url", "", "health URL (default: from --addr)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *url == "" {
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return err
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		*url = "http://" + net.JoinHostPort(host, port) + "/healthz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", *url, resp.Status)
+	}
+	fmt.Fprintln(out, "healthy")
+	return nil
+}

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/seed"
+)
+
+// Config is the sandbox's configuration: defaults, then SANDBOX_* environment
+// variables, then flags.
+type Config struct {
+	Addr       string
+	DB         string
+	Seed       uint64
+	PSUs       int
+	SeedDate   time.Time
+	Issuer     string
+	Profile    string
+	AdminToken string
+	Reset      bool
+	LogLevel   slog.Level
+	LogFormat  string // text | json
+	BodyLimit  int64
+	AccessTTL  time.Duration
+	// Wall is the real clock (tests inject one); nil: time.Now.
+	Wall func() time.Time
+	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
+	KeyBits int
+
+	seedSet bool
+}
+
+// Defaults returns the configuration with no flag or variable set.
+func Defaults() Config {
+	return Config{
+		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
+		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
+		AccessTTL: oauth.DefaultAccessTTL,
+	}
+}
+
+// flagSet declares the serving flags over cfg. Each flag has an environment
+// twin: --db / SANDBOX_DB.
+func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (host:port)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, `SQLite database file; ":memory:" for a throw-away bank`)
+	fs.Func("seed", fmt.Sprintf("random seed of the generated bank (default %d)", cfg.Seed), func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		cfg.Seed, cfg.seedSet = n, true
+		return err
+	})
+	fs.IntVar(&cfg.PSUs, "psus", cfg.PSUs, "generated PSUs added to the fixture personas when seeding")
+	fs.Func("seed-date", "date the generated history ends (YYYY-MM-DD; default "+cfg.SeedDate.Format("2006-01-02")+")", func(v string) error {
+		t, err := time.Parse("2006-01-02", v)
+		cfg.SeedDate = t
+		return err
+	})
+	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "public base URL of the sandbox, the OAuth issuer (default: derived from --addr)")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "security profile: dev (relaxed, says so on every response) or fapi")
+	fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "bearer token for /sandbox/... (generated, kept in the database and printed when absent)")
+	fs.BoolVar(&cfg.Reset, "reset", cfg.Reset, "re-seed the bank at start (clients and keys are kept)")
+	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(v string) error {
+		return cfg.LogLevel.UnmarshalText([]byte(v))
+	})
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.Int64Var(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
+	fs.DurationVar(&cfg.AccessTTL, "token-ttl", cfg.AccessTTL, "access token lifetime")
+	return fs
+}
+
+// env applies the SANDBOX_* twin of every flag that fs declares.
+func env(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SANDBOX_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate checks the configuration and fills in what derives from it.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	if c.Profile != oauth.ProfileDev && c.Profile != oauth.ProfileFAPI {
+		return fmt.Errorf("--profile %q: want dev or fapi", c.Profile)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.BodyLimit < 1024 {
+		return fmt.Errorf("--body-limit %d: at least 1024 bytes", c.BodyLimit)
+	}
+	if c.PSUs < 0 {
+		return fmt.Errorf("--psus %d: must not be negative", c.PSUs)
+	}
+	if c.AccessTTL < time.Minute {
+		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	return nil
+}
+
+// deriveIssuer is the base URL clients reach the listener at.
+func deriveIssuer(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	} else if ip.To4() == nil {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func getenvOS(k string) string { return os.Getenv(k) }

@@ -1,0 +1,51 @@
+package bank
+
+import "time"
+
+// Consent kinds: which API a consent belongs to.
+const (
+	ConsentAccountAccess     = "account-access"
+	ConsentDomesticPayment   = "domestic-payment"
+	ConsentDomesticScheduled = "domestic-scheduled-payment"
+	ConsentDomesticStanding  = "domestic-standing-order"
+	ConsentFundsConfirmation = "funds-confirmation"
+)
+
+// Consent statuses (v3.1.11 words); StatusRejected is shared with transactions.
+const (
+	StatusAwaitingAuthorisation = "AwaitingAuthorisation"
+	StatusAuthorised            = "Authorised"
+	StatusRevoked               = "Revoked"
+	StatusConsumed              = "Consumed"
+)
+
+// Consent is an intent a TPP created and a PSU may authorise.
+type Consent struct {
+	ID          string
+	Ref         int64 // the store's row id
+	Kind        string
+	ClientID    string
+	Status      string
+	PSU         string // set when the PSU authorises (or rejects) it
+	CreatedAt   time.Time
+	StatusAt    time.Time
+	ExpiresAt   time.Time // zero: open-ended
+	TxFrom      time.Time // zero: unbounded
+	TxTo        time.Time // zero: unbounded
+	Permissions Permissions
+	Accounts    []string // AccountIds the PSU selected
+	Request     []byte   // the consent request as kept (JSON)
+	Deleted     bool     // deleted by the TPP
+	PSURevoked  bool     // access revoked by the PSU at the bank
+}
+
+// Expired reports whether the consent is past its ExpirationDateTime at now.
+func (c *Consent) Expired(now time.Time) bool {
+	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
+}
+
+// Usable reports whether tokens bound to the consent may be used at now: it
+// is Authorised, not deleted, not revoked by the PSU and not expired.
+func (c *Consent) Usable(now time.Time) bool {
+	return c.Status == StatusAuthorised && !c.Deleted && !c.PSURevoked && !c.Expired(now)
+}

@@ -1,0 +1,85 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// Profiles (SPEC §4.2).
+const (
+	ProfileDev  = "dev"
+	ProfileFAPI = "fapi"
+)
+
+// Scopes of the UK OB APIs.
+const (
+	ScopeAccounts           = "accounts"
+	ScopePayments           = "payments"
+	ScopeFundsConfirmations = "fundsconfirmations"
+)
+
+// Grant types.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// Server is the authorization server.
+type Server struct {
+	Store      *store.Store
+	Clock      *clock.Clock
+	Keys       *Keys
+	Log        *slog.Logger
+	Issuer     string // the issuer identifier: the sandbox's public base URL
+	Profile    string // ProfileDev | ProfileFAPI
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration // 0: refresh tokens do not expire
+	CodeTTL    time.Duration
+}
+
+// Defaults for the lifetimes.
+const (
+	DefaultAccessTTL  = time.Hour
+	DefaultRefreshTTL = 90 * 24 * time.Hour
+	DefaultCodeTTL    = 60 * time.Second // SPEC §4.2: codes live at most 60 s
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathAuthorize     = "/as/authorize"
+	PathToken         = "/as/token"
+	PathPAR           = "/as/par"
+	PathRegister      = "/as/register"
+	PathRevoke        = "/as/revoke"
+	PathIntrospect    = "/as/introspect"
+	PathUserinfo      = "/as/userinfo"
+	PathJWKS          = "/as/jwks"
+	PathDiscovery     = "/.well-known/openid-configuration"
+	PathAuthorizeDone = "/as/authorize/done"
+)
+
+// Dev reports whether the dev profile's relaxations apply.
+func (s *Server) Dev() bool { return s.Profile != ProfileFAPI }
+
+// randomToken is 32 random bytes, base64url: codes, refresh tokens, secrets.
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// hash is how secrets are kept: hex sha256.
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

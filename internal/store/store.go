@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the sandbox's database. Safe for concurrent use.
+type Store struct {
+	path    string
+	temp    bool    // a private file behind ":memory:", removed on Close
+	w       *sql.DB // exactly one connection: all writes
+	r       *sql.DB // read-only pool
+	Version int     // schema version after migration
+}
+
+// Memory is the path that asks for a private, throw-away database.
+const Memory = ":memory:"
+
+func dsn(path string, readOnly bool) string {
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)"
+	if readOnly {
+		q += "&_pragma=query_only(1)"
+	} else {
+		q += "&_txlock=immediate"
+	}
+	return "file:" + path + "?" + q
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+// Memory gives a private database in a temporary file that Close removes:
+// every connection of the pool must see the same data, which SQLite's own
+// in-memory databases do not allow together with WAL.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s := &Store{path: path}
+	if path == Memory || path == "" {
+		dir, err := os.MkdirTemp("", "sandbox-mem-")
+		if err != nil {
+			return nil, err
+		}
+		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
+	}
+	var err error
+	if s.w, err = sql.Open("sqlite", dsn(s.path, false)); err != nil {
+		return nil, err
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if s.r, err = sql.Open("sqlite", dsn(s.path, true)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	s.r.SetConnMaxLifetime(0)
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close checkpoints the WAL and closes every connection. Nothing committed
+// is lost: SQLite's WAL is durable at commit.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		_, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		errs = append(errs, err, s.w.Close())
+	}
+	if s.temp {
+		errs = append(errs, os.RemoveAll(filepath.Dir(s.path)))
+	}
+	return errors.Join(errs...)
+}
+
+// migrate applies, in one transaction each, the embedded migrations newer than
+// the file's user_version.
+func (s *Store) migrate(ctx context.Context) error {
+	var have int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no number", name)
+		}
+		if n <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		have = n
+	}
+	s.Version = have
+	return nil
+}
+
+// write runs f in an IMMEDIATE transaction on the writer connection.
+func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// read runs f in a read transaction (one consistent snapshot).
+func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback()
+	return translate(f(tx))
+}
+
+// translate maps driver errors to the bank's: no rows -> ErrNotFound, a
+// UNIQUE or PRIMARY KEY violation -> ErrConflict.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return bank.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", bank.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// Setting reads a key of the settings table; ErrNotFound when absent.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	return v, translate(err)
+}
+
+// SetSetting writes a key of the settings table.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		return err
+	})
+}
+
+// Ping checks that both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	return errors.Join(s.w.PingContext(ctx), s.r.PingContext(ctx))
+}

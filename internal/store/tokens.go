@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// Token is the bank's record of an access or refresh token. The token itself
+// is a signed JWT (access) or an opaque string (refresh); the record is what
+// revocation and expiry act on.
+type Token struct {
+	JTI       string
+	Kind      string // access | refresh
+	ClientID  string
+	ConsentID string
+	PSU       string
+	Scope     string
+	GrantType string
+	IssuedAt  time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time
+	Code      string // hash of the authorization code it came from
+	CNF       string // x5t#S256 of the certificate it is bound to
+}
+
+// SaveToken records an issued token.
+func (s *Store) SaveToken(ctx context.Context, t Token) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return insertToken(ctx, tx, t) })
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens(jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at,
+		expires_at, revoked_at, code, cnf) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`, t.JTI, t.Kind, t.ClientID, t.ConsentID, t.PSU,
+		t.Scope, t.GrantType, unix(t.IssuedAt), unix(t.ExpiresAt), unix(t.RevokedAt), t.Code, t.CNF)
+	return err
+}
+
+const tokenCols = "jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at, expires_at, revoked_at, code, cnf"
+
+func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	var iat, exp, rev int64
+	err := sc.Scan(&t.JTI, &t.Kind, &t.ClientID, &t.ConsentID, &t.PSU, &t.Scope, &t.GrantType, &iat, &exp, &rev, &t.Code, &t.CNF)
+	t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromUnix(iat), fromUnix(exp), fromUnix(rev)
+	return t, err
+}
+
+// TokenRecord reads a token record; ErrNotFound if unknown.
+func (s *Store) TokenRecord(ctx context.Context, jti string) (Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE jti = ?", jti))
+	return t, translate(err)
+}
+
+// Access is what the resource server checks on every call: the token record,
+// the consent it is bound to (if any) and whether the client is suspended.
+type Access struct {
+	Token     Token
+	Consent   *bank.Consent
+	Suspended string // the client's suspension reason, '' when active
+}
+
+// AccessOf reads, in one query, the token with its consent and client state.
+func (s *Store) AccessOf(ctx context.Context, jti string) (Access, error) {
+	var a Access
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if a.Token, err = scanToken(tx.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE jti = ?", jti)); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT suspended FROM clients WHERE client_id = ?", a.Token.ClientID).Scan(&a.Suspended); err != nil {
+			return err
+		}
+		if a.Token.ConsentID == "" {
+			return nil
+		}
+		c, err := scanConsent(tx.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", a.Token.ConsentID))
+		if err != nil {
+			return err
+		}
+		a.Consent = &c
+		return nil
+	})
+	return a, err
+}
+
+// RevokeToken marks one token revoked at now.
+func (s *Store) RevokeToken(ctx context.Context, jti string, now time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE jti = ? AND revoked_at = 0", now.Unix(), jti)
+		return err
+	})
+}
+
+// RevokeConsentTokens revokes every token bound to a consent.
+func (s *Store) RevokeConsentTokens(ctx context.Context, consentID string, now time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return revokeConsentTokens(ctx, tx, consentID, now) })
+}
+
+func revokeConsentTokens(ctx context.Context, tx *sql.Tx, consentID string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE consent_id = ? AND revoked_at = 0", now.Unix(), consentID)
+	return err
+}
+
+// SigningKey is a bank signing key as stored.
+type SigningKey struct {
+	KID        string
+	Alg        string
+	PrivateDER []byte
+	CreatedAt  time.Time
+	RetiredAt  time.Time
+}
+
+// SigningKeys lists the bank's keys, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT kid, alg, private_der, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid")
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []SigningKey
+	for rows.Next() {
+		var k SigningKey
+		var c, r int64
+		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateDER, &c, &r); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.RetiredAt = fromUnix(c), fromUnix(r)
+		out = append(out, k)
+	}
+	return out, translate(rows.Err())
+}
+
+// AddSigningKey stores a new current key and retires the previous one at now.
+func (s *Store) AddSigningKey(ctx context.Context, k SigningKey, now time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET retired_at = ? WHERE retired_at = 0", now.Unix()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys(kid, alg, private_der, created_at) VALUES(?,?,?,?)",
+			k.KID, k.Alg, k.PrivateDER, unix(k.CreatedAt))
+		return err
+	})
+}
+
+// DropSigningKeys deletes keys retired before cutoff.
+func (s *Store) DropSigningKeys(ctx context.Context, cutoff time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM signing_keys WHERE retired_at <> 0 AND retired_at < ?", cutoff.Unix())
+		return err
+	})
+}
