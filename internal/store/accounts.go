@@ -397,7 +397,7 @@ func listWhere[T any](ctx context.Context, s *Store, accts []bank.Account, query
 		ids[a.Ref] = a.ID
 	}
 	acct := func(ref int64) string { return ids[ref] }
-	rows, err := s.r.QueryContext(ctx, query+" WHERE account IN "+inList(len(accts))+cond+" ORDER BY account, id",
+	rows, err := s.r.QueryContext(ctx, query+" WHERE account IN "+inList(len(accts))+cond+" ORDER BY account, rowid",
 		append(refs(accts), extra...)...)
 	if err != nil {
 		return nil, translate(err)

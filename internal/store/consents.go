@@ -125,3 +125,10 @@ func (s *Store) DeleteConsent(ctx context.Context, id string, now time.Time) err
 		return revokeConsentTokens(ctx, tx, id, now)
 	})
 }
+
+// CountConsents counts every consent of every kind.
+func (s *Store) CountConsents(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM consents").Scan(&n)
+	return n, translate(err)
+}
