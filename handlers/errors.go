@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
 // obCode maps a bank error kind to its HTTP status and UK.OBIE error code.
@@ -64,20 +65,6 @@ var oauthCode = map[bank.Kind]struct {
 	bank.KindInternal:        {500, "server_error"},
 }
 
-// OAuthError is an RFC 6749 §5.2 error: the code travels as is.
-type OAuthError struct {
-	Status      int
-	Code        string
-	Description string
-	Header      http.Header // e.g. WWW-Authenticate
-}
-
-func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
-
-func oauthErr(status int, code, format string, args ...any) *OAuthError {
-	return &OAuthError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
-}
-
 type obErrorItem struct {
 	ErrorCode string `json:"ErrorCode"`
 	Message   string `json:"Message"`
@@ -127,7 +114,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		fam := familyOf(req.URL.Path)
 		var (
 			be *bank.Error
-			oe *OAuthError
+			oe *oauth.Error
 			he *echo.HTTPError
 		)
 		switch {
@@ -151,7 +138,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				c.NoContent(status)
 				return
 			}
-			writeOAuth(c, &OAuthError{Status: status, Code: httpErrorCode(status), Description: msg})
+			writeOAuth(c, &oauth.Error{Status: status, Code: httpErrorCode(status), Description: msg})
 			return
 		}
 		if be == nil && oe == nil {
@@ -187,7 +174,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 					code   string
 				}{400, "invalid_request"}
 			}
-			writeOAuth(c, &OAuthError{Status: m.status, Code: m.code, Description: be.Error()})
+			writeOAuth(c, &oauth.Error{Status: m.status, Code: m.code, Description: be.Error()})
 			return
 		}
 		m, ok := obCode[be.Kind]
@@ -226,12 +213,13 @@ func httpErrorCode(status int) string {
 	return "invalid_request"
 }
 
-func writeOAuth(c echo.Context, e *OAuthError) {
+func writeOAuth(c echo.Context, e *oauth.Error) {
 	h := c.Response().Header()
-	for k, v := range e.Header {
-		h[k] = v
+	if e.Challenge != "" {
+		h.Set("WWW-Authenticate", e.Challenge)
 	}
 	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/web"
 )
 
 // Config is what the HTTP layer needs to know of the sandbox's settings.
@@ -34,8 +37,8 @@ type Deps struct {
 	Log    *slog.Logger
 	Spec   *openapi3.T
 	Config Config
-	// Reseed rebuilds the bank (POST /sandbox/reset).
-	Reseed func(echo.Context) error
+	// Reset puts the bank back to its seed (POST /sandbox/reset).
+	Reset func(context.Context) error
 }
 
 // Server holds the handlers' dependencies.
@@ -48,6 +51,7 @@ type Server struct {
 	spec  *openapi3.T
 	ops   map[string]*operation // "GET /aisp/accounts" -> operation
 	deps  Deps
+	pages *template.Template
 }
 
 // New builds the echo instance with every route and middleware mounted.
@@ -59,6 +63,10 @@ func New(d Deps) (*echo.Echo, error) {
 	if err := s.indexOperations(); err != nil {
 		return nil, err
 	}
+	var err error
+	if s.pages, err = web.Templates(); err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
@@ -68,6 +76,11 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", api.YAML)
 	})
+	e.GET("/", s.home, pageHeaders)
+	e.StaticFS("/static", web.Static())
+	s.mountOAuth(e)
+	s.mountPSU(e)
+	s.mountSandbox(e)
 	s.mountAIS(e)
 	return e, nil
 }
@@ -140,4 +153,8 @@ func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 // Content-Length or found while reading.
 func bodyLimit(n int64) echo.MiddlewareFunc {
 	return middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", n)})
+}
+
+func (s *Server) home(c echo.Context) error {
+	return s.page(c, http.StatusOK, "home.html", map[string]any{"Title": "Open Banking Sandbox", "Profile": s.cfg.Profile})
 }

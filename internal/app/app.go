@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	a.echo, err = handlers.New(handlers.Deps{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
-			BodyLimit: cfg.BodyLimit, Version: Version}})
+			BodyLimit: cfg.BodyLimit, Version: Version}, Reset: a.Reset})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +189,28 @@ func (a *App) Reseed(ctx context.Context, r seedRecord) error {
 		"elapsed", st.Elapsed.Round(time.Millisecond))
 	b, _ := json.Marshal(r)
 	return a.Store.SetSetting(ctx, "seed", string(b))
+}
+
+// Reset puts the sandbox back to its seed (SPEC §8 "Reset"): the bank,
+// consents, tokens, codes, sessions, lockouts and the clock offset. Clients
+// and the bank's keys stay.
+func (a *App) Reset(ctx context.Context) error {
+	raw, err := a.Store.Setting(ctx, "seed")
+	if err != nil {
+		return err
+	}
+	var r seedRecord
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return err
+	}
+	if err := a.Store.ResetState(ctx); err != nil {
+		return err
+	}
+	if err := a.Reseed(ctx, r); err != nil {
+		return err
+	}
+	a.Clock.Reset()
+	return a.Store.SetSetting(ctx, "clock_offset", "0s")
 }
 
 // Serve answers requests until ctx ends, then finishes in-flight requests

@@ -1,11 +1,13 @@
 package oauth
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -43,6 +45,11 @@ type Server struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration // 0: refresh tokens do not expire
 	CodeTTL    time.Duration
+	// TLSClientAuth is on when the server terminates mutual TLS itself.
+	TLSClientAuth bool
+
+	jwksMu sync.Mutex
+	jwks   *jwksCache
 }
 
 // Defaults for the lifetimes.
@@ -83,3 +90,5 @@ func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -99,14 +99,11 @@ var ErrUnauthenticated = &bank.Error{Kind: bank.KindUnauthenticated, Message: "i
 // that the token is known, unrevoked and unexpired on the sandbox clock, its
 // client is not suspended, and its consent (if any) is still usable.
 func (s *Server) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	var claims AccessClaims
-	_, err := jwt.ParseWithClaims(bearer, &claims, s.Keys.keyfunc,
-		jwt.WithValidMethods([]string{"PS256"}), jwt.WithIssuer(s.Issuer), jwt.WithAudience(s.Issuer),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(5*time.Second))
-	if err != nil || claims.ID == "" {
+	jti, err := s.parseAccess(bearer)
+	if err != nil {
 		return nil, ErrUnauthenticated
 	}
-	acc, err := s.Store.AccessOf(ctx, claims.ID)
+	acc, err := s.Store.AccessOf(ctx, jti)
 	if errors.Is(err, bank.ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -124,6 +121,21 @@ func (s *Server) Authenticate(ctx context.Context, bearer string) (*Principal, e
 		return nil, ErrUnauthenticated
 	}
 	return &Principal{Token: t, Consent: acc.Consent}, nil
+}
+
+// parseAccess verifies a bank-signed access token and returns its jti.
+func (s *Server) parseAccess(token string) (string, error) {
+	var claims AccessClaims
+	_, err := jwt.ParseWithClaims(token, &claims, s.Keys.keyfunc,
+		jwt.WithValidMethods([]string{"PS256"}), jwt.WithIssuer(s.Issuer), jwt.WithAudience(s.Issuer),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(5*time.Second))
+	if err != nil {
+		return "", err
+	}
+	if claims.ID == "" {
+		return "", errors.New("no jti")
+	}
+	return claims.ID, nil
 }
 
 // HasScope reports whether the token's scope includes want.

@@ -202,3 +202,20 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 func (s *Store) Ping(ctx context.Context) error {
 	return errors.Join(s.w.PingContext(ctx), s.r.PingContext(ctx))
 }
+
+// stateTables are what a reset clears besides the bank: everything clients
+// did, except registering (clients and the bank's keys survive a reset).
+var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "used_jtis", "psu_logins",
+	"auth_requests", "psu_sessions"}
+
+// ResetState clears every consent, token, code, session and lockout.
+func (s *Store) ResetState(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, t := range stateTables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

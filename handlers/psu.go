@@ -1,0 +1,388 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// Cookies of the PSU pages: HttpOnly, SameSite=Lax (the PSU arrives by a
+// top-level redirect from the TPP), Secure when served over TLS.
+const (
+	authCookie = "sbx_auth" // binds a browser to the authorization request it logged in to
+	psuCookie  = "sbx_psu"  // the connected-apps session
+)
+
+func (s *Server) mountPSU(e *echo.Echo) {
+	g := e.Group("/psu", pageHeaders)
+	g.GET("/authorize/:id", s.authorizePage)
+	g.POST("/authorize/:id/login", s.authorizeLogin)
+	g.POST("/authorize/:id/decision", s.authorizeDecision)
+	g.GET("/apps", s.appsPage)
+	g.POST("/login", s.appsLogin)
+	g.POST("/logout", s.appsLogout)
+	g.POST("/apps/:consent/revoke", s.appsRevoke)
+}
+
+// pageHeaders: the PSU pages are never cached or framed.
+func pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		if c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
+	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: "/psu/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: c.Request().TLS != nil, MaxAge: maxAge})
+}
+
+func cookie(c echo.Context, name string) string {
+	ck, err := c.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return ck.Value
+}
+
+func (s *Server) page(c echo.Context, status int, name string, data map[string]any) error {
+	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.Response().WriteHeader(status)
+	return s.pages.ExecuteTemplate(c.Response(), name, data)
+}
+
+func (s *Server) errorPage(c echo.Context, ae *oauth.AuthorizeError) error {
+	return s.page(c, http.StatusBadRequest, "error.html", map[string]any{"Title": "This request cannot be completed",
+		"Code": ae.Code, "Description": ae.Description})
+}
+
+// authorize is the authorization endpoint: it validates the request, then
+// sends the PSU to the bank's pages (or, where the redirect URI can be
+// trusted, sends errors back to the client; else shows an error page).
+func (s *Server) authorize(c echo.Context) error {
+	ctx := c.Request().Context()
+	ar, err := s.auth.ParseAuthorize(ctx, c.QueryParams())
+	if err != nil {
+		return s.authorizeFailed(c, err)
+	}
+	params, err := json.Marshal(ar.Params)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	rec := store.AuthRequest{ID: oauth.NewToken(), ClientID: ar.Client.ClientID, Params: params, CSRF: oauth.NewToken(),
+		CreatedAt: now, ExpiresAt: now.Add(oauth.AuthRequestLifetime)}
+	if err := s.store.SaveAuthRequest(ctx, rec); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/psu/authorize/"+rec.ID)
+}
+
+func (s *Server) authorizeFailed(c echo.Context, err error) error {
+	var ae *oauth.AuthorizeError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	pageHeaders(func(echo.Context) error { return nil })(c)
+	if ae.Redirect {
+		return c.Redirect(http.StatusSeeOther, s.auth.ErrorRedirect(ae))
+	}
+	return s.errorPage(c, ae)
+}
+
+// pending loads an authorization request that is still open.
+func (s *Server) pending(c echo.Context) (store.AuthRequest, *oauth.AuthorizeError, error) {
+	rec, err := s.store.GetAuthRequest(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, bank.ErrNotFound) || (err == nil && (!rec.DoneAt.IsZero() || !s.clock.Now().Before(rec.ExpiresAt))) {
+		return rec, &oauth.AuthorizeError{Code: "invalid_request", Description: "this authorization request is unknown, finished or expired; start again from the app"}, nil
+	}
+	return rec, nil, err
+}
+
+// resume rebuilds a stored request, re-checking the consent's state.
+func (s *Server) resume(ctx context.Context, rec store.AuthRequest) (*oauth.AuthRequest, error) {
+	var p oauth.AuthParams
+	if err := json.Unmarshal(rec.Params, &p); err != nil {
+		return nil, err
+	}
+	return s.auth.Resume(ctx, p)
+}
+
+func (s *Server) loggedIn(c echo.Context, rec store.AuthRequest) bool {
+	ck := cookie(c, authCookie)
+	return rec.PSU != "" && ck != "" && subtle.ConstantTimeCompare([]byte(oauth.CookieHash(ck)), []byte(rec.Session)) == 1
+}
+
+func (s *Server) authorizePage(c echo.Context) error {
+	rec, ae, err := s.pending(c)
+	if err != nil {
+		return err
+	}
+	if ae != nil {
+		return s.errorPage(c, ae)
+	}
+	ar, err := s.resume(c.Request().Context(), rec)
+	if err != nil {
+		return s.authorizeFailed(c, err)
+	}
+	if !s.loggedIn(c, rec) {
+		return s.loginPage(c, http.StatusOK, ar, rec, "", "")
+	}
+	return s.consentPage(c, ar, rec)
+}
+
+func clientName(cl *oauth.Client) string {
+	if cl.ClientName != "" {
+		return cl.ClientName
+	}
+	return "An app (client " + cl.ClientID + ")"
+}
+
+func (s *Server) loginPage(c echo.Context, status int, ar *oauth.AuthRequest, rec store.AuthRequest, user, msg string) error {
+	return s.page(c, status, "login.html", map[string]any{"Title": "Log in to Sandbox Bank", "Client": clientName(ar.Client),
+		"Action": "/psu/authorize/" + rec.ID + "/login", "CSRF": rec.CSRF, "Error": msg, "Username": user})
+}
+
+func csrfOK(c echo.Context, want string) bool {
+	got := c.FormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+var errCSRF = &oauth.AuthorizeError{Code: "invalid_request", Description: "the form is out of date or was not sent by this page (CSRF check failed); start again"}
+
+func (s *Server) authorizeLogin(c echo.Context) error {
+	rec, ae, err := s.pending(c)
+	if err != nil {
+		return err
+	}
+	if ae != nil {
+		return s.errorPage(c, ae)
+	}
+	if !csrfOK(c, rec.CSRF) {
+		return s.errorPage(c, errCSRF)
+	}
+	ctx := c.Request().Context()
+	ar, err := s.resume(ctx, rec)
+	if err != nil {
+		return s.authorizeFailed(c, err)
+	}
+	user := c.FormValue("username")
+	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
+		if errors.Is(err, oauth.ErrLogin) {
+			return s.loginPage(c, http.StatusUnauthorized, ar, rec, user, oauth.ErrLogin.Message)
+		}
+		return err
+	}
+	ck := oauth.NewToken()
+	rec.PSU, rec.Session = user, oauth.CookieHash(ck)
+	if err := s.store.UpdateAuthRequest(ctx, rec); err != nil {
+		return err
+	}
+	s.setCookie(c, authCookie, ck, int(oauth.AuthRequestLifetime/time.Second))
+	return c.Redirect(http.StatusSeeOther, "/psu/authorize/"+rec.ID)
+}
+
+type accountChoice struct {
+	ID, Label string
+	Checked   bool
+}
+
+func accountLabel(a bank.Account) string {
+	l := fmt.Sprintf("%s (%s, %s)", a.Nickname, a.SubType, a.Currency)
+	switch {
+	case a.SortCode != "":
+		l += fmt.Sprintf(" %s-%s-%s %s", a.SortCode[:2], a.SortCode[2:4], a.SortCode[4:], a.Number)
+	case a.IBAN != "":
+		l += " " + a.IBAN
+	case a.PAN != "":
+		l += " " + bank.MaskPAN(a.PAN)
+	}
+	return l
+}
+
+func (s *Server) consentPage(c echo.Context, ar *oauth.AuthRequest, rec store.AuthRequest) error {
+	eligible, err := s.auth.Eligible(c.Request().Context(), ar.Consent, rec.PSU)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Review and confirm", "Client": clientName(ar.Client), "PSU": rec.PSU,
+		"ConsentID": ar.Consent.ID, "Action": "/psu/authorize/" + rec.ID + "/decision", "CSRF": rec.CSRF}
+	var choices []accountChoice
+	for i, a := range eligible {
+		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a), Checked: ar.Consent.Kind == bank.ConsentAccountAccess || i == 0})
+	}
+	data["Accounts"] = choices
+	if ar.Consent.Kind == bank.ConsentAccountAccess {
+		data["Permissions"] = ar.Consent.Permissions.Describe()
+		if !ar.Consent.ExpiresAt.IsZero() {
+			data["Until"] = ar.Consent.ExpiresAt.Format("2 January 2006, 15:04 MST")
+		}
+		if !ar.Consent.TxFrom.IsZero() || !ar.Consent.TxTo.IsZero() {
+			w := "the start of your history"
+			if !ar.Consent.TxFrom.IsZero() {
+				w = ar.Consent.TxFrom.Format("2 Jan 2006")
+			}
+			if !ar.Consent.TxTo.IsZero() {
+				w += " to " + ar.Consent.TxTo.Format("2 Jan 2006")
+			}
+			data["Window"] = w
+		}
+	}
+	return s.page(c, http.StatusOK, "consent.html", data)
+}
+
+func (s *Server) authorizeDecision(c echo.Context) error {
+	rec, ae, err := s.pending(c)
+	if err != nil {
+		return err
+	}
+	if ae != nil {
+		return s.errorPage(c, ae)
+	}
+	if !s.loggedIn(c, rec) || !csrfOK(c, rec.CSRF) {
+		return s.errorPage(c, errCSRF)
+	}
+	ctx := c.Request().Context()
+	ar, err := s.resume(ctx, rec)
+	if err != nil {
+		return s.authorizeFailed(c, err)
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	d := oauth.Decision{PSU: rec.PSU, Approve: form.Get("decision") == "approve", Accounts: form["accounts"]}
+	if d.Approve && len(d.Accounts) == 0 {
+		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+		return s.consentPageWithError(c, ar, rec)
+	}
+	to, err := s.auth.Decide(ctx, ar, d)
+	if err != nil {
+		return s.authorizeFailed(c, err)
+	}
+	rec.DoneAt = s.clock.Now()
+	if err := s.store.UpdateAuthRequest(ctx, rec); err != nil {
+		return err
+	}
+	s.setCookie(c, authCookie, "", -1)
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+func (s *Server) consentPageWithError(c echo.Context, ar *oauth.AuthRequest, rec store.AuthRequest) error {
+	return s.consentPage(c, ar, rec)
+}
+
+// The connected-apps pages: the PSU's view of who holds access.
+
+type appView struct {
+	ConsentID, Client string
+	Permissions       []string
+	Accounts          []string
+	Since, Until      time.Time
+}
+
+func (s *Server) appsSession(c echo.Context) (store.PSUSession, bool) {
+	sess, err := s.auth.PSUSession(c.Request().Context(), cookie(c, psuCookie))
+	return sess, err == nil
+}
+
+func (s *Server) appsPage(c echo.Context) error {
+	sess, ok := s.appsSession(c)
+	if !ok {
+		return s.appsLoginPage(c, http.StatusOK, "", "")
+	}
+	return s.renderApps(c, sess, c.QueryParam("notice"))
+}
+
+func (s *Server) appsLoginPage(c echo.Context, status int, user, msg string) error {
+	csrf := oauth.NewToken()
+	s.setCookie(c, "sbx_login_csrf", csrf, 900)
+	return s.page(c, status, "login.html", map[string]any{"Title": "Log in to see your connected apps", "Action": "/psu/login",
+		"CSRF": csrf, "Error": msg, "Username": user})
+}
+
+func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string) error {
+	ctx := c.Request().Context()
+	consents, err := s.store.ConsentsOfPSU(ctx, sess.Username)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	var apps []appView
+	for _, cn := range consents {
+		if !cn.Usable(now) || cn.Kind == bank.ConsentDomesticPayment {
+			continue
+		}
+		name := cn.ClientID
+		if cl, err := s.auth.Client(ctx, cn.ClientID); err == nil {
+			name = clientName(cl)
+		}
+		apps = append(apps, appView{ConsentID: cn.ID, Client: name, Permissions: cn.Permissions.Describe(), Accounts: cn.Accounts,
+			Since: cn.StatusAt, Until: cn.ExpiresAt})
+	}
+	return s.page(c, http.StatusOK, "apps.html", map[string]any{"Title": "Your connected apps", "Apps": apps, "PSU": sess.Username,
+		"CSRF": sess.CSRF, "Notice": notice})
+}
+
+func (s *Server) appsLogin(c echo.Context) error {
+	if !csrfOK(c, cookie(c, "sbx_login_csrf")) {
+		return s.appsLoginPage(c, http.StatusBadRequest, "", "The form was out of date; please try again.")
+	}
+	ctx := c.Request().Context()
+	user := c.FormValue("username")
+	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
+		if errors.Is(err, oauth.ErrLogin) {
+			return s.appsLoginPage(c, http.StatusUnauthorized, user, oauth.ErrLogin.Message)
+		}
+		return err
+	}
+	ck, _, err := s.auth.NewPSUSession(ctx, user)
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, psuCookie, ck, int(oauth.PSUSessionLifetime/time.Second))
+	return c.Redirect(http.StatusSeeOther, "/psu/apps")
+}
+
+func (s *Server) appsLogout(c echo.Context) error {
+	if sess, ok := s.appsSession(c); ok && csrfOK(c, sess.CSRF) {
+		s.auth.EndPSUSession(c.Request().Context(), cookie(c, psuCookie))
+	}
+	s.setCookie(c, psuCookie, "", -1)
+	return c.Redirect(http.StatusSeeOther, "/psu/apps")
+}
+
+func (s *Server) appsRevoke(c echo.Context) error {
+	sess, ok := s.appsSession(c)
+	if !ok {
+		return s.appsLoginPage(c, http.StatusUnauthorized, "", "Please log in again.")
+	}
+	if !csrfOK(c, sess.CSRF) {
+		return s.renderApps(c, sess, "That form was out of date; nothing was revoked.")
+	}
+	id := c.Param("consent")
+	if err := s.auth.RevokeByPSU(c.Request().Context(), sess.Username, id); err != nil {
+		if bank.KindOf(err) == bank.KindForbidden {
+			return s.renderApps(c, sess, "That app is not connected to your accounts.")
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/psu/apps?notice="+url.QueryEscape("Access for consent "+id+" is revoked."))
+}

@@ -1,0 +1,520 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// Request object rules (FAPI 1 Advanced 5.2.2-13/15/17).
+const (
+	MaxRequestObjectLifetime = 60 * time.Minute // exp - nbf
+	MaxRequestObjectAge      = 60 * time.Minute // now - nbf
+	PARLifetime              = 90 * time.Second
+	AuthRequestLifetime      = 15 * time.Minute // the PSU has this long at the pages
+)
+
+// AuthParams is a validated authorization request: what the request object
+// (or the pushed request) said.
+type AuthParams struct {
+	ClientID            string `json:"client_id"`
+	ResponseType        string `json:"response_type"`
+	ResponseMode        string `json:"response_mode"` // fragment | query
+	RedirectURI         string `json:"redirect_uri"`
+	Scope               string `json:"scope"`
+	State               string `json:"state,omitempty"`
+	Nonce               string `json:"nonce,omitempty"`
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	IntentID            string `json:"openbanking_intent_id"`
+	ACR                 string `json:"acr,omitempty"`
+}
+
+// AuthorizeError is a refused authorization request. When Redirect is false
+// the redirect URI cannot be trusted and the PSU sees an error page (OIDC
+// Core 3.1.2.6); otherwise the error goes back to the client's redirect URI.
+type AuthorizeError struct {
+	Redirect    bool
+	Params      AuthParams
+	Code        string
+	Description string
+}
+
+func (e *AuthorizeError) Error() string { return e.Code + ": " + e.Description }
+
+func pageErr(code, format string, args ...any) *AuthorizeError {
+	return &AuthorizeError{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+func redirectErr(p AuthParams, code, format string, args ...any) *AuthorizeError {
+	return &AuthorizeError{Redirect: true, Params: p, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// AuthRequest is an authorization request the PSU can act on.
+type AuthRequest struct {
+	Params  AuthParams
+	Client  *Client
+	Consent *bank.Consent
+}
+
+// ParseAuthorize validates an authorization request given as the query of
+// the URL the TPP sends the PSU to: client_id plus a signed request object
+// (request) or a pushed one (request_uri). Only the parameters inside the
+// request object count (FAPI 1 Advanced 5.2.2-10); response_type, client_id
+// and scope outside it must agree with it.
+func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest, error) {
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		return nil, pageErr("invalid_request", "client_id is missing")
+	}
+	c, err := s.Client(ctx, clientID)
+	if errors.Is(err, bank.ErrNotFound) {
+		return nil, pageErr("invalid_client", "unknown client_id")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.suspended != "" {
+		return nil, pageErr("unauthorized_client", "the client is suspended: %s", c.suspended)
+	}
+	var p AuthParams
+	switch {
+	case q.Get("request") != "" && q.Get("request_uri") != "":
+		return nil, pageErr("invalid_request", "request and request_uri must not both be sent")
+	case q.Get("request_uri") != "":
+		par, err := s.Store.TakePAR(ctx, q.Get("request_uri"), s.Clock.Now())
+		if errors.Is(err, bank.ErrNotFound) {
+			return nil, pageErr("invalid_request_uri", "request_uri is unknown, used or expired")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if par.ClientID != c.ClientID {
+			return nil, pageErr("invalid_request_uri", "request_uri was pushed by another client")
+		}
+		if err := json.Unmarshal(par.Params, &p); err != nil {
+			return nil, err
+		}
+	case q.Get("request") != "":
+		if p, err = s.requestObject(ctx, c, q.Get("request")); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, pageErr("invalid_request", "a signed request object (request or request_uri) is required")
+	}
+	// The redirect URI must match a registered one exactly before anything
+	// is sent to it.
+	if p.RedirectURI == "" || !slices.Contains(c.RedirectURIs, p.RedirectURI) {
+		return nil, pageErr("invalid_request", "redirect_uri %q is not registered for this client", p.RedirectURI)
+	}
+	for _, name := range []string{"response_type", "client_id"} {
+		if v := q.Get(name); v != "" && v != map[string]string{"response_type": p.ResponseType, "client_id": p.ClientID}[name] {
+			return nil, redirectErr(p, "invalid_request", "%s outside the request object differs from the one inside", name)
+		}
+	}
+	return s.checkParams(ctx, c, p)
+}
+
+// checkParams applies the rules that can be reported to the redirect URI.
+func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*AuthRequest, error) {
+	switch p.ResponseType {
+	case ResponseCodeIDToken:
+		p.ResponseMode = "fragment"
+	case ResponseCode:
+		p.ResponseMode = "query"
+	default:
+		p.ResponseMode = "fragment"
+		return nil, redirectErr(p, "unsupported_response_type", "response_type %q is not supported", p.ResponseType)
+	}
+	if !slices.Contains(c.ResponseTypes, p.ResponseType) {
+		return nil, redirectErr(p, "unauthorized_client", "the client did not register response_type %q", p.ResponseType)
+	}
+	if !c.hasGrant(GrantAuthorizationCode) {
+		return nil, redirectErr(p, "unauthorized_client", "the client did not register the authorization_code grant")
+	}
+	scopes := strings.Fields(p.Scope)
+	if !slices.Contains(scopes, "openid") {
+		return nil, redirectErr(p, "invalid_scope", "scope must include openid")
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(strings.Fields(c.Scope), sc) {
+			return nil, redirectErr(p, "invalid_scope", "the client did not register scope %q", sc)
+		}
+	}
+	if p.ResponseType == ResponseCodeIDToken && p.Nonce == "" {
+		return nil, redirectErr(p, "invalid_request", "nonce is required with response_type \"code id_token\"")
+	}
+	if p.ResponseType == ResponseCode || p.CodeChallenge != "" {
+		// PKCE S256 is required for the code flow (FAPI 2 / SPEC §4.2) and
+		// checked whenever a challenge is sent.
+		if p.CodeChallenge == "" {
+			return nil, redirectErr(p, "invalid_request", "code_challenge is required (PKCE, S256)")
+		}
+		if p.CodeChallengeMethod != "S256" {
+			return nil, redirectErr(p, "invalid_request", "code_challenge_method must be S256")
+		}
+		if len(p.CodeChallenge) != 43 {
+			return nil, redirectErr(p, "invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
+		}
+	}
+	if p.IntentID == "" {
+		return nil, redirectErr(p, "invalid_request", "claims.id_token.openbanking_intent_id is required")
+	}
+	cn, err := s.Store.Consent(ctx, p.IntentID)
+	if errors.Is(err, bank.ErrNotFound) || (err == nil && (cn.Deleted || cn.ClientID != c.ClientID)) {
+		return nil, redirectErr(p, "invalid_request", "openbanking_intent_id is not a consent of this client")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cn.Status != bank.StatusAwaitingAuthorisation {
+		return nil, redirectErr(p, "invalid_request", "the consent is %s, not AwaitingAuthorisation", cn.Status)
+	}
+	if cn.Expired(s.Clock.Now()) {
+		return nil, redirectErr(p, "invalid_request", "the consent has expired")
+	}
+	if want := consentScope(cn.Kind); !slices.Contains(scopes, want) {
+		return nil, redirectErr(p, "invalid_scope", "a %s consent needs scope %q", cn.Kind, want)
+	}
+	return &AuthRequest{Params: p, Client: c, Consent: &cn}, nil
+}
+
+// consentScope is the scope a consent kind's tokens carry.
+func consentScope(kind string) string {
+	switch kind {
+	case bank.ConsentAccountAccess:
+		return ScopeAccounts
+	case bank.ConsentFundsConfirmation:
+		return ScopeFundsConfirmations
+	}
+	return ScopePayments
+}
+
+// requestClaims are a request object's claims.
+type requestClaims struct {
+	ResponseType        string          `json:"response_type"`
+	ClientID            string          `json:"client_id"`
+	RedirectURI         string          `json:"redirect_uri"`
+	Scope               string          `json:"scope"`
+	State               string          `json:"state"`
+	Nonce               string          `json:"nonce"`
+	CodeChallenge       string          `json:"code_challenge"`
+	CodeChallengeMethod string          `json:"code_challenge_method"`
+	Claims              json.RawMessage `json:"claims"`
+	jwt.RegisteredClaims
+}
+
+// requestObject verifies a signed request object (RFC 9101; FAPI 1
+// Advanced 5.2.2): PS256 or ES256 by a registered key (HS256 with the client
+// secret in the dev profile); iss the client; aud the issuer; exp and nbf
+// present, nbf at most 60 minutes in the past, exp at most 60 minutes after
+// nbf. Times are real time (SPEC §8 "Two clocks").
+func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (AuthParams, error) {
+	var rc requestClaims
+	algs := []string{"PS256", "ES256"}
+	if c.RequestObjectSigningAlg != "" && c.RequestObjectSigningAlg != "HS256" {
+		algs = []string{c.RequestObjectSigningAlg}
+	}
+	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
+		algs = append(algs, "HS256")
+	}
+	_, err := jwt.ParseWithClaims(raw, &rc, func(t *jwt.Token) (any, error) {
+		if t.Method.Alg() == "HS256" {
+			return []byte(c.secret), nil
+		}
+		return s.keyFor(ctx, c, t)
+	}, jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
+	if err != nil {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
+	}
+	now := s.Clock.Wall()
+	switch {
+	case rc.Issuer != c.ClientID:
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's iss must be the client_id")
+	case rc.ClientID != c.ClientID:
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's client_id must be the client's")
+	case !slices.Contains(rc.Audience, s.Issuer):
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's aud must be the issuer %s", s.Issuer)
+	case rc.NotBefore == nil:
+		return AuthParams{}, pageErr("invalid_request_object", "the request object has no nbf")
+	case now.Sub(rc.NotBefore.Time) > MaxRequestObjectAge:
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's nbf is more than 60 minutes in the past")
+	case rc.ExpiresAt.Time.Sub(rc.NotBefore.Time) > MaxRequestObjectLifetime:
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's exp is more than 60 minutes after its nbf")
+	}
+	p := AuthParams{ClientID: rc.ClientID, ResponseType: rc.ResponseType, RedirectURI: rc.RedirectURI, Scope: rc.Scope,
+		State: rc.State, Nonce: rc.Nonce, CodeChallenge: rc.CodeChallenge, CodeChallengeMethod: rc.CodeChallengeMethod}
+	p.IntentID, p.ACR = intentOf(rc.Claims)
+	return p, nil
+}
+
+// intentOf reads claims.id_token.openbanking_intent_id.value (or, failing
+// that, claims.userinfo's) and the requested acr.
+func intentOf(raw json.RawMessage) (intent, acr string) {
+	if len(raw) == 0 {
+		return "", ""
+	}
+	var cl map[string]map[string]struct {
+		Value  string   `json:"value"`
+		Values []string `json:"values"`
+	}
+	if json.Unmarshal(raw, &cl) != nil {
+		return "", ""
+	}
+	for _, part := range []string{"id_token", "userinfo"} {
+		if v := cl[part]["openbanking_intent_id"].Value; v != "" && intent == "" {
+			intent = v
+		}
+		if a := cl[part]["acr"]; a.Value != "" && acr == "" {
+			acr = a.Value
+		} else if len(a.Values) > 0 && acr == "" {
+			acr = a.Values[0]
+		}
+	}
+	return intent, acr
+}
+
+// PushAuthorization stores a pushed authorization request (RFC 9126) and
+// returns its request_uri. The fapi profile takes a signed request object
+// only; dev also takes plain parameters, the ConsentId travelling in the OIDC
+// claims parameter (SPEC §8 "PAR").
+func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Values) (string, int, error) {
+	if form.Get("request_uri") != "" {
+		return "", 0, errInvalidRequest("request_uri is not allowed in a pushed request")
+	}
+	var p AuthParams
+	if raw := form.Get("request"); raw != "" {
+		var err error
+		if p, err = s.requestObject(ctx, c, raw); err != nil {
+			var ae *AuthorizeError
+			if errors.As(err, &ae) {
+				return "", 0, oerr(400, ae.Code, "%s", ae.Description)
+			}
+			return "", 0, err
+		}
+	} else {
+		if !s.Dev() {
+			return "", 0, oerr(400, "invalid_request", "the fapi profile requires a signed request object in the pushed request")
+		}
+		p = AuthParams{ClientID: c.ClientID, ResponseType: form.Get("response_type"), RedirectURI: form.Get("redirect_uri"),
+			Scope: form.Get("scope"), State: form.Get("state"), Nonce: form.Get("nonce"),
+			CodeChallenge: form.Get("code_challenge"), CodeChallengeMethod: form.Get("code_challenge_method")}
+		p.IntentID, p.ACR = intentOf(json.RawMessage(form.Get("claims")))
+	}
+	if p.ClientID != "" && p.ClientID != c.ClientID {
+		return "", 0, errInvalidRequest("client_id does not match the authenticated client")
+	}
+	// PAR requires PKCE (FAPI 1 Advanced 5.2.2-18).
+	if p.CodeChallenge == "" {
+		return "", 0, errInvalidRequest("code_challenge is required with PAR (PKCE, S256)")
+	}
+	if p.RedirectURI == "" || !slices.Contains(c.RedirectURIs, p.RedirectURI) {
+		return "", 0, errInvalidRequest("redirect_uri is not registered for this client")
+	}
+	if _, err := s.checkParams(ctx, c, p); err != nil {
+		var ae *AuthorizeError
+		if errors.As(err, &ae) {
+			return "", 0, oerr(400, ae.Code, "%s", ae.Description)
+		}
+		return "", 0, err
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return "", 0, err
+	}
+	uri := "urn:ietf:params:oauth:request_uri:" + randomToken()
+	if err := s.Store.SavePAR(ctx, store.PAR{RequestURI: uri, ClientID: c.ClientID, Params: raw,
+		ExpiresAt: s.Clock.Now().Add(PARLifetime)}); err != nil {
+		return "", 0, err
+	}
+	return uri, int(PARLifetime / time.Second), nil
+}
+
+// ErrorRedirect builds the redirect that reports an authorization error to
+// the client (RFC 6749 §4.1.2.1, with iss per RFC 9207).
+func (s *Server) ErrorRedirect(e *AuthorizeError) string {
+	v := url.Values{"error": {e.Code}, "iss": {s.Issuer}}
+	if e.Description != "" {
+		v.Set("error_description", e.Description)
+	}
+	if e.Params.State != "" {
+		v.Set("state", e.Params.State)
+	}
+	return respond(e.Params, v)
+}
+
+func respond(p AuthParams, v url.Values) string {
+	u, _ := url.Parse(p.RedirectURI)
+	if p.ResponseMode == "query" {
+		q := u.Query()
+		for k, vs := range v {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	u.Fragment = ""
+	return u.String() + "#" + v.Encode()
+}
+
+// halfHash is the OIDC c_hash / s_hash / at_hash of a value for an RS/PS256
+// token: base64url of the left half of its SHA-256.
+func halfHash(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// Decision is the PSU's answer to an authorization request.
+type Decision struct {
+	PSU      string
+	Approve  bool
+	Accounts []string // accounts the PSU selected; empty: every eligible one
+}
+
+// Decide records the PSU's decision on the consent and returns the URL the
+// PSU's browser is sent back to: with a code (and for the hybrid flow an ID
+// token) on approval, error=access_denied on denial (the consent becomes
+// Rejected).
+func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (string, error) {
+	now := s.Clock.Now()
+	p := ar.Params
+	if !d.Approve {
+		_, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
+			if c.Status != bank.StatusAwaitingAuthorisation {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+			return nil
+		})
+		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
+			return "", err
+		}
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU denied the request"}), nil
+	}
+	eligible, err := s.Eligible(ctx, ar.Consent, d.PSU)
+	if err != nil {
+		return "", err
+	}
+	chosen := d.Accounts
+	if len(chosen) == 0 {
+		for _, a := range eligible {
+			chosen = append(chosen, a.ID)
+		}
+	}
+	for _, id := range chosen {
+		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
+			return "", &AuthorizeError{Code: "invalid_request", Description: fmt.Sprintf("account %s is not one the PSU can choose for this consent", id)}
+		}
+	}
+	if len(chosen) == 0 {
+		return "", &AuthorizeError{Code: "invalid_request", Description: "the PSU has no account this consent can use"}
+	}
+	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
+		if c.Status != bank.StatusAwaitingAuthorisation {
+			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
+		}
+		c.Status, c.StatusAt, c.PSU, c.Accounts = bank.StatusAuthorised, now, d.PSU, chosen
+		return nil
+	})
+	if bank.KindOf(err) == bank.KindConsentStatus {
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "invalid_request", Description: err.Error()}), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	code := randomToken()
+	if err := s.Store.SaveCode(ctx, store.AuthCode{Hash: hash(code), ClientID: ar.Client.ClientID, ConsentID: ar.Consent.ID,
+		PSU: d.PSU, RedirectURI: p.RedirectURI, Scope: p.Scope, Nonce: p.Nonce, CodeChallenge: p.CodeChallenge,
+		IssuedAt: now, ExpiresAt: now.Add(s.codeTTL())}); err != nil {
+		return "", err
+	}
+	v := url.Values{"code": {code}, "iss": {s.Issuer}}
+	if p.State != "" {
+		v.Set("state", p.State)
+	}
+	if p.ResponseType == ResponseCodeIDToken {
+		idt, err := s.idToken(ar.Client.ClientID, d.PSU, ar.Consent.ID, p.Nonce, map[string]any{
+			"c_hash": halfHash(code), "s_hash": optionalHash(p.State)}, time.Time{})
+		if err != nil {
+			return "", err
+		}
+		v.Set("id_token", idt)
+	}
+	return respond(p, v), nil
+}
+
+func optionalHash(s string) any {
+	if s == "" {
+		return nil
+	}
+	return halfHash(s)
+}
+
+func (s *Server) codeTTL() time.Duration {
+	if s.CodeTTL > 0 && s.CodeTTL <= DefaultCodeTTL {
+		return s.CodeTTL
+	}
+	return DefaultCodeTTL
+}
+
+// Eligible lists the PSU's accounts a consent can use: every enabled account
+// for account access.
+func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]bank.Account, error) {
+	accts, err := s.Store.AccountsOfPSU(ctx, psu)
+	if err != nil {
+		return nil, err
+	}
+	out := accts[:0]
+	for _, a := range accts {
+		if a.Status == "Enabled" {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// idToken signs an ID token for the client (OIDC Core 2; OB intent binding;
+// acr urn:openbanking:psd2:sca). extra adds claims (c_hash, s_hash, at_hash);
+// nil values are left out.
+func (s *Server) idToken(clientID, psu, intent, nonce string, extra map[string]any, refreshExp time.Time) (string, error) {
+	wall := s.Clock.Wall()
+	claims := jwt.MapClaims{"iss": s.Issuer, "sub": psu, "aud": clientID, "iat": wall.Unix(), "exp": wall.Add(10 * time.Minute).Unix(),
+		"auth_time": wall.Unix(), "openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	if !refreshExp.IsZero() {
+		claims["http://openbanking.org.uk/refresh_token_expires_at"] = refreshExp.Unix()
+	}
+	for k, v := range extra {
+		if v != nil {
+			claims[k] = v
+		}
+	}
+	return s.Keys.Sign(claims, "JWT")
+}
+
+// Resume re-validates a stored authorization request before the PSU acts
+// on it: the client and consent may have changed since.
+func (s *Server) Resume(ctx context.Context, p AuthParams) (*AuthRequest, error) {
+	c, err := s.Client(ctx, p.ClientID)
+	if errors.Is(err, bank.ErrNotFound) {
+		return nil, pageErr("invalid_client", "the client is no longer registered")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.checkParams(ctx, c, p)
+}

@@ -1,0 +1,137 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// AssertionType is the client_assertion_type of private_key_jwt (RFC 7523).
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// MaxAssertionLifetime bounds a client assertion's exp (SPEC §8).
+const MaxAssertionLifetime = 10 * time.Minute
+
+// Credentials are what a request to the token, PAR, revocation or
+// introspection endpoint presents to authenticate its client.
+type Credentials struct {
+	ClientID      string // the client_id parameter, if sent
+	Assertion     string
+	AssertionType string
+	BasicID       string // HTTP Basic (client_secret_basic)
+	BasicSecret   string
+	HasBasic      bool
+	Secret        string // client_secret parameter (client_secret_post)
+	// The certificate presented over mutual TLS (tls_client_auth).
+	CertSubjectDN string
+	CertThumbS256 string
+}
+
+// AuthenticateClient identifies and authenticates the client by the one
+// method it registered. Every failure is invalid_client.
+func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Client, error) {
+	var method, id string
+	switch {
+	case cr.Assertion != "" || cr.AssertionType != "":
+		if cr.AssertionType != AssertionType {
+			return nil, errInvalidClient("client_assertion_type must be %s", AssertionType)
+		}
+		method = AuthPrivateKeyJWT
+		var claims jwt.RegisteredClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(cr.Assertion, &claims); err != nil {
+			return nil, errInvalidClient("client_assertion is not a JWT")
+		}
+		id = claims.Issuer
+	case cr.HasBasic:
+		method, id = AuthClientSecretBasic, cr.BasicID
+	case cr.Secret != "":
+		method, id = AuthClientSecretPost, cr.ClientID
+	case cr.CertThumbS256 != "":
+		method, id = AuthTLSClient, cr.ClientID
+	default:
+		return nil, errInvalidClient("no client authentication")
+	}
+	if cr.ClientID != "" && cr.ClientID != id {
+		return nil, errInvalidClient("client_id does not match the client authentication")
+	}
+	c, err := s.Client(ctx, id)
+	if errors.Is(err, bank.ErrNotFound) {
+		return nil, errInvalidClient("unknown client")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenEndpointAuthMethod != method {
+		return nil, errInvalidClient("the client registered %s, not %s", c.TokenEndpointAuthMethod, method)
+	}
+	if (method == AuthClientSecretBasic || method == AuthClientSecretPost) && !s.Dev() {
+		return nil, errInvalidClient("client secrets are not allowed in the fapi profile")
+	}
+	switch method {
+	case AuthPrivateKeyJWT:
+		if err := s.verifyAssertion(ctx, c, cr.Assertion); err != nil {
+			return nil, err
+		}
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		secret := cr.Secret
+		if method == AuthClientSecretBasic {
+			secret = cr.BasicSecret
+		}
+		if c.secretHash == "" || subtle.ConstantTimeCompare([]byte(hash(secret)), []byte(c.secretHash)) != 1 {
+			return nil, errInvalidClient("wrong client secret")
+		}
+	case AuthTLSClient:
+		if cr.CertSubjectDN != c.TLSClientAuthSubjectDN {
+			return nil, errInvalidClient("the certificate's subject does not match tls_client_auth_subject_dn")
+		}
+	}
+	if c.suspended != "" {
+		return nil, errInvalidClient("client suspended: %s", c.suspended)
+	}
+	return c, nil
+}
+
+// verifyAssertion checks a private_key_jwt assertion (RFC 7523 §3, FAPI):
+// signed with the registered alg by a registered key; iss and sub the
+// client; aud the issuer or the token endpoint (an array only of those);
+// exp present, in the future and at most 10 minutes away; jti single use.
+func (s *Server) verifyAssertion(ctx context.Context, c *Client, assertion string) error {
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) { return s.keyFor(ctx, c, t) },
+		jwt.WithValidMethods([]string{c.TokenEndpointAuthSigningAlg}), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
+	if err != nil {
+		return errInvalidClient("client_assertion: %v", err)
+	}
+	if claims.Subject != c.ClientID || claims.Issuer != c.ClientID {
+		return errInvalidClient("client_assertion: iss and sub must be the client_id")
+	}
+	if len(claims.Audience) == 0 {
+		return errInvalidClient("client_assertion: aud is required")
+	}
+	for _, a := range claims.Audience {
+		if a != s.Issuer && a != s.Issuer+PathToken {
+			return errInvalidClient("client_assertion: aud %q is neither the issuer nor the token endpoint", a)
+		}
+	}
+	if claims.ExpiresAt.Time.After(s.Clock.Wall().Add(MaxAssertionLifetime)) {
+		return errInvalidClient("client_assertion: exp is more than 10 minutes away")
+	}
+	if claims.ID == "" {
+		return errInvalidClient("client_assertion: jti is required")
+	}
+	err = s.Store.UseJTI(ctx, c.ClientID, claims.ID, claims.ExpiresAt.Time.Add(time.Minute), s.Clock.Wall())
+	if errors.Is(err, bank.ErrConflict) {
+		return errInvalidClient("client_assertion: jti %q was already used", claims.ID)
+	}
+	return err
+}
+
+// hasGrant reports whether the client registered the grant type.
+func (c *Client) hasGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }

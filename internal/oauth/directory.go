@@ -1,0 +1,139 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// DirectoryIssuer is the iss of the software statements the sandbox issues
+// while it plays the Open Banking Directory.
+const DirectoryIssuer = "Open Banking Sandbox Directory"
+
+// SoftwareStatement is what the directory asserts about a TPP's software
+// (UK OB Directory SSA claims, with the keys inline as software_jwks).
+type SoftwareStatement struct {
+	SoftwareID           string              `json:"software_id"`
+	SoftwareClientName   string              `json:"software_client_name"`
+	SoftwareRedirectURIs []string            `json:"software_redirect_uris"`
+	SoftwareRoles        []string            `json:"software_roles"`
+	SoftwareJWKS         *jose.JSONWebKeySet `json:"software_jwks"`
+	OrgID                string              `json:"org_id"`
+	OrgName              string              `json:"org_name"`
+	jwt.RegisteredClaims
+}
+
+// IssueSoftwareStatement signs a software statement as the directory.
+func (s *Server) IssueSoftwareStatement(ssa SoftwareStatement) (string, error) {
+	if ssa.SoftwareID == "" {
+		ssa.SoftwareID = uuid.NewString()
+	}
+	if ssa.OrgID == "" {
+		ssa.OrgID = "0015800001041RE" + randomToken()[:3]
+	}
+	wall := s.Clock.Wall()
+	ssa.Issuer, ssa.ID, ssa.IssuedAt = DirectoryIssuer, uuid.NewString(), jwt.NewNumericDate(wall)
+	return s.Keys.Sign(ssa, "JWT")
+}
+
+// registrationClaims are the claims of a signed registration request (UK
+// OB DCR 3.2): client metadata plus iss, aud and the software statement.
+type registrationClaims struct {
+	Metadata
+	jwt.RegisteredClaims
+}
+
+// RegisterJWT registers a client from a signed registration request (the
+// fapi profile's form, and accepted in dev too): the software statement must
+// be signed by the directory; the request by a key of the statement's
+// software_jwks, with iss the software_id and aud the issuer; the redirect
+// URIs must be among the statement's.
+func (s *Server) RegisterJWT(ctx context.Context, raw string) (*Registration, error) {
+	var unverified registrationClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil {
+		return nil, errInvalidRequest("the registration request is not a JWT: %v", err)
+	}
+	ssa, err := s.verifySSA(unverified.SoftwareStatement)
+	if err != nil {
+		return nil, err
+	}
+	var rc registrationClaims
+	_, err = jwt.ParseWithClaims(raw, &rc, func(t *jwt.Token) (any, error) {
+		return s.keyFor(ctx, &Client{Metadata: Metadata{JWKS: ssa.SoftwareJWKS}}, t)
+	}, jwt.WithValidMethods([]string{"PS256", "ES256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall),
+		jwt.WithLeeway(10*time.Second), jwt.WithAudience(s.Issuer))
+	if err != nil {
+		return nil, errInvalidRequest("the registration request's signature or claims are invalid: %v", err)
+	}
+	if rc.Issuer != ssa.SoftwareID {
+		return nil, errInvalidRequest("the registration request's iss must be the software_id")
+	}
+	m := rc.Metadata
+	if len(m.RedirectURIs) == 0 {
+		m.RedirectURIs = ssa.SoftwareRedirectURIs
+	}
+	for _, u := range m.RedirectURIs {
+		if !slices.Contains(ssa.SoftwareRedirectURIs, u) {
+			return nil, errRedirectURI("redirect_uri %q is not in the software statement", u)
+		}
+	}
+	if m.JWKS == nil && m.JWKSURI == "" {
+		m.JWKS = ssa.SoftwareJWKS
+	}
+	m.SoftwareID, m.OrgID, m.SoftwareRoles = ssa.SoftwareID, ssa.OrgID, ssa.SoftwareRoles
+	if m.ClientName == "" {
+		m.ClientName = ssa.SoftwareClientName
+	}
+	return s.Register(ctx, m)
+}
+
+// verifySSA checks a software statement is the directory's.
+func (s *Server) verifySSA(raw string) (*SoftwareStatement, error) {
+	if raw == "" {
+		return nil, errSoftwareStatement("software_statement is required")
+	}
+	var ssa SoftwareStatement
+	_, err := jwt.ParseWithClaims(raw, &ssa, s.Keys.keyfunc, jwt.WithValidMethods([]string{"PS256"}),
+		jwt.WithIssuer(DirectoryIssuer), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
+	if err != nil {
+		return nil, oerr(400, "unapproved_software_statement", "the software statement is not the directory's: %v", err)
+	}
+	if ssa.SoftwareID == "" || ssa.SoftwareJWKS == nil || len(ssa.SoftwareJWKS.Keys) == 0 {
+		return nil, errSoftwareStatement("the software statement has no software_id or software_jwks")
+	}
+	return &ssa, nil
+}
+
+// RegisterJSON registers from JSON metadata: the dev profile's form. In the
+// fapi profile registration needs a signed request with a software
+// statement (RegisterJWT).
+func (s *Server) RegisterJSON(ctx context.Context, body []byte) (*Registration, error) {
+	if !s.Dev() {
+		return nil, errInvalidRequest("the fapi profile takes a signed registration request (Content-Type: application/jwt) with a software statement")
+	}
+	var m Metadata
+	// Unknown metadata is ignored (RFC 7591 §2).
+	dec := json.NewDecoder(bytesReader(body))
+	if err := dec.Decode(&m); err != nil {
+		return nil, errMetadata("the client metadata is not valid JSON: %v", err)
+	}
+	if m.ClientID != "" {
+		return nil, errMetadata("client_id is assigned by the server")
+	}
+	if m.SoftwareStatement != "" {
+		ssa, err := s.verifySSA(m.SoftwareStatement)
+		if err != nil {
+			return nil, err
+		}
+		m.SoftwareID, m.OrgID, m.SoftwareRoles = ssa.SoftwareID, ssa.OrgID, ssa.SoftwareRoles
+		if m.JWKS == nil && m.JWKSURI == "" {
+			m.JWKS = ssa.SoftwareJWKS
+		}
+	}
+	return s.Register(ctx, m)
+}

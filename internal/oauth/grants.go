@@ -1,0 +1,287 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// TokenParams are the token endpoint's grant parameters.
+type TokenParams struct {
+	GrantType    string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	RefreshToken string
+	Scope        string
+}
+
+// TokenResponse is the token endpoint's answer (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// Token runs a grant for an authenticated client. cnf, when set, is the
+// thumbprint of the client certificate the tokens are bound to.
+func (s *Server) Token(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
+	if p.GrantType == "" {
+		return nil, errInvalidRequest("grant_type is missing")
+	}
+	if !slices.Contains([]string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}, p.GrantType) {
+		return nil, oerr(400, "unsupported_grant_type", "grant_type %q is not supported", p.GrantType)
+	}
+	if !c.hasGrant(p.GrantType) {
+		return nil, errUnauthorizedClient("the client did not register the %s grant", p.GrantType)
+	}
+	switch p.GrantType {
+	case GrantClientCredentials:
+		return s.clientCredentials(ctx, c, p.Scope, cnf)
+	case GrantAuthorizationCode:
+		return s.exchangeCode(ctx, c, p, cnf)
+	}
+	return s.refresh(ctx, c, p, cnf)
+}
+
+func (s *Server) clientCredentials(ctx context.Context, c *Client, scope, cnf string) (*TokenResponse, error) {
+	registered := strings.Fields(c.Scope)
+	var granted []string
+	if scope == "" {
+		for _, sc := range registered {
+			if sc != "openid" {
+				granted = append(granted, sc)
+			}
+		}
+	}
+	for _, sc := range strings.Fields(scope) {
+		if sc == "openid" {
+			continue
+		}
+		if !slices.Contains(registered, sc) {
+			return nil, errInvalidScope("the client did not register scope %q", sc)
+		}
+		granted = append(granted, sc)
+	}
+	if len(granted) == 0 {
+		return nil, errInvalidScope("no scope to grant")
+	}
+	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: strings.Join(granted, " "),
+		GrantType: GrantClientCredentials, CNF: cnf})
+	if err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: strings.Join(granted, " ")}, nil
+}
+
+// exchangeCode redeems an authorization code (RFC 6749 §4.1.3): single use,
+// unexpired, issued to this client for this redirect URI, and with PKCE the
+// verifier must match (RFC 7636 §4.6). A second use revokes what the first
+// issued.
+func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
+	if p.Code == "" {
+		return nil, errInvalidRequest("code is missing")
+	}
+	now := s.Clock.Now()
+	h := hash(p.Code)
+	code, err := s.Store.UseCode(ctx, h, now)
+	switch {
+	case errors.Is(err, bank.ErrNotFound):
+		return nil, errInvalidGrant("unknown authorization code")
+	case errors.Is(err, store.ErrCodeReused):
+		s.Log.WarnContext(ctx, "authorization code reused: tokens from its first use revoked", "client_id", c.ClientID)
+		return nil, errInvalidGrant("the authorization code was already used; the tokens it gave are revoked")
+	case err != nil:
+		return nil, err
+	}
+	switch {
+	case code.ClientID != c.ClientID:
+		return nil, errInvalidGrant("the code was issued to another client")
+	case !now.Before(code.ExpiresAt):
+		return nil, errInvalidGrant("the authorization code has expired")
+	case p.RedirectURI != code.RedirectURI:
+		return nil, errInvalidGrant("redirect_uri does not match the authorization request")
+	}
+	if code.CodeChallenge != "" {
+		if p.CodeVerifier == "" {
+			return nil, errInvalidGrant("code_verifier is required (PKCE)")
+		}
+		sum := sha256.Sum256([]byte(p.CodeVerifier))
+		if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(code.CodeChallenge)) != 1 {
+			return nil, errInvalidGrant("code_verifier does not match code_challenge")
+		}
+	}
+	cn, err := s.Store.Consent(ctx, code.ConsentID)
+	if err != nil {
+		return nil, err
+	}
+	if !cn.Usable(now) {
+		return nil, errInvalidGrant("the consent is no longer authorised")
+	}
+	return s.issueForConsent(ctx, c, &cn, code.PSU, code.Scope, code.Nonce, h, cnf, GrantAuthorizationCode)
+}
+
+// issueForConsent issues an access token bound to a consent, a refresh token
+// for long-lived consents (account access, funds confirmation) and an ID
+// token.
+func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consent, psu, scope, nonce, code, cnf, grant string) (*TokenResponse, error) {
+	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: scope, GrantType: grant, Consent: cn,
+		PSU: psu, Code: code, CNF: cnf})
+	if err != nil {
+		return nil, err
+	}
+	resp := &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: scope}
+	var refreshExp time.Time
+	if c.hasGrant(GrantRefreshToken) && (cn.Kind == bank.ConsentAccountAccess || cn.Kind == bank.ConsentFundsConfirmation) {
+		now := s.Clock.Now()
+		rec := store.Token{Kind: "refresh", ClientID: c.ClientID, ConsentID: cn.ID, PSU: psu, Scope: scope,
+			GrantType: grant, IssuedAt: now, Code: code, CNF: cnf}
+		if s.RefreshTTL > 0 {
+			rec.ExpiresAt = now.Add(s.RefreshTTL)
+		}
+		if !cn.ExpiresAt.IsZero() && (rec.ExpiresAt.IsZero() || cn.ExpiresAt.Before(rec.ExpiresAt)) {
+			rec.ExpiresAt = cn.ExpiresAt
+		}
+		resp.RefreshToken = randomToken()
+		rec.JTI = hash(resp.RefreshToken)
+		if err := s.Store.SaveToken(ctx, rec); err != nil {
+			return nil, err
+		}
+		if !rec.ExpiresAt.IsZero() {
+			refreshExp = s.Clock.Wall().Add(rec.ExpiresAt.Sub(now))
+		}
+	}
+	if slices.Contains(strings.Fields(scope), "openid") {
+		if resp.IDToken, err = s.idToken(c.ClientID, psu, cn.ID, nonce, map[string]any{"at_hash": halfHash(iss.Token)}, refreshExp); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// refresh redeems a refresh token (RFC 6749 §6). Refresh tokens rotate: the
+// old one is revoked and a new one issued; presenting a revoked one again is
+// treated as theft and revokes every token of the consent for the client.
+func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
+	if p.RefreshToken == "" {
+		return nil, errInvalidRequest("refresh_token is missing")
+	}
+	now := s.Clock.Now()
+	rec, err := s.Store.TokenRecord(ctx, hash(p.RefreshToken))
+	if errors.Is(err, bank.ErrNotFound) || (err == nil && (rec.Kind != "refresh" || rec.ClientID != c.ClientID)) {
+		return nil, errInvalidGrant("unknown refresh token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !rec.RevokedAt.IsZero() {
+		if rec.ConsentID != "" {
+			if err := s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now); err != nil {
+				return nil, err
+			}
+		}
+		s.Log.WarnContext(ctx, "revoked refresh token presented: the consent's tokens are revoked", "client_id", c.ClientID, "consent_id", rec.ConsentID)
+		return nil, errInvalidGrant("the refresh token was revoked")
+	}
+	if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
+		return nil, errInvalidGrant("the refresh token has expired")
+	}
+	if rec.CNF != cnf {
+		return nil, errInvalidGrant("the refresh token is bound to another certificate")
+	}
+	cn, err := s.Store.Consent(ctx, rec.ConsentID)
+	if err != nil {
+		return nil, err
+	}
+	if !cn.Usable(now) {
+		return nil, errInvalidGrant("the consent is no longer authorised")
+	}
+	scope := rec.Scope
+	if p.Scope != "" {
+		for _, sc := range strings.Fields(p.Scope) {
+			if !slices.Contains(strings.Fields(rec.Scope), sc) {
+				return nil, errInvalidScope("scope %q was not granted", sc)
+			}
+		}
+		scope = p.Scope
+	}
+	if err := s.Store.RevokeToken(ctx, rec.JTI, now); err != nil {
+		return nil, err
+	}
+	return s.issueForConsent(ctx, c, &cn, rec.PSU, scope, "", rec.Code, cnf, GrantRefreshToken)
+}
+
+// Revoke revokes a token of the client (RFC 7009 §2.1). Unknown tokens and
+// other clients' tokens are ignored: the answer is the same. Revoking a
+// refresh token revokes the consent's other tokens for the client too.
+func (s *Server) Revoke(ctx context.Context, c *Client, token string) error {
+	now := s.Clock.Now()
+	if rec, err := s.Store.TokenRecord(ctx, hash(token)); err == nil && rec.Kind == "refresh" && rec.ClientID == c.ClientID {
+		return s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now)
+	}
+	if p, err := s.parseAccess(token); err == nil {
+		if rec, err := s.Store.TokenRecord(ctx, p); err == nil && rec.ClientID == c.ClientID {
+			return s.Store.RevokeToken(ctx, rec.JTI, now)
+		}
+	}
+	return nil
+}
+
+// Introspection is RFC 7662's answer.
+type Introspection struct {
+	Active    bool          `json:"active"`
+	Scope     string        `json:"scope,omitempty"`
+	ClientID  string        `json:"client_id,omitempty"`
+	Sub       string        `json:"sub,omitempty"`
+	TokenType string        `json:"token_type,omitempty"`
+	Exp       int64         `json:"exp,omitempty"`
+	Iat       int64         `json:"iat,omitempty"`
+	Iss       string        `json:"iss,omitempty"`
+	IntentID  string        `json:"openbanking_intent_id,omitempty"`
+	CNF       *Confirmation `json:"cnf,omitempty"`
+}
+
+// Introspect describes a token of the client; anything else is inactive.
+func (s *Server) Introspect(ctx context.Context, c *Client, token string) (*Introspection, error) {
+	now := s.Clock.Now()
+	rec, err := s.Store.TokenRecord(ctx, hash(token))
+	if errors.Is(err, bank.ErrNotFound) {
+		var jti string
+		if jti, err = s.parseAccess(token); err == nil {
+			rec, err = s.Store.TokenRecord(ctx, jti)
+		}
+	}
+	if err != nil || rec.ClientID != c.ClientID || !rec.RevokedAt.IsZero() || (!rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt)) {
+		return &Introspection{Active: false}, nil
+	}
+	if rec.ConsentID != "" {
+		cn, err := s.Store.Consent(ctx, rec.ConsentID)
+		if err != nil || !cn.Usable(now) {
+			return &Introspection{Active: false}, nil
+		}
+	}
+	out := &Introspection{Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Sub: rec.PSU, Iss: s.Issuer,
+		TokenType: map[string]string{"access": "Bearer", "refresh": "refresh_token"}[rec.Kind], IntentID: rec.ConsentID,
+		Iat: s.Clock.Wall().Add(rec.IssuedAt.Sub(now)).Unix()}
+	if out.Sub == "" {
+		out.Sub = rec.ClientID
+	}
+	if !rec.ExpiresAt.IsZero() {
+		out.Exp = s.Clock.Wall().Add(rec.ExpiresAt.Sub(now)).Unix()
+	}
+	if rec.CNF != "" {
+		out.CNF = &Confirmation{X5tS256: rec.CNF}
+	}
+	return out, nil
+}

@@ -1,0 +1,77 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// ErrLogin is the one answer to a failed PSU login, whether the username is
+// unknown, the password wrong or the username locked (SPEC §8).
+var ErrLogin = &bank.Error{Kind: bank.KindUnauthenticated, Message: "the username or password is wrong, or the account is locked for a while"}
+
+// LoginPSU checks a PSU's credentials under the lockout rule (5 failures
+// lock the username for 15 minutes of sandbox time).
+func (s *Server) LoginPSU(ctx context.Context, username, password string) error {
+	ok, err := s.Store.CheckPSULogin(ctx, username, func(stored string) bool {
+		return subtle.ConstantTimeCompare([]byte(stored), []byte(password)) == 1
+	}, s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.Log.InfoContext(ctx, "PSU login refused", "username", username)
+		return ErrLogin
+	}
+	return nil
+}
+
+// PSU sessions at the bank's pages.
+const PSUSessionLifetime = 30 * time.Minute
+
+// NewPSUSession logs a PSU in at the pages and returns the cookie value and
+// the session's CSRF token.
+func (s *Server) NewPSUSession(ctx context.Context, username string) (cookie, csrf string, err error) {
+	cookie, csrf = randomToken(), randomToken()
+	err = s.Store.SavePSUSession(ctx, store.PSUSession{IDHash: hash(cookie), Username: username, CSRF: csrf,
+		ExpiresAt: s.Clock.Now().Add(PSUSessionLifetime)})
+	return cookie, csrf, err
+}
+
+// PSUSession returns the session a cookie names; ErrNotFound if none or
+// expired.
+func (s *Server) PSUSession(ctx context.Context, cookie string) (store.PSUSession, error) {
+	if cookie == "" {
+		return store.PSUSession{}, bank.ErrNotFound
+	}
+	sess, err := s.Store.GetPSUSession(ctx, hash(cookie))
+	if err == nil && !s.Clock.Now().Before(sess.ExpiresAt) {
+		return sess, bank.ErrNotFound
+	}
+	return sess, err
+}
+
+// EndPSUSession logs the PSU out.
+func (s *Server) EndPSUSession(ctx context.Context, cookie string) error {
+	return s.Store.DeletePSUSession(ctx, hash(cookie))
+}
+
+// CookieHash is how a session cookie is kept.
+func CookieHash(cookie string) string { return hash(cookie) }
+
+// NewToken is a fresh random token (CSRF tokens, ids).
+func NewToken() string { return randomToken() }
+
+// RevokeByPSU is the PSU revoking a TPP's access at the bank: the consent's
+// tokens stop working at once, its status stays. Only the PSU's own consents.
+func (s *Server) RevokeByPSU(ctx context.Context, psu, consentID string) error {
+	err := s.Store.RevokeByPSU(ctx, psu, consentID, s.Clock.Now())
+	if errors.Is(err, bank.ErrNotFound) {
+		return bank.Errorf(bank.KindForbidden, "consent_id", "consent %s is not one of yours", consentID)
+	}
+	return err
+}

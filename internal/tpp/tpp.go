@@ -1,0 +1,351 @@
+// Package tpp is a reference TPP: it registers with a sandbox, gets tokens,
+// creates consents, sends the PSU through authorization (headlessly or via a
+// URL for a browser), exchanges codes and calls the APIs — using the client
+// libraries TPPs use (golang.org/x/oauth2 for the code exchange and refresh,
+// github.com/coreos/go-oidc for discovery and ID tokens). The end-to-end
+// tests, the benchmark and `sandbox tpp` drive the sandbox through it.
+package tpp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"golang.org/x/oauth2"
+)
+
+// Client is a TPP registered (or about to be) with one sandbox.
+type Client struct {
+	Base        string // the sandbox's base URL (its issuer)
+	HTTP        *http.Client
+	Now         func() time.Time // the TPP's clock; time.Now when nil
+	RedirectURI string
+	Name        string
+	Key         *rsa.PrivateKey
+	KID         string
+	// Set by Register.
+	ClientID          string
+	ClientSecret      string
+	RegistrationToken string
+	AuthMethod        string
+	// Trace, when set, is told every HTTP exchange (the CLI prints them).
+	Trace func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte)
+
+	provider *oidc.Provider
+	disc     Discovery
+}
+
+// Discovery is the part of the OpenID configuration the TPP uses.
+type Discovery struct {
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	PAREndpoint           string `json:"pushed_authorization_request_endpoint"`
+	RegistrationEndpoint  string `json:"registration_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+}
+
+// New prepares a TPP for the sandbox at base, with a fresh 2048-bit PS256
+// signing key, and reads the sandbox's discovery document with go-oidc.
+func New(ctx context.Context, base, redirectURI string) (*Client, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		RedirectURI: redirectURI, Name: "Sandbox reference TPP", Key: key}
+	c.KID = thumbprint(&key.PublicKey)
+	return c, c.Discover(ctx)
+}
+
+func thumbprint(pub *rsa.PublicKey) string {
+	tp, _ := (&jose.JSONWebKey{Key: pub}).Thumbprint(cryptoSHA256)
+	return base64.RawURLEncoding.EncodeToString(tp)
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// ctx makes go-oidc and x/oauth2 use the TPP's HTTP client.
+func (c *Client) ctx(ctx context.Context) context.Context {
+	return oidc.ClientContext(context.WithValue(ctx, oauth2.HTTPClient, c.traced()), c.traced())
+}
+
+// Discover reads the sandbox's OpenID configuration.
+func (c *Client) Discover(ctx context.Context) error {
+	p, err := oidc.NewProvider(c.ctx(ctx), c.Base)
+	if err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	c.provider = p
+	return p.Claims(&c.disc)
+}
+
+// Discovery returns the sandbox's endpoints.
+func (c *Client) Discovery() Discovery { return c.disc }
+
+// JWKS is the TPP's public key set.
+func (c *Client) JWKS() jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.Key.PublicKey, KeyID: c.KID, Algorithm: "PS256", Use: "sig"}}}
+}
+
+// Sign signs claims with the TPP's key (PS256, its kid).
+func (c *Client) Sign(claims jwt.Claims) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodPS256, claims)
+	t.Header["kid"] = c.KID
+	return t.SignedString(c.Key)
+}
+
+// Metadata is the registration request the TPP sends.
+func (c *Client) Metadata(authMethod string) map[string]any {
+	m := map[string]any{"client_name": c.Name, "redirect_uris": []string{c.RedirectURI},
+		"grant_types":    []string{"authorization_code", "client_credentials", "refresh_token"},
+		"response_types": []string{"code id_token", "code"}, "token_endpoint_auth_method": authMethod,
+		"scope": "openid accounts payments fundsconfirmations"}
+	// The keys sign request objects whatever the authentication method.
+	m["jwks"] = c.JWKS()
+	m["request_object_signing_alg"] = "PS256"
+	if authMethod == "private_key_jwt" {
+		m["token_endpoint_auth_signing_alg"] = "PS256"
+	}
+	return m
+}
+
+// Register registers the TPP with JSON metadata (the dev profile's form).
+func (c *Client) Register(ctx context.Context, authMethod string) error {
+	return c.register(ctx, "application/json", c.Metadata(authMethod))
+}
+
+// RegisterJWT registers with a signed request carrying a software statement
+// (the fapi profile's form).
+func (c *Client) RegisterJWT(ctx context.Context, ssa string) error {
+	claims := jwt.MapClaims{}
+	for k, v := range c.Metadata("private_key_jwt") {
+		claims[k] = v
+	}
+	var unverified jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(ssa, &unverified); err != nil {
+		return fmt.Errorf("software statement: %w", err)
+	}
+	now := c.now()
+	claims["iss"], claims["aud"], claims["iat"], claims["exp"], claims["jti"] = unverified["software_id"], c.disc.Issuer,
+		now.Unix(), now.Add(5*time.Minute).Unix(), uuid.NewString()
+	claims["software_statement"] = ssa
+	signed, err := c.Sign(claims)
+	if err != nil {
+		return err
+	}
+	return c.register(ctx, "application/jwt", signed)
+}
+
+func (c *Client) register(ctx context.Context, ctype string, body any) error {
+	var reg struct {
+		ClientID                string `json:"client_id"`
+		ClientSecret            string `json:"client_secret"`
+		RegistrationAccessToken string `json:"registration_access_token"`
+		TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+	}
+	if err := c.Call(ctx, http.MethodPost, c.disc.RegistrationEndpoint, ctype, "", body, http.StatusCreated, &reg); err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	c.ClientID, c.ClientSecret, c.RegistrationToken, c.AuthMethod = reg.ClientID, reg.ClientSecret, reg.RegistrationAccessToken, reg.TokenEndpointAuthMethod
+	return nil
+}
+
+// Assertion makes a private_key_jwt client assertion for aud (the issuer by
+// default).
+func (c *Client) Assertion(aud any) (string, error) {
+	if aud == nil {
+		aud = c.disc.Issuer
+	}
+	now := c.now()
+	return c.Sign(jwt.MapClaims{"iss": c.ClientID, "sub": c.ClientID, "aud": aud, "jti": uuid.NewString(),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+}
+
+// authParams adds the client authentication to a token-endpoint form.
+func (c *Client) authParams(v url.Values) (url.Values, error) {
+	switch c.AuthMethod {
+	case "private_key_jwt":
+		a, err := c.Assertion(nil)
+		if err != nil {
+			return nil, err
+		}
+		v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		v.Set("client_assertion", a)
+	case "client_secret_post":
+		v.Set("client_id", c.ClientID)
+		v.Set("client_secret", c.ClientSecret)
+	}
+	return v, nil
+}
+
+// PostForm calls a token-endpoint-like URL with the client's authentication.
+func (c *Client) PostForm(ctx context.Context, endpoint string, v url.Values, out any) (int, error) {
+	v, err := c.authParams(v)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(v.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.AuthMethod == "client_secret_basic" {
+		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
+	}
+	status, body, err := c.do(req, []byte(v.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	if out != nil && len(body) > 0 {
+		if err := json.Unmarshal(body, out); err != nil {
+			return status, fmt.Errorf("%s: %s", endpoint, body)
+		}
+	}
+	return status, nil
+}
+
+// ClientCredentials gets a client-credentials access token for scope.
+func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, error) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	status, err := c.PostForm(ctx, c.disc.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}, &tok)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusOK {
+		return "", fmt.Errorf("client credentials: %d %s: %s", status, tok.Error, tok.Description)
+	}
+	return tok.AccessToken, nil
+}
+
+// Call makes a JSON call and decodes the answer, failing on another status.
+func (c *Client) Call(ctx context.Context, method, u, ctype, token string, body any, want int, out any) error {
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			return err
+		}
+	}
+	if !strings.HasPrefix(u, "http") {
+		u = c.Base + u
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("x-fapi-interaction-id", uuid.NewString())
+	status, resp, err := c.do(req, raw)
+	if err != nil {
+		return err
+	}
+	if status != want {
+		return &StatusError{Status: status, Body: resp}
+	}
+	if out != nil && len(resp) > 0 {
+		return json.Unmarshal(resp, out)
+	}
+	return nil
+}
+
+// StatusError is an answer with an unexpected status.
+type StatusError struct {
+	Status int
+	Body   []byte
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %.500s", e.Status, e.Body) }
+
+func (c *Client) do(req *http.Request, reqBody []byte) (int, []byte, error) {
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if c.Trace != nil {
+		c.Trace(req, reqBody, resp, body)
+	}
+	return resp.StatusCode, body, err
+}
+
+// traced is the HTTP client the libraries use, reporting to Trace.
+func (c *Client) traced() *http.Client {
+	if c.Trace == nil {
+		return c.HTTP
+	}
+	cp := *c.HTTP
+	cp.Transport = traceTransport{c: c, next: c.HTTP.Transport}
+	return &cp
+}
+
+type traceTransport struct {
+	c    *Client
+	next http.RoundTripper
+}
+
+func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	t.c.Trace(req, reqBody, resp, body)
+	return resp, nil
+}
+
+func pkce() (verifier, challenge string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	verifier = base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
