@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -27,6 +28,35 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.GET("/clock", s.getClock)
 	admin.POST("/clock", s.advanceClock)
 	admin.POST("/reset", s.reset)
+	admin.POST("/directory/software-statements", s.issueSSA)
+}
+
+// issueSSA plays the Open Banking Directory: it signs a software statement
+// for a TPP's software, to register with in the fapi profile.
+func (s *Server) issueSSA(c echo.Context) error {
+	var r struct {
+		ClientName   string              `json:"software_client_name"`
+		RedirectURIs []string            `json:"software_redirect_uris"`
+		Roles        []string            `json:"software_roles"`
+		JWKS         *jose.JSONWebKeySet `json:"software_jwks"`
+		OrgName      string              `json:"org_name"`
+	}
+	if err := bindStrict(c, &r); err != nil {
+		return err
+	}
+	if r.JWKS == nil || len(r.JWKS.Keys) == 0 || len(r.RedirectURIs) == 0 {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "software_jwks and software_redirect_uris are required"}
+	}
+	if len(r.Roles) == 0 {
+		r.Roles = []string{"AISP", "PISP", "CBPII"}
+	}
+	ssa := oauth.SoftwareStatement{SoftwareClientName: r.ClientName, SoftwareRedirectURIs: r.RedirectURIs, SoftwareRoles: r.Roles,
+		SoftwareJWKS: r.JWKS, OrgName: r.OrgName}
+	signed, err := s.auth.IssueSoftwareStatement(ssa)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"software_statement": signed})
 }
 
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {

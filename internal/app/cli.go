@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,9 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the sandbox (the default when no command is given)", runServe},
 		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
+		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
+		{"keys", "keys rotate: make a new bank signing key (old ones keep verifying)", runKeys},
+		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
 		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "sandbox", Version)
@@ -217,3 +221,19 @@ func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) e
 	fmt.Fprintln(out, "healthy")
 	return nil
 }
+
+func runClient(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: sandbox client create --redirect-uri URI [flags]")
+	}
+	return runClientCreate(ctx, args[1:], out, errOut)
+}
+
+func runKeys(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		return errors.New("usage: sandbox keys rotate [--db FILE]")
+	}
+	return runKeysRotate(ctx, args[1:], out, errOut)
+}
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

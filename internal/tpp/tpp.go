@@ -136,6 +136,18 @@ func (c *Client) Register(ctx context.Context, authMethod string) error {
 	return c.register(ctx, "application/json", c.Metadata(authMethod))
 }
 
+// SoftwareStatement asks the sandbox's directory (admin token) for a
+// software statement carrying the TPP's keys and redirect URI.
+func (c *Client) SoftwareStatement(ctx context.Context, adminToken string) (string, error) {
+	var out struct {
+		SSA string `json:"software_statement"`
+	}
+	err := c.Call(ctx, http.MethodPost, "/sandbox/directory/software-statements", "application/json", adminToken,
+		map[string]any{"software_client_name": c.Name, "software_redirect_uris": []string{c.RedirectURI}, "software_jwks": c.JWKS()},
+		http.StatusCreated, &out)
+	return out.SSA, err
+}
+
 // RegisterJWT registers with a signed request carrying a software statement
 // (the fapi profile's form).
 func (c *Client) RegisterJWT(ctx context.Context, ssa string) error {

@@ -1,0 +1,180 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// offline opens a sandbox's database without serving it, for the CLI
+// commands that act on it directly (the server may be running: SQLite WAL
+// lets both write).
+type offline struct {
+	store *store.Store
+	auth  *oauth.Server
+}
+
+func openOffline(ctx context.Context, db, issuer, profile string) (*offline, error) {
+	s, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	clk := clock.New(nil)
+	keys, err := oauth.LoadKeys(ctx, s, clk.Now())
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &offline{store: s, auth: &oauth.Server{Store: s, Clock: clk, Keys: keys, Issuer: strings.TrimRight(issuer, "/"),
+		Profile: profile, Log: slog.New(slog.DiscardHandler)}}, nil
+}
+
+func offlineFlags(name string, errOut io.Writer) (*flag.FlagSet, *Config) {
+	cfg := Defaults()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "the sandbox's database file")
+	fs.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080", "the sandbox's issuer (its public base URL)")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "the profile the sandbox runs in: dev or fapi")
+	return fs, &cfg
+}
+
+// runClientCreate registers a client offline, as the directory and the bank
+// together: it makes a key pair, a software statement and the registration,
+// and prints everything a TPP needs.
+func runClientCreate(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs, cfg := offlineFlags("sandbox client create", errOut)
+	var redirects multi
+	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable; https, or http://localhost in dev)")
+	name := fs.String("name", "My TPP", "the client's name, shown to the PSU")
+	auth := fs.String("auth", oauth.AuthPrivateKeyJWT, "token endpoint authentication: private_key_jwt, or client_secret_basic (dev)")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox client create --redirect-uri URI [--name NAME] [--db FILE]\n\nRegisters a client and prints its id, keys, software statement and registration token as JSON.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(redirects) == 0 {
+		fs.Usage()
+		return errors.New("--redirect-uri is required")
+	}
+	o, err := openOffline(ctx, cfg.DB, cfg.Issuer, cfg.Profile)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	jwk := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: "PS256", Use: "sig"}
+	jwk.KeyID = oauth.Thumbprint(jwk)
+	jwks := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}
+	ssa := oauth.SoftwareStatement{SoftwareClientName: *name, SoftwareRedirectURIs: redirects, SoftwareRoles: []string{"AISP", "PISP", "CBPII"},
+		SoftwareJWKS: jwks, OrgName: *name + " Ltd"}
+	signed, err := o.auth.IssueSoftwareStatement(ssa)
+	if err != nil {
+		return err
+	}
+	var claims oauth.SoftwareStatement
+	if err := json.Unmarshal(jwtPayload(signed), &claims); err != nil {
+		return err
+	}
+	reg, err := o.auth.Register(ctx, oauth.Metadata{ClientName: *name, RedirectURIs: redirects, TokenEndpointAuthMethod: *auth,
+		JWKS: jwks, RequestObjectSigningAlg: "PS256", SoftwareID: claims.SoftwareID, OrgID: claims.OrgID, SoftwareRoles: claims.SoftwareRoles,
+		SoftwareStatement: signed})
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{
+		"client_id": reg.ClientID, "client_secret": reg.ClientSecret, "token_endpoint_auth_method": reg.TokenEndpointAuthMethod,
+		"registration_access_token": reg.RegistrationAccessToken, "registration_client_uri": reg.RegistrationClientURI,
+		"issuer": cfg.Issuer, "token_endpoint": cfg.Issuer + oauth.PathToken, "kid": jwk.KeyID,
+		"private_key_pem": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"jwks":            jwks, "software_statement": signed, "redirect_uris": reg.RedirectURIs,
+	})
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func jwtPayload(tok string) []byte {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	b, _ := decodeSegment(parts[1])
+	return b
+}
+
+// runKeysRotate makes a new bank signing key; the old one keeps verifying
+// until its tokens expire, and JWKS serves both. A running server picks the
+// new key up at its next start.
+func runKeysRotate(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs, cfg := offlineFlags("sandbox keys rotate", errOut)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	o, err := openOffline(ctx, cfg.DB, cfg.Issuer, cfg.Profile)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	if err := oauth.RotateKeys(ctx, o.store, o.auth.Clock.Now()); err != nil {
+		return err
+	}
+	if err := o.auth.Keys.Reload(ctx, o.store); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "new signing key", o.auth.Keys.KID())
+	return nil
+}
+
+// runPSUs lists the test PSUs of a database.
+func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs, cfg := offlineFlags("sandbox psus", errOut)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	psus, err := s.PSUs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range psus {
+		fmt.Fprintf(out, "%-10s %-12s", p.Username, p.Password)
+		for _, a := range p.Accounts {
+			fmt.Fprintf(out, " %s(%s %s)", a.ID, a.SubType, a.Currency)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}
