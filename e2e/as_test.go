@@ -299,3 +299,34 @@ func TestSandboxControls(t *testing.T) {
 		t.Errorf("unknown field in headless request: %v", body)
 	}
 }
+
+// TestKeyRotation: after a rotation new tokens carry the new kid, tokens
+// signed by the old key still work, and the JWKS serves both.
+func TestKeyRotation(t *testing.T) {
+	s := start(t, realIssuer())
+	ctx := context.Background()
+	c := s.newTPP("private_key_jwt")
+	old, _, err := c.AISJourney(ctx, "alice", "alice123", []string{"ReadAccountsBasic"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s.do(req{method: "POST", path: "/sandbox/keys/rotate"}), 401)
+	var rot struct{ KID string }
+	s.do(req{method: "POST", path: "/sandbox/keys/rotate", token: s.app.Config.AdminToken}).JSON(t, &rot)
+	var set struct{ Keys []struct{ Kid string } }
+	s.get("/as/jwks", "").JSON(t, &set)
+	if len(set.Keys) != 2 || set.Keys[0].Kid != rot.KID {
+		t.Fatalf("JWKS after rotation: %+v, want the new key %s first and the old one", set.Keys, rot.KID)
+	}
+	expect(t, s.get(ais+"/accounts", old.AccessToken), 200)
+	fresh, err := c.Refresh(ctx, old.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _, _ := strings.Cut(fresh.AccessToken, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(hdr)
+	if !strings.Contains(string(raw), rot.KID) {
+		t.Errorf("a token issued after rotation has header %s, want kid %s", raw, rot.KID)
+	}
+	expect(t, s.get(ais+"/accounts", fresh.AccessToken), 200)
+}

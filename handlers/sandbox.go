@@ -29,6 +29,20 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/clock", s.advanceClock)
 	admin.POST("/reset", s.reset)
 	admin.POST("/directory/software-statements", s.issueSSA)
+	admin.POST("/keys/rotate", s.rotateKeys)
+}
+
+// rotateKeys makes a new bank signing key; the previous ones keep
+// verifying (and stay in the JWKS) until they are dropped a day later.
+func (s *Server) rotateKeys(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := oauth.RotateKeys(ctx, s.store, s.clock.Now()); err != nil {
+		return err
+	}
+	if err := s.auth.Keys.Reload(ctx, s.store); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"kid": s.auth.Keys.KID()})
 }
 
 // issueSSA plays the Open Banking Directory: it signs a software statement

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -40,10 +41,17 @@ func LoadKeys(ctx context.Context, s *store.Store, now time.Time) (*Keys, error)
 	return LoadKeysBits(ctx, s, now, KeyBits)
 }
 
+// KeyRetention is how long a rotated-out key keeps verifying: longer than
+// any token it signed lives.
+const KeyRetention = 24 * time.Hour
+
 // LoadKeysBits is LoadKeys with another key size for a new key (tests use a
 // small one to start fast; never below 1024).
 func LoadKeysBits(ctx context.Context, s *store.Store, now time.Time, bits int) (*Keys, error) {
 	k := &Keys{}
+	if err := s.DropSigningKeys(ctx, now.Add(-KeyRetention)); err != nil {
+		return nil, err
+	}
 	if err := k.Reload(ctx, s); err != nil {
 		return nil, err
 	}
@@ -162,10 +170,15 @@ func (k *Keys) JWKS() jose.JSONWebKeySet {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &sk.priv.PublicKey, KeyID: sk.kid, Algorithm: "PS256", Use: "sig"})
 	}
 	add(k.current)
-	for kid, sk := range k.byKID {
+	kids := make([]string, 0, len(k.byKID))
+	for kid := range k.byKID {
 		if kid != k.current.kid {
-			add(sk)
+			kids = append(kids, kid)
 		}
+	}
+	sort.Strings(kids)
+	for _, kid := range kids {
+		add(k.byKID[kid])
 	}
 	return set
 }
