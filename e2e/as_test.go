@@ -162,7 +162,7 @@ func TestRevokeIntrospectUserinfo(t *testing.T) {
 	}
 	var ui map[string]string
 	s.get("/as/userinfo", toks.AccessToken).JSON(t, &ui)
-	if ui["sub"] != "alice" || ui["openbanking_intent_id"] != consentID {
+	if ui["sub"] != consentID || ui["openbanking_intent_id"] != consentID {
 		t.Errorf("userinfo %v", ui)
 	}
 	// Another client's revocation is ignored.

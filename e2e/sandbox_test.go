@@ -31,6 +31,7 @@ type sandbox struct {
 	app    *app.App
 	url    string
 	client *http.Client
+	stop   func() // shuts the server down (also done at cleanup)
 }
 
 type option func(*app.Config)
@@ -65,8 +66,10 @@ func start(t testing.TB, opts ...option) *sandbox {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &sandbox{t: t, app: a, url: a.URL, client: &http.Client{
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return &sandbox{t: t, app: a, url: a.URL, stop: stop, client: &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}

@@ -140,7 +140,7 @@ func (s *Server) requireToken(n need) echo.MiddlewareFunc {
 			if !ok {
 				return oauth.ErrUnauthenticated
 			}
-			p, err := s.auth.Authenticate(c.Request().Context(), tok)
+			p, err := s.auth.Authenticate(c.Request().Context(), tok, certThumb(c))
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,9 @@ func form(c echo.Context) (url.Values, error) {
 			Description: "the body must be application/x-www-form-urlencoded"}
 	}
 	if err := c.Request().ParseForm(); err != nil {
+		if tooLarge(err) {
+			return nil, echo.ErrStatusRequestEntityTooLarge
+		}
 		return nil, &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the form cannot be parsed"}
 	}
 	f := c.Request().PostForm
@@ -174,18 +177,19 @@ func (s *Server) userinfo(c echo.Context) error {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "a bearer access token is required",
 			Challenge: `Bearer error="invalid_token"`}
 	}
-	p, err := s.auth.Authenticate(c.Request().Context(), tok)
+	p, err := s.auth.Authenticate(c.Request().Context(), tok, certThumb(c))
 	if err != nil || p.Token.PSU == "" || !p.HasScope("openid") {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
 			Description: "the token is not valid for userinfo (it needs the openid scope and a PSU)", Challenge: `Bearer error="invalid_token"`}
 	}
-	return c.JSON(http.StatusOK, map[string]string{"sub": p.Token.PSU, "openbanking_intent_id": p.Token.ConsentID})
+	// sub matches the ID tokens' sub: the consent (OIDC Core 5.3.2).
+	return c.JSON(http.StatusOK, map[string]string{"sub": p.Token.ConsentID, "openbanking_intent_id": p.Token.ConsentID})
 }
 
 // register is dynamic client registration (RFC 7591; UK OB DCR 3.2): JSON
 // metadata in dev, a signed JWT with a software statement in either profile.
 func (s *Server) register(c echo.Context) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
 		return err
 	}
@@ -231,11 +235,24 @@ func (s *Server) putRegistration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var m oauth.Metadata
-	if err := json.NewDecoder(c.Request().Body).Decode(&m); err != nil {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_client_metadata", Description: "the client metadata is not valid JSON"}
+	body, err := readBody(c)
+	if err != nil {
+		return err
 	}
-	reg, err := s.auth.UpdateRegistration(c.Request().Context(), cl, m)
+	var reg *oauth.Registration
+	switch mt, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type")); mt {
+	case "application/jwt", "application/jose":
+		reg, err = s.auth.UpdateRegistrationJWT(c.Request().Context(), cl, strings.TrimSpace(string(body)))
+	case "application/json":
+		var m oauth.Metadata
+		if json.Unmarshal(body, &m) != nil {
+			return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_client_metadata", Description: "the client metadata is not valid JSON"}
+		}
+		reg, err = s.auth.UpdateRegistration(c.Request().Context(), cl, m)
+	default:
+		return &oauth.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_request",
+			Description: "send client metadata as application/json (dev) or a signed application/jwt"}
+	}
 	if err != nil {
 		return err
 	}
@@ -251,4 +268,19 @@ func (s *Server) deleteRegistration(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// readBody reads a request body under the body limit (413 above it).
+func readBody(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if tooLarge(err) {
+		return nil, echo.ErrStatusRequestEntityTooLarge
+	}
+	return b, err
+}
+
+// tooLarge reports whether a read failed on the body limit.
+func tooLarge(err error) bool {
+	var he *echo.HTTPError
+	return err != nil && errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge
 }

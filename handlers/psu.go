@@ -79,6 +79,9 @@ func (s *Server) errorPage(c echo.Context, ae *oauth.AuthorizeError) error {
 func (s *Server) authorize(c echo.Context) error {
 	ctx := c.Request().Context()
 	ar, err := s.auth.ParseAuthorize(ctx, c.QueryParams())
+	if err == nil {
+		err = s.auth.Consume(ctx, ar)
+	}
 	if err != nil {
 		return s.authorizeFailed(c, err)
 	}

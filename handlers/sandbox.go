@@ -92,6 +92,9 @@ func bindStrict(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if tooLarge(err) {
+			return echo.ErrStatusRequestEntityTooLarge
+		}
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the body must be a JSON object with the documented fields: " + err.Error()}
 	}
 	return nil

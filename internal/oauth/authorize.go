@@ -40,6 +40,7 @@ type AuthParams struct {
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 	IntentID            string `json:"openbanking_intent_id"`
 	ACR                 string `json:"acr,omitempty"`
+	ViaPAR              bool   `json:"via_par,omitempty"` // pushed (RFC 9126), not passed by value
 }
 
 // AuthorizeError is a refused authorization request. When Redirect is false
@@ -67,6 +68,10 @@ type AuthRequest struct {
 	Params  AuthParams
 	Client  *Client
 	Consent *bank.Consent
+	// Reauth: the PSU re-authorises an Authorised account-access consent
+	// whose access they had revoked at the bank (SPEC §8).
+	Reauth bool
+	parURI string // the pushed request to use up when the PSU decides
 }
 
 // ParseAuthorize validates an authorization request given as the query of
@@ -94,7 +99,7 @@ func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest
 	case q.Get("request") != "" && q.Get("request_uri") != "":
 		return nil, pageErr("invalid_request", "request and request_uri must not both be sent")
 	case q.Get("request_uri") != "":
-		par, err := s.Store.TakePAR(ctx, q.Get("request_uri"), s.Clock.Now())
+		par, err := s.Store.PeekPAR(ctx, q.Get("request_uri"), s.Clock.Now())
 		if errors.Is(err, bank.ErrNotFound) {
 			return nil, pageErr("invalid_request_uri", "request_uri is unknown, used or expired")
 		}
@@ -107,6 +112,7 @@ func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest
 		if err := json.Unmarshal(par.Params, &p); err != nil {
 			return nil, err
 		}
+		p.ViaPAR = true
 	case q.Get("request") != "":
 		if p, err = s.requestObject(ctx, c, q.Get("request")); err != nil {
 			return nil, err
@@ -119,12 +125,40 @@ func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest
 	if p.RedirectURI == "" || !slices.Contains(c.RedirectURIs, p.RedirectURI) {
 		return nil, pageErr("invalid_request", "redirect_uri %q is not registered for this client", p.RedirectURI)
 	}
+	// A URI registered under dev rules is not trusted in fapi.
+	if err := checkRedirectURI(p.RedirectURI, s.Dev()); err != nil {
+		return nil, pageErr("invalid_request", "redirect_uri %q is not allowed in the %s profile", p.RedirectURI, s.Profile)
+	}
 	for _, name := range []string{"response_type", "client_id"} {
 		if v := q.Get(name); v != "" && v != map[string]string{"response_type": p.ResponseType, "client_id": p.ClientID}[name] {
 			return nil, redirectErr(p, "invalid_request", "%s outside the request object differs from the one inside", name)
 		}
 	}
-	return s.checkParams(ctx, c, p)
+	ar, err := s.checkParams(ctx, c, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.ViaPAR {
+		ar.parURI = q.Get("request_uri")
+	}
+	return ar, nil
+}
+
+// Consume uses up the pushed request an authorization request came from
+// (single use, RFC 9126 §4): at the authorize endpoint for the browser, at
+// the decision for the headless PSU.
+func (s *Server) Consume(ctx context.Context, ar *AuthRequest) error {
+	if ar.parURI == "" {
+		return nil
+	}
+	if _, err := s.Store.TakePAR(ctx, ar.parURI, s.Clock.Now()); err != nil {
+		if errors.Is(err, bank.ErrNotFound) {
+			return pageErr("invalid_request_uri", "request_uri is unknown, used or expired")
+		}
+		return err
+	}
+	ar.parURI = ""
+	return nil
 }
 
 // checkParams applies the rules that can be reported to the redirect URI.
@@ -156,6 +190,9 @@ func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*Aut
 	if p.ResponseType == ResponseCodeIDToken && p.Nonce == "" {
 		return nil, redirectErr(p, "invalid_request", "nonce is required with response_type \"code id_token\"")
 	}
+	if p.ResponseType == ResponseCode && !s.Dev() && !p.ViaPAR {
+		return nil, redirectErr(p, "invalid_request", "the fapi profile takes response_type=code only with a pushed request (PAR); use \"code id_token\"")
+	}
 	if p.ResponseType == ResponseCode || p.CodeChallenge != "" {
 		// PKCE S256 is required for the code flow (FAPI 2 / SPEC §4.2) and
 		// checked whenever a challenge is sent.
@@ -179,7 +216,8 @@ func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*Aut
 	if err != nil {
 		return nil, err
 	}
-	if cn.Status != bank.StatusAwaitingAuthorisation {
+	reauth := cn.Status == bank.StatusAuthorised && cn.PSURevoked && cn.Kind == bank.ConsentAccountAccess
+	if cn.Status != bank.StatusAwaitingAuthorisation && !reauth {
 		return nil, redirectErr(p, "invalid_request", "the consent is %s, not AwaitingAuthorisation", cn.Status)
 	}
 	if cn.Expired(s.Clock.Now()) {
@@ -188,7 +226,7 @@ func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*Aut
 	if want := consentScope(cn.Kind); !slices.Contains(scopes, want) {
 		return nil, redirectErr(p, "invalid_scope", "a %s consent needs scope %q", cn.Kind, want)
 	}
-	return &AuthRequest{Params: p, Client: c, Consent: &cn}, nil
+	return &AuthRequest{Params: p, Client: c, Consent: &cn, Reauth: reauth}, nil
 }
 
 // consentScope is the scope a consent kind's tokens carry.
@@ -323,6 +361,10 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 	if p.RedirectURI == "" || !slices.Contains(c.RedirectURIs, p.RedirectURI) {
 		return "", 0, errInvalidRequest("redirect_uri is not registered for this client")
 	}
+	p.ViaPAR = true
+	if err := checkRedirectURI(p.RedirectURI, s.Dev()); err != nil {
+		return "", 0, err
+	}
 	if _, err := s.checkParams(ctx, c, p); err != nil {
 		var ae *AuthorizeError
 		if errors.As(err, &ae) {
@@ -330,6 +372,7 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 		}
 		return "", 0, err
 	}
+	p.ViaPAR = true
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return "", 0, err
@@ -390,6 +433,15 @@ type Decision struct {
 func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (string, error) {
 	now := s.Clock.Now()
 	p := ar.Params
+	if err := s.Consume(ctx, ar); err != nil {
+		return "", err
+	}
+	if ar.Reauth && d.PSU != ar.Consent.PSU {
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "only the PSU who granted the consent can re-authorise it"}), nil
+	}
+	if !d.Approve && ar.Reauth {
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU did not re-authorise the consent"}), nil
+	}
 	if !d.Approve {
 		_, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
 			if c.Status != bank.StatusAwaitingAuthorisation {
@@ -422,6 +474,13 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		return "", &AuthorizeError{Code: "invalid_request", Description: "the PSU has no account this consent can use"}
 	}
 	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
+		if ar.Reauth {
+			if c.Status != bank.StatusAuthorised || c.PSU != d.PSU {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.PSURevoked, c.Accounts = false, chosen
+			return nil
+		}
 		if c.Status != bank.StatusAwaitingAuthorisation {
 			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
 		}
@@ -490,7 +549,9 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 // nil values are left out.
 func (s *Server) idToken(clientID, psu, intent, nonce string, extra map[string]any, refreshExp time.Time) (string, error) {
 	wall := s.Clock.Wall()
-	claims := jwt.MapClaims{"iss": s.Issuer, "sub": psu, "aud": clientID, "iat": wall.Unix(), "exp": wall.Add(10 * time.Minute).Unix(),
+	// sub is the consent, not the PSU's username: the hybrid flow's ID token
+	// travels in the front channel (FAPI 1 Advanced 5.2.2.1-6).
+	claims := jwt.MapClaims{"iss": s.Issuer, "sub": intent, "aud": clientID, "iat": wall.Unix(), "exp": wall.Add(10 * time.Minute).Unix(),
 		"auth_time": wall.Unix(), "openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
 	if nonce != "" {
 		claims["nonce"] = nonce

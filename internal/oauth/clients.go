@@ -113,6 +113,12 @@ func (s *Server) validate(m *Metadata) error {
 	if m.Scope == "" {
 		m.Scope = strings.Join(allScopes, " ")
 	}
+	if scope, ok := roleScopes(m.SoftwareRoles); ok {
+		m.Scope = intersectScopes(m.Scope, scope)
+		if m.Scope == "" {
+			return errMetadata("scope: nothing the software statement's roles allow")
+		}
+	}
 	for _, sc := range strings.Fields(m.Scope) {
 		if !slices.Contains(allScopes, sc) {
 			return errMetadata("scope: %q is not supported", sc)
@@ -128,8 +134,8 @@ func (s *Server) validate(m *Metadata) error {
 	}
 	if m.JWKSURI != "" {
 		u, err := url.Parse(m.JWKSURI)
-		if err != nil || !u.IsAbs() || (u.Scheme != "https" && !(dev && isLoopback(u))) {
-			return errMetadata("jwks_uri must be an https URL")
+		if err != nil || !u.IsAbs() || u.Scheme != "https" || (!dev && isLoopback(u)) {
+			return errMetadata("jwks_uri must be an https URL (not localhost in fapi)")
 		}
 	}
 	hasKeys := m.JWKS != nil || m.JWKSURI != ""
@@ -188,6 +194,41 @@ func (s *Server) validate(m *Metadata) error {
 func isLoopback(u *url.URL) bool {
 	h := u.Hostname()
 	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// roleScopes maps software statement roles to the scopes they allow
+// (AISP accounts, PISP payments, CBPII fundsconfirmations).
+func roleScopes(roles []string) (string, bool) {
+	if len(roles) == 0 {
+		return "", false
+	}
+	out := []string{"openid"}
+	for _, r := range roles {
+		switch r {
+		case "AISP":
+			out = append(out, ScopeAccounts)
+		case "PISP":
+			out = append(out, ScopePayments)
+		case "CBPII":
+			out = append(out, ScopeFundsConfirmations)
+		}
+	}
+	return strings.Join(out, " "), true
+}
+
+// intersectScopes keeps the asked-for scopes the roles allow; none asked
+// for means all the roles allow.
+func intersectScopes(asked, allowed string) string {
+	if asked == "" {
+		return allowed
+	}
+	var out []string
+	for _, sc := range strings.Fields(asked) {
+		if slices.Contains(strings.Fields(allowed), sc) {
+			out = append(out, sc)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // checkRedirectURI: absolute, no fragment, https (dev also allows
@@ -283,9 +324,8 @@ func (s *Server) Client(ctx context.Context, id string) (*Client, error) {
 	return c, nil
 }
 
-// ManagedClient authenticates a registration management request (RFC 7592):
-// the registration access token, or a client-credentials access token of
-// the same client (UK OB DCR), for client id.
+// ManagedClient authenticates a registration management request (RFC 7592)
+// by the registration access token issued with the registration.
 func (s *Server) ManagedClient(ctx context.Context, id, bearer string) (*Client, error) {
 	rec, err := s.Store.Client(ctx, id)
 	if errors.Is(err, bank.ErrNotFound) {
@@ -294,13 +334,7 @@ func (s *Server) ManagedClient(ctx context.Context, id, bearer string) (*Client,
 	if err != nil {
 		return nil, err
 	}
-	ok := subtle.ConstantTimeCompare([]byte(hash(bearer)), []byte(rec.RegistrationHash)) == 1
-	if !ok {
-		if p, err := s.Authenticate(ctx, bearer); err == nil && p.Token.ClientID == id && p.Token.GrantType == GrantClientCredentials {
-			ok = true
-		}
-	}
-	if !ok {
+	if subtle.ConstantTimeCompare([]byte(hash(bearer)), []byte(rec.RegistrationHash)) != 1 {
 		return nil, oerr(401, "invalid_token", "unknown client or token")
 	}
 	return s.Client(ctx, id)
@@ -308,10 +342,22 @@ func (s *Server) ManagedClient(ctx context.Context, id, bearer string) (*Client,
 
 // UpdateRegistration replaces a client's metadata (RFC 7592 §2.2); the
 // client id, secret and registration token stay.
+//
+// What the software statement vouched for (software id, organisation,
+// roles) cannot be changed by the client; in the fapi profile the update
+// must itself be a signed request with a statement (UpdateRegistrationJWT).
 func (s *Server) UpdateRegistration(ctx context.Context, c *Client, m Metadata) (*Registration, error) {
+	if !s.Dev() {
+		return nil, errInvalidRequest("the fapi profile takes a signed registration request (Content-Type: application/jwt) with a software statement")
+	}
+	return s.update(ctx, c, m)
+}
+
+func (s *Server) update(ctx context.Context, c *Client, m Metadata) (*Registration, error) {
 	if m.ClientID != "" && m.ClientID != c.ClientID {
 		return nil, errInvalidRequest("client_id does not match the registration")
 	}
+	m.SoftwareID, m.OrgID, m.SoftwareRoles, m.SoftwareStatement = c.SoftwareID, c.OrgID, c.SoftwareRoles, c.SoftwareStatement
 	if err := s.validate(&m); err != nil {
 		return nil, err
 	}
@@ -337,13 +383,7 @@ func (s *Server) DeleteRegistration(ctx context.Context, c *Client) error {
 // PublicView is what GET on the client URI answers: the metadata and the
 // registration URI (RFC 7592 §3).
 func (s *Server) PublicView(c *Client) *Registration {
-	r := &Registration{Metadata: c.Metadata, RegistrationClientURI: s.Issuer + PathRegister + "/" + c.ClientID}
-	if c.secret != "" {
-		r.ClientSecret = c.secret
-		zero := int64(0)
-		r.ClientSecretExpiresAt = &zero
-	}
-	return r
+	return &Registration{Metadata: c.Metadata, RegistrationClientURI: s.Issuer + PathRegister + "/" + c.ClientID}
 }
 
 // keyFor finds the client's public key for a JWT's kid (and alg family).

@@ -3,12 +3,15 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/obsandbox/sandbox/internal/bank"
 )
 
 // DirectoryIssuer is the iss of the software statements the sandbox issues
@@ -54,6 +57,32 @@ type registrationClaims struct {
 // software_jwks, with iss the software_id and aud the issuer; the redirect
 // URIs must be among the statement's.
 func (s *Server) RegisterJWT(ctx context.Context, raw string) (*Registration, error) {
+	m, err := s.verifyRegistrationJWT(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return s.Register(ctx, *m)
+}
+
+// UpdateRegistrationJWT replaces a client's metadata from a signed request
+// with a software statement for the same software (RFC 7592 in the fapi
+// profile).
+func (s *Server) UpdateRegistrationJWT(ctx context.Context, c *Client, raw string) (*Registration, error) {
+	m, err := s.verifyRegistrationJWT(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.SoftwareID != "" && m.SoftwareID != c.SoftwareID {
+		return nil, errSoftwareStatement("the software statement is for other software than this client's")
+	}
+	c.SoftwareID, c.OrgID, c.SoftwareRoles, c.SoftwareStatement = m.SoftwareID, m.OrgID, m.SoftwareRoles, m.SoftwareStatement
+	return s.update(ctx, c, *m)
+}
+
+// verifyRegistrationJWT checks a signed registration request and returns
+// the metadata it registers: the keys are the software statement's, and
+// software id, organisation and roles come from the statement only.
+func (s *Server) verifyRegistrationJWT(ctx context.Context, raw string) (*Metadata, error) {
 	var unverified registrationClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil {
 		return nil, errInvalidRequest("the registration request is not a JWT: %v", err)
@@ -73,6 +102,15 @@ func (s *Server) RegisterJWT(ctx context.Context, raw string) (*Registration, er
 	if rc.Issuer != ssa.SoftwareID {
 		return nil, errInvalidRequest("the registration request's iss must be the software_id")
 	}
+	if rc.ID == "" {
+		return nil, errInvalidRequest("the registration request needs a jti")
+	}
+	if err := s.Store.UseJTI(ctx, "registration:"+ssa.SoftwareID, rc.ID, rc.ExpiresAt.Time.Add(time.Minute), s.Clock.Wall()); err != nil {
+		if errors.Is(err, bank.ErrConflict) {
+			return nil, errInvalidRequest("the registration request's jti was already used")
+		}
+		return nil, err
+	}
 	m := rc.Metadata
 	if len(m.RedirectURIs) == 0 {
 		m.RedirectURIs = ssa.SoftwareRedirectURIs
@@ -82,14 +120,13 @@ func (s *Server) RegisterJWT(ctx context.Context, raw string) (*Registration, er
 			return nil, errRedirectURI("redirect_uri %q is not in the software statement", u)
 		}
 	}
-	if m.JWKS == nil && m.JWKSURI == "" {
-		m.JWKS = ssa.SoftwareJWKS
-	}
-	m.SoftwareID, m.OrgID, m.SoftwareRoles = ssa.SoftwareID, ssa.OrgID, ssa.SoftwareRoles
+	// The client's keys are the ones the directory vouched for.
+	m.JWKS, m.JWKSURI = ssa.SoftwareJWKS, ""
+	m.SoftwareID, m.OrgID, m.SoftwareRoles, m.SoftwareStatement = ssa.SoftwareID, ssa.OrgID, ssa.SoftwareRoles, unverified.SoftwareStatement
 	if m.ClientName == "" {
 		m.ClientName = ssa.SoftwareClientName
 	}
-	return s.Register(ctx, m)
+	return &m, nil
 }
 
 // verifySSA checks a software statement is the directory's.
@@ -125,6 +162,8 @@ func (s *Server) RegisterJSON(ctx context.Context, body []byte) (*Registration, 
 	if m.ClientID != "" {
 		return nil, errMetadata("client_id is assigned by the server")
 	}
+	// Only a verified software statement speaks for the software.
+	m.SoftwareID, m.OrgID, m.SoftwareRoles = "", "", nil
 	if m.SoftwareStatement != "" {
 		ssa, err := s.verifySSA(m.SoftwareStatement)
 		if err != nil {

@@ -73,7 +73,7 @@ func (s *Server) Discovery() Discovery {
 		ClaimsParameterSupported:                   true,
 		RequestParameterSupported:                  true,
 		RequestURIParameterSupported:               true,
-		RequireRequestURIRegistration:              true,
+		RequireRequestURIRegistration:              false,
 		AuthorizationResponseIssParameterSupported: true,
 		ACRValuesSupported:                         []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
 		TLSClientCertificateBoundAccessTokens:      s.TLSClientAuth,

@@ -95,9 +95,9 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	}
 	now := s.Clock.Now()
 	h := hash(p.Code)
-	code, err := s.Store.UseCode(ctx, h, now)
+	code, err := s.Store.UseCode(ctx, h, c.ClientID, now)
 	switch {
-	case errors.Is(err, bank.ErrNotFound):
+	case errors.Is(err, bank.ErrNotFound), errors.Is(err, store.ErrWrongClient):
 		return nil, errInvalidGrant("unknown authorization code")
 	case errors.Is(err, store.ErrCodeReused):
 		s.Log.WarnContext(ctx, "authorization code reused: tokens from its first use revoked", "client_id", c.ClientID)
@@ -106,8 +106,6 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 		return nil, err
 	}
 	switch {
-	case code.ClientID != c.ClientID:
-		return nil, errInvalidGrant("the code was issued to another client")
 	case !now.Before(code.ExpiresAt):
 		return nil, errInvalidGrant("the authorization code has expired")
 	case p.RedirectURI != code.RedirectURI:
@@ -129,7 +127,18 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	if !cn.Usable(now) {
 		return nil, errInvalidGrant("the consent is no longer authorised")
 	}
-	return s.issueForConsent(ctx, c, &cn, code.PSU, code.Scope, code.Nonce, h, cnf, GrantAuthorizationCode)
+	resp, err := s.issueForConsent(ctx, c, &cn, code.PSU, code.Scope, code.Nonce, h, cnf, GrantAuthorizationCode)
+	if err != nil {
+		return nil, err
+	}
+	// A reuse that raced this redemption revokes what it just issued.
+	if reused, err := s.Store.SettleCode(ctx, h, now); err != nil || reused {
+		if err == nil {
+			err = errInvalidGrant("the authorization code was used twice; the tokens it gave are revoked")
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // issueForConsent issues an access token bound to a consent, a refresh token
@@ -216,7 +225,15 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 		}
 		scope = p.Scope
 	}
-	if err := s.Store.RevokeToken(ctx, rec.JTI, now); err != nil {
+	// The rotation is one atomic update: of two concurrent refreshes with the
+	// same token one wins, the other counts as reuse.
+	if ok, err := s.Store.RotateRefresh(ctx, rec.JTI, now); err != nil || !ok {
+		if err == nil {
+			err = s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now)
+		}
+		if err == nil {
+			err = errInvalidGrant("the refresh token was already used")
+		}
 		return nil, err
 	}
 	return s.issueForConsent(ctx, c, &cn, rec.PSU, scope, "", rec.Code, cnf, GrantRefreshToken)

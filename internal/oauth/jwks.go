@@ -28,7 +28,11 @@ type jwksEntry struct {
 	fetched time.Time
 }
 
-var fetchClient = &http.Client{Timeout: 5 * time.Second}
+// fetchClient does not follow redirects: a jwks_uri must serve the keys.
+var fetchClient = &http.Client{Timeout: 5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+var errJWKSURI = fmt.Errorf("the client's jwks_uri did not give a valid key set")
 
 func (s *Server) fetchJWKS(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
 	s.jwksMu.Lock()
@@ -47,17 +51,19 @@ func (s *Server) fetchJWKS(ctx context.Context, uri string) (*jose.JSONWebKeySet
 	if err != nil {
 		return nil, err
 	}
-	resp, err := fetchClient.Do(req)
+	hc := fetchClient
+	if s.HTTPClient != nil {
+		hc = s.HTTPClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("jwks_uri: %w", err)
+		s.Log.WarnContext(ctx, "jwks_uri fetch failed", "uri", uri, "error", err)
+		return nil, errJWKSURI
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("jwks_uri: %s", resp.Status)
-	}
 	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<10)).Decode(&set); err != nil {
-		return nil, fmt.Errorf("jwks_uri: %w", err)
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 256<<10)).Decode(&set) != nil || checkClientKeys(&set) != nil {
+		return nil, errJWKSURI
 	}
 	c.mu.Lock()
 	c.entries[uri] = jwksEntry{set: &set, fetched: time.Now()}

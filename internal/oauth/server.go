@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -47,6 +48,9 @@ type Server struct {
 	CodeTTL    time.Duration
 	// TLSClientAuth is on when the server terminates mutual TLS itself.
 	TLSClientAuth bool
+	// HTTPClient fetches clients' jwks_uri (nil: a client with a 5 s
+	// timeout that follows no redirects).
+	HTTPClient *http.Client
 
 	jwksMu sync.Mutex
 	jwks   *jwksCache

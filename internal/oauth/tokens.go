@@ -98,7 +98,11 @@ var ErrUnauthenticated = &bank.Error{Kind: bank.KindUnauthenticated, Message: "i
 // then in the database — on every call, so revocation takes effect at once —
 // that the token is known, unrevoked and unexpired on the sandbox clock, its
 // client is not suspended, and its consent (if any) is still usable.
-func (s *Server) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+//
+// certThumb is the x5t#S256 of the client certificate the call came with
+// ("" without mutual TLS): a token bound to a certificate (RFC 8705 §3) works
+// only with that certificate.
+func (s *Server) Authenticate(ctx context.Context, bearer, certThumb string) (*Principal, error) {
 	jti, err := s.parseAccess(bearer)
 	if err != nil {
 		return nil, ErrUnauthenticated
@@ -114,6 +118,8 @@ func (s *Server) Authenticate(ctx context.Context, bearer string) (*Principal, e
 	t := acc.Token
 	switch {
 	case t.Kind != "access", !t.RevokedAt.IsZero(), !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return nil, ErrUnauthenticated
+	case t.CNF != "" && t.CNF != certThumb:
 		return nil, ErrUnauthenticated
 	case acc.Suspended != "":
 		return nil, bank.Errorf(bank.KindForbidden, "", "client suspended: %s", acc.Suspended)

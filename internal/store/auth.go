@@ -39,12 +39,18 @@ func (s *Store) SaveCode(ctx context.Context, c AuthCode) error {
 // the tokens issued from its first use have been revoked.
 var ErrCodeReused = errors.New("authorization code reused")
 
+// ErrWrongClient is returned by UseCode when another client presents a
+// code: it is left as it was.
+var ErrWrongClient = errors.New("authorization code of another client")
+
 // UseCode marks a code used and returns it, atomically: of two concurrent
-// uses exactly one succeeds. A second use revokes every token the first
-// issued (RFC 6749 §4.1.2, "SHOULD revoke") and returns ErrCodeReused.
-func (s *Store) UseCode(ctx context.Context, hash string, now time.Time) (AuthCode, error) {
+// uses exactly one succeeds. A second use by its client revokes every token
+// the first issued (RFC 6749 §4.1.2, "SHOULD revoke"), remembers the reuse
+// (CodeReused then revokes tokens saved later) and returns ErrCodeReused. A
+// code presented by another client is not touched.
+func (s *Store) UseCode(ctx context.Context, hash, clientID string, now time.Time) (AuthCode, error) {
 	var c AuthCode
-	var reused bool
+	var outcome error
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var iat, exp, used int64
 		err := tx.QueryRowContext(ctx, `SELECT code_hash, client_id, consent_id, psu, redirect_uri, scope, nonce, code_challenge,
@@ -54,18 +60,45 @@ func (s *Store) UseCode(ctx context.Context, hash string, now time.Time) (AuthCo
 			return err
 		}
 		c.IssuedAt, c.ExpiresAt, c.UsedAt = fromUnix(iat), fromUnix(exp), fromUnix(used)
-		if used != 0 {
-			reused = true
+		switch {
+		case c.ClientID != clientID:
+			outcome = ErrWrongClient
+			return nil
+		case used != 0:
+			outcome = ErrCodeReused
+			if _, err := tx.ExecContext(ctx, "UPDATE auth_codes SET reused_at = ? WHERE code_hash = ?", now.Unix(), hash); err != nil {
+				return err
+			}
 			_, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE code = ? AND revoked_at = 0", now.Unix(), hash)
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE auth_codes SET used_at = ? WHERE code_hash = ?", now.Unix(), hash)
 		return err
 	})
-	if err == nil && reused {
-		err = ErrCodeReused
+	if err == nil {
+		err = outcome
 	}
 	return c, err
+}
+
+// SettleCode is called after the tokens of a code's first use are saved:
+// if a reuse was detected meanwhile, those tokens are revoked too. It
+// reports whether they were.
+func (s *Store) SettleCode(ctx context.Context, hash string, now time.Time) (bool, error) {
+	var reused bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var at int64
+		if err := tx.QueryRowContext(ctx, "SELECT reused_at FROM auth_codes WHERE code_hash = ?", hash).Scan(&at); err != nil {
+			return err
+		}
+		if at == 0 {
+			return nil
+		}
+		reused = true
+		_, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE code = ? AND revoked_at = 0", now.Unix(), hash)
+		return err
+	})
+	return reused, err
 }
 
 // UseJTI records a client assertion's jti until exp; ErrConflict if the
@@ -95,6 +128,24 @@ func (s *Store) SavePAR(ctx context.Context, p PAR) error {
 			p.RequestURI, p.ClientID, string(p.Params), unix(p.ExpiresAt))
 		return err
 	})
+}
+
+// PeekPAR returns a pushed request without using it; ErrNotFound if
+// unknown, used or expired at now.
+func (s *Store) PeekPAR(ctx context.Context, uri string, now time.Time) (PAR, error) {
+	var p PAR
+	var exp, used int64
+	var params string
+	err := s.w.QueryRowContext(ctx, "SELECT request_uri, client_id, params, expires_at, used_at FROM par_requests WHERE request_uri = ?", uri).
+		Scan(&p.RequestURI, &p.ClientID, &params, &exp, &used)
+	if err != nil {
+		return p, translate(err)
+	}
+	p.Params, p.ExpiresAt = []byte(params), fromUnix(exp)
+	if used != 0 || !now.Before(p.ExpiresAt) {
+		return p, bank.ErrNotFound
+	}
+	return p, nil
 }
 
 // TakePAR returns a pushed request and marks it used (single use, RFC 9126
@@ -149,10 +200,14 @@ func (s *Store) CheckPSULogin(ctx context.Context, username string, check func(s
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		ok = err == nil && check(stored)
+		known := err == nil
+		ok = known && check(stored)
 		if ok {
 			_, err := tx.ExecContext(ctx, "DELETE FROM psu_logins WHERE username = ?", username)
 			return err
+		}
+		if !known {
+			return nil // nothing to lock; the answer is the same
 		}
 		failures++
 		if failures >= MaxLoginFailures {

@@ -205,8 +205,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // stateTables are what a reset clears besides the bank: everything clients
 // did, except registering (clients and the bank's keys survive a reset).
-var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "used_jtis", "psu_logins",
-	"auth_requests", "psu_sessions"}
+// Used assertion ids stay: the clients that used them survive the reset.
+var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions"}
 
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {

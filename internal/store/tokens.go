@@ -94,6 +94,22 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, now time.Time) erro
 	})
 }
 
+// RotateRefresh revokes a refresh token for its one permitted use: false
+// when it was already revoked (so two concurrent refreshes cannot both win).
+func (s *Store) RotateRefresh(ctx context.Context, jti string, now time.Time) (bool, error) {
+	var ok bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE jti = ? AND kind = 'refresh' AND revoked_at = 0", now.Unix(), jti)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		ok = n == 1
+		return err
+	})
+	return ok, err
+}
+
 // RevokeConsentTokens revokes every token bound to a consent.
 func (s *Store) RevokeConsentTokens(ctx context.Context, consentID string, now time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error { return revokeConsentTokens(ctx, tx, consentID, now) })

@@ -151,13 +151,22 @@ func (c *Client) SoftwareStatement(ctx context.Context, adminToken string) (stri
 // RegisterJWT registers with a signed request carrying a software statement
 // (the fapi profile's form).
 func (c *Client) RegisterJWT(ctx context.Context, ssa string) error {
+	signed := c.RegisterJWTBody(ssa)
+	if signed == "" {
+		return fmt.Errorf("software statement: not a JWT")
+	}
+	return c.register(ctx, "application/jwt", signed)
+}
+
+// RegisterJWTBody is the signed registration request RegisterJWT sends.
+func (c *Client) RegisterJWTBody(ssa string) string {
 	claims := jwt.MapClaims{}
 	for k, v := range c.Metadata("private_key_jwt") {
 		claims[k] = v
 	}
 	var unverified jwt.MapClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(ssa, &unverified); err != nil {
-		return fmt.Errorf("software statement: %w", err)
+		return ""
 	}
 	now := c.now()
 	claims["iss"], claims["aud"], claims["iat"], claims["exp"], claims["jti"] = unverified["software_id"], c.disc.Issuer,
@@ -165,9 +174,9 @@ func (c *Client) RegisterJWT(ctx context.Context, ssa string) error {
 	claims["software_statement"] = ssa
 	signed, err := c.Sign(claims)
 	if err != nil {
-		return err
+		return ""
 	}
-	return c.register(ctx, "application/jwt", signed)
+	return signed
 }
 
 func (c *Client) register(ctx context.Context, ctype string, body any) error {
