@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -69,8 +68,12 @@ func (s *Server) page(c echo.Context, status int, name string, data map[string]a
 }
 
 func (s *Server) errorPage(c echo.Context, ae *oauth.AuthorizeError) error {
+	explain := ""
+	if !ae.Redirect && c.Request().URL.Path == oauth.PathAuthorize {
+		explain = "The bank could not trust where to send you back, so it stops here. Close this page and return to the app you came from."
+	}
 	return s.page(c, http.StatusBadRequest, "error.html", map[string]any{"Title": "This request cannot be completed",
-		"Code": ae.Code, "Description": ae.Description})
+		"Code": ae.Code, "Description": ae.Description, "Explain": explain})
 }
 
 // authorize is the authorization endpoint: it validates the request, then
@@ -148,7 +151,7 @@ func (s *Server) authorizePage(c echo.Context) error {
 	if !s.loggedIn(c, rec) {
 		return s.loginPage(c, http.StatusOK, ar, rec, "", "")
 	}
-	return s.consentPage(c, ar, rec)
+	return s.consentPage(c, http.StatusOK, ar, rec, "")
 }
 
 func clientName(cl *oauth.Client) string {
@@ -220,12 +223,12 @@ func accountLabel(a bank.Account) string {
 	return l
 }
 
-func (s *Server) consentPage(c echo.Context, ar *oauth.AuthRequest, rec store.AuthRequest) error {
+func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, rec store.AuthRequest, msg string) error {
 	eligible, err := s.auth.Eligible(c.Request().Context(), ar.Consent, rec.PSU)
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": "Review and confirm", "Client": clientName(ar.Client), "PSU": rec.PSU,
+	data := map[string]any{"Title": "Review and confirm", "Client": clientName(ar.Client), "PSU": rec.PSU, "Error": msg,
 		"ConsentID": ar.Consent.ID, "Action": "/psu/authorize/" + rec.ID + "/decision", "CSRF": rec.CSRF}
 	var choices []accountChoice
 	for i, a := range eligible {
@@ -248,7 +251,7 @@ func (s *Server) consentPage(c echo.Context, ar *oauth.AuthRequest, rec store.Au
 			data["Window"] = w
 		}
 	}
-	return s.page(c, http.StatusOK, "consent.html", data)
+	return s.page(c, status, "consent.html", data)
 }
 
 func (s *Server) authorizeDecision(c echo.Context) error {
@@ -273,8 +276,7 @@ func (s *Server) authorizeDecision(c echo.Context) error {
 	}
 	d := oauth.Decision{PSU: rec.PSU, Approve: form.Get("decision") == "approve", Accounts: form["accounts"]}
 	if d.Approve && len(d.Accounts) == 0 {
-		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
-		return s.consentPageWithError(c, ar, rec)
+		return s.consentPage(c, http.StatusBadRequest, ar, rec, "Choose at least one account.")
 	}
 	to, err := s.auth.Decide(ctx, ar, d)
 	if err != nil {
@@ -286,10 +288,6 @@ func (s *Server) authorizeDecision(c echo.Context) error {
 	}
 	s.setCookie(c, authCookie, "", -1)
 	return c.Redirect(http.StatusSeeOther, to)
-}
-
-func (s *Server) consentPageWithError(c echo.Context, ar *oauth.AuthRequest, rec store.AuthRequest) error {
-	return s.consentPage(c, ar, rec)
 }
 
 // The connected-apps pages: the PSU's view of who holds access.
@@ -311,7 +309,7 @@ func (s *Server) appsPage(c echo.Context) error {
 	if !ok {
 		return s.appsLoginPage(c, http.StatusOK, "", "")
 	}
-	return s.renderApps(c, sess, c.QueryParam("notice"))
+	return s.renderApps(c, sess, "")
 }
 
 func (s *Server) appsLoginPage(c echo.Context, status int, user, msg string) error {
@@ -387,5 +385,5 @@ func (s *Server) appsRevoke(c echo.Context) error {
 		}
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/psu/apps?notice="+url.QueryEscape("Access for consent "+id+" is revoked."))
+	return s.renderApps(c, sess, "Access for consent "+id+" is revoked.")
 }

@@ -77,6 +77,7 @@ func New(d Deps) (*echo.Echo, error) {
 		return c.Blob(http.StatusOK, "application/yaml", api.YAML)
 	})
 	e.GET("/", s.home, pageHeaders)
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.StaticFS("/static", web.Static())
 	s.mountOAuth(e)
 	s.mountPSU(e)
