@@ -250,6 +250,18 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 			}
 			data["Window"] = w
 		}
+	} else if in := ar.Consent.Initiation; in != nil {
+		data["Title"] = "Confirm your payment"
+		payee := in.Creditor.Identification
+		if in.Creditor.Scheme == bank.SchemeSortCode && len(payee) == 14 {
+			payee = fmt.Sprintf("Sort code %s-%s-%s, account %s", payee[:2], payee[2:4], payee[4:6], payee[6:])
+		}
+		ref := in.Reference
+		if ref == "" {
+			ref = in.Unstructured
+		}
+		data["Payment"] = map[string]string{"Amount": "£" + bank.FormatMinor(in.Amount), "Payee": in.Creditor.Name,
+			"PayeeAccount": payee, "Reference": ref}
 	}
 	return s.page(c, status, "consent.html", data)
 }

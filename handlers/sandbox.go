@@ -242,7 +242,12 @@ func (s *Server) advanceClock(c echo.Context) error {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
 	}
 	s.clock.Advance(d)
-	if err := s.store.SetSetting(c.Request().Context(), "clock_offset", s.clock.Offset().String()); err != nil {
+	ctx := c.Request().Context()
+	if err := s.store.SetSetting(ctx, "clock_offset", s.clock.Offset().String()); err != nil {
+		return err
+	}
+	// Everything due by the new time happens before the answer.
+	if _, err := s.store.Settle(ctx, s.clock.Now()); err != nil {
 		return err
 	}
 	return s.clockView(c)

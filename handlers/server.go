@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -27,6 +28,9 @@ type Config struct {
 	AdminToken string
 	BodyLimit  int64 // bytes; 413 above
 	Version    string
+	// SettlementDelay is how long (sandbox time) a payment takes from
+	// acceptance to AcceptedSettlementCompleted; half of it in Pending.
+	SettlementDelay time.Duration
 }
 
 // Deps are the parts the handlers adapt.
@@ -83,6 +87,7 @@ func New(d Deps) (*echo.Echo, error) {
 	s.mountPSU(e)
 	s.mountSandbox(e)
 	s.mountAIS(e)
+	s.mountPIS(e)
 	return e, nil
 }
 
@@ -122,12 +127,14 @@ func echoPath(p string) string {
 }
 
 // mount adds a contract operation: authentication, then validation, then h.
-func (s *Server) mount(e *echo.Echo, method, path string, n need, h echo.HandlerFunc) {
+// Extra middleware (response signing) goes first, around everything.
+func (s *Server) mount(e *echo.Echo, method, path string, n need, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
 	op, ok := s.ops[method+" "+path]
 	if !ok {
 		panic(fmt.Sprintf("handlers: %s %s is not in api/openapi.yaml", method, path))
 	}
-	e.Add(method, echoPath(path), h, acceptJSON, s.requireToken(n), validateRequest(op))
+	mw := append(extra, acceptJSON, s.requireToken(n), validateRequest(op))
+	e.Add(method, echoPath(path), h, mw...)
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	a.echo, err = handlers.New(handlers.Deps{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
-			BodyLimit: cfg.BodyLimit, Version: Version}, Reset: a.Reset})
+			BodyLimit: cfg.BodyLimit, Version: Version, SettlementDelay: cfg.SettlementDelay}, Reset: a.Reset})
 	if err != nil {
 		return nil, err
 	}
@@ -218,18 +218,38 @@ func (a *App) Reset(ctx context.Context) error {
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go a.settleLoop(bg)
 	select {
 	case err := <-errc:
 		a.Close()
 		return err
 	case <-ctx.Done():
 	}
+	stopBG()
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := a.srv.Shutdown(sctx)
 	<-errc
 	return errors.Join(err, a.Close())
+}
+
+// settleLoop moves payments along on the sandbox clock, four times a second.
+func (a *App) settleLoop(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.Store.Settle(ctx, a.Clock.Now()); err != nil && ctx.Err() == nil {
+				a.Log.Error("settling payments", "error", err)
+			}
+		}
+	}
 }
 
 // Close releases everything New acquired. Safe to call twice.

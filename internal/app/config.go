@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/seed"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	LogFormat  string // text | json
 	BodyLimit  int64
 	AccessTTL  time.Duration
+	// SettlementDelay: acceptance to AcceptedSettlementCompleted, sandbox time.
+	SettlementDelay time.Duration
 	// Wall is the real clock (tests inject one); nil: time.Now.
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
@@ -47,7 +50,7 @@ func Defaults() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
-		AccessTTL: oauth.DefaultAccessTTL,
+		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 	}
 }
 
@@ -79,6 +82,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	fs.Int64Var(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
 	fs.DurationVar(&cfg.AccessTTL, "token-ttl", cfg.AccessTTL, "access token lifetime")
+	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs
 }
 
@@ -112,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PSUs < 0 {
 		return fmt.Errorf("--psus %d: must not be negative", c.PSUs)
+	}
+	if c.SettlementDelay < time.Second {
+		return fmt.Errorf("--settlement-delay %s: at least 1s", c.SettlementDelay)
 	}
 	if c.AccessTTL < time.Minute {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)

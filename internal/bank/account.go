@@ -12,10 +12,10 @@ const (
 
 // AccountRef names an account by scheme, as a payee or a counterparty is named.
 type AccountRef struct {
-	Scheme         string // e.g. SchemeSortCode
-	Identification string
-	Name           string
-	Secondary      string // e.g. a building society roll number
+	Scheme         string `json:"scheme"` // e.g. SchemeSortCode
+	Identification string `json:"identification"`
+	Name           string `json:"name,omitempty"`
+	Secondary      string `json:"secondary,omitempty"` // e.g. a building society roll number
 }
 
 // Account is an account the bank holds for a PSU.
@@ -61,6 +61,19 @@ func (a Account) Identifiers(unmasked bool) []AccountRef {
 		out = append(out, AccountRef{Scheme: SchemePAN, Identification: pan, Name: a.HolderName})
 	}
 	return out
+}
+
+// Matches reports whether a scheme identification names this account.
+func (a Account) Matches(r AccountRef) bool {
+	switch r.Scheme {
+	case SchemeSortCode:
+		return a.SortCode != "" && r.Identification == a.SortCode+a.Number
+	case SchemeIBAN:
+		return a.IBAN != "" && r.Identification == a.IBAN
+	case SchemePAN:
+		return a.PAN != "" && r.Identification == a.PAN
+	}
+	return false
 }
 
 // MaskPAN keeps the last four digits of a card number: "************1234".

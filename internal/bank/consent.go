@@ -33,10 +33,11 @@ type Consent struct {
 	TxFrom      time.Time // zero: unbounded
 	TxTo        time.Time // zero: unbounded
 	Permissions Permissions
-	Accounts    []string // AccountIds the PSU selected
-	Request     []byte   // the consent request as kept (JSON)
-	Deleted     bool     // deleted by the TPP
-	PSURevoked  bool     // access revoked by the PSU at the bank
+	Accounts    []string    // AccountIds the PSU selected
+	Request     []byte      // the consent request as kept (JSON)
+	Initiation  *Initiation // payment consents: the payment the PSU authorises
+	Deleted     bool        // deleted by the TPP
+	PSURevoked  bool        // access revoked by the PSU at the bank
 }
 
 // Expired reports whether the consent is past its ExpirationDateTime at now.
@@ -45,7 +46,24 @@ func (c *Consent) Expired(now time.Time) bool {
 }
 
 // Usable reports whether tokens bound to the consent may be used at now: it
-// is Authorised, not deleted, not revoked by the PSU and not expired.
+// is Authorised (or, for a payment consent, Consumed: its token still reads
+// and replays the payment it made), not deleted, not revoked by the PSU and
+// not expired.
 func (c *Consent) Usable(now time.Time) bool {
+	if c.IsPayment() {
+		// A payment consent's ExpiresAt is its CutOffDateTime: after it the
+		// token still reaches the consent, which then refuses the payment
+		// (UK.OBIE.Rules.AfterCutOffDateTime).
+		return (c.Status == StatusAuthorised || c.Status == StatusConsumed) && !c.Deleted && !c.PSURevoked
+	}
 	return c.Status == StatusAuthorised && !c.Deleted && !c.PSURevoked && !c.Expired(now)
+}
+
+// IsPayment reports whether the consent initiates payments.
+func (c *Consent) IsPayment() bool {
+	switch c.Kind {
+	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding:
+		return true
+	}
+	return false
 }

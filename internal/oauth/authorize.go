@@ -464,6 +464,12 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		for _, a := range eligible {
 			chosen = append(chosen, a.ID)
 		}
+		if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+			chosen = chosen[:1]
+		}
+	}
+	if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+		return "", &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}
 	}
 	for _, id := range chosen {
 		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
@@ -471,7 +477,7 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		}
 	}
 	if len(chosen) == 0 {
-		return "", &AuthorizeError{Code: "invalid_request", Description: "the PSU has no account this consent can use"}
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU has no account this consent can use"}), nil
 	}
 	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
 		if ar.Reauth {
@@ -529,7 +535,8 @@ func (s *Server) codeTTL() time.Duration {
 }
 
 // Eligible lists the PSU's accounts a consent can use: every enabled account
-// for account access.
+// for account access; for payments and funds confirmation the GBP current
+// accounts, or only the debtor account the consent names.
 func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]bank.Account, error) {
 	accts, err := s.Store.AccountsOfPSU(ctx, psu)
 	if err != nil {
@@ -537,9 +544,18 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 	}
 	out := accts[:0]
 	for _, a := range accts {
-		if a.Status == "Enabled" {
-			out = append(out, a)
+		if a.Status != "Enabled" {
+			continue
 		}
+		if c.Kind != bank.ConsentAccountAccess {
+			if a.SubType != "CurrentAccount" || a.Currency != "GBP" {
+				continue
+			}
+			if in := c.Initiation; in != nil && in.Debtor != nil && !a.Matches(*in.Debtor) {
+				continue
+			}
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }

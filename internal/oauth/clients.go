@@ -436,3 +436,18 @@ func Thumbprint(k jose.JSONWebKey) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(tp)
 }
+
+// SigningKey returns the client's registered RSA key with the kid, for
+// verifying its message signatures (PS256).
+func (s *Server) SigningKey(ctx context.Context, c *Client, kid string) (any, bool) {
+	set, err := s.clientKeys(ctx, c)
+	if err != nil {
+		return nil, false
+	}
+	for _, k := range set.Key(kid) {
+		if pub, ok := k.Key.(*rsa.PublicKey); ok && (k.Use == "" || k.Use == "sig") {
+			return pub, true
+		}
+	}
+	return nil, false
+}

@@ -10,16 +10,22 @@ import (
 )
 
 const consentCols = `id, consent_id, kind, client_id, status, psu, created_at, status_at, expires_at, tx_from, tx_to,
-	permissions, accounts, request, deleted, psu_revoked`
+	permissions, accounts, request, deleted, psu_revoked, initiation`
 
 func scanConsent(sc interface{ Scan(...any) error }) (bank.Consent, error) {
 	var c bank.Consent
 	var created, statusAt, expires, from, to int64
-	var accounts, request string
+	var accounts, request, initiation string
 	err := sc.Scan(&c.Ref, &c.ID, &c.Kind, &c.ClientID, &c.Status, &c.PSU, &created, &statusAt, &expires, &from, &to,
-		&c.Permissions, &accounts, &request, &c.Deleted, &c.PSURevoked)
+		&c.Permissions, &accounts, &request, &c.Deleted, &c.PSURevoked, &initiation)
 	if err != nil {
 		return c, err
+	}
+	if initiation != "" {
+		c.Initiation = new(bank.Initiation)
+		if err := json.Unmarshal([]byte(initiation), c.Initiation); err != nil {
+			return c, err
+		}
 	}
 	c.CreatedAt, c.StatusAt, c.ExpiresAt = fromUnix(created), fromUnix(statusAt), fromUnix(expires)
 	c.TxFrom, c.TxTo = fromUnix(from), fromUnix(to)
@@ -41,10 +47,16 @@ func insertConsent(ctx context.Context, tx *sql.Tx, c *bank.Consent) error {
 	if req == "" {
 		req = "{}"
 	}
+	var initiation []byte
+	if c.Initiation != nil {
+		if initiation, err = json.Marshal(c.Initiation); err != nil {
+			return err
+		}
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO consents(consent_id, kind, client_id, status, psu, created_at, status_at,
-		expires_at, tx_from, tx_to, permissions, accounts, request, deleted, psu_revoked) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		expires_at, tx_from, tx_to, permissions, accounts, request, deleted, psu_revoked, initiation) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Kind, c.ClientID, c.Status, c.PSU, unix(c.CreatedAt), unix(c.StatusAt), unix(c.ExpiresAt), unix(c.TxFrom),
-		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked)
+		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked, string(initiation))
 	if err != nil {
 		return err
 	}

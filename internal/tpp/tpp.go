@@ -42,6 +42,7 @@ type Client struct {
 	ClientSecret      string
 	RegistrationToken string
 	AuthMethod        string
+	OrgID, SoftwareID string // from the software statement, if registered with one
 	// Trace, when set, is told every HTTP exchange (the CLI prints them).
 	Trace func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte)
 
@@ -185,11 +186,14 @@ func (c *Client) register(ctx context.Context, ctype string, body any) error {
 		ClientSecret            string `json:"client_secret"`
 		RegistrationAccessToken string `json:"registration_access_token"`
 		TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+		OrgID                   string `json:"org_id"`
+		SoftwareID              string `json:"software_id"`
 	}
 	if err := c.Call(ctx, http.MethodPost, c.disc.RegistrationEndpoint, ctype, "", body, http.StatusCreated, &reg); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
 	c.ClientID, c.ClientSecret, c.RegistrationToken, c.AuthMethod = reg.ClientID, reg.ClientSecret, reg.RegistrationAccessToken, reg.TokenEndpointAuthMethod
+	c.OrgID, c.SoftwareID = reg.OrgID, reg.SoftwareID
 	return nil
 }
 
@@ -266,34 +270,7 @@ func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, e
 
 // Call makes a JSON call and decodes the answer, failing on another status.
 func (c *Client) Call(ctx context.Context, method, u, ctype, token string, body any, want int, out any) error {
-	var raw []byte
-	switch b := body.(type) {
-	case nil:
-	case string:
-		raw = []byte(b)
-	case []byte:
-		raw = b
-	default:
-		var err error
-		if raw, err = json.Marshal(b); err != nil {
-			return err
-		}
-	}
-	if !strings.HasPrefix(u, "http") {
-		u = c.Base + u
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("x-fapi-interaction-id", uuid.NewString())
-	status, resp, err := c.do(req, raw)
+	status, resp, _, err := c.Send(ctx, method, u, ctype, token, body, nil)
 	if err != nil {
 		return err
 	}
@@ -304,6 +281,50 @@ func (c *Client) Call(ctx context.Context, method, u, ctype, token string, body 
 		return json.Unmarshal(resp, out)
 	}
 	return nil
+}
+
+// Send makes a call with extra headers and returns the answer as it is.
+func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body any, headers map[string]string) (int, []byte, http.Header, error) {
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+	if !strings.HasPrefix(u, "http") {
+		u = c.Base + u
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(raw))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("x-fapi-interaction-id", uuid.NewString())
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if c.Trace != nil {
+		c.Trace(req, raw, resp, out)
+	}
+	return resp.StatusCode, out, resp.Header, err
 }
 
 // StatusError is an answer with an unexpected status.

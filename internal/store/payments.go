@@ -1,0 +1,429 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// Idem is the idempotency of a POST: the client, the operation, the key it
+// sent and the hash of its body as canonical JSON.
+type Idem struct {
+	ClientID, Operation, Key, BodyHash string
+}
+
+// ErrIdempotencyMismatch: the key was used with another body.
+var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different body")
+
+// idempotent runs create inside tx unless the key was used in the last 24
+// hours of sandbox time: then it returns the resource the first request
+// made (replay) or ErrIdempotencyMismatch. The key's row is written in the
+// same transaction as the resource, and its primary key makes a second
+// writer fail: concurrent replays create one resource.
+func idempotent(ctx context.Context, tx *sql.Tx, id Idem, now time.Time, create func() (string, error)) (string, bool, error) {
+	var hash, res string
+	var at int64
+	err := tx.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
+		id.ClientID, id.Operation, id.Key).Scan(&hash, &res, &at)
+	switch {
+	case err == nil && now.Sub(fromUnix(at)) < bank.IdempotencyWindow:
+		if hash != id.BodyHash {
+			return "", false, ErrIdempotencyMismatch
+		}
+		return res, true, nil
+	case err == nil:
+		if _, err := tx.ExecContext(ctx, "DELETE FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?", id.ClientID, id.Operation, id.Key); err != nil {
+			return "", false, err
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", false, err
+	}
+	res, err = create()
+	if err != nil {
+		return "", false, err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO idempotency(client_id, operation, key, body_hash, resource_id, created_at) VALUES(?,?,?,?,?,?)",
+		id.ClientID, id.Operation, id.Key, id.BodyHash, res, now.Unix())
+	return res, false, err
+}
+
+// CreateConsentIdempotent stores a new consent unless the key replays: then
+// it returns the consent the first request made.
+func (s *Store) CreateConsentIdempotent(ctx context.Context, c *bank.Consent, id Idem, now time.Time) (bank.Consent, bool, error) {
+	var out bank.Consent
+	var replay bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cid, rep, err := idempotent(ctx, tx, id, now, func() (string, error) {
+			return c.ID, insertConsent(ctx, tx, c)
+		})
+		if err != nil {
+			return err
+		}
+		replay = rep
+		out, err = scanConsent(tx.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", cid))
+		return err
+	})
+	return out, replay, err
+}
+
+// Order is a payment order to submit: the bank's decision and ledger
+// posting happen inside Submit's transaction.
+type Order struct {
+	Payment   bank.Payment // ID, Kind, ConsentID, ClientID, Amount, Currency, Request, ProcessAt, SettleAt set
+	Debtor    string       // AccountId of the debtor account
+	Creditor  bank.AccountRef
+	Reference string
+	// Check validates the consent as it is inside the transaction (status,
+	// ownership); an error refuses the order and writes nothing.
+	Check func(*bank.Consent) error
+}
+
+// Submit records a payment order, once per idempotency key: in one write
+// transaction it re-reads the consent (Check), decides on the debtor's
+// available balance (bank.Accept), posts a pending debit when accepted,
+// stores the payment, marks the consent Consumed and records the key. A
+// replay returns the first payment as it is now.
+func (s *Store) Submit(ctx context.Context, o Order, id Idem, now time.Time) (bank.Payment, bool, error) {
+	var out bank.Payment
+	var replay bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		pid, rep, err := idempotent(ctx, tx, id, now, func() (string, error) { return o.Payment.ID, submit(ctx, tx, &o, now) })
+		if err != nil {
+			return err
+		}
+		replay = rep
+		out, err = scanPayment(tx.QueryRowContext(ctx, paymentSelect+" WHERE p.payment_id = ?", pid))
+		return err
+	})
+	return out, replay, err
+}
+
+func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
+	c, err := scanConsent(tx.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", o.Payment.ConsentID))
+	if err != nil {
+		return err
+	}
+	if err := o.Check(&c); err != nil {
+		return err
+	}
+	accts, err := queryAccounts(ctx, tx, "a.account_id = ?", o.Debtor)
+	if err != nil {
+		return err
+	}
+	if len(accts) == 0 {
+		return bank.Errorf(bank.KindNotFound, "", "the debtor account is gone")
+	}
+	a := accts[0]
+	var st bank.LedgerState
+	if err := tx.QueryRowContext(ctx, "SELECT booked, pending_debits, pending_credits FROM accounts WHERE id = ?", a.Ref).
+		Scan(&st.Booked, &st.PendingDebits, &st.PendingCredits); err != nil {
+		return err
+	}
+	p := &o.Payment
+	p.CreatedAt, p.StatusAt, p.Status = now, now, bank.PaymentPending
+	p.History = []bank.StatusChange{{Status: bank.PaymentPending, At: now}}
+	var txID int64
+	if ok, reason := bank.Accept(a, st, p.Amount); !ok {
+		p.Status, p.Reason = bank.PaymentRejected, reason
+		p.History = append(p.History, bank.StatusChange{Status: bank.PaymentRejected, At: now, Reason: reason})
+		p.ProcessAt, p.SettleAt = time.Time{}, time.Time{}
+	} else {
+		if txID, err = postPending(ctx, tx, a.Ref, -p.Amount, now, o.Creditor, o.Reference); err != nil {
+			return err
+		}
+	}
+	hist, err := json.Marshal(p.History)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments(payment_id, kind, consent_id, client_id, status, created_at, status_at,
+		account, amount, currency, tx, process_at, settle_at, reason, request, history) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, now.Unix(), now.Unix(), a.Ref, p.Amount, p.Currency, txID,
+		unix(p.ProcessAt), unix(p.SettleAt), p.Reason, string(p.Request), string(hist)); err != nil {
+		return err
+	}
+	c.Status, c.StatusAt = bank.StatusConsumed, now
+	return updateConsent(ctx, tx, &c)
+}
+
+// postPending adds a pending entry to an account and its pending sums.
+func postPending(ctx context.Context, tx *sql.Tx, account, amount int64, now time.Time, cp bank.AccountRef, ref string) (int64, error) {
+	kind, err := kindID(ctx, tx, "IssuedCreditTransfers", "DomesticCreditTransfer", "FPO")
+	if err != nil {
+		return 0, err
+	}
+	cpID, err := counterpartyID(ctx, tx, cp)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+		card_auth, reference, info) VALUES(?,?,NULL,1,?,NULL,?,?,0,?,?)`, account, now.Unix(), amount, kind, cpID, ref, infoLine(cp.Name, ref))
+	if err != nil {
+		return 0, err
+	}
+	col := "pending_debits"
+	v := -amount
+	if amount > 0 {
+		col, v = "pending_credits", amount
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET "+col+" = "+col+" + ? WHERE id = ?", v, account); err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func infoLine(name, ref string) string {
+	if ref == "" {
+		return name
+	}
+	return name + " " + ref
+}
+
+func kindID(ctx context.Context, tx *sql.Tx, code, sub, prop string) (int64, error) {
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO tx_kinds(code, sub_code, proprietary_code) VALUES(?,?,?)", code, sub, prop); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM tx_kinds WHERE code = ? AND sub_code = ? AND proprietary_code = ?", code, sub, prop).Scan(&id)
+	return id, err
+}
+
+func counterpartyID(ctx context.Context, tx *sql.Tx, cp bank.AccountRef) (int64, error) {
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO counterparties(name, mcc, scheme, identification) VALUES(?,'',?,?)",
+		cp.Name, cp.Scheme, cp.Identification); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM counterparties WHERE name = ? AND mcc = '' AND scheme = ? AND identification = ?",
+		cp.Name, cp.Scheme, cp.Identification).Scan(&id)
+	return id, err
+}
+
+const paymentSelect = `SELECT p.id, p.payment_id, p.kind, p.consent_id, p.client_id, p.status, p.created_at, p.status_at,
+	a.account_id, p.amount, p.currency, p.tx, p.process_at, p.settle_at, p.reason, p.request, p.history
+	FROM payments p JOIN accounts a ON a.id = p.account`
+
+func scanPayment(sc interface{ Scan(...any) error }) (bank.Payment, error) {
+	var p bank.Payment
+	var created, statusAt, process, settle, txID int64
+	var req, hist string
+	err := sc.Scan(&p.Ref, &p.ID, &p.Kind, &p.ConsentID, &p.ClientID, &p.Status, &created, &statusAt, &p.AccountID, &p.Amount,
+		&p.Currency, &txID, &process, &settle, &p.Reason, &req, &hist)
+	if err != nil {
+		return p, err
+	}
+	p.CreatedAt, p.StatusAt, p.ProcessAt, p.SettleAt = fromUnix(created), fromUnix(statusAt), fromUnix(process), fromUnix(settle)
+	p.Request = []byte(req)
+	if txID != 0 {
+		p.Transaction = TransactionID(txID)
+	}
+	return p, json.Unmarshal([]byte(hist), &p.History)
+}
+
+// Payment reads a payment order; ErrNotFound if unknown.
+func (s *Store) Payment(ctx context.Context, id string) (bank.Payment, error) {
+	p, err := scanPayment(s.r.QueryRowContext(ctx, paymentSelect+" WHERE p.payment_id = ?", id))
+	return p, translate(err)
+}
+
+// Settle moves every open payment along by the sandbox clock: Pending
+// becomes AcceptedSettlementInProcess at its process time; at its settle
+// time its pending debit is booked (same TransactionId, booked at the
+// settle time, with its running balance), the booked balance follows, and
+// a creditor account held at this bank is credited. Payments settle in
+// settle-time order, so running balances stay in booking order. It returns
+// how many payments changed.
+func (s *Store) Settle(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, status, account, amount, tx, process_at, settle_at, history FROM payments
+			WHERE status IN ('Pending', 'AcceptedSettlementInProcess') AND process_at <= ? ORDER BY settle_at, id`, now.Unix())
+		if err != nil {
+			return err
+		}
+		type open struct {
+			id, account, amount, tx, process, settle int64
+			status, history                          string
+		}
+		var due []open
+		for rows.Next() {
+			var o open
+			if err := rows.Scan(&o.id, &o.status, &o.account, &o.amount, &o.tx, &o.process, &o.settle, &o.history); err != nil {
+				rows.Close()
+				return err
+			}
+			due = append(due, o)
+		}
+		rows.Close()
+		for _, o := range due {
+			var hist []bank.StatusChange
+			if err := json.Unmarshal([]byte(o.history), &hist); err != nil {
+				return err
+			}
+			status := o.status
+			if status == bank.PaymentPending {
+				status = bank.PaymentInProcess
+				hist = append(hist, bank.StatusChange{Status: status, At: fromUnix(o.process)})
+			}
+			if o.settle <= now.Unix() {
+				if err := book(ctx, tx, o.account, o.tx, -o.amount, o.settle); err != nil {
+					return err
+				}
+				status = bank.PaymentCompleted
+				hist = append(hist, bank.StatusChange{Status: status, At: fromUnix(o.settle)})
+			}
+			if status == o.status {
+				continue
+			}
+			h, err := json.Marshal(hist)
+			if err != nil {
+				return err
+			}
+			at := hist[len(hist)-1].At.Unix()
+			if _, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ? WHERE id = ?", status, at, string(h), o.id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// book turns a pending entry into a booked one at `at`, moves the amount from
+// the account's pending sum to its booked balance, and credits the creditor
+// when it holds its account here.
+func book(ctx context.Context, tx *sql.Tx, account, txID, amount int64, at int64) error {
+	var booked int64
+	if err := tx.QueryRowContext(ctx, "SELECT booked FROM accounts WHERE id = ?", account).Scan(&booked); err != nil {
+		return err
+	}
+	booked += amount
+	at, err := bookingTime(ctx, tx, account, txID, at)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE transactions SET status = 0, booked_at = ?, balance = ? WHERE id = ?", at, booked, txID); err != nil {
+		return err
+	}
+	col := "pending_debits"
+	if amount > 0 {
+		col = "pending_credits"
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET booked = ?, "+col+" = "+col+" - ? WHERE id = ?", booked, abs(amount), account); err != nil {
+		return err
+	}
+	return creditInternal(ctx, tx, account, txID, -amount, at)
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// bookingTime is when an entry (row id) can be booked on an account at the
+// earliest at `at` so that booking order — (booked_at, id), the order
+// statements and running balances follow — stays the order in which the
+// bank booked: never before the account's last booked entry, and a second
+// later when that entry has a higher row id.
+func bookingTime(ctx context.Context, tx *sql.Tx, account, id, at int64) (int64, error) {
+	var lastAt, lastID int64
+	err := tx.QueryRowContext(ctx, "SELECT booked_at, id FROM transactions WHERE account = ? AND status = 0 ORDER BY booked_at DESC, id DESC LIMIT 1", account).
+		Scan(&lastAt, &lastID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return at, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case at > lastAt:
+		return at, nil
+	case id > lastID:
+		return lastAt, nil
+	}
+	return lastAt + 1, nil
+}
+
+// creditInternal books the credit side of a payment whose creditor is an
+// account of this bank (found by sort code and number, or IBAN).
+func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64, at int64) error {
+	if amount <= 0 {
+		return nil
+	}
+	var scheme, ident, ref string
+	err := tx.QueryRowContext(ctx, `SELECT c.scheme, c.identification, t.reference FROM transactions t JOIN counterparties c ON c.id = t.counterparty
+		WHERE t.id = ?`, txID).Scan(&scheme, &ident, &ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var to int64
+	switch scheme {
+	case bank.SchemeSortCode:
+		if len(ident) != 14 {
+			return nil
+		}
+		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE sort_code = ? AND number = ? AND currency = 'GBP'", ident[:6], ident[6:]).Scan(&to)
+	case bank.SchemeIBAN:
+		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE iban = ? AND currency = 'GBP'", ident).Scan(&to)
+	default:
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) || to == debtor {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var name, dscheme, dident string
+	if err := tx.QueryRowContext(ctx, `SELECT holder_name, CASE WHEN sort_code <> '' THEN ? ELSE ? END,
+		CASE WHEN sort_code <> '' THEN sort_code || number ELSE iban END FROM accounts WHERE id = ?`,
+		bank.SchemeSortCode, bank.SchemeIBAN, debtor).Scan(&name, &dscheme, &dident); err != nil {
+		return err
+	}
+	kind, err := kindID(ctx, tx, "ReceivedCreditTransfers", "DomesticCreditTransfer", "FPI")
+	if err != nil {
+		return err
+	}
+	cp, err := counterpartyID(ctx, tx, bank.AccountRef{Name: name, Scheme: dscheme, Identification: dident})
+	if err != nil {
+		return err
+	}
+	var booked int64
+	if err := tx.QueryRowContext(ctx, "UPDATE accounts SET booked = booked + ? WHERE id = ? RETURNING booked", amount, to).Scan(&booked); err != nil {
+		return err
+	}
+	if at, err = bookingTime(ctx, tx, to, 1<<62, at); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+		card_auth, reference, info) VALUES(?,?,NULL,0,?,?,?,?,0,?,?)`, to, at, amount, booked, kind, cp, ref, infoLine(name, ref))
+	return err
+}
+
+// PaymentsOfConsent lists the payments a consent made.
+func (s *Store) PaymentsOfConsent(ctx context.Context, consentID string) ([]bank.Payment, error) {
+	rows, err := s.r.QueryContext(ctx, paymentSelect+" WHERE p.consent_id = ? ORDER BY p.id", consentID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []bank.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, translate(rows.Err())
+}

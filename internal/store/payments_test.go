@@ -1,0 +1,107 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/seed"
+)
+
+// TestLedgerInvariantUnderRandomPayments submits thousands of random
+// payments — many of them too big, so rejected; some to accounts of this
+// bank — settles them at random moments, and checks after every batch that
+// balances still reconcile with transactions.
+func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "prop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fx, err := fixtures.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Run(ctx, s, fx, seed.Options{Seed: 7, PSUs: 10}); err != nil {
+		t.Fatal(err)
+	}
+	psus, err := s.PSUs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type payer struct {
+		psu  string
+		acct bank.Account
+	}
+	var payers []payer
+	var payees []bank.AccountRef
+	for _, p := range psus {
+		for _, a := range p.Accounts {
+			if a.SubType == "CurrentAccount" && a.Currency == "GBP" {
+				payers = append(payers, payer{p.Username, a})
+				if a.SortCode != "" {
+					payees = append(payees, bank.AccountRef{Scheme: bank.SchemeSortCode, Identification: a.SortCode + a.Number, Name: a.HolderName})
+				}
+			}
+		}
+	}
+	payees = append(payees, bank.AccountRef{Scheme: bank.SchemeSortCode, Identification: "20041533104477", Name: "Greenfield Lettings"})
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	rejected, accepted := 0, 0
+	for i := range 2000 {
+		p := payers[r.IntN(len(payers))]
+		amount := int64(1 + r.IntN(50000))
+		if r.IntN(5) == 0 {
+			amount = int64(1_000_000 + r.IntN(100_000_000)) // far beyond most balances
+		}
+		cp := payees[r.IntN(len(payees))]
+		cid := fmt.Sprintf("pdc-%d", i)
+		if err := s.CreateConsent(ctx, &bank.Consent{ID: cid, Kind: bank.ConsentDomesticPayment, ClientID: "c", Status: bank.StatusAuthorised,
+			PSU: p.psu, Accounts: []string{p.acct.ID}, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		pay, _, err := s.Submit(ctx, store.Order{
+			Payment: bank.Payment{ID: fmt.Sprintf("dp-%d", i), Kind: "domestic", ConsentID: cid, ClientID: "c", Amount: amount,
+				Currency: "GBP", Request: []byte("{}"), ProcessAt: now.Add(time.Second), SettleAt: now.Add(time.Duration(2+r.IntN(5)) * time.Second)},
+			Debtor: p.acct.ID, Creditor: cp, Reference: "PROP",
+			Check:  func(*bank.Consent) error { return nil },
+		}, store.Idem{ClientID: "c", Operation: "domestic-payments", Key: fmt.Sprint(i), BodyHash: "h"}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pay.Status == bank.PaymentRejected {
+			rejected++
+		} else {
+			accepted++
+		}
+		now = now.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
+		if r.IntN(4) == 0 {
+			if _, err := s.Settle(ctx, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%250 == 249 {
+			if problems, err := s.CheckLedgers(ctx, 5); err != nil || len(problems) > 0 {
+				t.Fatalf("after %d payments: %v %v", i+1, err, problems)
+			}
+		}
+	}
+	if _, err := s.Settle(ctx, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := s.CheckLedgers(ctx, 5); err != nil || len(problems) > 0 {
+		t.Fatalf("after settling everything: %v %v", err, problems)
+	}
+	if rejected == 0 || accepted == 0 {
+		t.Fatalf("accepted %d, rejected %d: the property was not exercised both ways", accepted, rejected)
+	}
+	t.Logf("%d accepted, %d rejected", accepted, rejected)
+}
