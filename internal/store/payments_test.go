@@ -72,7 +72,7 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 			Payment: bank.Payment{ID: fmt.Sprintf("dp-%d", i), Kind: "domestic", ConsentID: cid, ClientID: "c", Amount: amount,
 				Currency: "GBP", Request: []byte("{}"), ProcessAt: now.Add(time.Second), SettleAt: now.Add(time.Duration(2+r.IntN(5)) * time.Second)},
 			Debtor: p.acct.ID, Creditor: cp, Reference: "PROP",
-			Check:  func(*bank.Consent) error { return nil },
+			Check: func(*bank.Consent) error { return nil },
 		}, store.Idem{ClientID: "c", Operation: "domestic-payments", Key: fmt.Sprint(i), BodyHash: "h"}, now)
 		if err != nil {
 			t.Fatal(err)
