@@ -260,8 +260,22 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 		if ref == "" {
 			ref = in.Unstructured
 		}
+		when := ""
+		switch {
+		case !in.RequestedAt.IsZero():
+			when = "On " + in.RequestedAt.Format("2 January 2006")
+		case in.Frequency != "":
+			f, _ := bank.ParseFrequency(in.Frequency, "")
+			when = fmt.Sprintf("A standing order: first on %s, then %s", in.FirstAt.Format("2 January 2006"), f.Describe())
+			if in.Count > 0 {
+				when += fmt.Sprintf(", %d payments in all", in.Count)
+			}
+			if !in.FinalAt.IsZero() {
+				when += ", until " + in.FinalAt.Format("2 January 2006")
+			}
+		}
 		data["Payment"] = map[string]string{"Amount": "£" + bank.FormatMinor(in.Amount), "Payee": in.Creditor.Name,
-			"PayeeAccount": payee, "Reference": ref}
+			"PayeeAccount": payee, "Reference": ref, "When": when}
 	}
 	return s.page(c, status, "consent.html", data)
 }

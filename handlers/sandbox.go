@@ -247,7 +247,7 @@ func (s *Server) advanceClock(c echo.Context) error {
 		return err
 	}
 	// Everything due by the new time happens before the answer.
-	if _, err := s.store.Settle(ctx, s.clock.Now()); err != nil {
+	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
 	return s.clockView(c)

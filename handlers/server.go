@@ -88,6 +88,7 @@ func New(d Deps) (*echo.Echo, error) {
 	s.mountSandbox(e)
 	s.mountAIS(e)
 	s.mountPIS(e)
+	s.mountCBPII(e)
 	return e, nil
 }
 

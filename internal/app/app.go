@@ -245,8 +245,13 @@ func (a *App) settleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.Store.Settle(ctx, a.Clock.Now()); err != nil && ctx.Err() == nil {
-				a.Log.Error("settling payments", "error", err)
+			now := a.Clock.Now()
+			_, err := a.Store.Settle(ctx, now)
+			if err == nil {
+				_, err = a.Store.Execute(ctx, now)
+			}
+			if err != nil && ctx.Err() == nil {
+				a.Log.Error("moving payments along", "error", err)
 			}
 		}
 	}

@@ -13,6 +13,11 @@ const (
 	PaymentInProcess = "AcceptedSettlementInProcess"
 	PaymentCompleted = "AcceptedSettlementCompleted"
 	PaymentRejected  = "Rejected"
+
+	// Scheduled payments and standing orders.
+	OrderInitiationPending   = "InitiationPending"
+	OrderInitiationCompleted = "InitiationCompleted"
+	OrderInitiationFailed    = "InitiationFailed"
 )
 
 // Local instruments the sandbox's domestic payments take.
@@ -50,7 +55,9 @@ type Initiation struct {
 	Frequency   string    `json:"frequency,omitempty"`
 	FirstAt     time.Time `json:"first_at,omitempty"`
 	FinalAt     time.Time `json:"final_at,omitempty"`
-	Count       int       `json:"count,omitempty"`
+	Count       int       `json:"count,omitempty"`     // number of payments; 0 open-ended
+	Recurring   int64     `json:"recurring,omitempty"` // standing order: amount of the payments after the first
+	Final       int64     `json:"final,omitempty"`     // standing order: amount of the last payment
 }
 
 // CheckInitiation applies the bank's rules to a domestic payment: positive

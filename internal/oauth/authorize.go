@@ -548,7 +548,7 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 			continue
 		}
 		if c.Kind != bank.ConsentAccountAccess {
-			if a.SubType != "CurrentAccount" || a.Currency != "GBP" {
+			if a.SubType != "CurrentAccount" || (c.IsPayment() && a.Currency != "GBP") {
 				continue
 			}
 			if in := c.Initiation; in != nil && in.Debtor != nil && !a.Matches(*in.Debtor) {

@@ -77,6 +77,9 @@ type Order struct {
 	Debtor    string       // AccountId of the debtor account
 	Creditor  bank.AccountRef
 	Reference string
+	// Schedule, for a scheduled payment or a standing order: nothing moves
+	// now; the sandbox clock executes it (Execute).
+	Schedule *bank.Initiation
 	// Check validates the consent as it is inside the transaction (status,
 	// ownership); an error refuses the order and writes nothing.
 	Check func(*bank.Consent) error
@@ -127,12 +130,16 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 	p.CreatedAt, p.StatusAt, p.Status = now, now, bank.PaymentPending
 	p.History = []bank.StatusChange{{Status: bank.PaymentPending, At: now}}
 	var txID int64
-	if ok, reason := bank.Accept(a, st, p.Amount); !ok {
+	if o.Schedule != nil {
+		if err := schedule(ctx, tx, o, a); err != nil {
+			return err
+		}
+	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok {
 		p.Status, p.Reason = bank.PaymentRejected, reason
 		p.History = append(p.History, bank.StatusChange{Status: bank.PaymentRejected, At: now, Reason: reason})
 		p.ProcessAt, p.SettleAt = time.Time{}, time.Time{}
 	} else {
-		if txID, err = postPending(ctx, tx, a.Ref, -p.Amount, now, o.Creditor, o.Reference); err != nil {
+		if txID, err = post(ctx, tx, a.Ref, -p.Amount, now, kindFPO, o.Creditor, o.Reference, false); err != nil {
 			return err
 		}
 	}
@@ -150,9 +157,19 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 	return updateConsent(ctx, tx, &c)
 }
 
-// postPending adds a pending entry to an account and its pending sums.
-func postPending(ctx context.Context, tx *sql.Tx, account, amount int64, now time.Time, cp bank.AccountRef, ref string) (int64, error) {
-	kind, err := kindID(ctx, tx, "IssuedCreditTransfers", "DomesticCreditTransfer", "FPO")
+// Kinds of the entries payments post.
+var (
+	kindFPO = [3]string{"IssuedCreditTransfers", "DomesticCreditTransfer", "FPO"}
+	kindSO  = [3]string{"IssuedCreditTransfers", "StandingOrder", "SO"}
+	kindFPI = [3]string{"ReceivedCreditTransfers", "DomesticCreditTransfer", "FPI"}
+)
+
+// post adds an entry to an account: pending (into its pending sums) or
+// booked at `at` (into its booked balance, with the running balance, in
+// booking order), and for a booked debit the creditor's side when the
+// creditor holds its account here.
+func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, k [3]string, cp bank.AccountRef, ref string, booked bool) (int64, error) {
+	kind, err := kindID(ctx, tx, k[0], k[1], k[2])
 	if err != nil {
 		return 0, err
 	}
@@ -160,20 +177,39 @@ func postPending(ctx context.Context, tx *sql.Tx, account, amount int64, now tim
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
-		card_auth, reference, info) VALUES(?,?,NULL,1,?,NULL,?,?,0,?,?)`, account, now.Unix(), amount, kind, cpID, ref, infoLine(cp.Name, ref))
+	if !booked {
+		res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+			card_auth, reference, info) VALUES(?,?,NULL,1,?,NULL,?,?,0,?,?)`, account, at.Unix(), amount, kind, cpID, ref, infoLine(cp.Name, ref))
+		if err != nil {
+			return 0, err
+		}
+		col, v := "pending_debits", -amount
+		if amount > 0 {
+			col, v = "pending_credits", amount
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE accounts SET "+col+" = "+col+" + ? WHERE id = ?", v, account); err != nil {
+			return 0, err
+		}
+		return res.LastInsertId()
+	}
+	when, err := bookingTime(ctx, tx, account, 1<<62, at.Unix())
 	if err != nil {
 		return 0, err
 	}
-	col := "pending_debits"
-	v := -amount
-	if amount > 0 {
-		col, v = "pending_credits", amount
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET "+col+" = "+col+" + ? WHERE id = ?", v, account); err != nil {
+	var balance int64
+	if err := tx.QueryRowContext(ctx, "UPDATE accounts SET booked = booked + ? WHERE id = ? RETURNING booked", amount, account).Scan(&balance); err != nil {
 		return 0, err
 	}
-	return res.LastInsertId()
+	res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+		card_auth, reference, info) VALUES(?,?,NULL,0,?,?,?,?,0,?,?)`, account, when, amount, balance, kind, cpID, ref, infoLine(cp.Name, ref))
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	return id, creditInternal(ctx, tx, account, id, -amount, when)
 }
 
 func infoLine(name, ref string) string {
@@ -390,23 +426,7 @@ func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64,
 		bank.SchemeSortCode, bank.SchemeIBAN, debtor).Scan(&name, &dscheme, &dident); err != nil {
 		return err
 	}
-	kind, err := kindID(ctx, tx, "ReceivedCreditTransfers", "DomesticCreditTransfer", "FPI")
-	if err != nil {
-		return err
-	}
-	cp, err := counterpartyID(ctx, tx, bank.AccountRef{Name: name, Scheme: dscheme, Identification: dident})
-	if err != nil {
-		return err
-	}
-	var booked int64
-	if err := tx.QueryRowContext(ctx, "UPDATE accounts SET booked = booked + ? WHERE id = ? RETURNING booked", amount, to).Scan(&booked); err != nil {
-		return err
-	}
-	if at, err = bookingTime(ctx, tx, to, 1<<62, at); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
-		card_auth, reference, info) VALUES(?,?,NULL,0,?,?,?,?,0,?,?)`, to, at, amount, booked, kind, cp, ref, infoLine(name, ref))
+	_, err = post(ctx, tx, to, amount, fromUnix(at), kindFPI, bank.AccountRef{Name: name, Scheme: dscheme, Identification: dident}, ref, true)
 	return err
 }
 
@@ -426,4 +446,22 @@ func (s *Store) PaymentsOfConsent(ctx context.Context, consentID string) ([]bank
 		out = append(out, p)
 	}
 	return out, translate(rows.Err())
+}
+
+// FundsConfirmation is a CBPII funds check as recorded.
+type FundsConfirmation struct {
+	ID, ConsentID, Reference, Currency string
+	Amount                             int64
+	Available                          bool
+	CreatedAt                          time.Time
+}
+
+// SaveFundsConfirmation records a funds check; a reference already used
+// under the consent is ErrConflict (UK.OBIE.Rules.DuplicateReference).
+func (s *Store) SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO funds_confirmations(confirmation_id, consent_id, reference, amount, currency, available, created_at)
+			VALUES(?,?,?,?,?,?,?)`, f.ID, f.ConsentID, f.Reference, f.Amount, f.Currency, f.Available, f.CreatedAt.Unix())
+		return err
+	})
 }

@@ -207,7 +207,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // did, except registering (clients and the bank's keys survive a reset).
 // Used assertion ids stay: the clients that used them survive the reset.
 var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions",
-	"payments", "idempotency"}
+	"payments", "idempotency", "funds_confirmations"}
 
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {
