@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -20,8 +21,8 @@ type envelope struct {
 }
 
 func (s *Server) mountAIS(e *echo.Echo) {
-	data := need{scope: oauth.ScopeAccounts, psu: true, consent: bank.ConsentAccountAccess}
-	consent := need{scope: oauth.ScopeAccounts}
+	data := need{scope: oauth.ScopeAccounts, psu: true, consent: bank.ConsentAccountAccess, class: gateway.ClassData}
+	consent := need{scope: oauth.ScopeAccounts, class: gateway.ClassConsents}
 	m := func(method, path string, n need, h echo.HandlerFunc) { s.mount(e, method, path, n, h) }
 
 	m(http.MethodPost, "/aisp/account-access-consents", consent, s.createAccountAccessConsent)

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -20,8 +21,8 @@ const cbpii = "/open-banking/v3.1/cbpii"
 // issuers: a long-lived consent naming one debtor account, and funds checks
 // against its real available balance.
 func (s *Server) mountCBPII(e *echo.Echo) {
-	client := need{scope: oauth.ScopeFundsConfirmations}
-	psu := need{scope: oauth.ScopeFundsConfirmations, psu: true, consent: bank.ConsentFundsConfirmation}
+	client := need{scope: oauth.ScopeFundsConfirmations, class: gateway.ClassConsents}
+	psu := need{scope: oauth.ScopeFundsConfirmations, psu: true, consent: bank.ConsentFundsConfirmation, class: gateway.ClassFunds}
 	m := func(method, path string, n need, h echo.HandlerFunc) { s.mount(e, method, path, n, h) }
 	m(http.MethodPost, "/cbpii/funds-confirmation-consents", client, s.createFundsConsent)
 	m(http.MethodGet, "/cbpii/funds-confirmation-consents/{ConsentId}", client, s.getFundsConsent)

@@ -60,7 +60,7 @@ var oauthCode = map[bank.Kind]struct {
 	bank.KindUnauthenticated: {401, "invalid_client"},
 	bank.KindForbidden:       {403, "access_denied"},
 	bank.KindNotFound:        {404, "not_found"},
-	bank.KindRateLimited:     {429, "rate_limited"},
+	bank.KindRateLimited:     {429, "slow_down"},
 	bank.KindConflict:        {409, "conflict"},
 	bank.KindInternal:        {500, "server_error"},
 }

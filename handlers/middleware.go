@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
@@ -117,6 +118,7 @@ type need struct {
 	scope   string
 	psu     bool   // an authorization-code token bound to a consent; else client credentials
 	consent string // the consent kind a psu token must be bound to
+	class   gateway.Class
 }
 
 // bearer extracts the token of an "Authorization: Bearer" header (RFC 6750
@@ -146,6 +148,14 @@ func (s *Server) requireToken(n need) echo.MiddlewareFunc {
 			}
 			if err := checkTokenKind(p, n); err != nil {
 				return err
+			}
+			if err := s.limitClient(c, n.class, p.Token.ClientID); err != nil {
+				return err
+			}
+			if n.class == gateway.ClassData {
+				if err := s.limitUnattended(c, p.Consent.ID); err != nil {
+					return err
+				}
 			}
 			c.Set(keyPrincipal, p)
 			if n.psu {

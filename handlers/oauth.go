@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
@@ -19,12 +20,12 @@ import (
 func (s *Server) mountOAuth(e *echo.Echo) {
 	e.GET(oauth.PathDiscovery, s.discovery)
 	e.GET(oauth.PathJWKS, s.jwks)
-	e.POST(oauth.PathRegister, s.register)
+	e.POST(oauth.PathRegister, s.register, s.limitIP(gateway.ClassRegister))
 	e.GET(oauth.PathRegister+"/:client_id", s.getRegistration)
 	e.PUT(oauth.PathRegister+"/:client_id", s.putRegistration)
 	e.DELETE(oauth.PathRegister+"/:client_id", s.deleteRegistration)
 	e.POST(oauth.PathToken, s.token, noStore)
-	e.POST(oauth.PathPAR, s.par, noStore)
+	e.POST(oauth.PathPAR, s.par, noStore, s.limitIP(gateway.ClassPAR))
 	e.POST(oauth.PathRevoke, s.revoke, noStore)
 	e.POST(oauth.PathIntrospect, s.introspect, noStore)
 	e.GET(oauth.PathUserinfo, s.userinfo, noStore)
@@ -109,6 +110,9 @@ func (s *Server) token(c echo.Context) error {
 	}
 	cl, err := s.authClient(c, f)
 	if err != nil {
+		return err
+	}
+	if err := s.limitClient(c, gateway.ClassToken, cl.ClientID); err != nil {
 		return err
 	}
 	resp, err := s.auth.Token(c.Request().Context(), cl, oauth.TokenParams{GrantType: f.Get("grant_type"), Code: f.Get("code"),

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/jws"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
@@ -54,17 +55,18 @@ var (
 )
 
 func (s *Server) mountPIS(e *echo.Echo) {
-	client := need{scope: oauth.ScopePayments}
+	consents := need{scope: oauth.ScopePayments, class: gateway.ClassConsents}
+	orders := need{scope: oauth.ScopePayments, class: gateway.ClassPayments}
 	m := func(method, path string, n need, h echo.HandlerFunc) { s.mount(e, method, path, n, h, s.signResponse) }
 	for _, pt := range []*paymentType{domesticPayments, scheduledPayments, standingOrders} {
-		psu := need{scope: oauth.ScopePayments, psu: true, consent: pt.consent}
-		m(http.MethodPost, "/pisp/"+pt.consents, client, s.createPaymentConsent(pt))
-		m(http.MethodGet, "/pisp/"+pt.consents+"/{ConsentId}", client, s.getPaymentConsent(pt))
+		psu := need{scope: oauth.ScopePayments, psu: true, consent: pt.consent, class: gateway.ClassPayments}
+		m(http.MethodPost, "/pisp/"+pt.consents, consents, s.createPaymentConsent(pt))
+		m(http.MethodGet, "/pisp/"+pt.consents+"/{ConsentId}", consents, s.getPaymentConsent(pt))
 		m(http.MethodPost, "/pisp/"+pt.orders, psu, s.createOrder(pt))
-		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}", client, s.getOrder(pt))
-		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}/payment-details", client, s.orderDetails(pt))
+		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}", orders, s.getOrder(pt))
+		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}/payment-details", orders, s.orderDetails(pt))
 	}
-	psu := need{scope: oauth.ScopePayments, psu: true, consent: bank.ConsentDomesticPayment}
+	psu := need{scope: oauth.ScopePayments, psu: true, consent: bank.ConsentDomesticPayment, class: gateway.ClassFunds}
 	m(http.MethodGet, "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", psu, s.domesticFundsConfirmation)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -25,11 +26,12 @@ const (
 
 func (s *Server) mountPSU(e *echo.Echo) {
 	g := e.Group("/psu", pageHeaders)
+	login := s.limitIP(gateway.ClassLogin)
 	g.GET("/authorize/:id", s.authorizePage)
-	g.POST("/authorize/:id/login", s.authorizeLogin)
+	g.POST("/authorize/:id/login", s.authorizeLogin, login)
 	g.POST("/authorize/:id/decision", s.authorizeDecision)
 	g.GET("/apps", s.appsPage)
-	g.POST("/login", s.appsLogin)
+	g.POST("/login", s.appsLogin, login)
 	g.POST("/logout", s.appsLogout)
 	g.POST("/apps/:consent/revoke", s.appsRevoke)
 }
@@ -274,8 +276,15 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 				when += ", until " + in.FinalAt.Format("2 January 2006")
 			}
 		}
+		later := ""
+		if in.Frequency != "" && (in.Recurring != in.Amount || in.Final != 0) {
+			later = "£" + bank.FormatMinor(in.Recurring) + " each"
+			if in.Final != 0 {
+				later += ", the last £" + bank.FormatMinor(in.Final)
+			}
+		}
 		data["Payment"] = map[string]string{"Amount": "£" + bank.FormatMinor(in.Amount), "Payee": in.Creditor.Name,
-			"PayeeAccount": payee, "Reference": ref, "When": when}
+			"PayeeAccount": payee, "Reference": ref, "When": when, "Later": later}
 	}
 	return s.page(c, status, "consent.html", data)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
@@ -21,8 +22,9 @@ import (
 // /sandbox/psu/... ones act as the PSU and take the PSU's credentials; every
 // other one needs the admin token.
 func (s *Server) mountSandbox(e *echo.Echo) {
-	e.POST("/sandbox/psu/authorize", s.headlessAuthorize, noStore)
-	e.POST("/sandbox/psu/revoke", s.headlessRevoke, noStore)
+	login := s.limitIP(gateway.ClassLogin)
+	e.POST("/sandbox/psu/authorize", s.headlessAuthorize, noStore, login)
+	e.POST("/sandbox/psu/revoke", s.headlessRevoke, noStore, login)
 	admin := e.Group("/sandbox", s.requireAdmin, noStore)
 	admin.GET("/psus", s.listPSUs)
 	admin.GET("/clock", s.getClock)
@@ -260,5 +262,9 @@ func (s *Server) reset(c echo.Context) error {
 	if err := s.deps.Reset(c.Request().Context()); err != nil {
 		return err
 	}
+	if s.limits != nil {
+		s.limits.Reset()
+	}
+	s.unattended.Reset()
 	return c.NoContent(http.StatusNoContent)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/web"
@@ -31,6 +32,12 @@ type Config struct {
 	// SettlementDelay is how long (sandbox time) a payment takes from
 	// acceptance to AcceptedSettlementCompleted; half of it in Pending.
 	SettlementDelay time.Duration
+	// Rates per endpoint class (nil: no rate limits); UnattendedLimit is the
+	// AIS calls a consent may have per day without the PSU (0: off).
+	Rates           map[gateway.Class]gateway.Rate
+	UnattendedLimit int
+	// CORSOrigins may call the resource APIs from a browser.
+	CORSOrigins []string
 }
 
 // Deps are the parts the handlers adapt.
@@ -56,6 +63,9 @@ type Server struct {
 	ops   map[string]*operation // "GET /aisp/accounts" -> operation
 	deps  Deps
 	pages *template.Template
+
+	limits     *gateway.Limiter
+	unattended *gateway.Unattended
 }
 
 // New builds the echo instance with every route and middleware mounted.
@@ -71,10 +81,15 @@ func New(d Deps) (*echo.Echo, error) {
 	if s.pages, err = web.Templates(); err != nil {
 		return nil, err
 	}
+	if s.cfg.Rates != nil {
+		s.limits = gateway.NewLimiter(s.cfg.Rates, d.Clock.Now)
+	}
+	s.unattended = gateway.NewUnattended(s.cfg.UnattendedLimit, d.Clock.Now)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
-	e.Use(interaction, commonHeaders(s.cfg.Profile), recoverer(d.Log), bodyLimit(s.cfg.BodyLimit))
+	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.cors)
+	e.Use(recoverer(d.Log), bodyLimit(s.cfg.BodyLimit))
 
 	e.GET("/healthz", s.healthz)
 	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {

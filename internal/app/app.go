@@ -112,7 +112,8 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	a.echo, err = handlers.New(handlers.Deps{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
-			BodyLimit: cfg.BodyLimit, Version: Version, SettlementDelay: cfg.SettlementDelay}, Reset: a.Reset})
+			BodyLimit: cfg.BodyLimit, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
+			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
 	if err != nil {
 		return nil, err
 	}

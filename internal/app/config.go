@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/seed"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	AccessTTL  time.Duration
 	// SettlementDelay: acceptance to AcceptedSettlementCompleted, sandbox time.
 	SettlementDelay time.Duration
+	// Rates per endpoint class; RateLimitOff turns them all off.
+	Rates map[gateway.Class]gateway.Rate
+	// UnattendedLimit: AIS calls per consent per day without the PSU; -1
+	// means the profile's default (4 in fapi, off in dev).
+	UnattendedLimit int
+	CORSOrigins     []string
 	// Wall is the real clock (tests inject one); nil: time.Now.
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
@@ -51,7 +58,16 @@ func Defaults() Config {
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
+		Rates: defaultRates(), UnattendedLimit: -1,
 	}
+}
+
+func defaultRates() map[gateway.Class]gateway.Rate {
+	r := map[gateway.Class]gateway.Rate{}
+	for _, c := range gateway.Classes {
+		r[c] = gateway.DefaultRate
+	}
+	return r
 }
 
 // flagSet declares the serving flags over cfg. Each flag has an environment
@@ -82,6 +98,33 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	fs.Int64Var(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "largest request body in bytes (413 above)")
 	fs.DurationVar(&cfg.AccessTTL, "token-ttl", cfg.AccessTTL, "access token lifetime")
+	fs.Func("rate-limit", "rate limit of every endpoint class, per client (per IP where unauthenticated): RATE[:BURST] requests/s, or off (default 20:100)", func(v string) error {
+		r, err := gateway.ParseRate(v)
+		for _, c := range gateway.Classes {
+			cfg.Rates[c] = r
+		}
+		return err
+	})
+	for _, class := range gateway.Classes {
+		fs.Func("rate-limit-"+string(class), "rate limit of the "+string(class)+" endpoints only (overrides --rate-limit)", func(v string) error {
+			r, err := gateway.ParseRate(v)
+			cfg.Rates[class] = r
+			return err
+		})
+	}
+	fs.IntVar(&cfg.UnattendedLimit, "unattended-limit", cfg.UnattendedLimit, "AIS calls per consent per day without x-fapi-customer-ip-address (-1: 4 in fapi, off in dev; 0: off)")
+	fs.Func("cors-origins", "comma-separated origins allowed to call the resource APIs from a browser (none by default)", func(v string) error {
+		cfg.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				if o == "*" {
+					return fmt.Errorf("--cors-origins: name the origins; * is not allowed")
+				}
+				cfg.CORSOrigins = append(cfg.CORSOrigins, strings.TrimRight(o, "/"))
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs
 }
@@ -124,6 +167,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.UnattendedLimit < 0 {
+		c.UnattendedLimit = 0
+		if c.Profile == oauth.ProfileFAPI {
+			c.UnattendedLimit = 4
+		}
+	}
 	return nil
 }
 

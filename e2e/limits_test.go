@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
+)
+
+func withRates(class gateway.Class, r string) option {
+	return func(c *app.Config) {
+		rate, err := gateway.ParseRate(r)
+		if err != nil {
+			panic(err)
+		}
+		c.Rates[class] = rate
+	}
+}
+
+// TestRateLimitsExact hammers the data endpoints with 8 parallel clients on a
+// frozen sandbox clock: exactly the burst (100) gets through, the rest get
+// 429 with Retry-After and RateLimit-* headers and no body; another client
+// is unaffected; a clock advance refills at the rate.
+func TestRateLimitsExact(t *testing.T) {
+	s := start(t, frozen())
+	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
+	other, _ := s.directGrant("bob", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("bob"))
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				r := s.get(ais+"/accounts", tok)
+				switch r.Status {
+				case 200:
+					ok.Add(1)
+				case 429:
+					limited.Add(1)
+					once.Do(func() {
+						if r.Header.Get("Retry-After") != "1" || r.Header.Get("RateLimit-Limit") != "100" || r.Header.Get("RateLimit-Remaining") != "0" || len(r.Body) != 0 {
+							t.Errorf("429 headers %v body %q", r.Header, r.Body)
+						}
+					})
+				default:
+					t.Errorf("status %d", r.Status)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 100 || limited.Load() != 60 {
+		t.Fatalf("%d allowed, %d limited; want exactly 100 and 60", ok.Load(), limited.Load())
+	}
+	expect(t, s.get(ais+"/accounts", other), 200)
+	s.app.Clock.Advance(1e9) // one second: 20 more
+	n := 0
+	for s.get(ais+"/accounts", tok).Status == 200 {
+		n++
+	}
+	if n != 20 {
+		t.Errorf("one second later %d allowed, want 20", n)
+	}
+}
+
+// TestRateLimitsPerClass: the token endpoint (per client) and the PSU login
+// (per IP) have their own buckets; over the limit they answer RFC 6749 JSON.
+func TestRateLimitsPerClass(t *testing.T) {
+	s := start(t, realIssuer(), frozen(), withRates(gateway.ClassToken, "1:3"), withRates(gateway.ClassLogin, "1:2"))
+	ctx := context.Background()
+	c := s.newTPP("client_secret_basic")
+	for i := range 3 {
+		if _, err := c.ClientCredentials(ctx, "accounts"); err != nil {
+			t.Fatalf("token %d: %v", i+1, err)
+		}
+	}
+	_, err := c.ClientCredentials(ctx, "accounts")
+	if err == nil || !strings.Contains(err.Error(), "429") || !strings.Contains(err.Error(), "slow_down") {
+		t.Errorf("fourth token: %v, want 429 slow_down", err)
+	}
+	login := func() int {
+		return s.do(req{method: "POST", path: "/sandbox/psu/revoke", body: map[string]string{"username": "alice", "password": "x", "consent_id": "y"}}).Status
+	}
+	if a, b, c := login(), login(), login(); a != 401 || b != 401 || c != 429 {
+		t.Errorf("three logins: %d %d %d, want 401 401 429", a, b, c)
+	}
+}
+
+// TestUnattendedAccessLimit: without x-fapi-customer-ip-address a consent
+// has 4 AIS calls a day; with the PSU present there is no such limit; the
+// next sandbox day starts afresh.
+func TestUnattendedAccessLimit(t *testing.T) {
+	s := start(t, frozen(), func(c *app.Config) { c.UnattendedLimit = 4 })
+	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
+	for i := range 4 {
+		expect(t, s.get(ais+"/accounts", tok), 200)
+		_ = i
+	}
+	r := s.get(ais+"/accounts", tok)
+	expect(t, r, 429)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	present := map[string]string{"x-fapi-customer-ip-address": "203.0.113.7"}
+	for range 6 {
+		expect(t, s.do(req{method: "GET", path: ais + "/accounts", token: tok, header: present}), 200)
+	}
+	s.app.Clock.Advance(24 * 3600e9)
+	tok, _ = s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
+	expect(t, s.get(ais+"/accounts", tok), 200)
+}
+
+// TestRateLimitOff: --rate-limit off lifts every bucket.
+func TestRateLimitOff(t *testing.T) {
+	s := start(t, frozen(), func(c *app.Config) {
+		for _, class := range gateway.Classes {
+			c.Rates[class] = gateway.Off
+		}
+	})
+	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
+	for i := range 150 {
+		if r := s.get(ais+"/accounts", tok); r.Status != 200 {
+			t.Fatalf("request %d: %d", i+1, r.Status)
+		}
+	}
+}
