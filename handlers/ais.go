@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -97,9 +98,9 @@ func (s *Server) unknownAccount(c echo.Context, id string) error {
 		return err
 	}
 	if exists {
-		return bank.Errorf(bank.KindForbidden, "AccountId", "account %s is not part of this consent", truncate(id, 64))
+		return bank.Errorf(bank.KindForbidden, "AccountId", "account %s is not part of this consent", truncate(id, 64)).WithRule(audit.RuleForeignObject)
 	}
-	return bank.Errorf(bank.KindNotFound, "AccountId", "no account %s", truncate(id, 64))
+	return bank.Errorf(bank.KindNotFound, "AccountId", "no account %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
 }
 
 // list renders a paged list held in memory under Data.<key>.

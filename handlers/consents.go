@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -76,13 +77,13 @@ func (s *Server) ownConsent(c echo.Context, kind string) (*bank.Consent, error) 
 	id := c.Param("ConsentId")
 	cn, err := s.store.Consent(c.Request().Context(), id)
 	if errors.Is(err, bank.ErrNotFound) || (err == nil && (cn.Kind != kind || cn.Deleted)) {
-		return nil, bank.Errorf(bank.KindNotFound, "ConsentId", "no consent %s", truncate(id, 64))
+		return nil, bank.Errorf(bank.KindNotFound, "ConsentId", "no consent %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if cn.ClientID != PrincipalOf(c).Token.ClientID {
-		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "consent %s belongs to another client", cn.ID)
+		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "consent %s belongs to another client", cn.ID).WithRule(audit.RuleForeignObject)
 	}
 	return &cn, nil
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,6 +142,17 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			writeOAuth(c, &oauth.Error{Status: status, Code: httpErrorCode(status), Description: msg})
 			return
 		}
+		defer func() {
+			// What decided, for the audit trail.
+			switch {
+			case oe != nil:
+				c.Set(keyRule, cmp.Or(oe.Rule, oe.Code))
+				c.Set(keyDetail, oe.Description)
+			case be != nil:
+				c.Set(keyRule, cmp.Or(be.Rule, kindName(be.Kind)))
+				c.Set(keyDetail, be.Message)
+			}
+		}()
 		if be == nil && oe == nil {
 			// Not the client's fault: log in full, show a generic message with an id.
 			id := uuid.NewString()
@@ -229,4 +241,19 @@ func writeOAuth(c echo.Context, e *oauth.Error) {
 		body["error_description"] = e.Description
 	}
 	c.JSON(status, body)
+}
+
+// kindName names a refusal kind in the audit trail: its UK.OBIE code where
+// it has one.
+func kindName(k bank.Kind) string {
+	switch k {
+	case bank.KindUnauthenticated:
+		return "token.invalid"
+	case bank.KindRateLimited:
+		return "rate_limit"
+	}
+	if m, ok := obCode[k]; ok {
+		return m.code
+	}
+	return "refused"
 }

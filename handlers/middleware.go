@@ -20,6 +20,10 @@ const (
 	keyInteraction = "sandbox.interaction"
 	keyPrincipal   = "sandbox.principal"
 	keyGrant       = "sandbox.grant"
+	keyRule        = "sandbox.rule"   // what refused the request
+	keyDetail      = "sandbox.detail" // why, in words
+	keyClient      = "sandbox.client" // the client, where no token names it (token endpoint)
+	keyPSU         = "sandbox.psu"    // the PSU, where no token names it (logins)
 )
 
 type ctxKey int

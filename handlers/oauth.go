@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/gateway"
@@ -93,7 +95,9 @@ func credentials(c echo.Context, f url.Values) oauth.Credentials {
 
 // authClient authenticates the client of a token-endpoint-like request.
 func (s *Server) authClient(c echo.Context, f url.Values) (*oauth.Client, error) {
-	cl, err := s.auth.AuthenticateClient(c.Request().Context(), credentials(c, f))
+	cr := credentials(c, f)
+	c.Set(keyClient, cmp.Or(cr.ClientID, cr.BasicID, claimedIssuer(cr.Assertion)))
+	cl, err := s.auth.AuthenticateClient(c.Request().Context(), cr)
 	var oe *oauth.Error
 	if errors.As(err, &oe) && oe.Code == "invalid_client" {
 		if _, _, basic := c.Request().BasicAuth(); basic {
@@ -287,4 +291,14 @@ func readBody(c echo.Context) ([]byte, error) {
 func tooLarge(err error) bool {
 	var he *echo.HTTPError
 	return err != nil && errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge
+}
+
+// claimedIssuer reads, without verifying, who a client assertion says it is
+// (for the audit trail of a refused request).
+func claimedIssuer(assertion string) string {
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(assertion, &claims); err != nil {
+		return ""
+	}
+	return truncate(claims.Issuer, 128)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/jws"
@@ -334,7 +335,7 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 func boundConsent(c echo.Context, id string) (*bank.Consent, error) {
 	p := PrincipalOf(c)
 	if id != p.Consent.ID {
-		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "the access token is bound to consent %s, not %s", p.Consent.ID, truncate(id, 64))
+		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "the access token is bound to consent %s, not %s", p.Consent.ID, truncate(id, 64)).WithRule(audit.RuleForeignObject)
 	}
 	return p.Consent, nil
 }
@@ -458,13 +459,13 @@ func (s *Server) ownPayment(c echo.Context, pt *paymentType) (*bank.Payment, err
 	id := c.Param(pt.idName)
 	p, err := s.store.Payment(ctx, id)
 	if errors.Is(err, bank.ErrNotFound) || (err == nil && p.Kind != pt.order) {
-		return nil, bank.Errorf(bank.KindNotFound, pt.idName, "no payment order %s", truncate(id, 64))
+		return nil, bank.Errorf(bank.KindNotFound, pt.idName, "no payment order %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if p.ClientID != PrincipalOf(c).Token.ClientID {
-		return nil, bank.Errorf(bank.KindForbidden, pt.idName, "payment order %s belongs to another client", p.ID)
+		return nil, bank.Errorf(bank.KindForbidden, pt.idName, "payment order %s belongs to another client", p.ID).WithRule(audit.RuleForeignObject)
 	}
 	return &p, nil
 }

@@ -192,8 +192,10 @@ func (s *Server) authorizeLogin(c echo.Context) error {
 		return s.authorizeFailed(c, err)
 	}
 	user := c.FormValue("username")
+	c.Set(keyPSU, truncate(user, 64))
 	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
+			c.Set(keyRule, "psu.login_failed")
 			return s.loginPage(c, http.StatusUnauthorized, ar, rec, user, oauth.ErrLogin.Message)
 		}
 		return err
@@ -383,8 +385,10 @@ func (s *Server) appsLogin(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	user := c.FormValue("username")
+	c.Set(keyPSU, truncate(user, 64))
 	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
+			c.Set(keyRule, "psu.login_failed")
 			return s.appsLoginPage(c, http.StatusUnauthorized, user, oauth.ErrLogin.Message)
 		}
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // mountSandbox adds the sandbox's own endpoints (SPEC §4.5, §8). The
@@ -32,6 +33,12 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/reset", s.reset)
 	admin.POST("/directory/software-statements", s.issueSSA)
 	admin.POST("/keys/rotate", s.rotateKeys)
+	admin.GET("/audit", s.listAudit)
+	admin.GET("/audit/export", s.exportAudit)
+	admin.GET("/audit/verify", s.verifyAudit)
+	admin.GET("/security-events", s.listSecurityEvents)
+	admin.POST("/clients/:client_id/suspend", s.suspendClient)
+	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep
@@ -125,13 +132,15 @@ func (s *Server) headlessAuthorize(c echo.Context) error {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "authorize_url must be the authorization endpoint URL with its query"}
 	}
 	ctx := c.Request().Context()
+	c.Set(keyPSU, truncate(r.Username, 64))
 	ar, err := s.auth.ParseAuthorize(ctx, u.Query())
 	if err != nil {
 		return s.headlessFailed(c, err)
 	}
+	c.Set(keyClient, ar.Client.ClientID)
 	if err := s.auth.LoginPSU(ctx, r.Username, r.Password); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
-			return &oauth.Error{Status: http.StatusUnauthorized, Code: "login_failed", Description: oauth.ErrLogin.Message}
+			return &oauth.Error{Status: http.StatusUnauthorized, Code: "login_failed", Description: oauth.ErrLogin.Message, Rule: "psu.login_failed"}
 		}
 		return err
 	}
@@ -266,5 +275,106 @@ func (s *Server) reset(c echo.Context) error {
 		s.limits.Reset()
 	}
 	s.unattended.Reset()
+	if s.deps.Detector != nil {
+		s.deps.Detector.Reset()
+	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// listAudit queries the audit trail: ?client_id= &consent_id=
+// &interaction_id= &decision=allowed|refused &after= (seq) &limit= (1..10000).
+func (s *Server) listAudit(c echo.Context) error {
+	q := store.AuditQuery{ClientID: c.QueryParam("client_id"), ConsentID: c.QueryParam("consent_id"),
+		InteractionID: c.QueryParam("interaction_id"), Decision: c.QueryParam("decision")}
+	var err error
+	if q.AfterSeq, err = queryInt(c, "after", 0); err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	q.Limit = int(limit)
+	s.flushAudit()
+	entries, err := s.store.Audit(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
+}
+
+func queryInt(c echo.Context, name string, def int64) (int64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: name + " must be a whole number"}
+	}
+	return n, nil
+}
+
+// exportAudit streams the trail as JSON lines (?after= to resume).
+func (s *Server) exportAudit(c echo.Context) error {
+	after, err := queryInt(c, "after", 0)
+	if err != nil {
+		return err
+	}
+	s.flushAudit()
+	c.Response().Header().Set("Content-Type", "application/x-ndjson")
+	c.Response().WriteHeader(http.StatusOK)
+	return s.store.ExportAudit(c.Request().Context(), c.Response(), after)
+}
+
+func (s *Server) verifyAudit(c echo.Context) error {
+	s.flushAudit()
+	n, err := s.store.VerifyAudit(c.Request().Context())
+	if err != nil {
+		return c.JSON(http.StatusConflict, map[string]any{"valid": false, "entries_checked": n, "problem": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"valid": true, "entries_checked": n})
+}
+
+func (s *Server) listSecurityEvents(c echo.Context) error {
+	s.flushAudit()
+	evs, err := s.store.SecurityEvents(c.Request().Context(), c.QueryParam("client_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": evs})
+}
+
+// suspendClient stops a client: its tokens answer 403 with the reason, its
+// client authentication fails, until unsuspended.
+func (s *Server) suspendClient(c echo.Context) error {
+	var r struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindStrict(c, &r); err != nil {
+		return err
+	}
+	if r.Reason == "" {
+		r.Reason = "suspended by the administrator"
+	}
+	return s.setSuspension(c, truncate(r.Reason, 200))
+}
+
+func (s *Server) unsuspendClient(c echo.Context) error { return s.setSuspension(c, "") }
+
+func (s *Server) setSuspension(c echo.Context, reason string) error {
+	if err := s.store.SetSuspension(c.Request().Context(), c.Param("client_id"), reason); err != nil {
+		if errors.Is(err, bank.ErrNotFound) {
+			return &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "no such client"}
+		}
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// flushAudit makes the audit trail and security events current.
+func (s *Server) flushAudit() {
+	if s.auditor != nil {
+		s.auditor.Flush()
+	}
 }

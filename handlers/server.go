@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/obsandbox/sandbox/api"
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -50,6 +51,10 @@ type Deps struct {
 	Config Config
 	// Reset puts the bank back to its seed (POST /sandbox/reset).
 	Reset func(context.Context) error
+	// Auditor records every security decision (nil: no audit trail).
+	Auditor *audit.Auditor
+	// Detector is the anomaly rules' state (reset with the bank).
+	Detector *audit.Detector
 }
 
 // Server holds the handlers' dependencies.
@@ -66,11 +71,12 @@ type Server struct {
 
 	limits     *gateway.Limiter
 	unattended *gateway.Unattended
+	auditor    *audit.Auditor
 }
 
 // New builds the echo instance with every route and middleware mounted.
 func New(d Deps) (*echo.Echo, error) {
-	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d}
+	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d, auditor: d.Auditor}
 	if s.cfg.BodyLimit <= 0 {
 		s.cfg.BodyLimit = 1 << 20
 	}
@@ -89,7 +95,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.cors)
-	e.Use(recoverer(d.Log), bodyLimit(s.cfg.BodyLimit))
+	e.Use(recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit))
 
 	e.GET("/healthz", s.healthz)
 	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {

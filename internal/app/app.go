@@ -19,6 +19,7 @@ import (
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/handlers"
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -40,9 +41,11 @@ type App struct {
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
 
-	echo *echo.Echo
-	srv  *http.Server
-	ln   net.Listener
+	echo     *echo.Echo
+	srv      *http.Server
+	ln       net.Listener
+	auditor  *audit.Auditor
+	detector *audit.Detector
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -110,7 +113,11 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.echo, err = handlers.New(handlers.Deps{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	rules := audit.DefaultRules
+	rules.Suspend = cfg.AnomalyResponse == "suspend"
+	a.detector = audit.NewDetector(rules)
+	a.auditor = audit.New(a.Store, a.Log, a.detector)
+	a.echo, err = handlers.New(handlers.Deps{Auditor: a.auditor, Detector: a.detector, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: cfg.BodyLimit, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
@@ -263,6 +270,10 @@ func (a *App) Close() error {
 	var errs []error
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.auditor != nil {
+		a.auditor.Close() // every queued entry is written before the store closes
+		a.auditor = nil
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())

@@ -44,6 +44,9 @@ type Config struct {
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
+	// AnomalyResponse: alert (record security events) or suspend (also
+	// suspend the client on high-severity ones).
+	AnomalyResponse string
 	// Wall is the real clock (tests inject one); nil: time.Now.
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
@@ -58,7 +61,7 @@ func Defaults() Config {
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
-		Rates: defaultRates(), UnattendedLimit: -1,
+		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert",
 	}
 }
 
@@ -125,6 +128,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs
 }
@@ -159,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PSUs < 0 {
 		return fmt.Errorf("--psus %d: must not be negative", c.PSUs)
+	}
+	if c.AnomalyResponse != "alert" && c.AnomalyResponse != "suspend" {
+		return fmt.Errorf("--anomaly-response %q: want alert or suspend", c.AnomalyResponse)
 	}
 	if c.SettlementDelay < time.Second {
 		return fmt.Errorf("--settlement-delay %s: at least 1s", c.SettlementDelay)

@@ -50,6 +50,15 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Path    string
+	// Rule, when set, names the rule that refused for the audit trail and
+	// the anomaly rules (e.g. "bola.foreign"); it is not sent to clients.
+	Rule string
+}
+
+// WithRule returns the error with its audit rule set.
+func (e *Error) WithRule(rule string) *Error {
+	e.Rule = rule
+	return e
 }
 
 func (e *Error) Error() string {

@@ -105,15 +105,12 @@ func (l *Limiter) Allow(c Class, key string) Verdict {
 	}
 	l.mu.Unlock()
 	now := l.now()
-	v := Verdict{Limit: r.Burst}
-	res := b.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		v.RetryAfter = d
-	} else {
-		v.Allowed = true
-	}
+	v := Verdict{Limit: r.Burst, Allowed: b.AllowN(now, 1)}
 	tokens := b.TokensAt(now)
+	if !v.Allowed {
+		// AllowN took nothing: one request fits once a whole token is back.
+		v.RetryAfter = time.Duration((1 - tokens) / r.Per * float64(time.Second))
+	}
 	v.Remaining = max(0, int(tokens))
 	v.Reset = time.Duration((float64(r.Burst) - tokens) / r.Per * float64(time.Second))
 	return v

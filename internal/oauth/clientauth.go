@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -128,7 +129,7 @@ func (s *Server) verifyAssertion(ctx context.Context, c *Client, assertion strin
 	}
 	err = s.Store.UseJTI(ctx, c.ClientID, claims.ID, claims.ExpiresAt.Time.Add(time.Minute), s.Clock.Wall())
 	if errors.Is(err, bank.ErrConflict) {
-		return errInvalidClient("client_assertion: jti %q was already used", claims.ID)
+		return errInvalidClient("client_assertion: jti %q was already used", claims.ID).WithRule(audit.RuleAssertionReplay)
 	}
 	return err
 }

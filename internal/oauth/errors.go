@@ -11,6 +11,14 @@ type Error struct {
 	// Challenge, when set, goes out as WWW-Authenticate (401 at the token
 	// endpoint with HTTP Basic, RFC 6749 §5.2).
 	Challenge string
+	// Rule names the rule that refused, for the audit trail only.
+	Rule string
+}
+
+// WithRule returns the error with its audit rule set.
+func (e *Error) WithRule(rule string) *Error {
+	e.Rule = rule
+	return e
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -101,7 +102,7 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 		return nil, errInvalidGrant("unknown authorization code")
 	case errors.Is(err, store.ErrCodeReused):
 		s.Log.WarnContext(ctx, "authorization code reused: tokens from its first use revoked", "client_id", c.ClientID)
-		return nil, errInvalidGrant("the authorization code was already used; the tokens it gave are revoked")
+		return nil, errInvalidGrant("the authorization code was already used; the tokens it gave are revoked").WithRule(audit.RuleCodeReused)
 	case err != nil:
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	// A reuse that raced this redemption revokes what it just issued.
 	if reused, err := s.Store.SettleCode(ctx, h, now); err != nil || reused {
 		if err == nil {
-			err = errInvalidGrant("the authorization code was used twice; the tokens it gave are revoked")
+			err = errInvalidGrant("the authorization code was used twice; the tokens it gave are revoked").WithRule(audit.RuleCodeReused)
 		}
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 			}
 		}
 		s.Log.WarnContext(ctx, "revoked refresh token presented: the consent's tokens are revoked", "client_id", c.ClientID, "consent_id", rec.ConsentID)
-		return nil, errInvalidGrant("the refresh token was revoked")
+		return nil, errInvalidGrant("the refresh token was revoked").WithRule(audit.RuleRefreshReused)
 	}
 	if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
 		return nil, errInvalidGrant("the refresh token has expired")
@@ -232,7 +233,7 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 			err = s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now)
 		}
 		if err == nil {
-			err = errInvalidGrant("the refresh token was already used")
+			err = errInvalidGrant("the refresh token was already used").WithRule(audit.RuleRefreshReused)
 		}
 		return nil, err
 	}

@@ -1,0 +1,144 @@
+// Package audit keeps the sandbox's audit trail and watches it: every
+// security decision is appended to a hash-chained log in SQLite (group
+// commit: entries queue and are written in batches, and a request that
+// changed state waits for its entry to be committed before it is answered,
+// so no accepted request's record is ever lost), anomaly rules raise
+// security events from the committed stream, and subscribers (the trainer
+// view) receive it live.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// Auditor writes entries and fans them out.
+type Auditor struct {
+	store    *store.Store
+	log      *slog.Logger
+	detector *Detector
+	queue    chan item
+	done     chan struct{}
+
+	mu   sync.Mutex
+	subs map[chan store.AuditEntry]struct{}
+}
+
+type item struct {
+	e    *store.AuditEntry
+	done chan struct{} // closed once committed; nil when nobody waits
+}
+
+// New starts an auditor; Close flushes and stops it.
+func New(s *store.Store, log *slog.Logger, d *Detector) *Auditor {
+	a := &Auditor{store: s, log: log, detector: d, queue: make(chan item, 4096), done: make(chan struct{}),
+		subs: map[chan store.AuditEntry]struct{}{}}
+	go a.run()
+	return a
+}
+
+// Record queues an entry. With wait it returns once the entry is committed.
+func (a *Auditor) Record(e *store.AuditEntry, wait bool) {
+	it := item{e: e}
+	if wait {
+		it.done = make(chan struct{})
+	}
+	a.queue <- it
+	if wait {
+		<-it.done
+	}
+}
+
+// Flush returns once everything recorded before it is committed and seen
+// by the anomaly rules.
+func (a *Auditor) Flush() { a.Record(nil, true) }
+
+// run writes whatever is queued in one transaction, as soon as it is there:
+// under load batches form by themselves.
+func (a *Auditor) run() {
+	defer close(a.done)
+	for it := range a.queue {
+		batch := []item{it}
+	more:
+		for len(batch) < 1000 {
+			select {
+			case next, ok := <-a.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, next)
+			default:
+				break more
+			}
+		}
+		entries := make([]*store.AuditEntry, 0, len(batch))
+		for _, b := range batch {
+			if b.e != nil {
+				entries = append(entries, b.e)
+			}
+		}
+		if len(entries) > 0 {
+			if err := a.store.AppendAudit(context.Background(), entries); err != nil {
+				a.log.Error("writing the audit log", "error", err, "entries", len(entries))
+			}
+			a.publish(entries)
+		}
+		// Waiters learn of the commit after the anomaly rules have seen it.
+		for _, b := range batch {
+			if b.done != nil {
+				close(b.done)
+			}
+		}
+	}
+}
+
+func (a *Auditor) publish(entries []*store.AuditEntry) {
+	for _, e := range entries {
+		if a.detector != nil {
+			for _, ev := range a.detector.Observe(*e) {
+				if err := a.store.RaiseEvent(context.Background(), &ev); err != nil {
+					a.log.Error("raising a security event", "error", err)
+				} else {
+					a.log.Warn("security event", "rule", ev.Rule, "client_id", ev.ClientID, "severity", ev.Severity, "action", ev.Action)
+				}
+			}
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for ch := range a.subs {
+		for _, e := range entries {
+			select {
+			case ch <- *e:
+			default: // a slow subscriber misses entries rather than stalling the bank
+			}
+		}
+	}
+}
+
+// Subscribe returns a channel of committed entries and a cancel function.
+func (a *Auditor) Subscribe() (<-chan store.AuditEntry, func()) {
+	ch := make(chan store.AuditEntry, 256)
+	a.mu.Lock()
+	a.subs[ch] = struct{}{}
+	a.mu.Unlock()
+	return ch, func() {
+		a.mu.Lock()
+		delete(a.subs, ch)
+		a.mu.Unlock()
+	}
+}
+
+// Close writes what is queued and stops. Record must not be called after.
+func (a *Auditor) Close() {
+	close(a.queue)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		a.log.Error("the audit log did not flush in 10 s")
+	}
+}
