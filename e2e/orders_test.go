@@ -230,12 +230,22 @@ func TestFundsConfirmation(t *testing.T) {
 	expect(t, r, 201)
 	var cn struct{ Data struct{ ConsentId string } }
 	r.JSON(t, &cn)
-	a, _ := c.Authorize(ctx, cn.Data.ConsentId, tpp.AuthOptions{Scope: "openid fundsconfirmations"})
+	// Bob holds no such account: his authorisation fails and rejects that consent.
+	other := s.do(req{method: "POST", path: cb + "/funds-confirmation-consents", token: cc, body: map[string]any{"Data": map[string]any{
+		"DebtorAccount": map[string]any{"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "09012841726350"}}}})
+	var ocn struct {
+		Data struct{ ConsentId, Status string }
+	}
+	other.JSON(t, &ocn)
+	a, _ := c.Authorize(ctx, ocn.Data.ConsentId, tpp.AuthOptions{Scope: "openid fundsconfirmations"})
 	if got := redirectError(t, s.headless(a, "bob", "bob123", "approve")); got != "access_denied" {
 		t.Errorf("bob authorising a check on alice's account: %q", got)
 	}
+	s.get(cb+"/funds-confirmation-consents/"+ocn.Data.ConsentId, cc).JSON(t, &ocn)
+	if ocn.Data.Status != "Rejected" {
+		t.Errorf("the failed authorisation left the consent %s", ocn.Data.Status)
+	}
 	id, _ := c.Authorize(ctx, cn.Data.ConsentId, tpp.AuthOptions{Scope: "openid fundsconfirmations"})
-	_ = a
 	to, err := c.Headless(ctx, id, "alice", "alice123", "approve", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -78,7 +79,16 @@ func (s *Server) signResponse(next echo.HandlerFunc) echo.HandlerFunc {
 		res := c.Response()
 		w := &capture{ResponseWriter: res.Writer, status: http.StatusOK}
 		res.Writer = w
-		err := next(c)
+		err := func() (err error) {
+			// A panic becomes a signed 500 here rather than an empty answer.
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.ErrorContext(c.Request().Context(), "panic", "error", r)
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			return next(c)
+		}()
 		if err != nil {
 			c.Error(err)
 		}
@@ -133,9 +143,14 @@ func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 	if err != nil {
 		return err
 	}
+	// A TPP registered with a software statement signs as org-id/software-id
+	// (in fapi only so); one registered without, by its client id.
 	issuers := []string{cl.ClientID}
 	if cl.OrgID != "" && cl.SoftwareID != "" {
 		issuers = append(issuers, cl.OrgID+"/"+cl.SoftwareID)
+		if s.cfg.Profile == oauth.ProfileFAPI {
+			issuers = issuers[1:]
+		}
 	}
 	return jws.Verify(sig, raw, jws.Expect{Issuers: issuers, Now: s.clock.Wall(),
 		Key: func(kid string) (any, bool) { return s.auth.SigningKey(ctx, cl, kid) }})
@@ -241,11 +256,26 @@ func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error 
 	if err := s.verifySignature(c, raw); err != nil {
 		return err
 	}
+	id, err := idem(c, pt.consents, raw)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	// A replay answers with what the first request made, whatever has
+	// changed since (dates that have passed, for one).
+	if cid, found, err := s.store.Replay(c.Request().Context(), id, now); err != nil {
+		return idemErr(err)
+	} else if found {
+		cn, err := s.store.Consent(c.Request().Context(), cid)
+		if err != nil {
+			return err
+		}
+		return s.paymentConsentResponse(c, http.StatusCreated, pt, &cn)
+	}
 	var req pisBody
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 	}
-	now := s.clock.Now()
 	in, err := pt.parse(req.Data.Initiation, now)
 	if err != nil {
 		return err
@@ -257,10 +287,6 @@ func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error 
 	cn := &bank.Consent{ID: pt.consentPrefix + uuid.NewString(), Kind: pt.consent, ClientID: PrincipalOf(c).Token.ClientID,
 		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(bank.PaymentConsentLifetime),
 		Initiation: in, Request: stored}
-	id, err := idem(c, pt.consents, raw)
-	if err != nil {
-		return err
-	}
 	out, _, err := s.store.CreateConsentIdempotent(c.Request().Context(), cn, id, now)
 	if err != nil {
 		return idemErr(err)
@@ -390,6 +416,20 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	if err := s.verifySignature(c, raw); err != nil {
 		return err
 	}
+	id, err := idem(c, pt.orders, raw)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	if pid, found, err := s.store.Replay(c.Request().Context(), id, now); err != nil {
+		return idemErr(err)
+	} else if found {
+		p, err := s.store.Payment(c.Request().Context(), pid)
+		if err != nil {
+			return err
+		}
+		return s.paymentResponse(c, http.StatusCreated, pt, &p)
+	}
 	var req pisBody
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
@@ -408,13 +448,15 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	if !sameJSON(req.Risk, consent.Risk) {
 		return bank.Errorf(bank.KindConsentMismatch, "Risk", "the Risk differs from the consent's")
 	}
-	id, err := idem(c, pt.orders, raw)
-	if err != nil {
-		return err
-	}
 	initiationJSON, _ := canonical(req.Data.Initiation)
-	now := s.clock.Now()
 	in := cn.Initiation
+	// The date a scheduled payment or standing order starts must still be ahead.
+	switch {
+	case pt == scheduledPayments && !in.RequestedAt.After(now):
+		return bank.Errorf(bank.KindFieldInvalidDate, "Data.Initiation.RequestedExecutionDateTime", "RequestedExecutionDateTime has passed")
+	case pt == standingOrders && !in.FirstAt.After(now):
+		return bank.Errorf(bank.KindFieldInvalidDate, "Data.Initiation.FirstPaymentDateTime", "FirstPaymentDateTime has passed")
+	}
 	o := store.Order{
 		Payment: bank.Payment{ID: pt.orderPrefix + uuid.NewString(), Kind: pt.order, ConsentID: cn.ID, ClientID: cn.ClientID,
 			Amount: in.Amount, Currency: in.Currency, Request: initiationJSON,
@@ -545,11 +587,7 @@ func (s *Server) orderDetailsFor(c echo.Context, pt *paymentType) error {
 // catchUp brings payments up to the sandbox clock: settlement of domestic
 // payments, execution of scheduled payments and standing orders.
 func (s *Server) catchUp(ctx context.Context) error {
-	now := s.clock.Now()
-	if _, err := s.store.Settle(ctx, now); err != nil {
-		return err
-	}
-	_, err := s.store.Execute(ctx, now)
+	_, err := s.store.CatchUp(ctx, s.clock.Now())
 	return err
 }
 

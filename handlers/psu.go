@@ -254,6 +254,13 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 			}
 			data["Window"] = w
 		}
+	} else if ar.Consent.Kind == bank.ConsentFundsConfirmation {
+		data["Title"] = "Allow funds checks"
+		data["Permissions"] = []string{"Whether the account below has enough money for an amount the app asks about (a yes or no answer, never your balance)"}
+		data["Funds"] = true
+		if !ar.Consent.ExpiresAt.IsZero() {
+			data["Until"] = ar.Consent.ExpiresAt.Format("2 January 2006, 15:04 MST")
+		}
 	} else if in := ar.Consent.Initiation; in != nil {
 		data["Title"] = "Confirm your payment"
 		payee := in.Creditor.Identification
@@ -365,7 +372,7 @@ func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string
 	now := s.clock.Now()
 	var apps []appView
 	for _, cn := range consents {
-		if !cn.Usable(now) || cn.Kind == bank.ConsentDomesticPayment {
+		if !cn.Usable(now) || cn.IsPayment() {
 			continue
 		}
 		name := cn.ClientID

@@ -253,12 +253,7 @@ func (a *App) settleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := a.Clock.Now()
-			_, err := a.Store.Settle(ctx, now)
-			if err == nil {
-				_, err = a.Store.Execute(ctx, now)
-			}
-			if err != nil && ctx.Err() == nil {
+			if _, err := a.Store.CatchUp(ctx, a.Clock.Now()); err != nil && ctx.Err() == nil {
 				a.Log.Error("moving payments along", "error", err)
 			}
 		}

@@ -49,7 +49,7 @@ func TestMoney(t *testing.T) {
 		ok   bool
 	}{
 		{"10", 1000, true}, {"10.5", 1050, true}, {"10.05", 1005, true}, {"0.01", 1, true},
-		{"10.005", 0, false}, {"-1", 0, false}, {"1e3", 0, false}, {"", 0, false}, {".5", 0, false},
+		{"10.005", 0, false}, {"10.100", 1010, true}, {"5.00000", 500, true}, {"-1", 0, false}, {"1e3", 0, false}, {"", 0, false}, {".5", 0, false},
 		{"12345678901234", 0, false}, {"1.", 0, false},
 	} {
 		got, err := ParseMinor(tt.in)

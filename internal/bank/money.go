@@ -31,6 +31,13 @@ func FormatMinor(minor int64) string {
 // a payment of 10.005 GBP cannot be settled.
 func ParseMinor(s string) (int64, error) {
 	whole, frac, dot := strings.Cut(s, ".")
+	if dot && len(frac) > Exponent {
+		// The schema allows five decimals: 10.100 is 10.10, 10.105 is refused.
+		frac = strings.TrimRight(frac, "0")
+		if len(frac) < Exponent {
+			frac += strings.Repeat("0", Exponent-len(frac))
+		}
+	}
 	if whole == "" || len(whole) > 13 || (dot && (frac == "" || len(frac) > Exponent)) {
 		return 0, fmt.Errorf("amount %q: want up to 13 digits and at most %d decimals", s, Exponent)
 	}

@@ -24,7 +24,7 @@ type Frequency struct {
 var quarterDays = map[string][4][2]int{
 	"ENGLISH":  {{3, 25}, {6, 24}, {9, 29}, {12, 25}},
 	"SCOTTISH": {{2, 2}, {5, 15}, {8, 1}, {11, 11}},
-	"RECEIVED": {{3, 20}, {6, 19}, {9, 24}, {12, 23}},
+	"RECEIVED": {{3, 20}, {6, 19}, {9, 24}, {12, 20}},
 }
 
 // ParseFrequency reads a frequency code; an unknown one is

@@ -22,6 +22,7 @@ func TestFrequencyNext(t *testing.T) {
 		{"IntrvlMnthDay:01:-01", "2026-01-31T09:00", "2026-02-28T09:00"},
 		{"IntrvlMnthDay:03:05", "2026-01-05T09:00", "2026-04-05T09:00"},
 		{"QtrDay:ENGLISH", "2026-01-05T09:00", "2026-03-25T09:00"},
+		{"QtrDay:RECEIVED", "2026-11-05T09:00", "2026-12-20T09:00"},
 	}
 	for _, tt := range tests {
 		f, err := ParseFrequency(tt.code, "Frequency")

@@ -477,6 +477,17 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		}
 	}
 	if len(chosen) == 0 {
+		// A failed authorisation rejects the consent (R/W profile).
+		if !ar.Reauth {
+			if _, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
+				if c.Status == bank.StatusAwaitingAuthorisation {
+					c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+				}
+				return nil
+			}); err != nil {
+				return "", err
+			}
+		}
 		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU has no account this consent can use"}), nil
 	}
 	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
@@ -553,6 +564,9 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 			}
 			if in := c.Initiation; in != nil && in.Debtor != nil && !a.Matches(*in.Debtor) {
 				continue
+			}
+			if in := c.Initiation; in != nil && c.IsPayment() && a.Matches(in.Creditor) {
+				continue // an account cannot pay itself
 			}
 		}
 		out = append(out, a)

@@ -68,7 +68,13 @@ func NewToken() string { return randomToken() }
 
 // RevokeByPSU is the PSU revoking a TPP's access at the bank: the consent's
 // tokens stop working at once, its status stays. Only the PSU's own consents.
+//
+// Payment consents cannot be revoked (PIS profile): once authorised they
+// are for one payment, or an order the TPP made.
 func (s *Server) RevokeByPSU(ctx context.Context, psu, consentID string) error {
+	if c, err := s.Store.Consent(ctx, consentID); err == nil && c.IsPayment() {
+		return bank.Errorf(bank.KindForbidden, "consent_id", "payment consents cannot be revoked")
+	}
 	err := s.Store.RevokeByPSU(ctx, psu, consentID, s.Clock.Now())
 	if errors.Is(err, bank.ErrNotFound) {
 		return bank.Errorf(bank.KindForbidden, "consent_id", "consent %s is not one of yours", consentID)

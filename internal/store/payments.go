@@ -266,70 +266,6 @@ func (s *Store) Payment(ctx context.Context, id string) (bank.Payment, error) {
 	return p, translate(err)
 }
 
-// Settle moves every open payment along by the sandbox clock: Pending
-// becomes AcceptedSettlementInProcess at its process time; at its settle
-// time its pending debit is booked (same TransactionId, booked at the
-// settle time, with its running balance), the booked balance follows, and
-// a creditor account held at this bank is credited. Payments settle in
-// settle-time order, so running balances stay in booking order. It returns
-// how many payments changed.
-func (s *Store) Settle(ctx context.Context, now time.Time) (int, error) {
-	n := 0
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, status, account, amount, tx, process_at, settle_at, history FROM payments
-			WHERE status IN ('Pending', 'AcceptedSettlementInProcess') AND process_at <= ? ORDER BY settle_at, id`, now.Unix())
-		if err != nil {
-			return err
-		}
-		type open struct {
-			id, account, amount, tx, process, settle int64
-			status, history                          string
-		}
-		var due []open
-		for rows.Next() {
-			var o open
-			if err := rows.Scan(&o.id, &o.status, &o.account, &o.amount, &o.tx, &o.process, &o.settle, &o.history); err != nil {
-				rows.Close()
-				return err
-			}
-			due = append(due, o)
-		}
-		rows.Close()
-		for _, o := range due {
-			var hist []bank.StatusChange
-			if err := json.Unmarshal([]byte(o.history), &hist); err != nil {
-				return err
-			}
-			status := o.status
-			if status == bank.PaymentPending {
-				status = bank.PaymentInProcess
-				hist = append(hist, bank.StatusChange{Status: status, At: fromUnix(o.process)})
-			}
-			if o.settle <= now.Unix() {
-				if err := book(ctx, tx, o.account, o.tx, -o.amount, o.settle); err != nil {
-					return err
-				}
-				status = bank.PaymentCompleted
-				hist = append(hist, bank.StatusChange{Status: status, At: fromUnix(o.settle)})
-			}
-			if status == o.status {
-				continue
-			}
-			h, err := json.Marshal(hist)
-			if err != nil {
-				return err
-			}
-			at := hist[len(hist)-1].At.Unix()
-			if _, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ? WHERE id = ?", status, at, string(h), o.id); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
 // book turns a pending entry into a booked one at `at`, moves the amount from
 // the account's pending sum to its booked balance, and credits the creditor
 // when it holds its account here.
@@ -464,4 +400,25 @@ func (s *Store) SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) 
 			VALUES(?,?,?,?,?,?,?)`, f.ID, f.ConsentID, f.Reference, f.Amount, f.Currency, f.Available, f.CreatedAt.Unix())
 		return err
 	})
+}
+
+// Replay looks an idempotency key up before anything else is checked: the
+// resource a first request made with it in the last 24 hours (found), or
+// ErrIdempotencyMismatch when that request had another body.
+func (s *Store) Replay(ctx context.Context, id Idem, now time.Time) (string, bool, error) {
+	var hash, res string
+	var at int64
+	err := s.r.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
+		id.ClientID, id.Operation, id.Key).Scan(&hash, &res, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	case now.Sub(fromUnix(at)) >= bank.IdempotencyWindow:
+		return "", false, nil
+	case hash != id.BodyHash:
+		return "", false, ErrIdempotencyMismatch
+	}
+	return res, true, nil
 }

@@ -84,7 +84,7 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 		}
 		now = now.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
 		if r.IntN(4) == 0 {
-			if _, err := s.Settle(ctx, now); err != nil {
+			if _, err := s.CatchUp(ctx, now); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -94,7 +94,7 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 			}
 		}
 	}
-	if _, err := s.Settle(ctx, now.Add(time.Minute)); err != nil {
+	if _, err := s.CatchUp(ctx, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if problems, err := s.CheckLedgers(ctx, 5); err != nil || len(problems) > 0 {

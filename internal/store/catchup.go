@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// due is the next thing the sandbox clock owes a payment order.
+type due struct {
+	at    int64
+	class int // orders the classes at the same instant: settlements, then scheduled, then standing orders
+	id    int64
+}
+
+func (d due) before(e due) bool {
+	if d.at != e.at {
+		return d.at < e.at
+	}
+	if d.class != e.class {
+		return d.class < e.class
+	}
+	return d.id < e.id
+}
+
+const (
+	dueDomestic = iota
+	dueScheduled
+	dueStanding
+)
+
+// CatchUp brings every open payment order up to now, one due event at a
+// time in time order across all of them: a domestic payment moving to
+// AcceptedSettlementInProcess or settling (its pending debit booked, the
+// creditor credited when held here), a scheduled payment executing, a
+// standing order's occurrence paying. Taking them in time order keeps
+// booking times, running balances and funds decisions in the order the
+// events happened, whatever the size of a clock jump. It returns how many
+// events it applied.
+func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for {
+			d, ok, err := nextDue(ctx, tx, now.Unix())
+			if err != nil || !ok {
+				return err
+			}
+			switch d.class {
+			case dueDomestic:
+				err = stepDomestic(ctx, tx, d.id)
+			case dueScheduled:
+				err = executeScheduled(ctx, tx, d.id)
+			case dueStanding:
+				err = payStanding(ctx, tx, d.id)
+			}
+			if err != nil {
+				return err
+			}
+			n++
+		}
+	})
+	return n, err
+}
+
+func nextDue(ctx context.Context, tx *sql.Tx, now int64) (due, bool, error) {
+	queries := []struct {
+		class int
+		q     string
+		args  []any
+	}{
+		{dueDomestic, `SELECT CASE WHEN status = ? THEN process_at ELSE settle_at END AS at, id FROM payments
+			WHERE kind = ? AND status IN (?, ?) AND at <= ? ORDER BY at, id LIMIT 1`,
+			[]any{bank.PaymentPending, OrderDomestic, bank.PaymentPending, bank.PaymentInProcess, now}},
+		{dueScheduled, `SELECT settle_at, id FROM payments WHERE kind = ? AND status = ? AND settle_at <= ? ORDER BY settle_at, id LIMIT 1`,
+			[]any{OrderScheduled, bank.OrderInitiationPending, now}},
+		{dueStanding, `SELECT next_at, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
+			ORDER BY next_at, id LIMIT 1`, []any{now}},
+	}
+	var best due
+	found := false
+	for _, q := range queries {
+		d := due{class: q.class}
+		err := tx.QueryRowContext(ctx, q.q, q.args...).Scan(&d.at, &d.id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return due{}, false, err
+		}
+		if !found || d.before(best) {
+			best, found = d, true
+		}
+	}
+	return best, found, nil
+}
+
+// appendHistory records a status change in a payment's history.
+func appendHistory(history string, c bank.StatusChange) (string, error) {
+	var hist []bank.StatusChange
+	if err := json.Unmarshal([]byte(history), &hist); err != nil {
+		return "", err
+	}
+	h, err := json.Marshal(append(hist, c))
+	return string(h), err
+}
+
+// stepDomestic moves a domestic payment one status along.
+func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
+	var status, history string
+	var account, amount, txID, process, settle int64
+	if err := tx.QueryRowContext(ctx, "SELECT status, history, account, amount, tx, process_at, settle_at FROM payments WHERE id = ?", id).
+		Scan(&status, &history, &account, &amount, &txID, &process, &settle); err != nil {
+		return err
+	}
+	next, at := bank.PaymentInProcess, process
+	if status == bank.PaymentInProcess {
+		next, at = bank.PaymentCompleted, settle
+		if err := book(ctx, tx, account, txID, -amount, settle); err != nil {
+			return err
+		}
+	}
+	h, err := appendHistory(history, bank.StatusChange{Status: next, At: fromUnix(at)})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ? WHERE id = ?", next, at, h, id)
+	return err
+}
+
+// canPay reads an account and decides on an amount.
+func canPay(ctx context.Context, tx *sql.Tx, account, amount int64) (bool, string, error) {
+	var st bank.LedgerState
+	var a bank.Account
+	if err := tx.QueryRowContext(ctx, "SELECT booked, pending_debits, pending_credits, credit_limit, sub_type FROM accounts WHERE id = ?", account).
+		Scan(&st.Booked, &st.PendingDebits, &st.PendingCredits, &a.CreditLimit, &a.SubType); err != nil {
+		return false, "", err
+	}
+	ok, reason := bank.Accept(a, st, amount)
+	return ok, reason, nil
+}
+
+// executeScheduled makes a scheduled payment at its date: booked then if the
+// debtor can pay (InitiationCompleted), else InitiationFailed; either way it
+// leaves the debtor's list of scheduled payments.
+func executeScheduled(ctx context.Context, tx *sql.Tx, id int64) error {
+	var pid, history, ref string
+	var account, amount, at int64
+	var cp bank.AccountRef
+	if err := tx.QueryRowContext(ctx, `SELECT p.payment_id, p.history, p.account, p.amount, p.settle_at, s.scheme, s.identification, s.name, s.reference
+		FROM payments p JOIN scheduled_payments s ON s.payment_id = p.payment_id WHERE p.id = ?`, id).
+		Scan(&pid, &history, &account, &amount, &at, &cp.Scheme, &cp.Identification, &cp.Name, &ref); err != nil {
+		return err
+	}
+	when := fromUnix(at)
+	ok, reason, err := canPay(ctx, tx, account, amount)
+	if err != nil {
+		return err
+	}
+	status, txID := bank.OrderInitiationFailed, int64(0)
+	if ok {
+		if txID, err = post(ctx, tx, account, -amount, when, kindFPO, cp, ref, true); err != nil {
+			return err
+		}
+		status, reason = bank.OrderInitiationCompleted, ""
+	}
+	h, err := appendHistory(history, bank.StatusChange{Status: status, At: when, Reason: reason})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ?, reason = ?, tx = ? WHERE id = ?",
+		status, at, h, reason, txID, id); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM scheduled_payments WHERE payment_id = ?", pid)
+	return err
+}
+
+// payStanding makes one occurrence of a standing order (if the debtor can
+// pay; else it is skipped) and moves the order to its next date. The first
+// occurrence pays the first amount, the last one (by NumberOfPayments or
+// FinalPaymentDateTime) the final amount, the others the recurring amount.
+func payStanding(ctx context.Context, tx *sql.Tx, id int64) error {
+	var o struct {
+		account, amount, first, next, final, firstAmt, finalAmt, remaining, made int64
+		freq, ref                                                                string
+		cp                                                                       bank.AccountRef
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT account, frequency, reference, amount, first_at, next_at, final_at, scheme, identification,
+		name, first_amount, final_amount, remaining, made FROM standing_orders WHERE id = ?`, id).Scan(&o.account, &o.freq, &o.ref,
+		&o.amount, &o.first, &o.next, &o.final, &o.cp.Scheme, &o.cp.Identification, &o.cp.Name, &o.firstAmt, &o.finalAmt, &o.remaining, &o.made); err != nil {
+		return err
+	}
+	f, err := bank.ParseFrequency(o.freq, "Frequency")
+	if err != nil {
+		return err
+	}
+	at := fromUnix(o.next)
+	following := f.Next(fromUnix(o.first), at)
+	last := o.remaining == 1 || (o.final != 0 && following.After(fromUnix(o.final)))
+	amount := o.amount
+	switch {
+	case o.made == 0 && o.firstAmt > 0:
+		amount = o.firstAmt
+	case last && o.finalAmt > 0:
+		amount = o.finalAmt
+	}
+	ok, _, err := canPay(ctx, tx, o.account, amount)
+	if err != nil {
+		return err
+	}
+	lastAt := int64(0)
+	if ok {
+		if _, err := post(ctx, tx, o.account, -amount, at, kindSO, o.cp, o.ref, true); err != nil {
+			return err
+		}
+		o.made++
+		lastAt = o.next
+	}
+	if o.remaining > 0 {
+		o.remaining--
+	}
+	status, nextAt := "Active", unix(following)
+	if last || following.IsZero() {
+		status, nextAt = "Inactive", 0
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE standing_orders SET next_at = ?, last_at = CASE WHEN ? <> 0 THEN ? ELSE last_at END,
+		remaining = ?, made = ?, status = ? WHERE id = ?`, nextAt, lastAt, lastAt, o.remaining, o.made, status, id)
+	return err
+}
