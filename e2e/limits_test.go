@@ -131,3 +131,25 @@ func TestRateLimitOff(t *testing.T) {
 		}
 	}
 }
+
+// TestMetrics: /metrics serves Prometheus text with requests by route and
+// status, latency, rate-limit refusals, consents by status.
+func TestMetrics(t *testing.T) {
+	s := start(t, frozen(), withRates(gateway.ClassData, "1:1"))
+	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
+	s.get(ais+"/accounts", tok)
+	s.get(ais+"/accounts", tok)
+	r := s.get("/metrics", "")
+	expect(t, r, 200)
+	for _, want := range []string{
+		`sandbox_http_requests_total{code="200",method="GET",route="/open-banking/v3.1/aisp/accounts"} 1`,
+		`sandbox_http_requests_total{code="429",method="GET",route="/open-banking/v3.1/aisp/accounts"} 1`,
+		`sandbox_rate_limited_total{class="data"} 1`,
+		`sandbox_consents{kind="account-access",status="Authorised"} 1`,
+		`sandbox_http_request_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ func (s *Server) limitClient(c echo.Context, class gateway.Class, clientID strin
 	v := s.limits.Allow(class, clientID)
 	setRateHeaders(c, v)
 	if !v.Allowed {
+		s.metrics.rateLimited.WithLabelValues(string(class)).Inc()
 		return errRateLimited
 	}
 	return nil
@@ -53,6 +54,7 @@ func (s *Server) limitIP(class gateway.Class) echo.MiddlewareFunc {
 				v := s.limits.Allow(class, ip)
 				setRateHeaders(c, v)
 				if !v.Allowed {
+					s.metrics.rateLimited.WithLabelValues(string(class)).Inc()
 					return errRateLimited
 				}
 			}
@@ -70,6 +72,7 @@ func (s *Server) limitUnattended(c echo.Context, consentID string) error {
 	v := s.unattended.Allow(consentID)
 	if !v.Allowed {
 		setRateHeaders(c, v)
+		s.metrics.rateLimited.WithLabelValues("unattended").Inc()
 		return errRateLimited
 	}
 	return nil

@@ -72,6 +72,7 @@ type Server struct {
 	limits     *gateway.Limiter
 	unattended *gateway.Unattended
 	auditor    *audit.Auditor
+	metrics    *metrics
 }
 
 // New builds the echo instance with every route and middleware mounted.
@@ -95,7 +96,9 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.cors)
-	e.Use(recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit))
+	s.metrics = newMetrics(d.Store)
+	e.Use(s.metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit))
+	e.GET("/metrics", s.metrics.handler())
 
 	e.GET("/healthz", s.healthz)
 	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {

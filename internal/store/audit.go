@@ -242,3 +242,36 @@ func (s *Store) SetSuspension(ctx context.Context, clientID, reason string) erro
 		return nil
 	})
 }
+
+// Count is a count of rows by two labels.
+type Count struct {
+	A, B string
+	N    int
+}
+
+// ConsentCounts counts consents by kind and status.
+func (s *Store) ConsentCounts(ctx context.Context) ([]Count, error) {
+	return s.counts(ctx, "SELECT kind, status, count(*) FROM consents GROUP BY 1, 2")
+}
+
+// EventCounts counts security events by rule and severity.
+func (s *Store) EventCounts(ctx context.Context) ([]Count, error) {
+	return s.counts(ctx, "SELECT rule, severity, count(*) FROM security_events GROUP BY 1, 2")
+}
+
+func (s *Store) counts(ctx context.Context, q string) ([]Count, error) {
+	rows, err := s.r.QueryContext(ctx, q)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.A, &c.B, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, translate(rows.Err())
+}
