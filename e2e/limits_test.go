@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/obsandbox/sandbox/internal/app"
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -152,4 +155,44 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// TestResourceLimits: a slow client is cut off by the header timeout, a
+// huge header block is refused (431), deep JSON and huge arrays are refused
+// before parsing, and the server stays up.
+func TestResourceLimits(t *testing.T) {
+	s := start(t, func(c *app.Config) { c.ReadHeaderTimeout = 300 * time.Millisecond; c.MaxHeaderBytes = 8192 })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")) // and then nothing more
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	_, err = io.ReadFull(conn, buf)
+	if err == nil {
+		t.Fatal("a slow client held the connection")
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server did not close a connection whose headers never finished")
+	}
+	big := strings.Repeat("a", 20000) // net/http allows 4 KiB of slack over MaxHeaderBytes
+	expect(t, s.do(req{method: "GET", path: "/healthz", header: map[string]string{"x-padding": big}}), 431)
+
+	_, client := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, nil)
+	cc := s.clientToken(client, "accounts")
+	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
+	r := s.do(req{method: "POST", path: ais + "/account-access-consents", token: cc, body: `{"Data":` + deep + `,"Risk":{}}`})
+	expect(t, r, 400)
+	if r.obError(t) != "UK.OBIE.Resource.InvalidFormat" {
+		t.Error(string(r.Body))
+	}
+	perms := `"` + strings.Repeat(`ReadAccountsBasic","`, 1500) + `ReadAccountsBasic"`
+	r = s.do(req{method: "POST", path: ais + "/account-access-consents", token: cc, body: `{"Data":{"Permissions":[` + perms + `]},"Risk":{}}`})
+	expect(t, r, 400)
+	if r.obError(t) != "UK.OBIE.Field.Invalid" {
+		t.Error(string(r.Body))
+	}
+	expect(t, s.get("/healthz", ""), 200)
 }

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -39,6 +41,19 @@ func validateRequest(op *operation) echo.MiddlewareFunc {
 			for k := range req.URL.Query() {
 				if !op.query[k] {
 					return bank.Errorf(bank.KindFieldUnexpected, k, "query parameter %q is not allowed here", k)
+				}
+			}
+			if req.Body != nil && req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut) {
+				raw, err := io.ReadAll(req.Body)
+				if err != nil {
+					if tooLarge(err) {
+						return echo.ErrStatusRequestEntityTooLarge
+					}
+					return bank.Errorf(bank.KindMalformed, "", "the request body could not be read")
+				}
+				req.Body = io.NopCloser(bytes.NewReader(raw))
+				if err := checkJSONShape(raw, DefaultMaxJSONDepth, DefaultMaxJSONArray); err != nil {
+					return err
 				}
 			}
 			names, values := c.ParamNames(), c.ParamValues()

@@ -44,6 +44,11 @@ type Config struct {
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
+	// Connection limits: slow clients cannot hold connections.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	MaxHeaderBytes    int
 	// AnomalyResponse: alert (record security events) or suspend (also
 	// suspend the client on high-severity ones).
 	AnomalyResponse string
@@ -62,6 +67,7 @@ func Defaults() Config {
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert",
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
 }
 
@@ -128,6 +134,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		}
 		return nil
 	})
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "time a client has to send its request headers")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time a client has to send its whole request")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs
@@ -163,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PSUs < 0 {
 		return fmt.Errorf("--psus %d: must not be negative", c.PSUs)
+	}
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.MaxHeaderBytes < 4096 {
+		return fmt.Errorf("timeouts must be positive and --max-header-bytes at least 4096")
 	}
 	if c.AnomalyResponse != "alert" && c.AnomalyResponse != "suspend" {
 		return fmt.Errorf("--anomaly-response %q: want alert or suspend", c.AnomalyResponse)
