@@ -29,7 +29,9 @@ type Config struct {
 	Profile    string
 	AdminToken string
 	BodyLimit  int64 // bytes; 413 above
-	Version    string
+	// MaxHeaderBytes bounds the request's header block (431 above; 0: none).
+	MaxHeaderBytes int
+	Version        string
 	// SettlementDelay is how long (sandbox time) a payment takes from
 	// acceptance to AcceptedSettlementCompleted; half of it in Pending.
 	SettlementDelay time.Duration
@@ -95,7 +97,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
-	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.cors)
+	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.headerLimit, s.cors)
 	s.metrics = newMetrics(d.Store)
 	e.Use(s.metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit))
 	e.GET("/metrics", s.metrics.handler())
@@ -167,6 +169,24 @@ func (s *Server) healthz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// headerLimit refuses a header block over the limit with 431.
+func (s *Server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.cfg.MaxHeaderBytes > 0 {
+			n := len(c.Request().RequestURI)
+			for k, vs := range c.Request().Header {
+				for _, v := range vs {
+					n += len(k) + len(v) + 4
+				}
+			}
+			if n > s.cfg.MaxHeaderBytes {
+				return c.NoContent(http.StatusRequestHeaderFieldsTooLarge)
+			}
+		}
+		return next(c)
+	}
 }
 
 // recoverer turns a panic in a handler into a logged 500, never a stack

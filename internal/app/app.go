@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	a.auditor = audit.New(a.Store, a.Log, a.detector)
 	a.echo, err = handlers.New(handlers.Deps{Auditor: a.auditor, Detector: a.detector, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
-			BodyLimit: cfg.BodyLimit, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
+			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
 	if err != nil {
 		return nil, err
@@ -130,8 +130,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
+		// net/http's own refusal carries none of our headers: it only stops
+		// what is far beyond the limit the handlers enforce (431 with them).
+		MaxHeaderBytes: 4 * cfg.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 	}
 	ok = true
 	return a, nil
