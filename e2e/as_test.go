@@ -57,11 +57,11 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 func TestFAPIProfile(t *testing.T) {
 	s := start(t, realIssuer(), withProfile("fapi"))
 	ctx := context.Background()
-	c, err := tpp.New(ctx, s.url, callback)
+	cert := s.certificate("fapi-tpp", false, false)
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Now = s.app.Clock.Wall
 	if err := c.Register(ctx, "private_key_jwt"); err == nil {
 		t.Fatal("fapi accepted JSON registration")
 	}

@@ -83,7 +83,8 @@ func TestFAPIRules(t *testing.T) {
 	dev.stop()
 
 	s := start(t, realIssuer(), withProfile("fapi"), func(c *app.Config) { c.DB = db })
-	local.Base = s.url
+	cert := s.certificate("fapi-tpp", false, false)
+	local.Base, local.HTTP = s.url, s.mtlsClient(&cert)
 	if err := local.Discover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,10 @@ func TestFAPIRules(t *testing.T) {
 	a, _ := local.Authorize(ctx, id, tpp.AuthOptions{})
 	expect(t, s.headless(a, "alice", "alice123", "approve"), 400)
 
-	c, _ := tpp.New(ctx, s.url, callback)
-	c.Now = s.app.Clock.Wall
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ssa := s.ssa(c, []string{"AISP"})
 	if err := c.RegisterJWT(ctx, ssa); err != nil {
 		t.Fatal(err)

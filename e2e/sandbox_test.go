@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -69,10 +70,14 @@ func start(t testing.TB, opts ...option) *sandbox {
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
-	return &sandbox{t: t, app: a, url: a.URL, stop: stop, client: &http.Client{
+	hc := &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	if a.CA != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.CA.Pool()}}
+	}
+	return &sandbox{t: t, app: a, url: a.URL, stop: stop, client: hc}
 }
 
 // response is an answer with its body read.
@@ -248,4 +253,39 @@ type testLog struct{ t testing.TB }
 func (w testLog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func withTLS() option { return func(c *app.Config) { c.TLS = true } }
+
+// certificate has the sandbox's CA issue a TPP certificate.
+type certificate struct {
+	CertPEM   string `json:"certificate_pem"`
+	KeyPEM    string `json:"private_key_pem"`
+	SubjectDN string `json:"subject_dn"`
+	X5t       string `json:"x5t#S256"`
+}
+
+func (s *sandbox) certificate(cn string, expired, revoked bool) certificate {
+	s.t.Helper()
+	var out certificate
+	r := s.do(req{method: "POST", path: "/sandbox/certs", token: s.app.Config.AdminToken,
+		body: map[string]any{"common_name": cn, "organisation": "Test TPP Ltd", "expired": expired, "revoked": revoked}})
+	expect(s.t, r, 201)
+	r.JSON(s.t, &out)
+	return out
+}
+
+// mtlsClient is an HTTP client presenting the certificate (none if nil).
+func (s *sandbox) mtlsClient(cert *certificate) *http.Client {
+	s.t.Helper()
+	cfg := &tls.Config{RootCAs: s.app.CA.Pool()}
+	if cert != nil {
+		pair, err := tls.X509KeyPair([]byte(cert.CertPEM), []byte(cert.KeyPEM))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

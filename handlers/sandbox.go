@@ -16,6 +16,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -33,6 +34,8 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/reset", s.reset)
 	admin.POST("/directory/software-statements", s.issueSSA)
 	admin.POST("/keys/rotate", s.rotateKeys)
+	admin.POST("/certs", s.issueCert)
+	e.GET("/sandbox/certs/ca.pem", s.caCert)
 	admin.GET("/audit", s.listAudit)
 	admin.GET("/audit/export", s.exportAudit)
 	admin.GET("/audit/verify", s.verifyAudit)
@@ -377,4 +380,43 @@ func (s *Server) flushAudit() {
 	if s.auditor != nil {
 		s.auditor.Flush()
 	}
+}
+
+// caCert serves the development CA's root certificate (public): clients
+// trust it to reach the sandbox over TLS.
+func (s *Server) caCert(c echo.Context) error {
+	if s.deps.CA == nil {
+		return &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "the sandbox runs without TLS (start it with --tls)"}
+	}
+	return c.Blob(http.StatusOK, "application/x-pem-file", s.deps.CA.CertPEM)
+}
+
+// issueCert issues a TPP certificate from the development CA: a transport
+// certificate (mutual TLS, tls_client_auth) or a signing one; expired or
+// revoked on request, to test failure.
+func (s *Server) issueCert(c echo.Context) error {
+	if s.deps.CA == nil {
+		return &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "the sandbox runs without TLS (start it with --tls)"}
+	}
+	var r struct {
+		CommonName   string `json:"common_name"`
+		Organisation string `json:"organisation"`
+		OrgUnit      string `json:"organisational_unit"`
+		Kind         string `json:"kind"` // transport (default) | signing
+		Expired      bool   `json:"expired"`
+		Revoked      bool   `json:"revoked"`
+	}
+	if err := bindStrict(c, &r); err != nil {
+		return err
+	}
+	if r.CommonName == "" || (r.Kind != "" && r.Kind != "transport" && r.Kind != "signing") {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "common_name is required; kind is transport or signing"}
+	}
+	is, err := s.deps.CA.Issue(c.Request().Context(), pki.Request{CommonName: r.CommonName, Organisation: r.Organisation, OrgUnit: r.OrgUnit,
+		Signing: r.Kind == "signing", Expired: r.Expired, Revoked: r.Revoked}, s.clock.Wall())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"certificate_pem": string(is.CertPEM), "private_key_pem": string(is.KeyPEM),
+		"subject_dn": is.SubjectDN, "x5t#S256": is.X5tS256, "serial": is.Serial, "not_after": is.NotAfter.Format(time.RFC3339)})
 }

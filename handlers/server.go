@@ -19,6 +19,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/web"
 )
@@ -53,6 +54,8 @@ type Deps struct {
 	Config Config
 	// Reset puts the bank back to its seed (POST /sandbox/reset).
 	Reset func(context.Context) error
+	// CA is the development certificate authority (nil without TLS).
+	CA *pki.CA
 	// Auditor records every security decision (nil: no audit trail).
 	Auditor *audit.Auditor
 	// Detector is the anomaly rules' state (reset with the bank).

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +27,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
@@ -46,6 +51,8 @@ type App struct {
 	ln       net.Listener
 	auditor  *audit.Auditor
 	detector *audit.Detector
+	// CA is the development certificate authority (when serving TLS).
+	CA *pki.CA
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -95,9 +102,27 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.URL = deriveIssuer(a.ln.Addr())
+	if cfg.TLS {
+		a.URL = "https://" + strings.TrimPrefix(a.URL, "http://")
+	}
 	issuer := cfg.Issuer
 	if issuer == "" {
 		issuer = a.URL
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS {
+		if a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall()); err != nil {
+			return nil, err
+		}
+		hosts := []string{"localhost", "127.0.0.1", "::1"}
+		if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
+			hosts = append([]string{u.Hostname()}, hosts...)
+		}
+		cert, err := a.CA.ServerCert(ctx, hosts, a.Clock.Wall())
+		if err != nil {
+			return nil, err
+		}
+		tlsConfig = a.CA.ServerConfig(cert)
 	}
 	bits := oauth.KeyBits
 	if cfg.KeyBits > 0 {
@@ -108,7 +133,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: cfg.Profile,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL}
+		AccessTTL: cfg.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: cfg.TLS}
 	spec, err := api.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -117,7 +142,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	rules.Suspend = cfg.AnomalyResponse == "suspend"
 	a.detector = audit.NewDetector(rules)
 	a.auditor = audit.New(a.Store, a.Log, a.detector)
-	a.echo, err = handlers.New(handlers.Deps{Auditor: a.auditor, Detector: a.detector, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	a.echo, err = handlers.New(handlers.Deps{Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
@@ -126,6 +151,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	a.srv = &http.Server{
 		Handler:           a.echo,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -227,7 +253,13 @@ func (a *App) Reset(ctx context.Context) error {
 // (up to 10 s) and closes the database.
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve(a.ln) }()
+	go func() {
+		if a.srv.TLSConfig != nil {
+			errc <- a.srv.ServeTLS(a.ln, "", "")
+			return
+		}
+		errc <- a.srv.Serve(a.ln)
+	}()
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.settleLoop(bg)

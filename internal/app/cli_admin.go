@@ -12,12 +12,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -203,5 +207,52 @@ func runAudit(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return fmt.Errorf("audit trail BROKEN after %d good entries: %w", n, err)
 	}
 	fmt.Fprintf(out, "audit trail intact: %d entries, hash chain verified\n", n)
+	return nil
+}
+
+// runCerts is `sandbox certs ca|issue`: exports the development CA's root
+// (clients trust it) or issues a TPP certificate and key into a folder.
+func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) == 0 || (args[0] != "ca" && args[0] != "issue") {
+		return errors.New("usage: sandbox certs ca [--db FILE] | sandbox certs issue --cn NAME [--org ORG] [--signing] [--expired] [--revoked] [--out DIR]")
+	}
+	fs, cfg := offlineFlags("sandbox certs "+args[0], errOut)
+	cn := fs.String("cn", "", "issue: the certificate's common name (e.g. your software id)")
+	org := fs.String("org", "", "issue: the organisation")
+	signing := fs.Bool("signing", false, "issue: a signing certificate rather than a transport (mutual TLS) one")
+	expired := fs.Bool("expired", false, "issue: one that has already expired, to test failure")
+	revoked := fs.Bool("revoked", false, "issue: one revoked at once, to test failure")
+	dir := fs.String("out", ".", "issue: folder for cert.pem and key.pem")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ca, err := pki.Load(ctx, s, time.Now())
+	if err != nil {
+		return err
+	}
+	if args[0] == "ca" {
+		_, err := out.Write(ca.CertPEM)
+		return err
+	}
+	if *cn == "" {
+		return errors.New("--cn is required")
+	}
+	is, err := ca.Issue(ctx, pki.Request{CommonName: *cn, Organisation: *org, Signing: *signing, Expired: *expired, Revoked: *revoked}, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "cert.pem"), is.CertPEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "key.pem"), is.KeyPEM, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s and %s\nsubject (tls_client_auth_subject_dn): %s\nx5t#S256: %s\nserial: %s, valid until %s\n",
+		filepath.Join(*dir, "cert.pem"), filepath.Join(*dir, "key.pem"), is.SubjectDN, is.X5tS256, is.Serial, is.NotAfter.Format(time.RFC3339))
 	return nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
+	// TLS serves HTTPS with the development CA's certificate and verifies
+	// client certificates (mutual TLS); the fapi profile turns it on.
+	TLS bool
 	// Connection limits: slow clients cannot hold connections.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -134,6 +137,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		}
 		return nil
 	})
+	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "serve HTTPS with a certificate from the sandbox's development CA and accept client certificates (mutual TLS); on in fapi")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "time a client has to send its request headers")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time a client has to send its whole request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
@@ -187,6 +191,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.Profile == oauth.ProfileFAPI {
+		c.TLS = true // FAPI: mutual TLS and certificate-bound tokens
+	}
 	if c.UnattendedLimit < 0 {
 		c.UnattendedLimit = 0
 		if c.Profile == oauth.ProfileFAPI {

@@ -47,6 +47,10 @@ func (s *Server) Token(ctx context.Context, c *Client, p TokenParams, cnf string
 	if !c.hasGrant(p.GrantType) {
 		return nil, errUnauthorizedClient("the client did not register the %s grant", p.GrantType)
 	}
+	if !s.Dev() && cnf == "" {
+		// FAPI: tokens are bound to the client's certificate (RFC 8705).
+		return nil, errInvalidClient("the fapi profile needs mutual TLS: present a client certificate from the sandbox's CA")
+	}
 	switch p.GrantType {
 	case GrantClientCredentials:
 		return s.clientCredentials(ctx, c, p.Scope, cnf)

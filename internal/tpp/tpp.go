@@ -63,17 +63,30 @@ type Discovery struct {
 
 // New prepares a TPP for the sandbox at base, with a fresh 2048-bit PS256
 // signing key, and reads the sandbox's discovery document with go-oidc.
-func New(ctx context.Context, base, redirectURI string) (*Client, error) {
+// Options set what must be known before that (an HTTP client with TLS).
+func New(ctx context.Context, base, redirectURI string, opts ...Option) (*Client, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	c := &Client{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 30 * time.Second},
 		RedirectURI: redirectURI, Name: "Sandbox reference TPP", Key: key}
+	for _, o := range opts {
+		o(c)
+	}
+	c.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.KID = thumbprint(&key.PublicKey)
 	return c, c.Discover(ctx)
 }
+
+// Option configures a Client before it first talks to the sandbox.
+type Option func(*Client)
+
+// WithHTTPClient uses hc (for example with a TLS client certificate).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.HTTP = hc } }
+
+// WithClock uses now as the TPP's clock.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.Now = now } }
 
 func thumbprint(pub *rsa.PublicKey) string {
 	tp, _ := (&jose.JSONWebKey{Key: pub}).Thumbprint(cryptoSHA256)
