@@ -32,6 +32,7 @@ func commands() []command {
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
 		{"keys", "keys rotate: make a new bank signing key (old ones keep verifying)", runKeys},
 		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
+		{"tpp", "tpp accounts|pay --sandbox URL --psu alice: run a reference TPP's journey headlessly, printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate (expired or revoked on request)", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
