@@ -28,14 +28,20 @@ func TestBuiltInTPP(t *testing.T) {
 			// The command is a separate program with the machine's clock.
 			s := start(t, realIssuer(), withProfile(profile), func(c *app.Config) { c.Wall = nil })
 			args := []string{"--sandbox", s.url, "--quiet", "--admin-token", s.app.Config.AdminToken, "--redirect-uri", "https://tpp.example/cb"}
-			var accounts struct{ Data struct{ Account []struct{ AccountId, Nickname string } } }
+			var accounts struct {
+				Data struct {
+					Account []struct{ AccountId, Nickname string }
+				}
+			}
 			if err := json.Unmarshal(runCLI(t, append([]string{"tpp", "accounts", "--psu", "alice"}, args...)...), &accounts); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(accounts.Data.Account); n != 3 {
 				t.Fatalf("tpp accounts printed %d accounts, want alice's 3", n)
 			}
-			var pay struct{ Data struct{ DomesticPaymentId, Status string } }
+			var pay struct {
+				Data struct{ DomesticPaymentId, Status string }
+			}
 			if err := json.Unmarshal(runCLI(t, append([]string{"tpp", "pay", "--psu", "alice", "--amount", "3.21"}, args...)...), &pay); err != nil {
 				t.Fatal(err)
 			}

@@ -65,7 +65,7 @@ func (s *Server) mountAIS(e *echo.Echo) {
 func (s *Server) scope(c echo.Context, perms ...bank.Permission) ([]bank.Account, *bank.Grant, error) {
 	g := GrantOf(c)
 	if len(perms) > 0 && !g.Permissions.Any(perms...) {
-		return nil, g, bank.Errorf(bank.KindForbidden, "", "the consent does not grant %s", permList(perms))
+		return nil, g, bank.Errorf(bank.KindForbidden, "", "the consent does not grant %s", permList(perms)).WithRule("permission.missing")
 	}
 	ids := g.Accounts
 	if id := c.Param("AccountId"); id != "" {
@@ -289,7 +289,7 @@ func (s *Server) statementTransactions(c echo.Context) error {
 		return err
 	}
 	if !g.Permissions.Any(bank.ReadTransactionsBasic, bank.ReadTransactionsDetail) {
-		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadTransactionsBasic or ReadTransactionsDetail")
+		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadTransactionsBasic or ReadTransactionsDetail").WithRule("permission.missing")
 	}
 	sts, err := s.findStatements(c, accts, g)
 	if err != nil {
@@ -330,7 +330,7 @@ func (s *Server) accountParties(c echo.Context) error {
 func (s *Server) psuParty(c echo.Context) error {
 	g := GrantOf(c)
 	if !g.Permissions.Has(bank.ReadPartyPSU) {
-		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadPartyPSU")
+		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadPartyPSU").WithRule("permission.missing")
 	}
 	p, err := s.store.PartyOfPSU(c.Request().Context(), g.PSU)
 	if errors.Is(err, bank.ErrNotFound) {

@@ -215,6 +215,7 @@ func (s *Server) register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Set(keyClient, reg.ClientID) // the audit trail names the client it created
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Location", reg.RegistrationClientURI)
 	return c.JSON(http.StatusCreated, reg)

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -90,8 +89,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if strings.HasPrefix(c.Request().URL.Path, "/sandbox/psu/") {
 			return next(c)
 		}
-		tok, ok := bearer(c.Request())
-		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
+		if !s.isAdmin(c.Request()) {
 			return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
 				Description: "the admin token is required: Authorization: Bearer <admin token>", Challenge: `Bearer realm="sandbox"`}
 		}

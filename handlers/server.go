@@ -60,6 +60,8 @@ type Deps struct {
 	Auditor *audit.Auditor
 	// Detector is the anomaly rules' state (reset with the bank).
 	Detector *audit.Detector
+	// Stopping is closed when the server shuts down: long-lived streams end.
+	Stopping <-chan struct{}
 }
 
 // Server holds the handlers' dependencies.
@@ -77,6 +79,7 @@ type Server struct {
 	limits     *gateway.Limiter
 	unattended *gateway.Unattended
 	auditor    *audit.Auditor
+	journeys   *journeys
 	metrics    *metrics
 }
 
@@ -115,6 +118,7 @@ func New(d Deps) (*echo.Echo, error) {
 	s.mountOAuth(e)
 	s.mountPSU(e)
 	s.mountSandbox(e)
+	s.mountTrainer(e)
 	s.mountAIS(e)
 	s.mountPIS(e)
 	s.mountCBPII(e)

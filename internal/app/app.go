@@ -142,7 +142,8 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	rules.Suspend = cfg.AnomalyResponse == "suspend"
 	a.detector = audit.NewDetector(rules)
 	a.auditor = audit.New(a.Store, a.Log, a.detector)
-	a.echo, err = handlers.New(handlers.Deps{Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	stopping := make(chan struct{})
+	a.echo, err = handlers.New(handlers.Deps{Stopping: stopping, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
@@ -161,6 +162,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		MaxHeaderBytes: 4 * cfg.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 	}
+	a.srv.RegisterOnShutdown(func() { close(stopping) }) // ends the long-lived streams
 	ok = true
 	return a, nil
 }

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/obsandbox/sandbox/internal/oauth"
+)
+
+// trainerDecision is one line of the trainer page's timeline.
+type trainerDecision struct {
+	Text, Rule string
+	Refused    bool
+}
+
+// TestBrowserTrainer runs both journeys from the trainer page in Chromium:
+// every step ends done, the last step's exchanges are shown, and the live
+// timeline shows the bank's decisions in order — including the refusals the
+// journey provokes, with the rule that decided.
+func TestBrowserTrainer(t *testing.T) {
+	s := start(t, realIssuer())
+	b := newBrowser(t)
+	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
+	for _, tc := range []struct {
+		button string
+		steps  int
+		// decisions expected in this order (method path → status, refused?)
+		want []trainerDecision
+	}{
+		{"#start-accounts", 9, []trainerDecision{
+			{Text: "POST /as/register → 201"},
+			{Text: "POST /open-banking/v3.1/aisp/account-access-consents → 201"},
+			{Text: "GET /open-banking/v3.1/aisp/balances → 200"},
+			{Text: "GET /open-banking/v3.1/aisp/beneficiaries → 403", Refused: true, Rule: "permission.missing"},
+			{Text: "DELETE /open-banking/v3.1/aisp/account-access-consents/"},
+			{Text: "GET /open-banking/v3.1/aisp/accounts → 401", Refused: true},
+		}},
+		{"#start-payment", 9, []trainerDecision{
+			{Text: "POST /as/register → 201"},
+			{Text: "POST /open-banking/v3.1/pisp/domestic-payment-consents → 201"},
+			{Text: "/funds-confirmation → 200"},
+			{Text: "POST /open-banking/v3.1/pisp/domestic-payments → 201"},
+			{Text: "POST /open-banking/v3.1/pisp/domestic-payments → 400", Refused: true},
+		}},
+	} {
+		t.Run(strings.TrimPrefix(tc.button, "#start-"), func(t *testing.T) {
+			b.do(t, chromedp.Click(byCSS(tc.button)),
+				chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Journey ready')`),
+				chromedp.Click(byCSS("#run-all")))
+			b.do(t, chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent === 'Journey complete.' || document.getElementById('status').className === 'error'`))
+			if st := browserRead(t, b, chromedp.Text("#status")); st != "Journey complete." {
+				t.Fatalf("status %q; current step: %s", st, browserRead(t, b, chromedp.Text("#current")))
+			}
+			steps := browserRead(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#steps li')].map(li => li.className)`))
+			if len(steps) != tc.steps {
+				t.Fatalf("%d steps shown, want %d", len(steps), tc.steps)
+			}
+			for i, cls := range steps {
+				if cls != "step done" {
+					t.Errorf("step %d: class %q, want done", i+1, cls)
+				}
+			}
+			if n := browserRead(t, b, chromedp.Evaluate[int](`document.querySelectorAll('#current details.exchange').length`)); n == 0 {
+				t.Error("the last step shows no exchange")
+			}
+			// The decisions arrive as the audit log commits them.
+			last := tc.want[len(tc.want)-1]
+			_, _ = chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#timeline li')].some(li => li.textContent.includes(`+
+				jsString(last.Text)+`))`, chromedp.WithPollingTimeout(15*time.Second))) // on a timeout, the check below says what is missing
+			got := browserRead(t, b, chromedp.Evaluate[[]trainerDecision](
+				`[...document.querySelectorAll('#timeline li')].reverse().map(li => ({Text: li.textContent, Rule: li.dataset.rule, Refused: li.classList.contains('refused')}))`))
+			i := 0
+			for _, d := range got {
+				if i < len(tc.want) && strings.Contains(d.Text, tc.want[i].Text) {
+					w := tc.want[i]
+					if d.Refused != w.Refused || (w.Rule != "" && d.Rule != w.Rule) {
+						t.Errorf("%s: refused %v rule %q; want refused %v rule %q", d.Text, d.Refused, d.Rule, w.Refused, w.Rule)
+					}
+					i++
+				}
+			}
+			if i < len(tc.want) {
+				t.Errorf("the timeline lacks %q (in order); it shows:\n%s", tc.want[i].Text, timelineText(got))
+			}
+		})
+	}
+	b.checkHeaders(t, s.url)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestTrainerAccess: a journey's stream shows only that journey's client;
+// watching everything needs the admin token; in fapi starting a journey does
+// too; the page's CSP allows only its own script.
+func TestTrainerAccess(t *testing.T) {
+	s := start(t, realIssuer())
+	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice"}`})
+	expect(t, r, 201)
+	var j struct{ ID string }
+	r.JSON(t, &j)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/trainer/stream?journey="+j.ID, nil)
+	resp, err := s.client.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// Another TPP's traffic, then the journey's first step.
+	other := s.newTPP("private_key_jwt")
+	if _, _, err := other.AISJourney(ctx, "bob", "bob123", []string{"ReadAccountsBasic"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s.do(req{method: http.MethodPost, path: "/trainer/journeys/" + j.ID + "/next"}), 200)
+	events := bufio.NewScanner(resp.Body)
+	var first struct {
+		ClientID string `json:"client_id"`
+		Path     string
+	}
+	for events.Scan() {
+		if data, ok := strings.CutPrefix(events.Text(), "data: "); ok {
+			if err := json.Unmarshal([]byte(data), &first); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if first.Path != "/as/register" || first.ClientID == "" || first.ClientID == other.ClientID {
+		t.Errorf("the journey's stream began with %+v; want its own registration (the other client is %s)", first, other.ClientID)
+	}
+
+	for _, tc := range []struct {
+		name, method, path, token string
+		want                      int
+	}{
+		{"every_decision_without_admin_token", http.MethodGet, "/trainer/stream", "", 401},
+		{"every_decision_with_a_wrong_token", http.MethodGet, "/trainer/stream", "not-the-admin-token", 401},
+		{"unknown_journey_stream", http.MethodGet, "/trainer/stream?journey=nope", "", 404},
+		{"unknown_journey_step", http.MethodPost, "/trainer/journeys/nope/next", "", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) { expect(t, s.do(req{method: tc.method, path: tc.path, token: tc.token}), tc.want) })
+	}
+	t.Run("bad_kind_and_unknown_psu", func(t *testing.T) {
+		expect(t, s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"loans"}`}), 400)
+		expect(t, s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"mallory"}`}), 400)
+	})
+	t.Run("csp", func(t *testing.T) {
+		r := s.get("/trainer", "")
+		expect(t, r, 200)
+		if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("CSP %q", csp)
+		}
+	})
+	// The stream is still open: shutting down ends it (and does not wait on it).
+	s.stop()
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("the stream did not end cleanly on shutdown: %v", err)
+	}
+	t.Run("fapi_journeys_need_the_admin_token", func(t *testing.T) {
+		f := start(t, realIssuer(), withProfile(oauth.ProfileFAPI), withTLS())
+		expect(t, f.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts"}`}), 401)
+		expect(t, f.do(req{method: http.MethodPost, path: "/trainer/journeys", token: f.app.Config.AdminToken, body: `{"kind":"accounts"}`}), 201)
+	})
+}
+
+func timelineText(ds []trainerDecision) string {
+	var b strings.Builder
+	for _, d := range ds {
+		fmt.Fprintf(&b, "  %s [%s]\n", d.Text, d.Rule)
+	}
+	return b.String()
+}
