@@ -52,7 +52,8 @@ func (s *Server) createFundsConsent(c echo.Context) error {
 	}
 	now := s.clock.Now()
 	cn := &bank.Consent{ID: "fcc-" + uuid.NewString(), Kind: bank.ConsentFundsConfirmation, ClientID: PrincipalOf(c).Token.ClientID,
-		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, Initiation: &bank.Initiation{Debtor: &debtor}}
+		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, Initiation: &bank.Initiation{Debtor: &debtor},
+		Scenario: s.lastingScenario(c)}
 	if v := req.Data.ExpirationDateTime; v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil || !t.After(now) {
@@ -136,7 +137,7 @@ func (s *Server) confirmFunds(c echo.Context) error {
 	if cur := req.Data.InstructedAmount.Currency; cur != accts[0].Currency {
 		return bank.Errorf(bank.KindUnsupportedCurrency, "Data.InstructedAmount.Currency", "the account is in %s, not %s", accts[0].Currency, cur)
 	}
-	ok, err := s.fundsAvailable(c, cn.PSU, accts[0].ID, amount)
+	ok, err := s.fundsAvailable(c, cn, accts[0].ID, amount)
 	if err != nil {
 		return err
 	}

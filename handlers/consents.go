@@ -64,6 +64,7 @@ func (s *Server) createAccountAccessConsent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	cn.Scenario = s.lastingScenario(c)
 	if err := s.store.CreateConsent(c.Request().Context(), cn); err != nil {
 		return err
 	}

@@ -30,11 +30,11 @@ func (s *Server) cors(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "x-fapi-interaction-id, x-jws-signature, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset")
+		h.Set("Access-Control-Expose-Headers", "x-fapi-interaction-id, x-jws-signature, x-sandbox-scenario, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset")
 		if preflight {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, x-fapi-interaction-id, x-fapi-auth-date, "+
-				"x-fapi-customer-ip-address, x-customer-user-agent, x-idempotency-key, x-jws-signature")
+				"x-fapi-customer-ip-address, x-customer-user-agent, x-idempotency-key, x-jws-signature, x-sandbox-scenario")
 			h.Set("Access-Control-Max-Age", "600")
 			return c.NoContent(http.StatusNoContent)
 		}

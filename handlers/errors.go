@@ -48,8 +48,9 @@ var obCode = map[bank.Kind]struct {
 	bank.KindReauthenticate:               {403, "UK.OBIE.Reauthenticate"},
 	// The standard has no code for a refusal of permission or ownership; the
 	// sandbox names it in its own namespace and says why in Message.
-	bank.KindForbidden: {403, "UK.SBOX.Forbidden"},
-	bank.KindInternal:  {500, "UK.OBIE.UnexpectedError"},
+	bank.KindForbidden:   {403, "UK.SBOX.Forbidden"},
+	bank.KindInternal:    {500, "UK.OBIE.UnexpectedError"},
+	bank.KindUnavailable: {503, "UK.OBIE.UnexpectedError"},
 }
 
 // oauthCode maps a bank error kind to an RFC 6749 error and status for the
@@ -64,6 +65,7 @@ var oauthCode = map[bank.Kind]struct {
 	bank.KindRateLimited:     {429, "slow_down"},
 	bank.KindConflict:        {409, "conflict"},
 	bank.KindInternal:        {500, "server_error"},
+	bank.KindUnavailable:     {503, "temporarily_unavailable"},
 }
 
 type obErrorItem struct {

@@ -165,6 +165,11 @@ func (s *Server) requireToken(n need) echo.MiddlewareFunc {
 			if n.psu {
 				c.Set(keyGrant, p.Grant())
 			}
+			if n.class == gateway.ClassData {
+				if err := s.dataScenario(c, p.Consent); err != nil {
+					return err
+				}
+			}
 			return next(c)
 		}
 	}

@@ -28,6 +28,9 @@ func pageOf(c echo.Context) (pageReq, error) {
 		return p, err
 	}
 	p.size, err = intParam(c, "page-size", defaultPageSize, 1, maxPageSize)
+	if forced, ok := c.Get(keyPageSize).(int); ok && forced < p.size {
+		p.size = forced // a scenario's short pages
+	}
 	return p, err
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/jws"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/scenario"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -286,7 +287,7 @@ func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error 
 	}
 	cn := &bank.Consent{ID: pt.consentPrefix + uuid.NewString(), Kind: pt.consent, ClientID: PrincipalOf(c).Token.ClientID,
 		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(bank.PaymentConsentLifetime),
-		Initiation: in, Request: stored}
+		Initiation: in, Request: stored, Scenario: s.lastingScenario(c)}
 	out, _, err := s.store.CreateConsentIdempotent(c.Request().Context(), cn, id, now)
 	if err != nil {
 		return idemErr(err)
@@ -374,7 +375,7 @@ func (s *Server) domesticFundsConfirmation(c echo.Context) error {
 	if cn.Status != bank.StatusAuthorised {
 		return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not Authorised", cn.Status)
 	}
-	ok, err := s.fundsAvailable(c, cn.PSU, cn.Accounts[0], cn.Initiation.Amount)
+	ok, err := s.fundsAvailable(c, cn, cn.Accounts[0], cn.Initiation.Amount)
 	if err != nil {
 		return err
 	}
@@ -383,8 +384,15 @@ func (s *Server) domesticFundsConfirmation(c echo.Context) error {
 		"Links": obLinks{Self: s.cfg.Issuer + c.Request().URL.Path}, "Meta": obMeta{}})
 }
 
-// fundsAvailable answers from the real available balance of the account.
-func (s *Server) fundsAvailable(c echo.Context, psu, accountID string, amount int64) (bool, error) {
+// fundsAvailable answers from the real available balance of the account
+// (or no, under the insufficient-funds scenario).
+func (s *Server) fundsAvailable(c echo.Context, cn *bank.Consent, accountID string, amount int64) (bool, error) {
+	if _, ok := s.scenarioFor(c, cn, "", bank.FormatMinor(amount), func(sc scenario.Scenario) bool {
+		return sc.Payment == scenario.PaymentInsufficientFunds
+	}); ok {
+		return false, nil
+	}
+	psu := cn.PSU
 	ctx := c.Request().Context()
 	if err := s.catchUp(ctx); err != nil {
 		return false, err
@@ -474,6 +482,15 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	}
 	if pt != domesticPayments {
 		o.Schedule = in
+	}
+	if sc, ok := s.scenarioFor(c, cn, "", bank.FormatMinor(in.Amount), func(sc scenario.Scenario) bool {
+		return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && pt == domesticPayments)
+	}); ok {
+		if sc.Payment == scenario.PaymentDuplicateReference {
+			return bank.Errorf(bank.KindDuplicateReference, "Data.Initiation.RemittanceInformation.Reference",
+				"sandbox scenario %s: the bank holds a payment with this reference already", sc.Name).WithRule("scenario." + sc.Name)
+		}
+		o.Outcome = sc.Payment
 	}
 	pay, _, err := s.store.Submit(c.Request().Context(), o, id, now)
 	if err != nil {

@@ -322,6 +322,7 @@ func (s *Server) authorizeDecision(c echo.Context) error {
 	if d.Approve && len(d.Accounts) == 0 {
 		return s.consentPage(c, http.StatusBadRequest, ar, rec, "Choose at least one account.")
 	}
+	d = s.psuDecision(c, ar.Consent, d)
 	to, err := s.auth.Decide(ctx, ar, d)
 	if err != nil {
 		return s.authorizeFailed(c, err)

@@ -41,6 +41,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.GET("/security-events", s.listSecurityEvents)
 	admin.POST("/clients/:client_id/suspend", s.suspendClient)
 	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
+	s.mountScenarios(admin)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep
@@ -145,7 +146,8 @@ func (s *Server) headlessAuthorize(c echo.Context) error {
 		}
 		return err
 	}
-	to, err := s.auth.Decide(ctx, ar, oauth.Decision{PSU: r.Username, Approve: r.Decision == "approve", Accounts: r.Accounts})
+	d := s.psuDecision(c, ar.Consent, oauth.Decision{PSU: r.Username, Approve: r.Decision == "approve", Accounts: r.Accounts})
+	to, err := s.auth.Decide(ctx, ar, d)
 	if err != nil {
 		return s.headlessFailed(c, err)
 	}
@@ -279,6 +281,7 @@ func (s *Server) reset(c echo.Context) error {
 	if s.deps.Detector != nil {
 		s.deps.Detector.Reset()
 	}
+	s.dataCalls.reset()
 	return c.NoContent(http.StatusNoContent)
 }
 

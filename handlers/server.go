@@ -20,6 +20,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
+	"github.com/obsandbox/sandbox/internal/scenario"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/web"
 )
@@ -62,6 +63,8 @@ type Deps struct {
 	Detector *audit.Detector
 	// Stopping is closed when the server shuts down: long-lived streams end.
 	Stopping <-chan struct{}
+	// Scenarios is the live scenario catalogue (nil: no scenarios).
+	Scenarios *scenario.Registry
 }
 
 // Server holds the handlers' dependencies.
@@ -80,12 +83,14 @@ type Server struct {
 	unattended *gateway.Unattended
 	auditor    *audit.Auditor
 	journeys   *journeys
+	scenarios  *scenario.Registry
+	dataCalls  callCounter // data calls per consent (scenario revoke_after)
 	metrics    *metrics
 }
 
 // New builds the echo instance with every route and middleware mounted.
 func New(d Deps) (*echo.Echo, error) {
-	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d, auditor: d.Auditor}
+	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d, auditor: d.Auditor, scenarios: d.Scenarios}
 	if s.cfg.BodyLimit <= 0 {
 		s.cfg.BodyLimit = 1 << 20
 	}
@@ -105,7 +110,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.Pre(interaction, commonHeaders(s.cfg.Profile), s.headerLimit, s.cors)
 	s.metrics = newMetrics(d.Store)
-	e.Use(s.metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit))
+	e.Use(s.metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.cfg.BodyLimit), s.applyScenario)
 	e.GET("/metrics", s.metrics.handler())
 
 	e.GET("/healthz", s.healthz)

@@ -28,6 +28,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
+	"github.com/obsandbox/sandbox/internal/scenario"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
@@ -45,6 +46,8 @@ type App struct {
 	Fixtures *fixtures.Fixtures
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
+	// Scenarios is the live scenario catalogue.
+	Scenarios *scenario.Registry
 
 	echo     *echo.Echo
 	srv      *http.Server
@@ -142,8 +145,11 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	rules.Suspend = cfg.AnomalyResponse == "suspend"
 	a.detector = audit.NewDetector(rules)
 	a.auditor = audit.New(a.Store, a.Log, a.detector)
+	if a.Scenarios, err = a.loadScenarios(ctx); err != nil {
+		return nil, err
+	}
 	stopping := make(chan struct{})
-	a.echo, err = handlers.New(handlers.Deps{Stopping: stopping, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	a.echo, err = handlers.New(handlers.Deps{Stopping: stopping, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
@@ -247,8 +253,25 @@ func (a *App) Reset(ctx context.Context) error {
 	if err := a.Reseed(ctx, r); err != nil {
 		return err
 	}
+	if err := a.Scenarios.Reset(); err != nil {
+		return err
+	}
 	a.Clock.Reset()
 	return a.Store.SetSetting(ctx, "clock_offset", "0s")
+}
+
+// loadScenarios starts the scenario catalogue from fixtures/scenarios.yaml,
+// or from the catalogue saved by an earlier run; every change is saved.
+func (a *App) loadScenarios(ctx context.Context) (*scenario.Registry, error) {
+	saved, err := a.Store.Setting(ctx, "scenarios")
+	if err != nil && !errors.Is(err, bank.ErrNotFound) {
+		return nil, err
+	}
+	return scenario.NewRegistry(fixtures.Scenarios(), []byte(saved), func(b []byte) error {
+		// A change comes from an admin request or from counting one down;
+		// it is saved at once, outside that request's cancellation.
+		return a.Store.SetSetting(context.WithoutCancel(ctx), "scenarios", string(b))
+	})
 }
 
 // Serve answers requests until ctx ends, then finishes in-flight requests

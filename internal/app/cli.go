@@ -35,6 +35,9 @@ func commands() []command {
 		{"tpp", "tpp accounts|pay --sandbox URL --psu alice: run a reference TPP's journey headlessly, printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate (expired or revoked on request)", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
+		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
+		{"reset", "reset: put a running sandbox back to its seed (--sandbox URL, --admin-token)", runReset},
+		{"scenarios", "scenarios list|show|put|delete|activate|deactivate|bind|unbind: a running sandbox's scenario catalogue", runScenarios},
 		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "sandbox", Version)

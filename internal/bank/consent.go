@@ -38,6 +38,7 @@ type Consent struct {
 	Initiation  *Initiation // payment consents: the payment the PSU authorises
 	Deleted     bool        // deleted by the TPP
 	PSURevoked  bool        // access revoked by the PSU at the bank
+	Scenario    string      // the scenario it was created under (internal/scenario); "" for none
 }
 
 // Expired reports whether the consent is past its ExpirationDateTime at now.

@@ -41,7 +41,8 @@ const (
 	KindSignatureInvalidClaim
 	KindSignatureMissingClaim
 	KindSignatureUnexpected
-	KindConflict // a unique key is taken (idempotency, registration)
+	KindConflict    // a unique key is taken (idempotency, registration)
+	KindUnavailable // the bank is (made) unavailable: 503
 )
 
 // Error is a refusal with its kind, a message for the client and, where one

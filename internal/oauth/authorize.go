@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -424,6 +425,8 @@ type Decision struct {
 	PSU      string
 	Approve  bool
 	Accounts []string // accounts the PSU selected; empty: every eligible one
+	Why      string   // on a denial, the error_description (default: the PSU denied the request)
+	Limit    int      // when > 0, at most this many of the chosen accounts are kept (scenario some-accounts)
 }
 
 // Decide records the PSU's decision on the consent and returns the URL the
@@ -453,7 +456,7 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
 			return "", err
 		}
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU denied the request"}), nil
+		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: cmp.Or(d.Why, "the PSU denied the request")}), nil
 	}
 	eligible, err := s.Eligible(ctx, ar.Consent, d.PSU)
 	if err != nil {
@@ -467,6 +470,9 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
 			chosen = chosen[:1]
 		}
+	}
+	if d.Limit > 0 && len(chosen) > d.Limit {
+		chosen = chosen[:d.Limit]
 	}
 	if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
 		return "", &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}

@@ -73,8 +73,8 @@ func nextDue(ctx context.Context, tx *sql.Tx, now int64) (due, bool, error) {
 		args  []any
 	}{
 		{dueDomestic, `SELECT CASE WHEN status = ? THEN process_at ELSE settle_at END AS at, id FROM payments
-			WHERE kind = ? AND status IN (?, ?) AND at <= ? ORDER BY at, id LIMIT 1`,
-			[]any{bank.PaymentPending, OrderDomestic, bank.PaymentPending, bank.PaymentInProcess, now}},
+			WHERE kind = ? AND status IN (?, ?) AND at <= ? AND outcome <> ? ORDER BY at, id LIMIT 1`,
+			[]any{bank.PaymentPending, OrderDomestic, bank.PaymentPending, bank.PaymentInProcess, now, OutcomeStuckPending}},
 		{dueScheduled, `SELECT settle_at, id FROM payments WHERE kind = ? AND status = ? AND settle_at <= ? ORDER BY settle_at, id LIMIT 1`,
 			[]any{OrderScheduled, bank.OrderInitiationPending, now}},
 		{dueStanding, `SELECT next_at, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
@@ -108,13 +108,17 @@ func appendHistory(history string, c bank.StatusChange) (string, error) {
 	return string(h), err
 }
 
-// stepDomestic moves a domestic payment one status along.
+// stepDomestic moves a domestic payment one status along (or, under the
+// reject-after-pending scenario, rejects it and reverses its pending debit).
 func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
-	var status, history string
+	var status, history, outcome string
 	var account, amount, txID, process, settle int64
-	if err := tx.QueryRowContext(ctx, "SELECT status, history, account, amount, tx, process_at, settle_at FROM payments WHERE id = ?", id).
-		Scan(&status, &history, &account, &amount, &txID, &process, &settle); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT status, history, account, amount, tx, process_at, settle_at, outcome FROM payments WHERE id = ?", id).
+		Scan(&status, &history, &account, &amount, &txID, &process, &settle, &outcome); err != nil {
 		return err
+	}
+	if outcome == OutcomeRejectAfterPending {
+		return rejectPending(ctx, tx, id, history, account, amount, txID, process)
 	}
 	next, at := bank.PaymentInProcess, process
 	if status == bank.PaymentInProcess {
@@ -128,6 +132,29 @@ func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ? WHERE id = ?", next, at, h, id)
+	return err
+}
+
+// RejectAfterPending is the reason a payment rejected after Pending gives.
+const RejectAfterPending = "Rejected by the bank after acceptance (sandbox scenario rejected-after-pending)"
+
+// rejectPending rejects a Pending payment: its pending debit goes from the
+// account's transactions and pending sum, as if it had never been.
+func rejectPending(ctx context.Context, tx *sql.Tx, id int64, history string, account, amount, txID, at int64) error {
+	if txID != 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM transactions WHERE id = ? AND status = 1", txID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE accounts SET pending_debits = pending_debits - ? WHERE id = ?", amount, account); err != nil {
+			return err
+		}
+	}
+	h, err := appendHistory(history, bank.StatusChange{Status: bank.PaymentRejected, At: fromUnix(at), Reason: RejectAfterPending})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE payments SET status = ?, status_at = ?, history = ?, reason = ?, tx = 0 WHERE id = ?",
+		bank.PaymentRejected, at, h, RejectAfterPending, id)
 	return err
 }
 

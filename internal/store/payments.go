@@ -83,7 +83,18 @@ type Order struct {
 	// Check validates the consent as it is inside the transaction (status,
 	// ownership); an error refuses the order and writes nothing.
 	Check func(*bank.Consent) error
+	// Outcome is what a scenario makes of the payment: "" (the ledger
+	// decides), OutcomeInsufficientFunds (Rejected at once),
+	// OutcomeRejectAfterPending, OutcomeStuckPending.
+	Outcome string
 }
+
+// Outcomes a scenario can force on a domestic payment.
+const (
+	OutcomeInsufficientFunds  = "insufficient-funds"
+	OutcomeRejectAfterPending = "reject-after-pending"
+	OutcomeStuckPending       = "stuck-pending"
+)
 
 // Submit records a payment order, once per idempotency key: in one write
 // transaction it re-reads the consent (Check), decides on the debtor's
@@ -134,7 +145,10 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 		if err := schedule(ctx, tx, o, a); err != nil {
 			return err
 		}
-	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok {
+	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok || o.Outcome == OutcomeInsufficientFunds {
+		if ok {
+			reason = bank.RejectInsufficientFunds
+		}
 		p.Status, p.Reason = bank.PaymentRejected, reason
 		p.History = append(p.History, bank.StatusChange{Status: bank.PaymentRejected, At: now, Reason: reason})
 		p.ProcessAt, p.SettleAt = time.Time{}, time.Time{}
@@ -148,9 +162,9 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments(payment_id, kind, consent_id, client_id, status, created_at, status_at,
-		account, amount, currency, tx, process_at, settle_at, reason, request, history) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		account, amount, currency, tx, process_at, settle_at, reason, request, history, outcome) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, now.Unix(), now.Unix(), a.Ref, p.Amount, p.Currency, txID,
-		unix(p.ProcessAt), unix(p.SettleAt), p.Reason, string(p.Request), string(hist)); err != nil {
+		unix(p.ProcessAt), unix(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome); err != nil {
 		return err
 	}
 	c.Status, c.StatusAt = bank.StatusConsumed, now

@@ -45,6 +45,9 @@ type Client struct {
 	OrgID, SoftwareID string // from the software statement, if registered with one
 	// Trace, when set, is told every HTTP exchange (the CLI prints them).
 	Trace func(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte)
+	// Header is added to every request the TPP makes itself (not the
+	// libraries' token exchange), e.g. x-sandbox-scenario.
+	Header http.Header
 
 	provider *oidc.Provider
 	disc     Discovery
@@ -328,7 +331,7 @@ func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body 
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := c.HTTP.Do(req)
+	resp, err := c.httpDo(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -348,8 +351,18 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %.500s", e.Status, e.Body) }
 
+// httpDo sends a request with the client's extra headers.
+func (c *Client) httpDo(req *http.Request) (*http.Response, error) {
+	for k, vs := range c.Header {
+		if req.Header.Get(k) == "" {
+			req.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	return c.HTTP.Do(req)
+}
+
 func (c *Client) do(req *http.Request, reqBody []byte) (int, []byte, error) {
-	resp, err := c.HTTP.Do(req)
+	resp, err := c.httpDo(req)
 	if err != nil {
 		return 0, nil, err
 	}
