@@ -93,14 +93,16 @@ func TestScheduledPayment(t *testing.T) {
 	if !found {
 		t.Errorf("the scheduled payment is not in AIS: %v", listed)
 	}
-	booked := s.balanceOf(aisTok, acct, "InterimBooked")
+	// InterimAvailable: the clock also books the bank's pending card
+	// entries, which moves InterimBooked but not what is available.
+	booked := s.balanceOf(aisTok, acct, "InterimAvailable")
 	s.advance("1d")
 	// Tokens live an hour of sandbox time: fresh ones after each jump.
 	cc, _ := c.ClientCredentials(ctx, "payments")
 	aisTok = s.freshAIS(c)
 	var got struct{ Data struct{ Status string } }
 	s.get(pis+"/domestic-scheduled-payments/"+id, cc).JSON(t, &got)
-	if got.Data.Status != "InitiationPending" || s.balanceOf(aisTok, acct, "InterimBooked") != booked {
+	if got.Data.Status != "InitiationPending" || s.balanceOf(aisTok, acct, "InterimAvailable") != booked {
 		t.Fatalf("executed a day early: %s", got.Data.Status)
 	}
 	s.advance("2d")
@@ -110,12 +112,17 @@ func TestScheduledPayment(t *testing.T) {
 	if got.Data.Status != "InitiationCompleted" {
 		t.Errorf("status after the date %s", got.Data.Status)
 	}
-	if b := s.balanceOf(aisTok, acct, "InterimBooked"); b != booked-7550 {
-		t.Errorf("booked balance %d, want %d", b, booked-7550)
+	if b := s.balanceOf(aisTok, acct, "InterimAvailable"); b != booked-7550 {
+		t.Errorf("available balance %d, want %d", b, booked-7550)
 	}
-	tx := items(t, s.get(ais+"/accounts/"+acct+"/transactions?page-size=1", aisTok), "Transaction")[0]
-	if tx["BookingDateTime"] != when.Format("2006-01-02T15:04:05")+"+00:00" || tx["Status"] != "Booked" {
-		t.Errorf("transaction %v, want booked at %s", tx, when)
+	var tx map[string]any
+	for _, x := range items(t, s.get(ais+"/accounts/"+acct+"/transactions?page-size=50", aisTok), "Transaction") {
+		if x["TransactionReference"] == "SCHEDULED" || strings.Contains(fmt.Sprint(x["TransactionInformation"]), "SCHEDULED") {
+			tx = x
+		}
+	}
+	if tx == nil || tx["BookingDateTime"] != when.Format("2006-01-02T15:04:05")+"+00:00" || tx["Status"] != "Booked" || amountOf(tx) != -7550 {
+		t.Errorf("transaction %v, want -75.50 booked at %s", tx, when)
 	}
 	expect(t, s.get(pis+"/domestic-scheduled-payments/"+id+"/payment-details", cc), 200)
 }

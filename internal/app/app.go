@@ -228,6 +228,9 @@ func (a *App) Reseed(ctx context.Context, r seedRecord) error {
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	if err := a.Store.StartCardClock(ctx, a.Clock.Now(), r.Date); err != nil {
+		return err
+	}
 	a.Seeded = &st
 	a.Log.Info("bank seeded", "seed", r.Seed, "psus", st.PSUs, "accounts", st.Accounts, "transactions", st.Transactions,
 		"elapsed", st.Elapsed.Round(time.Millisecond))
@@ -250,13 +253,13 @@ func (a *App) Reset(ctx context.Context) error {
 	if err := a.Store.ResetState(ctx); err != nil {
 		return err
 	}
+	a.Clock.Reset() // first: the new bank's pending card entries start from the reset clock
 	if err := a.Reseed(ctx, r); err != nil {
 		return err
 	}
 	if err := a.Scenarios.Reset(); err != nil {
 		return err
 	}
-	a.Clock.Reset()
 	return a.Store.SetSetting(ctx, "clock_offset", "0s")
 }
 

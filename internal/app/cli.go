@@ -183,6 +183,9 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := s.StartCardClock(ctx, time.Now(), cfg.SeedDate); err != nil {
+		return err
+	}
 	rec := fmt.Sprintf(`{"seed":%d,"psus":%d,"date":%q}`, cfg.Seed, cfg.PSUs, cfg.SeedDate.Format(time.RFC3339))
 	if err := s.SetSetting(ctx, "seed", rec); err != nil {
 		return err

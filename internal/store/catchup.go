@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -31,7 +32,22 @@ const (
 	dueDomestic = iota
 	dueScheduled
 	dueStanding
+	dueCard
 )
+
+// CardBookingDelay is how long a pending card entry waits to book: card
+// authorisations settle about three days later.
+const CardBookingDelay = 72 * time.Hour
+
+// StartCardClock ties the seeded bank's pending card entries to the sandbox
+// clock: an entry authorised at the seed date's t books at the sandbox time
+// now + (t - seedDate) + CardBookingDelay, so a fresh bank shows them
+// pending and moving the clock three days on books them all.
+func (s *Store) StartCardClock(ctx context.Context, now, seedDate time.Time) error {
+	return s.SetSetting(ctx, settingCardShift, strconv.FormatInt(now.Unix()-seedDate.Unix(), 10))
+}
+
+const settingCardShift = "pending_card_shift"
 
 // CatchUp brings every open payment order up to now, one due event at a
 // time in time order across all of them: a domestic payment moving to
@@ -44,8 +60,12 @@ const (
 func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		shift, cards, err := cardShift(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for {
-			d, ok, err := nextDue(ctx, tx, now.Unix())
+			d, ok, err := nextDue(ctx, tx, now.Unix(), shift, cards)
 			if err != nil || !ok {
 				return err
 			}
@@ -56,6 +76,8 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 				err = executeScheduled(ctx, tx, d.id)
 			case dueStanding:
 				err = payStanding(ctx, tx, d.id)
+			case dueCard:
+				err = bookCard(ctx, tx, d.id, d.at)
 			}
 			if err != nil {
 				return err
@@ -66,7 +88,31 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-func nextDue(ctx context.Context, tx *sql.Tx, now int64) (due, bool, error) {
+// cardShift reads StartCardClock's shift; cards is false when the bank's
+// pending card entries are not on the clock (a database seeded before).
+func cardShift(ctx context.Context, tx *sql.Tx) (int64, bool, error) {
+	var v string
+	err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", settingCardShift).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n + int64(CardBookingDelay/time.Second), true, err
+}
+
+// bookCard books a pending card entry at `at`.
+func bookCard(ctx context.Context, tx *sql.Tx, id, at int64) error {
+	var account, amount int64
+	if err := tx.QueryRowContext(ctx, "SELECT account, amount FROM transactions WHERE id = ?", id).Scan(&account, &amount); err != nil {
+		return err
+	}
+	return book(ctx, tx, account, id, amount, at)
+}
+
+func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) (due, bool, error) {
 	queries := []struct {
 		class int
 		q     string
@@ -79,6 +125,14 @@ func nextDue(ctx context.Context, tx *sql.Tx, now int64) (due, bool, error) {
 			[]any{OrderScheduled, bank.OrderInitiationPending, now}},
 		{dueStanding, `SELECT next_at, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
 			ORDER BY next_at, id LIMIT 1`, []any{now}},
+	}
+	if cards {
+		queries = append(queries, struct {
+			class int
+			q     string
+			args  []any
+		}{dueCard, `SELECT booked_at + ?, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= ?
+			ORDER BY booked_at, id LIMIT 1`, []any{cardShift, now - cardShift}})
 	}
 	var best due
 	found := false

@@ -70,8 +70,10 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS transactions_by_account"); err != nil {
-			return err
+		for _, ix := range []string{"transactions_by_account", "transactions_pending_cards"} {
+			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS "+ix); err != nil {
+				return err
+			}
 		}
 		l := &Loader{ctx: ctx, tx: tx, kinds: map[[3]string]int64{}, cps: map[[4]string]int64{}}
 		stmt, err := tx.PrepareContext(ctx, "INSERT INTO transactions VALUES "+placeholders(txCols, txBatch))
@@ -89,11 +91,18 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 		if _, err := tx.ExecContext(ctx, "CREATE INDEX transactions_by_account ON transactions(account, booked_at, id)"); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, pendingCardsIndex); err != nil {
+			return err
+		}
 		st = l.stats
 		return nil
 	})
 	return st, err
 }
+
+// pendingCardsIndex finds the pending card entries the clock books
+// (CatchUp): a handful of rows among millions.
+const pendingCardsIndex = "CREATE INDEX IF NOT EXISTS transactions_pending_cards ON transactions(booked_at) WHERE status = 1 AND card_auth <> 0"
 
 // bankTables are the tables Load rewrites, children first.
 var bankTables = []string{"transactions", "tx_kinds", "counterparties", "beneficiaries", "direct_debits",
