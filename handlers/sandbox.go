@@ -42,6 +42,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/clients/:client_id/suspend", s.suspendClient)
 	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
 	s.mountScenarios(admin)
+	s.mountSnapshots(admin)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep
@@ -274,6 +275,14 @@ func (s *Server) reset(c echo.Context) error {
 	if err := s.deps.Reset(c.Request().Context()); err != nil {
 		return err
 	}
+	s.forget()
+	return c.NoContent(http.StatusNoContent)
+}
+
+// forget drops what the handlers counted in memory (rate limits, the
+// unattended limit, anomaly state, scenario call counts) after a reset or
+// a restore.
+func (s *Server) forget() {
 	if s.limits != nil {
 		s.limits.Reset()
 	}
@@ -282,7 +291,6 @@ func (s *Server) reset(c echo.Context) error {
 		s.deps.Detector.Reset()
 	}
 	s.dataCalls.reset()
-	return c.NoContent(http.StatusNoContent)
 }
 
 // listAudit queries the audit trail: ?client_id= &consent_id=

@@ -65,6 +65,8 @@ type Deps struct {
 	Stopping <-chan struct{}
 	// Scenarios is the live scenario catalogue (nil: no scenarios).
 	Scenarios *scenario.Registry
+	// Snapshots saves and restores the sandbox (nil: no snapshots).
+	Snapshots Snapshots
 }
 
 // Server holds the handlers' dependencies.

@@ -257,3 +257,31 @@ func (r *remote) bind(ctx context.Context, bind bool, psu, amount, name string) 
 	_, err = r.call(ctx, http.MethodPut, "/sandbox/scenarios/bindings", cat.Bindings)
 	return err
 }
+
+const snapshotUsage = "sandbox snapshot save NAME | restore NAME | list | delete NAME   [flags]"
+
+// runSnapshot is `sandbox snapshot ...` over /sandbox/snapshots.
+func runSnapshot(ctx context.Context, args []string, out, errOut io.Writer) error {
+	r, rest, err := remoteFlags(ctx, "sandbox snapshot", snapshotUsage, args, out, errOut, nil)
+	if err != nil {
+		return err
+	}
+	nargs := map[string]int{"save": 1, "restore": 1, "list": 0, "delete": 1}
+	n, known := nargs[firstOr(rest, "")]
+	if !known || len(rest) != n+1 {
+		return errors.New("usage: " + snapshotUsage)
+	}
+	switch rest[0] {
+	case "save":
+		_, err = r.call(ctx, http.MethodPost, "/sandbox/snapshots", map[string]string{"name": rest[1]})
+	case "restore":
+		if _, err = r.call(ctx, http.MethodPost, "/sandbox/snapshots/"+url.PathEscape(rest[1])+"/restore", nil); err == nil {
+			fmt.Fprintf(out, "restored %s\n", rest[1])
+		}
+	case "list":
+		_, err = r.call(ctx, http.MethodGet, "/sandbox/snapshots", nil)
+	case "delete":
+		_, err = r.call(ctx, http.MethodDelete, "/sandbox/snapshots/"+url.PathEscape(rest[1]), nil)
+	}
+	return err
+}

@@ -443,6 +443,22 @@ func (r *Registry) Deactivate() error {
 	})
 }
 
+// Load replaces the catalogue with a saved one (JSON); an empty state is the
+// one it started from.
+func (r *Registry) Load(state []byte) error {
+	if len(state) == 0 {
+		return r.Reset()
+	}
+	c, err := Parse(state)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.set(*c)
+	return nil
+}
+
 // Reset puts the catalogue back to the one it started from.
 func (r *Registry) Reset() error {
 	c, err := Parse(r.defs)
