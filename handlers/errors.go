@@ -37,6 +37,7 @@ var obCode = map[bank.Kind]struct {
 	bank.KindUnsupportedLocalInstrument:   {400, "UK.OBIE.Unsupported.LocalInstrument"},
 	bank.KindUnsupportedAccountIdentifier: {400, "UK.OBIE.Unsupported.AccountIdentifier"},
 	bank.KindUnsupportedFrequency:         {400, "UK.OBIE.Unsupported.Frequency"},
+	bank.KindUnsupportedEventType:         {400, "UK.OBIE.Unsupported.EventType"},
 	bank.KindAfterCutOff:                  {400, "UK.OBIE.Rules.AfterCutOffDateTime"},
 	bank.KindDuplicateReference:           {400, "UK.OBIE.Rules.DuplicateReference"},
 	bank.KindSignatureMissing:             {400, "UK.OBIE.Signature.Missing"},

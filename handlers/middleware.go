@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,8 +121,9 @@ func acceptsJSON(accept string) bool {
 // need says which access token an endpoint takes (SUMMARY §2).
 type need struct {
 	scope   string
-	psu     bool   // an authorization-code token bound to a consent; else client credentials
-	consent string // the consent kind a psu token must be bound to
+	orScope []string // other scopes any one of which also serves
+	psu     bool     // an authorization-code token bound to a consent; else client credentials
+	consent string   // the consent kind a psu token must be bound to
 	class   gateway.Class
 }
 
@@ -176,8 +178,8 @@ func (s *Server) requireToken(n need) echo.MiddlewareFunc {
 }
 
 func checkTokenKind(p *oauth.Principal, n need) error {
-	if !p.HasScope(n.scope) {
-		return bank.Errorf(bank.KindForbidden, "", "the access token does not carry the %q scope", n.scope)
+	if !p.HasScope(n.scope) && !slices.ContainsFunc(n.orScope, p.HasScope) {
+		return bank.Errorf(bank.KindForbidden, "", "the access token does not carry the %q scope", strings.Join(append([]string{n.scope}, n.orScope...), `" or "`))
 	}
 	if !n.psu {
 		if p.Token.GrantType != oauth.GrantClientCredentials {

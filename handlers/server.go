@@ -17,6 +17,7 @@ import (
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
@@ -63,6 +64,8 @@ type Deps struct {
 	Detector *audit.Detector
 	// Stopping is closed when the server shuts down: long-lived streams end.
 	Stopping <-chan struct{}
+	// Events signs, pushes and serves event notifications (nil: no events API).
+	Events *events.Service
 	// Scenarios is the live scenario catalogue (nil: no scenarios).
 	Scenarios *scenario.Registry
 	// Snapshots saves and restores the sandbox (nil: no snapshots).
@@ -129,6 +132,7 @@ func New(d Deps) (*echo.Echo, error) {
 	s.mountAIS(e)
 	s.mountPIS(e)
 	s.mountCBPII(e)
+	s.mountEvents(e)
 	return e, nil
 }
 

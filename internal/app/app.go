@@ -26,6 +26,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
@@ -43,6 +44,7 @@ type App struct {
 	Store    *store.Store
 	Clock    *clock.Clock
 	Auth     *oauth.Server
+	Events   *events.Service
 	Fixtures *fixtures.Fixtures
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
@@ -149,7 +151,13 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	stopping := make(chan struct{})
-	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: stopping, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	var caPEM []byte
+	if a.CA != nil {
+		caPEM = a.CA.CertPEM
+	}
+	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
+		Log: a.Log, RootPEM: caPEM})
+	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: stopping, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
 			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
@@ -291,13 +299,20 @@ func (a *App) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.settleLoop(bg)
+	// The event worker is waited for before the store closes: a delivery
+	// it was making is recorded or put back, never lost.
+	delivering := make(chan struct{})
+	go func() { defer close(delivering); a.Events.Run(bg) }()
 	select {
 	case err := <-errc:
+		stopBG()
+		<-delivering
 		a.Close()
 		return err
 	case <-ctx.Done():
 	}
 	stopBG()
+	<-delivering
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

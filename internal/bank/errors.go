@@ -43,6 +43,7 @@ const (
 	KindSignatureUnexpected
 	KindConflict    // a unique key is taken (idempotency, registration)
 	KindUnavailable // the bank is (made) unavailable: 503
+	KindUnsupportedEventType
 )
 
 // Error is a refusal with its kind, a message for the client and, where one

@@ -205,9 +205,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // stateTables are what a reset clears besides the bank: everything clients
 // did, except registering (clients and the bank's keys survive a reset).
-// Used assertion ids stay: the clients that used them survive the reset.
+// Used assertion ids stay: the clients that used them survive the reset, as
+// do their event subscriptions; the events themselves go with the consents
+// and payments they were about.
 var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions",
-	"payments", "idempotency", "funds_confirmations"}
+	"payments", "idempotency", "funds_confirmations", "event_deliveries", "event_outbox"}
 
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {
