@@ -36,6 +36,10 @@ func (s *Server) mountPSU(e *echo.Echo) {
 	g.POST("/apps/:consent/revoke", s.appsRevoke)
 }
 
+// at is a path of this sandbox as the browser sees it: under /t/<tenant>
+// for a tenant.
+func (s *Server) at(p string) string { return s.cfg.BasePath + p }
+
 // pageHeaders: the PSU pages are never cached or framed.
 func pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -51,7 +55,7 @@ func pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
-	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: "/psu/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: s.at("/psu/"), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: c.Request().TLS != nil, MaxAge: maxAge})
 }
 
@@ -64,6 +68,7 @@ func cookie(c echo.Context, name string) string {
 }
 
 func (s *Server) page(c echo.Context, status int, name string, data map[string]any) error {
+	data["Base"] = s.cfg.BasePath
 	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
 	c.Response().WriteHeader(status)
 	return s.pages.ExecuteTemplate(c.Response(), name, data)
@@ -100,7 +105,7 @@ func (s *Server) authorize(c echo.Context) error {
 	if err := s.store.SaveAuthRequest(ctx, rec); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/psu/authorize/"+rec.ID)
+	return c.Redirect(http.StatusSeeOther, s.at("/psu/authorize/"+rec.ID))
 }
 
 func (s *Server) authorizeFailed(c echo.Context, err error) error {
@@ -165,7 +170,7 @@ func clientName(cl *oauth.Client) string {
 
 func (s *Server) loginPage(c echo.Context, status int, ar *oauth.AuthRequest, rec store.AuthRequest, user, msg string) error {
 	return s.page(c, status, "login.html", map[string]any{"Title": "Log in to Sandbox Bank", "Client": clientName(ar.Client),
-		"Action": "/psu/authorize/" + rec.ID + "/login", "CSRF": rec.CSRF, "Error": msg, "Username": user})
+		"Action": s.at("/psu/authorize/" + rec.ID + "/login"), "CSRF": rec.CSRF, "Error": msg, "Username": user})
 }
 
 func csrfOK(c echo.Context, want string) bool {
@@ -206,7 +211,7 @@ func (s *Server) authorizeLogin(c echo.Context) error {
 		return err
 	}
 	s.setCookie(c, authCookie, ck, int(oauth.AuthRequestLifetime/time.Second))
-	return c.Redirect(http.StatusSeeOther, "/psu/authorize/"+rec.ID)
+	return c.Redirect(http.StatusSeeOther, s.at("/psu/authorize/"+rec.ID))
 }
 
 type accountChoice struct {
@@ -233,7 +238,7 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 		return err
 	}
 	data := map[string]any{"Title": "Review and confirm", "Client": clientName(ar.Client), "PSU": rec.PSU, "Error": msg,
-		"ConsentID": ar.Consent.ID, "Action": "/psu/authorize/" + rec.ID + "/decision", "CSRF": rec.CSRF}
+		"ConsentID": ar.Consent.ID, "Action": s.at("/psu/authorize/" + rec.ID + "/decision"), "CSRF": rec.CSRF}
 	var choices []accountChoice
 	for i, a := range eligible {
 		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a), Checked: ar.Consent.Kind == bank.ConsentAccountAccess || i == 0})
@@ -360,7 +365,7 @@ func (s *Server) appsPage(c echo.Context) error {
 func (s *Server) appsLoginPage(c echo.Context, status int, user, msg string) error {
 	csrf := oauth.NewToken()
 	s.setCookie(c, "sbx_login_csrf", csrf, 900)
-	return s.page(c, status, "login.html", map[string]any{"Title": "Log in to see your connected apps", "Action": "/psu/login",
+	return s.page(c, status, "login.html", map[string]any{"Title": "Log in to see your connected apps", "Action": s.at("/psu/login"),
 		"CSRF": csrf, "Error": msg, "Username": user})
 }
 
@@ -406,7 +411,7 @@ func (s *Server) appsLogin(c echo.Context) error {
 		return err
 	}
 	s.setCookie(c, psuCookie, ck, int(oauth.PSUSessionLifetime/time.Second))
-	return c.Redirect(http.StatusSeeOther, "/psu/apps")
+	return c.Redirect(http.StatusSeeOther, s.at("/psu/apps"))
 }
 
 func (s *Server) appsLogout(c echo.Context) error {
@@ -414,7 +419,7 @@ func (s *Server) appsLogout(c echo.Context) error {
 		s.auth.EndPSUSession(c.Request().Context(), cookie(c, psuCookie))
 	}
 	s.setCookie(c, psuCookie, "", -1)
-	return c.Redirect(http.StatusSeeOther, "/psu/apps")
+	return c.Redirect(http.StatusSeeOther, s.at("/psu/apps"))
 }
 
 func (s *Server) appsRevoke(c echo.Context) error {

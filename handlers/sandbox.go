@@ -43,6 +43,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
 	s.mountScenarios(admin)
 	s.mountSnapshots(admin)
+	s.mountTenants(admin)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep

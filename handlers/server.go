@@ -44,6 +44,9 @@ type Config struct {
 	UnattendedLimit int
 	// CORSOrigins may call the resource APIs from a browser.
 	CORSOrigins []string
+	// BasePath is where this sandbox is mounted as the browser sees it: ""
+	// at the root, "/t/<name>" for a tenant (redirects, cookies, page links).
+	BasePath string
 }
 
 // Deps are the parts the handlers adapt.
@@ -70,6 +73,8 @@ type Deps struct {
 	Scenarios *scenario.Registry
 	// Snapshots saves and restores the sandbox (nil: no snapshots).
 	Snapshots Snapshots
+	// Tenants makes and deletes tenants (nil: none, or inside a tenant).
+	Tenants Tenants
 }
 
 // Server holds the handlers' dependencies.

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -56,6 +57,9 @@ type App struct {
 	ln       net.Listener
 	auditor  *audit.Auditor
 	detector *audit.Detector
+	stopping chan struct{} // closed when the server shuts down (stopStreams)
+	stopOnce sync.Once
+	tenants  *tenants // the root's tenants (nil inside a tenant)
 	// CA is the development certificate authority (when serving TLS).
 	CA *pki.CA
 }
@@ -80,20 +84,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 			a.Close()
 		}
 	}()
+	if err := a.open(ctx); err != nil {
+		return nil, err
+	}
 	var err error
-	if a.Fixtures, err = fixtures.Load(); err != nil {
-		return nil, err
-	}
-	if a.Store, err = store.Open(ctx, cfg.DB); err != nil {
-		return nil, err
-	}
-	if err := a.ensureSeeded(ctx); err != nil {
-		return nil, err
-	}
-	if off, err := a.Store.Setting(ctx, "clock_offset"); err == nil {
-		d, _ := time.ParseDuration(off)
-		a.Clock.SetOffset(d)
-	}
 	if a.Config.AdminToken == "" {
 		if a.Config.AdminToken, err = a.Store.Setting(ctx, "admin_token"); errors.Is(err, bank.ErrNotFound) {
 			a.Config.AdminToken = randomHex(16)
@@ -129,43 +123,14 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		}
 		tlsConfig = a.CA.ServerConfig(cert)
 	}
-	bits := oauth.KeyBits
-	if cfg.KeyBits > 0 {
-		bits = cfg.KeyBits
+	if cfg.MaxTenants > 0 {
+		a.tenants = newTenants(a)
 	}
-	keys, err := oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
-	if err != nil {
-		return nil, err
-	}
-	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: cfg.Profile,
-		AccessTTL: cfg.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: cfg.TLS}
-	spec, err := api.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rules := audit.DefaultRules
-	rules.Suspend = cfg.AnomalyResponse == "suspend"
-	a.detector = audit.NewDetector(rules)
-	a.auditor = audit.New(a.Store, a.Log, a.detector)
-	if a.Scenarios, err = a.loadScenarios(ctx); err != nil {
-		return nil, err
-	}
-	stopping := make(chan struct{})
-	var caPEM []byte
-	if a.CA != nil {
-		caPEM = a.CA.CertPEM
-	}
-	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
-		Log: a.Log, RootPEM: caPEM})
-	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: stopping, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
-		Config: handlers.Config{Issuer: issuer, Profile: cfg.Profile, AdminToken: a.Config.AdminToken,
-			BodyLimit: cfg.BodyLimit, MaxHeaderBytes: cfg.MaxHeaderBytes, Version: Version, SettlementDelay: cfg.SettlementDelay, Rates: cfg.Rates,
-			UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: cfg.CORSOrigins}, Reset: a.Reset})
-	if err != nil {
+	if err := a.build(ctx, issuer, ""); err != nil {
 		return nil, err
 	}
 	a.srv = &http.Server{
-		Handler:           a.echo,
+		Handler:           a,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -176,9 +141,68 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		MaxHeaderBytes: 4 * cfg.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 	}
-	a.srv.RegisterOnShutdown(func() { close(stopping) }) // ends the long-lived streams
+	a.srv.RegisterOnShutdown(a.stopStreams) // ends the long-lived streams, the tenants' too
 	ok = true
 	return a, nil
+}
+
+// open loads the fixtures, opens the database, seeds it when it has no bank
+// and sets the clock where it was left.
+func (a *App) open(ctx context.Context) error {
+	var err error
+	if a.Fixtures, err = fixtures.Load(); err != nil {
+		return err
+	}
+	if a.Store, err = store.Open(ctx, a.Config.DB); err != nil {
+		return err
+	}
+	if err := a.ensureSeeded(ctx); err != nil {
+		return err
+	}
+	if off, err := a.Store.Setting(ctx, "clock_offset"); err == nil {
+		d, _ := time.ParseDuration(off)
+		a.Clock.SetOffset(d)
+	}
+	return nil
+}
+
+// build makes the bank's keys, the authorization server, the audit trail,
+// the scenarios, the event notifications and the handlers, for a sandbox
+// seen at issuer (under base as the browser sees it).
+func (a *App) build(ctx context.Context, issuer, base string) error {
+	bits := oauth.KeyBits
+	if a.Config.KeyBits > 0 {
+		bits = a.Config.KeyBits
+	}
+	keys, err := oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
+	if err != nil {
+		return err
+	}
+	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
+		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS}
+	spec, err := api.Load(ctx)
+	if err != nil {
+		return err
+	}
+	rules := audit.DefaultRules
+	rules.Suspend = a.Config.AnomalyResponse == "suspend"
+	a.detector = audit.NewDetector(rules)
+	a.auditor = audit.New(a.Store, a.Log, a.detector)
+	if a.Scenarios, err = a.loadScenarios(ctx); err != nil {
+		return err
+	}
+	a.stopping = make(chan struct{})
+	var caPEM []byte
+	if a.CA != nil {
+		caPEM = a.CA.CertPEM
+	}
+	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
+		Log: a.Log, RootPEM: caPEM})
+	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken,
+			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version, SettlementDelay: a.Config.SettlementDelay,
+			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins}, Reset: a.Reset})
+	return err
 }
 
 func newLogger(cfg Config, out io.Writer) *slog.Logger {
@@ -298,27 +322,48 @@ func (a *App) Serve(ctx context.Context) error {
 	}()
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go a.settleLoop(bg)
-	// The event worker is waited for before the store closes: a delivery
-	// it was making is recorded or put back, never lost.
-	delivering := make(chan struct{})
-	go func() { defer close(delivering); a.Events.Run(bg) }()
+	// The background work is waited for before the store closes: a
+	// delivery it was making is recorded or put back, never lost.
+	working := make(chan struct{})
+	go func() { defer close(working); a.background(bg) }()
 	select {
 	case err := <-errc:
 		stopBG()
-		<-delivering
+		<-working
 		a.Close()
 		return err
 	case <-ctx.Done():
 	}
 	stopBG()
-	<-delivering
+	<-working
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := a.srv.Shutdown(sctx)
 	<-errc
 	return errors.Join(err, a.Close())
+}
+
+// background moves payments along and delivers event notifications until
+// ctx ends.
+func (a *App) background(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.settleLoop(ctx) })
+	wg.Go(func() { a.Events.Run(ctx) })
+	wg.Wait()
+}
+
+// stopStreams ends the long-lived streams (the trainer's), of the tenants
+// too: the server is shutting down.
+func (a *App) stopStreams() {
+	a.stopOnce.Do(func() {
+		if a.stopping != nil {
+			close(a.stopping)
+		}
+	})
+	if a.tenants != nil {
+		a.tenants.each(func(t *tenant) { t.app.stopStreams() })
+	}
 }
 
 // settleLoop moves payments along on the sandbox clock, four times a second.
@@ -343,6 +388,9 @@ func (a *App) Close() error {
 	if a.ln != nil {
 		a.ln.Close()
 	}
+	if a.tenants != nil {
+		errs = append(errs, a.tenants.closeAll())
+	}
 	if a.auditor != nil {
 		a.auditor.Close() // every queued entry is written before the store closes
 		a.auditor = nil
@@ -355,4 +403,4 @@ func (a *App) Close() error {
 }
 
 // Handler is the HTTP handler (for in-process tests and benchmarks).
-func (a *App) Handler() http.Handler { return a.echo }
+func (a *App) Handler() http.Handler { return a }

@@ -44,6 +44,8 @@ type Config struct {
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
+	// MaxTenants bounds the tenants (/t/<name>/...) served at once; 0: none.
+	MaxTenants int
 	// TLS serves HTTPS with the development CA's certificate and verifies
 	// client certificates (mutual TLS); the fapi profile turns it on.
 	TLS bool
@@ -69,7 +71,7 @@ func Defaults() Config {
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
-		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert",
+		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
 }
@@ -142,6 +144,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time a client has to send its whole request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
+	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) served at once; 0 turns tenants off")
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs

@@ -4,6 +4,7 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
+  const base = $("trainer").dataset.base || ""; // "/t/<tenant>" inside a tenant
   let journey = null; // {id, steps}
   let stream = null;  // AbortController of the open decision stream
   let busy = false;
@@ -82,7 +83,7 @@
     if (busy) return;
     busy = true;
     try {
-      const res = await fetch("/trainer/journeys", { method: "POST", headers: headers(true),
+      const res = await fetch(base + "/trainer/journeys", { method: "POST", headers: headers(true),
         body: JSON.stringify({ kind: kind, psu: $("psu").value }) });
       const body = await res.json();
       if (!res.ok) { status(body.error_description || body.error || "could not start", true); return; }
@@ -98,14 +99,14 @@
       $("next").disabled = false;
       $("run-all").disabled = false;
       status("Journey ready: " + journey.steps.length + " steps. Press Next step.");
-      watch("/trainer/stream?journey=" + encodeURIComponent(journey.id));
+      watch(base + "/trainer/stream?journey=" + encodeURIComponent(journey.id));
     } finally { busy = false; }
   }
 
   // next runs one step; it answers whether there is more to run.
   async function next() {
     if (!journey) return false;
-    const res = await fetch("/trainer/journeys/" + encodeURIComponent(journey.id) + "/next", { method: "POST", headers: headers(false) });
+    const res = await fetch(base + "/trainer/journeys/" + encodeURIComponent(journey.id) + "/next", { method: "POST", headers: headers(false) });
     const r = await res.json();
     if (!res.ok) { status(r.error_description || "the step could not run", true); return false; }
     if (r.title === undefined) { finish(); return false; }
@@ -149,5 +150,5 @@
   $("start-payment").addEventListener("click", () => start("payment"));
   $("next").addEventListener("click", () => guarded(next));
   $("run-all").addEventListener("click", () => guarded(async () => { while (await next()) { /* one step at a time */ } }));
-  $("watch-all").addEventListener("click", () => { journey = null; watch("/trainer/stream"); status("Watching every decision the bank makes."); });
+  $("watch-all").addEventListener("click", () => { journey = null; watch(base + "/trainer/stream"); status("Watching every decision the bank makes."); });
 })();
