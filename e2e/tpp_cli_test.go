@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/obsandbox/sandbox/internal/app"
 )
@@ -49,5 +55,82 @@ func TestBuiltInTPP(t *testing.T) {
 				t.Errorf("tpp pay: %+v", pay.Data)
 			}
 		})
+	}
+}
+
+// TestBuiltInTPPReadRevokeScenario: `sandbox tpp accounts` reads accounts,
+// balances and transactions, revokes the consent (the token then gets 401),
+// works inside a tenant, and sends a scenario the bank honours.
+func TestBuiltInTPPReadRevokeScenario(t *testing.T) {
+	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
+	args := []string{"tpp", "accounts", "--sandbox", s.url + "/t/cli", "--admin-token", s.app.Config.AdminToken,
+		"--read", "accounts,balances,transactions", "--revoke"}
+	var out, errOut bytes.Buffer
+	if code := app.Main(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	var got map[string]struct {
+		Data map[string][]json.RawMessage
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got["accounts"].Data["Account"]) != 3 || len(got["balances"].Data["Balance"]) == 0 || len(got["transactions"].Data["Transaction"]) == 0 {
+		t.Errorf("read: %.400s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "revoked: its token now gets 401") || !strings.Contains(errOut.String(), "/t/cli/as/token") {
+		t.Errorf("the exchanges printed:\n%.2000s", errOut.String())
+	}
+	var denied bytes.Buffer
+	code := app.Main(context.Background(), []string{"tpp", "accounts", "--sandbox", s.url, "--quiet", "--scenario", "psu-denies"}, &out, &denied)
+	if code != 1 || !strings.Contains(denied.String(), "access_denied") {
+		t.Errorf("with psu-denies: exit %d, %s", code, denied.String())
+	}
+}
+
+// TestBuiltInTPPBrowser: with --browser the command prints the URL and waits
+// at its redirect URI; a person (Chromium here) logs in and approves, and the
+// command goes on to read the accounts.
+func TestBuiltInTPPBrowser(t *testing.T) {
+	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
+	b := newBrowser(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect := "http://" + ln.Addr().String() + "/callback"
+	ln.Close() // the command listens there
+	pr, pw := io.Pipe()
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- app.Main(b.ctx, []string{"tpp", "accounts", "--sandbox", s.url, "--browser", "--redirect-uri", redirect, "--wait", "50s"}, &out, pw)
+		pw.Close()
+	}()
+	var authURL string
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		if u := strings.TrimSpace(lines.Text()); strings.HasPrefix(u, s.url+"/as/authorize?") {
+			authURL = u
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if authURL == "" {
+		t.Fatal("the command printed no authorization URL")
+	}
+	b.nav(t, chromedp.Navigate(authURL))
+	b.psuLogin(t, "alice", "alice123")
+	b.do(t, chromedp.WaitVisible(byCSS("#approve")))
+	landed := b.nav(t, chromedp.Click(byCSS("#approve")))
+	if !strings.HasPrefix(landed.URL, redirect+"?") || landed.Status != 200 {
+		t.Errorf("the browser landed on %s (%d), want the command's redirect URI", landed.URL, landed.Status)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var accounts struct{ Data struct{ Account []json.RawMessage } }
+	if err := json.Unmarshal(out.Bytes(), &accounts); err != nil || len(accounts.Data.Account) != 3 {
+		t.Errorf("accounts after the browser approval: %v %.300s", err, out.String())
 	}
 }

@@ -9,31 +9,42 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
 // runTPP is `sandbox tpp accounts|pay`: a reference TPP against any
-// sandbox. It registers a client, runs the journey headlessly (the PSU's
-// part through POST /sandbox/psu/authorize) and prints each HTTP exchange
-// on stderr and the result as JSON on stdout.
+// sandbox. It registers a client, creates the consent, has the PSU approve it
+// (headlessly through POST /sandbox/psu/authorize, or with --browser in a
+// real browser, the TPP waiting at its redirect URI), exchanges the code,
+// reads or pays, and optionally revokes — printing each HTTP exchange on
+// stderr and the result as JSON on stdout.
 func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || (args[0] != "accounts" && args[0] != "pay") {
 		return errors.New("usage: sandbox tpp accounts --psu alice | sandbox tpp pay --psu alice --amount 10.00 [flags] (--help for each)")
 	}
 	fs := flag.NewFlagSet("sandbox tpp "+args[0], flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	base := fs.String("sandbox", "http://127.0.0.1:8080", "the sandbox's base URL")
+	base := fs.String("sandbox", "http://127.0.0.1:8080", "the sandbox's base URL (a tenant's too: http://127.0.0.1:8080/t/job-42)")
 	psu := fs.String("psu", "alice", "the test PSU who approves")
 	password := fs.String("password", "", "the PSU's password (default: from GET /sandbox/psus with --admin-token, else <psu>123)")
 	admin := fs.String("admin-token", "", "the sandbox's admin token (needed for fapi: software statement and certificate)")
 	caFile := fs.String("ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's, fetched from /sandbox/certs/ca.pem)")
 	quiet := fs.Bool("quiet", false, "do not print the HTTP exchanges")
-	redirect := fs.String("redirect-uri", "http://localhost:3000/callback", "the redirect URI to register (https outside dev)")
+	redirect := fs.String("redirect-uri", "http://localhost:3000/callback", "the redirect URI to register (https outside dev); with --browser the TPP listens there")
+	browser := fs.Bool("browser", false, "the PSU approves in a browser: print the URL to open and wait at the redirect URI")
+	wait := fs.Duration("wait", 5*time.Minute, "with --browser: how long to wait for the PSU")
+	scenario := fs.String("scenario", "", "send x-sandbox-scenario with every request (dev profile): e.g. psu-denies, short-pages")
+	read := fs.String("read", "accounts", "accounts: what to read, comma-separated: accounts, balances, transactions")
+	revoke := fs.Bool("revoke", false, "accounts: delete the consent afterwards and show that the token stops working")
 	amount := fs.String("amount", "10.00", "pay: the amount in GBP")
 	sortCode := fs.String("to-sort-code", "200415", "pay: the payee's sort code")
 	number := fs.String("to-account", "33104477", "pay: the payee's account number")
@@ -41,6 +52,12 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	ref := fs.String("reference", "SANDBOX TPP", "pay: the payment reference")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	reads := strings.Split(*read, ",")
+	for _, r := range reads {
+		if _, ok := tppReads[r]; !ok {
+			return fmt.Errorf("--read %q: accounts, balances or transactions", r)
+		}
 	}
 	hc, err := tppHTTP(ctx, *base, *caFile)
 	if err != nil {
@@ -61,43 +78,142 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	c.Trace, c.Name = trace, "sandbox tpp (reference TPP)"
+	if *scenario != "" {
+		c.Header = http.Header{"X-Sandbox-Scenario": {*scenario}}
+	}
 	if err := registerTPP(ctx, c, hc, *base, *admin); err != nil {
 		return err
 	}
 	if *password == "" {
 		*password = psuPassword(ctx, c, *psu, *admin)
 	}
+	// approve has the PSU decide on a consent and returns the tokens.
+	approve := func(consent, scope string) (*tpp.Tokens, error) {
+		a, err := c.Authorize(ctx, consent, tpp.AuthOptions{Scope: scope, Flow: tpp.Code, PAR: true})
+		if err != nil {
+			return nil, err
+		}
+		var to string
+		if *browser {
+			to, err = browserApproval(ctx, a.URL, *redirect, *psu, *wait, errOut)
+		} else {
+			to, err = c.Headless(ctx, a, *psu, *password, "approve", nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+		code, err := c.Callback(ctx, a, to)
+		if err != nil {
+			return nil, err
+		}
+		return c.Exchange(ctx, a, code)
+	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	switch args[0] {
-	case "accounts":
-		toks, _, err := c.AISJourney(ctx, *psu, *password, tpp.AllPermissions, nil)
+	if args[0] == "accounts" {
+		cc, err := c.ClientCredentials(ctx, "accounts")
 		if err != nil {
 			return err
 		}
-		var accounts any
-		if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", toks.AccessToken, nil, http.StatusOK, &accounts); err != nil {
-			return err
-		}
-		return enc.Encode(accounts)
-	default:
-		in := tpp.DomesticInitiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
-		id, status, err := c.PaymentJourney(ctx, *psu, *password, in, nil)
+		consent, err := c.AccountConsent(ctx, cc, tpp.AllPermissions, nil)
 		if err != nil {
 			return err
 		}
-		cc, err := c.ClientCredentials(ctx, "payments")
+		toks, err := approve(consent, "openid accounts")
 		if err != nil {
 			return err
 		}
-		var payment any
-		if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/pisp/domestic-payments/"+id, "", cc, nil, http.StatusOK, &payment); err != nil {
-			return err
+		got := map[string]any{}
+		for _, r := range reads {
+			var v any
+			if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/"+tppReads[r], "", toks.AccessToken, nil, http.StatusOK, &v); err != nil {
+				return err
+			}
+			got[r] = v
 		}
-		if !*quiet {
-			fmt.Fprintf(errOut, "payment %s is %s\n", id, status)
+		if *revoke {
+			if err := c.Call(ctx, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, "", cc, nil, http.StatusNoContent, nil); err != nil {
+				return err
+			}
+			if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", toks.AccessToken, nil, http.StatusUnauthorized, nil); err != nil {
+				return fmt.Errorf("after revoking: %w", err)
+			}
+			fmt.Fprintf(errOut, "consent %s revoked: its token now gets 401\n", consent)
 		}
-		return enc.Encode(payment)
+		if len(reads) == 1 {
+			return enc.Encode(got[reads[0]])
+		}
+		return enc.Encode(got)
+	}
+	in := tpp.DomesticInitiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
+	cc, err := c.ClientCredentials(ctx, "payments")
+	if err != nil {
+		return err
+	}
+	consent, err := c.PaymentConsent(ctx, cc, in)
+	if err != nil {
+		return err
+	}
+	toks, err := approve(consent, "openid payments")
+	if err != nil {
+		return err
+	}
+	id, status, err := c.Pay(ctx, toks.AccessToken, consent, in, uuid.NewString())
+	if err != nil {
+		return err
+	}
+	var payment any
+	if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/pisp/domestic-payments/"+id, "", cc, nil, http.StatusOK, &payment); err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(errOut, "payment %s is %s\n", id, status)
+	}
+	return enc.Encode(payment)
+}
+
+// tppReads are the AIS lists `sandbox tpp accounts --read` can print.
+var tppReads = map[string]string{"accounts": "accounts", "balances": "balances", "transactions": "transactions"}
+
+// browserApproval prints the authorization URL for a person to open and
+// waits at the redirect URI (http on this machine) for the bank to send the
+// browser back; it returns the URL the browser was sent to.
+func browserApproval(ctx context.Context, authorizeURL, redirect, psu string, wait time.Duration, errOut io.Writer) (string, error) {
+	u, err := url.Parse(redirect)
+	if err != nil || u.Scheme != "http" || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1") || u.Port() == "" {
+		return "", fmt.Errorf("--browser listens at the redirect URI: give an http://localhost:PORT/... or http://127.0.0.1:PORT/... one (%q)", redirect)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(u.Hostname(), u.Port()))
+	if err != nil {
+		return "", fmt.Errorf("listening at the redirect URI: %w", err)
+	}
+	got := make(chan string, 1)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != u.Path {
+			http.NotFound(w, r)
+			return
+		}
+		back := *u
+		back.RawQuery = r.URL.RawQuery
+		select {
+		case got <- back.String():
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>Back at the TPP</title><p>The bank sent you back to the TPP. You can close this tab.</p>")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	fmt.Fprintf(errOut, "Open this URL in a browser and approve as %s:\n\n  %s\n\nWaiting at %s ...\n", psu, authorizeURL, redirect)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case to := <-got:
+		return to, nil
+	case <-t.C:
+		return "", fmt.Errorf("no answer from the browser in %s", wait)
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }
 
