@@ -129,7 +129,9 @@ func TestBuiltInTPPBrowser(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var accounts struct{ Data struct{ Account []json.RawMessage } }
+	var accounts struct {
+		Data struct{ Account []json.RawMessage }
+	}
 	if err := json.Unmarshal(out.Bytes(), &accounts); err != nil || len(accounts.Data.Account) != 3 {
 		t.Errorf("accounts after the browser approval: %v %.300s", err, out.String())
 	}
