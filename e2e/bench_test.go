@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/gateway"
 )
 
 // BenchmarkTransactionsPage measures GET /accounts/{AccountId}/transactions
@@ -16,7 +17,7 @@ import (
 // database check, request validation, SQLite, JSON — against a bare echo
 // handler returning the same bytes, in the same run, and reports the ratio.
 func BenchmarkTransactionsPage(b *testing.B) {
-	s := start(b)
+	s := start(b, withRates(gateway.ClassData, "off")) // the load must not be rate limited
 	accts := s.accountsOf("alice")
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, accts)
 	path := ais + "/accounts/" + accts[0] + "/transactions?page-size=50&fromBookingDateTime=2025-01-01"

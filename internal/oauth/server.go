@@ -52,8 +52,9 @@ type Server struct {
 	// timeout that follows no redirects).
 	HTTPClient *http.Client
 
-	jwksMu sync.Mutex
-	jwks   *jwksCache
+	jwksMu   sync.Mutex
+	jwks     *jwksCache
+	verified verifiedTokens // access tokens already verified
 }
 
 // Defaults for the lifetimes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -131,6 +132,9 @@ func (s *Server) Authenticate(ctx context.Context, bearer, certThumb string) (*P
 
 // parseAccess verifies a bank-signed access token and returns its jti.
 func (s *Server) parseAccess(token string) (string, error) {
+	if jti, ok := s.verified.get(token, s.Clock.Wall()); ok {
+		return jti, nil
+	}
 	var claims AccessClaims
 	_, err := jwt.ParseWithClaims(token, &claims, s.Keys.keyfunc,
 		jwt.WithValidMethods([]string{"PS256"}), jwt.WithIssuer(s.Issuer), jwt.WithAudience(s.Issuer),
@@ -141,7 +145,43 @@ func (s *Server) parseAccess(token string) (string, error) {
 	if claims.ID == "" {
 		return "", errors.New("no jti")
 	}
+	s.verified.put(token, claims.ID, claims.ExpiresAt.Time)
 	return claims.ID, nil
+}
+
+// verifiedTokens remembers access tokens whose signature and claims were
+// checked, until they expire: an RSA verification per request was the
+// largest fixed cost of a data call. Only the JWT's own checks are skipped;
+// revocation and the consent are read from the store on every call.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	jti string
+	exp time.Time
+}
+
+const maxVerified = 10000
+
+func (v *verifiedTokens) get(token string, now time.Time) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.m[token]
+	if !ok || now.After(e.exp.Add(5*time.Second)) {
+		return "", false
+	}
+	return e.jti, true
+}
+
+func (v *verifiedTokens) put(token, jti string, exp time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerified {
+		v.m = make(map[string]verifiedToken) // forget them all: they verify again
+	}
+	v.m[token] = verifiedToken{jti, exp}
 }
 
 // HasScope reports whether the token's scope includes want.

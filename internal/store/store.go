@@ -29,6 +29,7 @@ type Store struct {
 	temp    bool    // a private file behind ":memory:", removed on Close
 	w       *sql.DB // exactly one connection: all writes
 	r       *sql.DB // read-only pool
+	rc      *cached // the read pool's prepared statements
 	Version int     // schema version after migration
 }
 
@@ -75,6 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.rc = newCached(s.r)
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 	s.r.SetConnMaxLifetime(0)
@@ -88,6 +90,9 @@ func (s *Store) Path() string { return s.path }
 // is lost: SQLite's WAL is durable at commit.
 func (s *Store) Close() error {
 	var errs []error
+	if s.rc != nil {
+		s.rc.close()
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -164,6 +169,14 @@ func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
 	return translate(f(tx))
 }
 
+// readEach runs f's reads on the read pool's prepared statements, each
+// seeing the latest commit: for the hot paths, which need no snapshot
+// across their statements (a page's count and rows may straddle a commit;
+// nothing is ever half written).
+func (s *Store) readEach(ctx context.Context, f func(querier) error) error {
+	return translate(f(s.rc))
+}
+
 // translate maps driver errors to the bank's: no rows -> ErrNotFound, a
 // UNIQUE or PRIMARY KEY violation -> ErrConflict.
 func translate(err error) error {
@@ -186,7 +199,7 @@ func translate(err error) error {
 // Setting reads a key of the settings table; ErrNotFound when absent.
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.r.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	err := s.rc.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
 	return v, translate(err)
 }
 

@@ -50,7 +50,7 @@ func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 
 // TokenRecord reads a token record; ErrNotFound if unknown.
 func (s *Store) TokenRecord(ctx context.Context, jti string) (Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE jti = ?", jti))
+	t, err := scanToken(s.rc.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE jti = ?", jti))
 	return t, translate(err)
 }
 
@@ -65,7 +65,7 @@ type Access struct {
 // AccessOf reads, in one query, the token with its consent and client state.
 func (s *Store) AccessOf(ctx context.Context, jti string) (Access, error) {
 	var a Access
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.readEach(ctx, func(tx querier) error {
 		var err error
 		if a.Token, err = scanToken(tx.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE jti = ?", jti)); err != nil {
 			return err
@@ -131,7 +131,7 @@ type SigningKey struct {
 
 // SigningKeys lists the bank's keys, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT kid, alg, private_der, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid")
+	rows, err := s.rc.QueryContext(ctx, "SELECT kid, alg, private_der, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid")
 	if err != nil {
 		return nil, translate(err)
 	}
