@@ -46,21 +46,48 @@ const (
 type Detector struct {
 	rules Rules
 	mu    sync.Mutex
-	seen  map[string][]mark    // per caller: recent entries
+	seen  map[string]*recent   // per caller
 	quiet map[string]time.Time // (caller, event) -> until when not to raise again
+}
+
+// recent is what one caller did lately, kept so that each entry costs the
+// same however busy the caller is: queues trimmed at the front as entries
+// age out of their window.
+type recent struct {
+	all      []mark // every entry within Window (traffic)
+	failures []mark // 401 and 403 answers within Window
+	probes   []mark // bola.* refusals within ProbeWindow
 }
 
 type mark struct {
 	at     time.Time
 	seq    int64
-	status int
-	rule   string
-	object string
+	object string // probes only
+}
+
+// trim drops the marks older than window before now.
+func trim(q []mark, now time.Time, window time.Duration) []mark {
+	i := 0
+	for i < len(q) && now.Sub(q[i].at) > window {
+		i++
+	}
+	if i == len(q) {
+		return q[:0] // reuse the array
+	}
+	return q[i:]
+}
+
+func seqs(q []mark) []int64 {
+	out := make([]int64, len(q))
+	for i, m := range q {
+		out[i] = m.seq
+	}
+	return out
 }
 
 // NewDetector makes a detector with the rules.
 func NewDetector(r Rules) *Detector {
-	return &Detector{rules: r, seen: map[string][]mark{}, quiet: map[string]time.Time{}}
+	return &Detector{rules: r, seen: map[string]*recent{}, quiet: map[string]time.Time{}}
 }
 
 // Observe takes one committed entry and returns the events it raises.
@@ -71,13 +98,23 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	m := mark{at: e.At, seq: e.Seq, status: e.Status, rule: e.Rule, object: e.Method + " " + e.Path}
-	keep := max(d.rules.Window, d.rules.ProbeWindow)
-	list := append(d.seen[caller], m)
-	for len(list) > 0 && e.At.Sub(list[0].at) > keep {
-		list = list[1:]
+	r := d.seen[caller]
+	if r == nil {
+		r = &recent{}
+		d.seen[caller] = r
 	}
-	d.seen[caller] = list
+	m := mark{at: e.At, seq: e.Seq}
+	r.all = append(trim(r.all, e.At, d.rules.Window), m)
+	r.failures = trim(r.failures, e.At, d.rules.Window)
+	if e.Status == 401 || e.Status == 403 {
+		r.failures = append(r.failures, m)
+	}
+	r.probes = trim(r.probes, e.At, d.rules.ProbeWindow)
+	if strings.HasPrefix(e.Rule, "bola.") {
+		m.object = e.Method + " " + e.Path
+		r.probes = append(r.probes, m)
+	}
+	keep := max(d.rules.Window, d.rules.ProbeWindow)
 
 	var out []store.SecurityEvent
 	raise := func(event, severity, summary string, evidence []int64) {
@@ -101,29 +138,24 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 	case RuleRefreshReused:
 		raise(eventRefreshReuse, severityHigh, "a rotated-out refresh token was presented again", []int64{e.Seq})
 	}
-	var failures, probes, window []int64
-	objects := map[string]bool{}
-	for _, x := range list {
-		inWindow := e.At.Sub(x.at) <= d.rules.Window
-		if inWindow {
-			window = append(window, x.seq)
-			if x.status == 401 || x.status == 403 {
-				failures = append(failures, x.seq)
+	if d.rules.FailureBurst > 0 && len(r.failures) >= d.rules.FailureBurst {
+		raise(eventFailureBurst, severityMedium, fmt.Sprintf("%d answers 401/403 within %s", len(r.failures), d.rules.Window), seqs(r.failures))
+	}
+	if d.rules.ProbeDistinct > 0 && len(r.probes) >= d.rules.ProbeDistinct {
+		var probes []mark
+		objects := map[string]bool{}
+		for _, p := range r.probes {
+			if !objects[p.object] {
+				objects[p.object] = true
+				probes = append(probes, p)
 			}
 		}
-		if strings.HasPrefix(x.rule, "bola.") && e.At.Sub(x.at) <= d.rules.ProbeWindow && !objects[x.object] {
-			objects[x.object] = true
-			probes = append(probes, x.seq)
+		if len(probes) >= d.rules.ProbeDistinct {
+			raise(eventObjectProbe, severityHigh, fmt.Sprintf("%d objects that are not the client's probed within %s", len(probes), d.rules.ProbeWindow), seqs(probes))
 		}
 	}
-	if d.rules.FailureBurst > 0 && len(failures) >= d.rules.FailureBurst {
-		raise(eventFailureBurst, severityMedium, fmt.Sprintf("%d answers 401/403 within %s", len(failures), d.rules.Window), failures)
-	}
-	if d.rules.ProbeDistinct > 0 && len(probes) >= d.rules.ProbeDistinct {
-		raise(eventObjectProbe, severityHigh, fmt.Sprintf("%d objects that are not the client's probed within %s", len(probes), d.rules.ProbeWindow), probes)
-	}
-	if d.rules.TrafficSpike > 0 && len(window) >= d.rules.TrafficSpike {
-		raise(eventTrafficSpike, severityLow, fmt.Sprintf("%d requests within %s", len(window), d.rules.Window), window[len(window)-10:])
+	if d.rules.TrafficSpike > 0 && len(r.all) >= d.rules.TrafficSpike {
+		raise(eventTrafficSpike, severityLow, fmt.Sprintf("%d requests within %s", len(r.all), d.rules.Window), seqs(r.all[len(r.all)-10:]))
 	}
 	return out
 }
@@ -131,6 +163,6 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 // Reset forgets everything seen (POST /sandbox/reset).
 func (d *Detector) Reset() {
 	d.mu.Lock()
-	d.seen, d.quiet = map[string][]mark{}, map[string]time.Time{}
+	d.seen, d.quiet = map[string]*recent{}, map[string]time.Time{}
 	d.mu.Unlock()
 }
