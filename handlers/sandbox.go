@@ -41,6 +41,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.GET("/security-events", s.listSecurityEvents)
 	admin.POST("/clients/:client_id/suspend", s.suspendClient)
 	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
+	s.mountPProf(admin)
 	s.mountScenarios(admin)
 	s.mountSnapshots(admin)
 	s.mountTenants(admin)

@@ -47,6 +47,8 @@ type Config struct {
 	// BasePath is where this sandbox is mounted as the browser sees it: ""
 	// at the root, "/t/<name>" for a tenant (redirects, cookies, page links).
 	BasePath string
+	// PProf mounts Go's profiler under /sandbox/debug/pprof/ (admin token).
+	PProf bool
 }
 
 // Deps are the parts the handlers adapt.

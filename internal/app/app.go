@@ -201,7 +201,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version, SettlementDelay: a.Config.SettlementDelay,
-			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins}, Reset: a.Reset})
+			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
 	return err
 }
 

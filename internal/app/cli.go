@@ -35,6 +35,7 @@ func commands() []command {
 		{"tpp", "tpp accounts|pay --sandbox URL --psu alice: run a reference TPP's journey headlessly, printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate (expired or revoked on request)", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
+		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},
 		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
 		{"reset", "reset: put a running sandbox back to its seed (--sandbox URL, --admin-token)", runReset},
 		{"snapshot", "snapshot save|restore|list|delete NAME: save a running sandbox's whole state and put it back later", runSnapshot},

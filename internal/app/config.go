@@ -61,6 +61,8 @@ type Config struct {
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
 	KeyBits int
+	// PProf serves net/http/pprof under /sandbox/debug/pprof/ (admin token).
+	PProf bool
 
 	seedSet bool
 }
@@ -146,6 +148,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) served at once; 0 turns tenants off")
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
+	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs
 }

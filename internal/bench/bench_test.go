@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLoadPool: every prepared request is sent once, on keep-alive
+// connections, and each answer reaches OnResponse with its request's
+// context; the run ends when the pool is used up.
+func TestLoadPool(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	conns := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Header.Get("x-idempotency-key")+" "+string(b)]++
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/missing") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		w.Write(bytes.Repeat([]byte("x"), 5000)) // chunked and plain bodies both parse
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	var reqs []Request
+	for i := range 300 {
+		path := "/pay"
+		if i%100 == 0 {
+			path = "/missing"
+		}
+		reqs = append(reqs, Request{Method: http.MethodPost, Path: path, Body: []byte{byte('a' + i%26)},
+			Header: [][2]string{{"x-idempotency-key", "k" + strconv.Itoa(i)}}, Context: i})
+	}
+	got := map[int]int{}
+	st, err := Load(context.Background(), Pool(host, reqs, false), LoadOptions{Addr: host, Conns: 4, Duration: time.Hour,
+		OnResponse: func(ctx any, status int, body []byte) {
+			mu.Lock()
+			got[ctx.(int)] = status
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests != 300 || !st.Exhausted || st.SockErrs != 0 {
+		t.Errorf("requests %d, exhausted %v, socket errors %d; want 300, true, 0", st.Requests, st.Exhausted, st.SockErrs)
+	}
+	if st.Status[201] != 297 || st.Status[404] != 3 || st.Non2xx() != 3 {
+		t.Errorf("statuses %v, want 297×201 and 3×404", st.Status)
+	}
+	if len(seen) != 300 {
+		t.Errorf("%d distinct requests reached the server, want 300", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("request %q sent %d times", k, n)
+		}
+	}
+	if len(got) != 300 {
+		t.Errorf("OnResponse saw %d requests, want 300", len(got))
+	}
+	if len(conns) > 4 {
+		t.Errorf("%d connections, want at most 4 (keep-alive)", len(conns))
+	}
+	if st.P50 <= 0 || st.P99 < st.P50 || st.Max < st.P99 {
+		t.Errorf("percentiles p50 %v p99 %v max %v", st.P50, st.P99, st.Max)
+	}
+}
+
+// TestBareHandler: the ceiling answers with the sandbox's bytes.
+func TestBareHandler(t *testing.T) {
+	h := BareHandler([]Canned{
+		{Method: http.MethodGet, Path: "/open-banking/v3.1/aisp/accounts", Status: 200, ContentType: "application/json; charset=UTF-8", Body: []byte(`{"Data":{}}`)},
+		{Method: http.MethodPost, Path: "/as/token", Status: 200, ContentType: "application/json", Body: []byte(`{"access_token":"t"}`)},
+	})
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodGet, "/open-banking/v3.1/aisp/accounts?page=1", `{"Data":{}}`},
+		{http.MethodPost, "/as/token", `{"access_token":"t"}`},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, strings.NewReader("grant_type=x")))
+		if w.Code != 200 || w.Body.String() != tc.body {
+			t.Errorf("%s %s: %d %s, want 200 %s", tc.method, tc.path, w.Code, w.Body, tc.body)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	s := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 5}, {90, 9}, {99, 10}, {100, 10}} {
+		if got := percentile(s, tc.p); got != tc.want {
+			t.Errorf("p%v = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+}
+
+// TestTargets: the report judges issue 7's ratio targets from its rows.
+func TestTargets(t *testing.T) {
+	rep := &Report{Rows: []Row{
+		{Route: RouteAccounts, Target: TargetSandbox, Stats: Stats{Requests: 1, RPS: 4000, P99: 20 * time.Millisecond}},
+		{Route: RouteAccounts, Target: TargetBare, Stats: Stats{Requests: 1, RPS: 10000}},
+		{Route: RouteAccounts, Target: TargetPrism, Stats: Stats{Requests: 1, RPS: 500}},
+	}}
+	ts := rep.Targets()
+	want := map[string]bool{"3-account list ≥ 0.35× bare": true, "3-account list ≥ 10× Prism": false}
+	for _, tg := range ts {
+		if w, ok := want[tg.What]; ok && (!tg.Known || tg.Met != w) {
+			t.Errorf("%s: known %v met %v (%s), want met %v", tg.What, tg.Known, tg.Met, tg.Got, w)
+		}
+		if tg.What == "50-transaction page ≥ 0.20× bare" && tg.Known {
+			t.Errorf("%s: judged without figures", tg.What)
+		}
+	}
+}
+
+func TestSeedLine(t *testing.T) {
+	for line, want := range map[string]string{
+		"1004 PSUs, 1488 accounts, 1071563 transactions in 4.207s (254721 transactions/s)":      "4.207s",
+		"10004 PSUs, 14948 accounts, 10703284 transactions in 1m6.033s (162090 transactions/s)": "1m6.033s",
+		"10 PSUs, 18 accounts, 10754 transactions in 72ms (149251 transactions/s)":              "72ms",
+	} {
+		m := seedLine.FindStringSubmatch(line)
+		if m == nil || m[4] != want {
+			t.Errorf("%q: %q, want %q", line, m, want)
+			continue
+		}
+		if _, err := time.ParseDuration(m[4]); err != nil {
+			t.Error(err)
+		}
+	}
+}
