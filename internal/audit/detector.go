@@ -54,9 +54,56 @@ type Detector struct {
 // same however busy the caller is: queues trimmed at the front as entries
 // age out of their window.
 type recent struct {
-	all      []mark // every entry within Window (traffic)
-	failures []mark // 401 and 403 answers within Window
-	probes   []mark // bola.* refusals within ProbeWindow
+	traffic  counter // every entry within Window
+	failures []mark  // 401 and 403 answers within Window
+	probes   []mark  // bola.* refusals within ProbeWindow
+}
+
+// counter counts entries in per-second buckets over a window (a busy client
+// makes tens of thousands a minute: counted, not kept) and remembers the
+// last few for evidence.
+type counter struct {
+	secs   []int64 // the unix second each bucket counts
+	counts []int
+	last   [10]int64 // the last entries' seqs, a ring
+	seen   int
+}
+
+func (c *counter) add(at time.Time, seq int64, window time.Duration) {
+	n := int(window/time.Second) + 1
+	if len(c.secs) != n {
+		c.secs, c.counts = make([]int64, n), make([]int, n)
+	}
+	sec := at.Unix()
+	i := int(sec % int64(n))
+	if c.secs[i] != sec {
+		c.secs[i], c.counts[i] = sec, 0
+	}
+	c.counts[i]++
+	c.last[c.seen%len(c.last)] = seq
+	c.seen++
+}
+
+// within counts the entries of the window ending at now.
+func (c *counter) within(now time.Time, window time.Duration) int {
+	from := now.Add(-window).Unix()
+	total := 0
+	for i, sec := range c.secs {
+		if sec > from && sec <= now.Unix() {
+			total += c.counts[i]
+		}
+	}
+	return total
+}
+
+// lastSeqs are the seqs of the last entries, oldest first.
+func (c *counter) lastSeqs() []int64 {
+	k := min(c.seen, len(c.last))
+	out := make([]int64, 0, k)
+	for j := c.seen - k; j < c.seen; j++ {
+		out = append(out, c.last[j%len(c.last)])
+	}
+	return out
 }
 
 type mark struct {
@@ -104,7 +151,7 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 		d.seen[caller] = r
 	}
 	m := mark{at: e.At, seq: e.Seq}
-	r.all = append(trim(r.all, e.At, d.rules.Window), m)
+	r.traffic.add(e.At, e.Seq, d.rules.Window)
 	r.failures = trim(r.failures, e.At, d.rules.Window)
 	if e.Status == 401 || e.Status == 403 {
 		r.failures = append(r.failures, m)
@@ -154,8 +201,8 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 			raise(eventObjectProbe, severityHigh, fmt.Sprintf("%d objects that are not the client's probed within %s", len(probes), d.rules.ProbeWindow), seqs(probes))
 		}
 	}
-	if d.rules.TrafficSpike > 0 && len(r.all) >= d.rules.TrafficSpike {
-		raise(eventTrafficSpike, severityLow, fmt.Sprintf("%d requests within %s", len(r.all), d.rules.Window), seqs(r.all[len(r.all)-10:]))
+	if n := r.traffic.within(e.At, d.rules.Window); d.rules.TrafficSpike > 0 && n >= d.rules.TrafficSpike {
+		raise(eventTrafficSpike, severityLow, fmt.Sprintf("%d requests within %s", n, d.rules.Window), r.traffic.lastSeqs())
 	}
 	return out
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,8 +68,11 @@ func (s *Store) Accounts(ctx context.Context, psu string, ids []string) ([]bank.
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out, err := queryAccounts(ctx, s.rc, "p.username = ? AND a.account_id IN "+inList(len(ids)), append([]any{psu}, anys(ids)...)...)
-	return out, translate(err)
+	out, err := remember(s, "accounts\x00"+psu+"\x00"+strings.Join(ids, "\x00"), func(a []bank.Account) int { return len(a) }, func() ([]bank.Account, error) {
+		out, err := queryAccounts(ctx, s.rc, "p.username = ? AND a.account_id IN "+inList(len(ids)), append([]any{psu}, anys(ids)...)...)
+		return out, translate(err)
+	})
+	return slices.Clone(out), err
 }
 
 // AccountsOfPSU lists every account of a PSU.
@@ -86,8 +92,18 @@ func refs(accts []bank.Account) []any {
 // Ledgers returns the ledger state of each account (by Ref) at now: booked
 // and pending sums, and the booked balance at the end of the previous day.
 func (s *Store) Ledgers(ctx context.Context, accts []bank.Account, now time.Time) (map[int64]bank.LedgerState, error) {
-	out := make(map[int64]bank.LedgerState, len(accts))
 	dayStart := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Unix()
+	var key strings.Builder
+	fmt.Fprintf(&key, "ledgers\x00%d", dayStart)
+	for _, a := range accts {
+		fmt.Fprintf(&key, "\x00%d", a.Ref)
+	}
+	out, err := remember(s, key.String(), func(m map[int64]bank.LedgerState) int { return len(m) }, func() (map[int64]bank.LedgerState, error) { return s.ledgers(ctx, accts, dayStart) })
+	return maps.Clone(out), err
+}
+
+func (s *Store) ledgers(ctx context.Context, accts []bank.Account, dayStart int64) (map[int64]bank.LedgerState, error) {
+	out := make(map[int64]bank.LedgerState, len(accts))
 	err := s.readEach(ctx, func(tx querier) error {
 		for _, a := range accts {
 			var st bank.LedgerState
@@ -143,6 +159,15 @@ const txSelect = `SELECT t.id, t.account, t.booked_at, t.value_at, t.status, t.a
 
 // Transactions returns one page of the selected transactions.
 func (s *Store) Transactions(ctx context.Context, q TxQuery) (TxPage, error) {
+	var key strings.Builder
+	fmt.Fprintf(&key, "tx\x00%d\x00%d\x00%d\x00%t\x00%d\x00%d", q.From.Unix(), q.To.Unix(), q.Direction, q.BookedOnly, q.Offset, q.Limit)
+	for _, a := range q.Accounts {
+		fmt.Fprintf(&key, "\x00%d", a.Ref)
+	}
+	return remember(s, key.String(), func(p TxPage) int { return len(p.Items) }, func() (TxPage, error) { return s.transactions(ctx, q) })
+}
+
+func (s *Store) transactions(ctx context.Context, q TxQuery) (TxPage, error) {
 	var page TxPage
 	if len(q.Accounts) == 0 {
 		return page, nil

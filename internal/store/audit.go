@@ -33,18 +33,31 @@ type AuditEntry struct {
 	Hash          string    `json:"hash"`
 }
 
-// chainHash is an entry's link in the chain.
+// chainHash is an entry's link in the chain: sha256 of
+// fmt.Sprintf("%s|%d|%d|%q|%q|%q|%q|%q|%q|%q|%d|%q|%q|%q", prev, seq, at
+// (unix ms), interaction id, ip, client, psu, consent, method, path, status,
+// decision, rule, detail), built without fmt (the same bytes, a fifth of
+// the time).
 func chainHash(prev string, e *AuditEntry) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s|%d|%d|%q|%q|%q|%q|%q|%q|%q|%d|%q|%q|%q", prev, e.Seq, e.At.UnixMilli(), e.InteractionID, e.IP, e.ClientID, e.PSU,
-		e.ConsentID, e.Method, e.Path, e.Status, e.Decision, e.Rule, e.Detail)
-	return hex.EncodeToString(h.Sum(nil))
+	b := make([]byte, 0, 256+len(e.Detail))
+	b = append(append(b, prev...), '|')
+	b = append(strconv.AppendInt(b, e.Seq, 10), '|')
+	b = strconv.AppendInt(b, e.At.UnixMilli(), 10)
+	for _, f := range []string{e.InteractionID, e.IP, e.ClientID, e.PSU, e.ConsentID, e.Method, e.Path} {
+		b = strconv.AppendQuote(append(b, '|'), f)
+	}
+	b = strconv.AppendInt(append(b, '|'), int64(e.Status), 10)
+	for _, f := range []string{e.Decision, e.Rule, e.Detail} {
+		b = strconv.AppendQuote(append(b, '|'), f)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // AppendAudit writes entries at the end of the chain, in one transaction,
 // filling in Seq, PrevHash and Hash.
 func (s *Store) AppendAudit(ctx context.Context, entries []*AuditEntry) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		var seq int64
 		var prev string
 		err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
@@ -103,7 +116,7 @@ func (s *Store) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	if q.Limit <= 0 || q.Limit > 10000 {
 		q.Limit = 1000
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE "+strings.Join(where, " AND ")+" ORDER BY seq LIMIT "+strconv.Itoa(q.Limit), args...)
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE "+strings.Join(where, " AND ")+" ORDER BY seq LIMIT "+strconv.Itoa(q.Limit), args...)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -122,7 +135,7 @@ func (s *Store) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 // VerifyAudit walks the whole chain and reports the first entry whose link
 // does not hold (edited, inserted or deleted rows), or nil.
 func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -148,7 +161,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
 
 // ExportAudit writes the chain as JSON lines (for a SIEM).
 func (s *Store) ExportAudit(ctx context.Context, w io.Writer, afterSeq int64) error {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE seq > ? ORDER BY seq", afterSeq)
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE seq > ? ORDER BY seq", afterSeq)
 	if err != nil {
 		return translate(err)
 	}
@@ -207,7 +220,7 @@ func (s *Store) SecurityEvents(ctx context.Context, clientID string) ([]Security
 	if clientID != "" {
 		q, args = q+" WHERE client_id = ?", append(args, clientID)
 	}
-	rows, err := s.r.QueryContext(ctx, q+" ORDER BY id", args...)
+	rows, err := s.rc.QueryContext(ctx, q+" ORDER BY id", args...)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -260,7 +273,7 @@ func (s *Store) EventCounts(ctx context.Context) ([]Count, error) {
 }
 
 func (s *Store) counts(ctx context.Context, q string) ([]Count, error) {
-	rows, err := s.r.QueryContext(ctx, q)
+	rows, err := s.rc.QueryContext(ctx, q)
 	if err != nil {
 		return nil, translate(err)
 	}

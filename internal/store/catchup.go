@@ -58,6 +58,19 @@ const settingCardShift = "pending_card_shift"
 // events happened, whatever the size of a clock jump. It returns how many
 // events it applied.
 func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
+	// A look on the read side first: most calls find nothing due, and a
+	// write would stale every remembered read (see memo).
+	var due bool
+	if err := s.read(ctx, func(tx *sql.Tx) error {
+		shift, cards, err := cardShift(ctx, tx)
+		if err != nil {
+			return err
+		}
+		_, due, err = nextDue(ctx, tx, now.Unix(), shift, cards)
+		return err
+	}); err != nil || !due {
+		return 0, err
+	}
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		shift, cards, err := cardShift(ctx, tx)
@@ -118,11 +131,10 @@ func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) 
 		q     string
 		args  []any
 	}{
-		{dueDomestic, `SELECT CASE WHEN status = ? THEN process_at ELSE settle_at END AS at, id FROM payments
-			WHERE kind = ? AND status IN (?, ?) AND at <= ? AND outcome <> ? ORDER BY at, id LIMIT 1`,
-			[]any{bank.PaymentPending, OrderDomestic, bank.PaymentPending, bank.PaymentInProcess, now, OutcomeStuckPending}},
-		{dueScheduled, `SELECT settle_at, id FROM payments WHERE kind = ? AND status = ? AND settle_at <= ? ORDER BY settle_at, id LIMIT 1`,
-			[]any{OrderScheduled, bank.OrderInitiationPending, now}},
+		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
+			[]any{now, OrderDomestic}},
+		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
+			[]any{now, OrderScheduled}},
 		{dueStanding, `SELECT next_at, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
 			ORDER BY next_at, id LIMIT 1`, []any{now}},
 	}

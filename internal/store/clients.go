@@ -39,7 +39,7 @@ func (s *Store) CreateClient(ctx context.Context, c Client) error {
 
 // Client reads a client; ErrNotFound if unknown.
 func (s *Store) Client(ctx context.Context, id string) (Client, error) {
-	c, err := scanClient(s.r.QueryRowContext(ctx, "SELECT "+clientCols+" FROM clients WHERE client_id = ?", id))
+	c, err := scanClient(s.rc.QueryRowContext(ctx, "SELECT "+clientCols+" FROM clients WHERE client_id = ?", id))
 	return c, translate(err)
 }
 

@@ -73,7 +73,7 @@ func nonNil(s []string) []string {
 
 // Consent reads a consent by its ConsentId; ErrNotFound if unknown.
 func (s *Store) Consent(ctx context.Context, id string) (bank.Consent, error) {
-	c, err := scanConsent(s.r.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", id))
+	c, err := scanConsent(s.rc.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", id))
 	return c, translate(err)
 }
 
@@ -107,7 +107,7 @@ func updateConsent(ctx context.Context, tx *sql.Tx, c *bank.Consent) error {
 
 // ConsentsOfPSU lists the consents a PSU authorised, newest first.
 func (s *Store) ConsentsOfPSU(ctx context.Context, psu string) ([]bank.Consent, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+consentCols+" FROM consents WHERE psu = ? ORDER BY id DESC", psu)
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+consentCols+" FROM consents WHERE psu = ? ORDER BY id DESC", psu)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -141,6 +141,6 @@ func (s *Store) DeleteConsent(ctx context.Context, id string, now time.Time) err
 // CountConsents counts every consent of every kind.
 func (s *Store) CountConsents(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM consents").Scan(&n)
+	err := s.rc.QueryRowContext(ctx, "SELECT count(*) FROM consents").Scan(&n)
 	return n, translate(err)
 }

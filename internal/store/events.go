@@ -143,7 +143,7 @@ func (s *Store) CreateEventSubscription(ctx context.Context, e EventSubscription
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO event_subscriptions("+subscriptionCols+") VALUES(?,?,?,?,?,?,?,?,?)",
 			e.ID, e.ClientID, e.CallbackURL, e.Version, types, filter, e.Hold, ms(e.CreatedAt), ms(e.UpdatedAt))
 		return err
@@ -152,13 +152,13 @@ func (s *Store) CreateEventSubscription(ctx context.Context, e EventSubscription
 
 // EventSubscription reads a subscription by its id; ErrNotFound if unknown.
 func (s *Store) EventSubscription(ctx context.Context, id string) (EventSubscription, error) {
-	e, err := scanSubscription(s.r.QueryRowContext(ctx, "SELECT "+subscriptionCols+" FROM event_subscriptions WHERE subscription_id = ?", id))
+	e, err := scanSubscription(s.rc.QueryRowContext(ctx, "SELECT "+subscriptionCols+" FROM event_subscriptions WHERE subscription_id = ?", id))
 	return e, translate(err)
 }
 
 // EventSubscriptionOf reads a client's subscription; ErrNotFound if none.
 func (s *Store) EventSubscriptionOf(ctx context.Context, clientID string) (EventSubscription, error) {
-	e, err := scanSubscription(s.r.QueryRowContext(ctx, "SELECT "+subscriptionCols+" FROM event_subscriptions WHERE client_id = ?", clientID))
+	e, err := scanSubscription(s.rc.QueryRowContext(ctx, "SELECT "+subscriptionCols+" FROM event_subscriptions WHERE client_id = ?", clientID))
 	return e, translate(err)
 }
 
@@ -170,7 +170,7 @@ func (s *Store) UpdateEventSubscription(ctx context.Context, e EventSubscription
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE event_subscriptions SET callback_url = ?, version = ?, event_types = ?, filter = ?,
 			updated_at = ? WHERE subscription_id = ?`, e.CallbackURL, e.Version, types, filter, ms(e.UpdatedAt), e.ID)
 		if err != nil {
@@ -189,7 +189,7 @@ func (s *Store) UpdateEventSubscription(ctx context.Context, e EventSubscription
 // DeleteEventSubscription removes a subscription and cancels its waiting
 // deliveries; its unacknowledged events can still be polled.
 func (s *Store) DeleteEventSubscription(ctx context.Context, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		var client string
 		err := tx.QueryRowContext(ctx, "DELETE FROM event_subscriptions WHERE subscription_id = ? RETURNING client_id", id).Scan(&client)
 		if err != nil {
@@ -239,7 +239,7 @@ func queryEvents(ctx context.Context, q interface {
 // queued for push like the others when the client has a CallbackUrl, its
 // first push due at `due` (zero: at once). Its Ref is set.
 func (s *Store) AddEvent(ctx context.Context, e *Event, due time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO event_outbox(jti, txn, client_id, type, family, kind, rid, reason, cause)
 			VALUES(?,?,?,?,?,?,?,?,?)`, e.JTI, e.TXN, e.ClientID, e.Type, e.Family, e.Kind, e.RID, e.Reason, e.Cause)
 		if err != nil {
@@ -269,7 +269,7 @@ func (s *Store) UnsignedEvents(ctx context.Context, clientID string, limit int) 
 // SignEvent stores an event's signed SET, unless it was signed meanwhile:
 // an event has exactly one SET, whoever signs it first.
 func (s *Store) SignEvent(ctx context.Context, ref int64, set string, at time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE event_outbox SET set_jwt = ?, signed_at = ? WHERE id = ? AND set_jwt = ''", set, ms(at), ref)
 		return err
 	})
@@ -291,7 +291,7 @@ type Poll struct {
 func (s *Store) PollEvents(ctx context.Context, p Poll) ([]Event, bool, error) {
 	var out []Event
 	more := false
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		for _, jti := range p.Ack {
 			var ref int64
 			err := tx.QueryRowContext(ctx, `UPDATE event_outbox SET acked_at = ?, acked_by = 'poll'
@@ -329,7 +329,7 @@ func (s *Store) PollEvents(ctx context.Context, p Poll) ([]Event, bool, error) {
 
 // DueClients lists the clients with a push delivery due at now.
 func (s *Store) DueClients(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT d.client_id FROM event_deliveries d JOIN event_outbox e ON e.id = d.event
+	rows, err := s.rc.QueryContext(ctx, `SELECT DISTINCT d.client_id FROM event_deliveries d JOIN event_outbox e ON e.id = d.event
 		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND e.set_jwt <> '' ORDER BY d.client_id`, ms(now))
 	if err != nil {
 		return nil, translate(err)
@@ -355,7 +355,7 @@ func (s *Store) DueClients(ctx context.Context, now time.Time) ([]string, error)
 func (s *Store) ClaimDelivery(ctx context.Context, clientID string, now time.Time, lease func(attempts int) time.Duration) (Delivery, bool, error) {
 	var d Delivery
 	found := false
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		for {
 			var url sql.NullString
 			err := tx.QueryRowContext(ctx, `SELECT d.id, d.event, d.client_id, d.kind, d.attempts, e.jti, e.set_jwt, s.callback_url
@@ -402,7 +402,7 @@ type Outcome struct {
 // acknowledged (it is no longer returned by polling); a failed one is retried
 // at the time its claim set, or given up.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, o Outcome) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		if o.OK {
 			var event int64
 			if err := tx.QueryRowContext(ctx, `UPDATE event_deliveries SET state = 'delivered', delivered_at = ?, last_status = ?,
@@ -425,7 +425,7 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, o Outcome) error {
 // ReleaseClaim undoes a claim whose attempt never happened (the sandbox is
 // stopping): the attempt is not counted and the delivery is due at once.
 func (s *Store) ReleaseClaim(ctx context.Context, id int64, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE event_deliveries SET attempts = max(attempts - 1, 0), next_attempt_at = ?
 			WHERE id = ? AND state = 'pending'`, ms(now), id)
 		return err
@@ -516,7 +516,7 @@ var ErrNoCallback = errors.New("the client's event subscription has no CallbackU
 // duplicate), due at `at`, whatever became of the others.
 func (s *Store) DuplicateDelivery(ctx context.Context, jti string, at time.Time) (Delivery, error) {
 	var d Delivery
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		var url sql.NullString
 		if err := tx.QueryRowContext(ctx, `SELECT e.id, e.client_id, s.callback_url FROM event_outbox e
 			LEFT JOIN event_subscriptions s ON s.client_id = e.client_id WHERE e.jti = ?`, jti).Scan(&d.Event, &d.ClientID, &url); err != nil {
@@ -542,7 +542,7 @@ func (s *Store) DuplicateDelivery(ctx context.Context, jti string, at time.Time)
 // event is unknown.
 func (s *Store) DelayDeliveries(ctx context.Context, jti string, until time.Time) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		var ref int64
 		if err := tx.QueryRowContext(ctx, "SELECT id FROM event_outbox WHERE jti = ?", jti).Scan(&ref); err != nil {
 			return err
@@ -562,7 +562,7 @@ func (s *Store) DelayDeliveries(ctx context.Context, jti string, until time.Time
 // how many were put on hold; ErrNotFound if the client has no subscription.
 func (s *Store) HoldDeliveries(ctx context.Context, clientID string) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE event_subscriptions SET hold = 1 WHERE client_id = ?", clientID)
 		if err != nil {
 			return err
@@ -584,7 +584,7 @@ func (s *Store) HoldDeliveries(ctx context.Context, clientID string) (int, error
 // were released; ErrNotFound if the client has no subscription.
 func (s *Store) ReleaseDeliveries(ctx context.Context, clientID string, reverse bool, now time.Time) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE event_subscriptions SET hold = 0 WHERE client_id = ?", clientID)
 		if err != nil {
 			return err

@@ -276,7 +276,7 @@ func scanPayment(sc interface{ Scan(...any) error }) (bank.Payment, error) {
 
 // Payment reads a payment order; ErrNotFound if unknown.
 func (s *Store) Payment(ctx context.Context, id string) (bank.Payment, error) {
-	p, err := scanPayment(s.r.QueryRowContext(ctx, paymentSelect+" WHERE p.payment_id = ?", id))
+	p, err := scanPayment(s.rc.QueryRowContext(ctx, paymentSelect+" WHERE p.payment_id = ?", id))
 	return p, translate(err)
 }
 
@@ -382,7 +382,7 @@ func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64,
 
 // PaymentsOfConsent lists the payments a consent made.
 func (s *Store) PaymentsOfConsent(ctx context.Context, consentID string) ([]bank.Payment, error) {
-	rows, err := s.r.QueryContext(ctx, paymentSelect+" WHERE p.consent_id = ? ORDER BY p.id", consentID)
+	rows, err := s.rc.QueryContext(ctx, paymentSelect+" WHERE p.consent_id = ? ORDER BY p.id", consentID)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -422,7 +422,7 @@ func (s *Store) SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) 
 func (s *Store) Replay(ctx context.Context, id Idem, now time.Time) (string, bool, error) {
 	var hash, res string
 	var at int64
-	err := s.r.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
+	err := s.rc.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
 		id.ClientID, id.Operation, id.Key).Scan(&hash, &res, &at)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

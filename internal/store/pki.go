@@ -9,7 +9,7 @@ import (
 // PKIItem reads a certificate and key the CA keeps; ErrNotFound if none.
 func (s *Store) PKIItem(ctx context.Context, name string) ([]byte, []byte, error) {
 	var c, k []byte
-	err := s.r.QueryRowContext(ctx, "SELECT cert_pem, key_pem FROM pki WHERE name = ?", name).Scan(&c, &k)
+	err := s.rc.QueryRowContext(ctx, "SELECT cert_pem, key_pem FROM pki WHERE name = ?", name).Scan(&c, &k)
 	return c, k, translate(err)
 }
 
@@ -32,6 +32,6 @@ func (s *Store) RevokeCertificate(ctx context.Context, serial string, now time.T
 // CertificateRevoked reports whether a serial (hex) is revoked.
 func (s *Store) CertificateRevoked(ctx context.Context, serial string) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM revoked_certs WHERE serial = ?", serial).Scan(&n)
+	err := s.rc.QueryRowContext(ctx, "SELECT count(*) FROM revoked_certs WHERE serial = ?", serial).Scan(&n)
 	return n > 0, translate(err)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 )
@@ -95,7 +96,11 @@ func (s *Store) Restore(ctx context.Context, path string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM main."`+t+`"`); err != nil {
 			return fmt.Errorf("restore %s: %w", t, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO main."`+t+`" SELECT * FROM snap."`+t+`"`); err != nil {
+		cols, err := storedColumns(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main."`+t+`"(`+cols+`) SELECT `+cols+` FROM snap."`+t+`"`); err != nil {
 			return fmt.Errorf("restore %s: %w", t, err)
 		}
 	}
@@ -107,7 +112,31 @@ func (s *Store) Restore(ctx context.Context, path string) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	return translate(tx.Commit())
+	err = translate(tx.Commit())
+	s.version.Add(1)
+	return err
+}
+
+// storedColumns lists a table's columns that hold values (generated
+// columns are computed, not copied), quoted and comma-separated.
+func storedColumns(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", table)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return "", err
+		}
+		cols = append(cols, `"`+c+`"`)
+	}
+	if len(cols) == 0 {
+		return "", fmt.Errorf("restore: table %s has no columns", table)
+	}
+	return strings.Join(cols, ", "), rows.Err()
 }
 
 // snapshotTables lists the tables a restore copies.

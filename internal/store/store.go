@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -25,12 +26,16 @@ var migrations embed.FS
 
 // Store is the sandbox's database. Safe for concurrent use.
 type Store struct {
-	path    string
-	temp    bool    // a private file behind ":memory:", removed on Close
-	w       *sql.DB // exactly one connection: all writes
-	r       *sql.DB // read-only pool
-	rc      *cached // the read pool's prepared statements
-	Version int     // schema version after migration
+	path string
+	temp bool    // a private file behind ":memory:", removed on Close
+	w    *sql.DB // exactly one connection: all writes
+	r    *sql.DB // read-only pool
+	rc   *cached // the read pool's prepared statements
+	// version moves on after every write that may change what the hot
+	// reads return (see memo).
+	version atomic.Uint64
+	memo    memo
+	Version int // schema version after migration
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -38,7 +43,7 @@ const Memory = ":memory:"
 
 func dsn(path string, readOnly bool) string {
 	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)"
+		"&_pragma=foreign_keys(1)&_pragma=cache_size(-8000)&_pragma=temp_store(MEMORY)"
 	if readOnly {
 		q += "&_pragma=query_only(1)"
 	} else {
@@ -146,8 +151,17 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs f in an IMMEDIATE transaction on the writer connection.
+// write runs f in an IMMEDIATE transaction on the writer connection; once
+// it commits, what the hot reads remembered is stale.
 func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
+	err := s.writeLog(ctx, f)
+	s.version.Add(1) // also after a failure: a commit may have landed anyway
+	return err
+}
+
+// writeLog is write for the tables no remembered read depends on: the audit
+// trail and the event outbox, written all the time under load.
+func (s *Store) writeLog(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)

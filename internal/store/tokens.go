@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -62,8 +63,19 @@ type Access struct {
 	Suspended string // the client's suspension reason, '' when active
 }
 
-// AccessOf reads, in one query, the token with its consent and client state.
+// AccessOf reads the token with its consent and client state (remembered
+// until the next write: see memo). The consent is the caller's own copy.
 func (s *Store) AccessOf(ctx context.Context, jti string) (Access, error) {
+	a, err := remember(s, "access\x00"+jti, nil, func() (Access, error) { return s.accessOf(ctx, jti) })
+	if err == nil && a.Consent != nil {
+		c := *a.Consent
+		c.Accounts = slices.Clone(c.Accounts)
+		a.Consent = &c
+	}
+	return a, err
+}
+
+func (s *Store) accessOf(ctx context.Context, jti string) (Access, error) {
 	var a Access
 	err := s.readEach(ctx, func(tx querier) error {
 		var err error

@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"testing"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// TestDetectorRules feeds scripted streams to the rules: each attack raises
+// its event once (then stays quiet for the window), a normal stream none.
+func TestDetectorRules(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	rules := Rules{FailureBurst: 5, ProbeDistinct: 3, TrafficSpike: 100, Window: time.Minute, ProbeWindow: 5 * time.Minute}
+	entry := func(i int, status int, rule, path string) store.AuditEntry {
+		return store.AuditEntry{Seq: int64(i + 1), At: t0.Add(time.Duration(i) * 100 * time.Millisecond), ClientID: "c1",
+			Method: "GET", Path: path, Status: status, Rule: rule}
+	}
+	for _, tc := range []struct {
+		name   string
+		stream func(i int) store.AuditEntry
+		n      int
+		want   map[string]int // event -> how many times raised
+		check  func(t *testing.T, ev store.SecurityEvent)
+	}{
+		{"normal_traffic", func(i int) store.AuditEntry { return entry(i*10, 200, "ok", "/x") }, 99, map[string]int{}, nil},
+		{"traffic_spike", func(i int) store.AuditEntry { return entry(i, 200, "ok", "/x") }, 300, map[string]int{eventTrafficSpike: 1},
+			func(t *testing.T, ev store.SecurityEvent) {
+				if len(ev.Evidence) != 10 || ev.Evidence[9] != 100 {
+					t.Errorf("evidence %v, want the last 10 seqs up to 100", ev.Evidence)
+				}
+			}},
+		{"spread_out_is_no_spike", func(i int) store.AuditEntry { return entry(i*10, 200, "ok", "/x") }, 300, map[string]int{}, nil},
+		{"failure_burst", func(i int) store.AuditEntry { return entry(i, 401, "token.invalid", "/x") }, 20, map[string]int{eventFailureBurst: 1}, nil},
+		{"probe_distinct", func(i int) store.AuditEntry {
+			return entry(i, 403, RuleForeignObject, "/accounts/"+string(rune('a'+i)))
+		}, 3, map[string]int{eventObjectProbe: 1, eventFailureBurst: 0}, nil},
+		{"same_object_is_no_probe", func(i int) store.AuditEntry { return entry(i, 403, RuleForeignObject, "/accounts/a") }, 4,
+			map[string]int{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDetector(rules)
+			got := map[string]int{}
+			for i := range tc.n {
+				for _, ev := range d.Observe(tc.stream(i)) {
+					got[ev.Rule]++
+					if tc.check != nil {
+						tc.check(t, ev)
+					}
+				}
+			}
+			for ev, n := range tc.want {
+				if got[ev] != n {
+					t.Errorf("%s raised %d times, want %d (all: %v)", ev, got[ev], n, got)
+				}
+			}
+			for ev, n := range got {
+				if _, ok := tc.want[ev]; !ok {
+					t.Errorf("unexpected %s (%d times)", ev, n)
+				}
+			}
+		})
+	}
+}
