@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -118,12 +119,27 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	tuneGC()
 	a, err := New(ctx, cfg, errOut)
 	if err != nil {
 		return err
 	}
 	a.banner(ctx, out)
 	return a.Serve(ctx)
+}
+
+// tuneGC trades memory the sandbox has to spare for fewer collections: the
+// heap may grow to three times what is live (GOGC=200), while a soft limit
+// of 64 MiB on Go's memory (SQLite's page caches come on top) makes the
+// collector work harder before the process grows past what it should use.
+// GOGC and GOMEMLIMIT in the environment win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(64 << 20)
+	}
 }
 
 // banner prints where the sandbox is and how to start using it.
