@@ -66,7 +66,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
 	}
 	var err error
-	if s.w, err = sql.Open("sqlite", dsn(s.path, false)); err != nil {
+	if s.w, err = sql.Open(driverName, dsn(s.path, false)); err != nil {
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if s.r, err = sql.Open("sqlite", dsn(s.path, true)); err != nil {
+	if s.r, err = sql.Open(driverName, dsn(s.path, true)); err != nil {
 		s.Close()
 		return nil, err
 	}
