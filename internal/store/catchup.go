@@ -60,15 +60,15 @@ const settingCardShift = "pending_card_shift"
 func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 	// A look on the read side first: most calls find nothing due, and a
 	// write would stale every remembered read (see memo).
-	var due bool
+	var anyDue bool
 	if err := s.read(ctx, func(tx *sql.Tx) error {
 		shift, cards, err := cardShift(ctx, tx)
 		if err != nil {
 			return err
 		}
-		_, due, err = nextDue(ctx, tx, now.Unix(), shift, cards)
+		_, anyDue, err = nextDue(ctx, tx, now.Unix(), shift, cards)
 		return err
-	}); err != nil || !due {
+	}); err != nil || !anyDue {
 		return 0, err
 	}
 	n := 0
@@ -77,11 +77,26 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		for {
-			d, ok, err := nextDue(ctx, tx, now.Unix(), shift, cards)
-			if err != nil || !ok {
+		// The next due event of each class; after one is applied only its
+		// own class's changes (an event never makes another class's due).
+		qs := dueQueries(now.Unix(), shift, cards)
+		heads := make([]*due, len(qs))
+		for i := range qs {
+			if heads[i], err = peek(ctx, tx, qs[i]); err != nil {
 				return err
 			}
+		}
+		for {
+			k := -1
+			for i, h := range heads {
+				if h != nil && (k < 0 || h.before(*heads[k])) {
+					k = i
+				}
+			}
+			if k < 0 {
+				return nil
+			}
+			d := *heads[k]
 			switch d.class {
 			case dueDomestic:
 				err = stepDomestic(ctx, tx, d.id)
@@ -96,6 +111,9 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 				return err
 			}
 			n++
+			if heads[k], err = peek(ctx, tx, qs[k]); err != nil {
+				return err
+			}
 		}
 	})
 	return n, err
@@ -125,12 +143,15 @@ func bookCard(ctx context.Context, tx *sql.Tx, id, at int64) error {
 	return book(ctx, tx, account, id, amount, at)
 }
 
-func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) (due, bool, error) {
-	queries := []struct {
-		class int
-		q     string
-		args  []any
-	}{
+// dueQuery finds the next due event of one class.
+type dueQuery struct {
+	class int
+	q     string
+	args  []any
+}
+
+func dueQueries(now, cardShift int64, cards bool) []dueQuery {
+	qs := []dueQuery{
 		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
 			[]any{now, OrderDomestic}},
 		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
@@ -139,29 +160,41 @@ func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) 
 			ORDER BY next_at, id LIMIT 1`, []any{now}},
 	}
 	if cards {
-		queries = append(queries, struct {
-			class int
-			q     string
-			args  []any
-		}{dueCard, `SELECT booked_at + ?, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= ?
+		qs = append(qs, dueQuery{dueCard, `SELECT booked_at + ?, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= ?
 			ORDER BY booked_at, id LIMIT 1`, []any{cardShift, now - cardShift}})
 	}
-	var best due
-	found := false
-	for _, q := range queries {
-		d := due{class: q.class}
-		err := tx.QueryRowContext(ctx, q.q, q.args...).Scan(&d.at, &d.id)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	return qs
+}
+
+// peek reads a class's next due event; nil when none is due.
+func peek(ctx context.Context, tx *sql.Tx, q dueQuery) (*due, error) {
+	d := due{class: q.class}
+	err := tx.QueryRowContext(ctx, q.q, q.args...).Scan(&d.at, &d.id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// nextDue is the earliest due event of every class.
+func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) (due, bool, error) {
+	var best *due
+	for _, q := range dueQueries(now, cardShift, cards) {
+		d, err := peek(ctx, tx, q)
 		if err != nil {
 			return due{}, false, err
 		}
-		if !found || d.before(best) {
-			best, found = d, true
+		if d != nil && (best == nil || d.before(*best)) {
+			best = d
 		}
 	}
-	return best, found, nil
+	if best == nil {
+		return due{}, false, nil
+	}
+	return *best, true, nil
 }
 
 // appendHistory records a status change in a payment's history.
