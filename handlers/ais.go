@@ -185,14 +185,13 @@ func (s *Server) txPage(c echo.Context, g *bank.Grant, q store.TxQuery) error {
 	if err != nil {
 		return err
 	}
-	detail := g.Permissions.Has(bank.ReadTransactionsDetail)
-	out := make([]obTransaction, len(page.Items))
-	for i := range page.Items {
-		out[i] = toTransaction(&page.Items[i], detail)
+	out, err := s.rendered.transactions(page.Items, g.Permissions.Has(bank.ReadTransactionsDetail))
+	if err != nil {
+		return err
 	}
 	pages := totalPages(page.Total, p.size)
-	return c.JSON(http.StatusOK, envelope{Data: map[string]any{"Transaction": out}, Links: s.links(c, p, pages),
-		Meta: obMeta{TotalPages: pages, FirstAvailableDateTime: isoTime(page.First), LastAvailableDateTime: isoTime(page.Last)}})
+	return pageJSON(c, "Transaction", out, s.links(c, p, pages),
+		obMeta{TotalPages: pages, FirstAvailableDateTime: isoTime(page.First), LastAvailableDateTime: isoTime(page.Last)})
 }
 
 func (s *Server) beneficiaries(c echo.Context) error {

@@ -98,6 +98,7 @@ type Server struct {
 	scenarios  *scenario.Registry
 	dataCalls  callCounter // data calls per consent (scenario revoke_after)
 	metrics    *metrics
+	rendered   rendered // transaction pages as JSON, for as long as the store serves the same page
 }
 
 // New builds the echo instance with every route and middleware mounted.
