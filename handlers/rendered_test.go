@@ -18,7 +18,7 @@ func testItems() []bank.Transaction {
 			Reference: "Tesco <Metro> & co", Information: "card \"purchase\"", Code: "IssuedCreditTransfers", SubCode: "DomesticCreditTransfer",
 			MerchantName: "Tesco", MerchantCategory: "5411", Card: &bank.Card{Scheme: "Visa", AuthType: "ConsumerDevice", Name: "A N Other", Masked: "****1234"},
 			Counterparty: &bank.AccountRef{Scheme: "UK.OBIE.SortCodeAccountNumber", Identification: "20041533104477", Name: "Payee"},
-			Balance: 98750, HasBalance: true},
+			Balance:      98750, HasBalance: true},
 		{ID: "t2", AccountID: "a1", Status: bank.StatusPending, BookedAt: at.Add(time.Hour), ValueAt: at.Add(time.Hour), Amount: 500, Currency: "GBP"},
 	}
 }
