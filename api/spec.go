@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/url"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -40,4 +41,22 @@ func Load(ctx context.Context) (*openapi3.T, error) {
 		return nil, fmt.Errorf("api/openapi.yaml: server URL %q, want %q", doc.Servers[0].URL, BasePath)
 	}
 	return doc, nil
+}
+
+// Start begins loading the contract in the background (it is the slowest
+// part of a start) and returns the function that waits for it.
+func Start(ctx context.Context) func() (*openapi3.T, error) {
+	type result struct {
+		doc *openapi3.T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		doc, err := Load(ctx)
+		ch <- result{doc, err}
+	}()
+	return sync.OnceValues(func() (*openapi3.T, error) {
+		r := <-ch
+		return r.doc, r.err
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/api"
@@ -60,6 +61,8 @@ type App struct {
 	stopping chan struct{} // closed when the server shuts down (stopStreams)
 	stopOnce sync.Once
 	tenants  *tenants // the root's tenants (nil inside a tenant)
+	// spec waits for the contract New began loading; nil: build loads it.
+	spec func() (*openapi3.T, error)
 	// CA is the development certificate authority (when serving TLS).
 	CA *pki.CA
 }
@@ -77,7 +80,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall)}
+	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), spec: api.Start(ctx)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -180,7 +183,11 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
 		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS}
-	spec, err := api.Load(ctx)
+	load := a.spec
+	if load == nil {
+		load = func() (*openapi3.T, error) { return api.Load(ctx) }
+	}
+	spec, err := load()
 	if err != nil {
 		return err
 	}
