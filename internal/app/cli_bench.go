@@ -27,6 +27,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed")
 	fs.IntVar(&o.Conns, "connections", o.Conns, "connections, each with one request in flight (closed loop)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "recorded time per route and target")
+	fs.IntVar(&o.Threads, "wrk-threads", 0, "wrk's threads (default: one per core)")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unrecorded warm-up before each fixed route")
 	list := func(name string, dst *[]string, usage string) {
 		fs.Func(name, usage+" (default "+strings.Join(*dst, ",")+")", func(v string) error {

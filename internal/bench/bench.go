@@ -60,6 +60,7 @@ type Options struct {
 	Routes   []string      // subset of AllRoutes
 	Prism    string        // "auto" (prism on PATH, else npx), "off", or the command to run
 	Engine   string        // load generator of the fixed routes: "auto" (wrk when on PATH, else go), "wrk" or "go"
+	Threads  int           // wrk's threads; 0: one per core
 	Payments int           // payment consents to prepare (the payment run stops when they are used up)
 	Tokens   int           // client assertions to prepare for the token run
 	Starts   int           // cold starts to time (the last one serves the load)
@@ -292,7 +293,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("bench: --engine %q: want auto, wrk or go", o.Engine)
 	}
 	if r.wrk != "" {
-		r.rep.Engine = "wrk (" + r.wrk + ") for the fixed routes, the Go generator for the prepared pools"
+		r.rep.Engine = fmt.Sprintf("wrk (%s, threads: %d) for the fixed routes, the Go generator for the prepared pools", r.wrk, wrkThreads(r.o))
 	} else {
 		r.rep.Engine = "the Go generator (wrk not found: apt-get install wrk gives a cheaper generator for the fixed routes)"
 	}
@@ -517,7 +518,7 @@ func (r *runner) measureFixed(ctx context.Context, p *Proc, route, target string
 		return r.measure(ctx, p, route, target, Fixed(p.Addr, req), warmup, nil)
 	}
 	return r.measureWith(ctx, p, route, target, warmup, func() (Stats, error) {
-		return wrkLoad(ctx, r.wrk, r.o.Out, req, p.Addr, LoadOptions{Conns: r.o.Conns, Warmup: warmup, Duration: r.o.Duration})
+		return wrkLoad(ctx, r.wrk, r.o.Out, req, p.Addr, wrkThreads(r.o), LoadOptions{Conns: r.o.Conns, Warmup: warmup, Duration: r.o.Duration})
 	})
 }
 

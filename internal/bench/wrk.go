@@ -22,17 +22,27 @@ const wrkScript = `done = function(summary, latency, requests)
 end
 `
 
+// wrkThreads is the threads wrk runs: --wrk-threads, else one per core as
+// shared/tools/peer-bench does (the highest bare ceiling). On a machine
+// this small its threads then compete with the server's for the cores, and
+// a descheduled thread's connections wait: fewer threads cost the ceiling
+// some throughput and the tail much less (docs/PERFORMANCE.md).
+func wrkThreads(o Options) int {
+	if o.Threads > 0 {
+		return min(o.Threads, o.Conns)
+	}
+	return min(max(1, runtimeProcs()), o.Conns)
+}
+
 // wrkLoad drives one fixed request with wrk (github.com/wg/wrk; Debian's
 // package wrk): a C event loop, cheaper per request than any Go client, so
-// the bare ceiling is not held down by the generator. Threads: one per
-// core, as shared/tools/peer-bench does. wrk counts non-2xx/3xx answers
-// only as a total, kept here under status 0.
-func wrkLoad(ctx context.Context, wrk, dir string, r Request, addr string, o LoadOptions) (Stats, error) {
+// the bare ceiling is not held down by the generator. wrk counts
+// non-2xx/3xx answers only as a total, kept here under status 0.
+func wrkLoad(ctx context.Context, wrk, dir string, r Request, addr string, threads int, o LoadOptions) (Stats, error) {
 	script := filepath.Join(dir, "wrk-report.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		return Stats{}, err
 	}
-	threads := min(max(1, runtimeProcs()), o.Conns)
 	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(o.Conns), "--timeout", "30s"}
 	for _, h := range r.Header {
 		args = append(args, "-H", h[0]+": "+h[1])

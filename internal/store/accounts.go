@@ -509,6 +509,13 @@ type PSU struct {
 }
 
 // PSUs lists every PSU with its accounts, fixture personas first.
+// PSUCount is the number of PSUs in the bank.
+func (s *Store) PSUCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.readEach(ctx, func(q querier) error { return q.QueryRowContext(ctx, "SELECT count(*) FROM psus").Scan(&n) })
+	return n, err
+}
+
 func (s *Store) PSUs(ctx context.Context) ([]PSU, error) {
 	var out []PSU
 	err := s.read(ctx, func(tx *sql.Tx) error {

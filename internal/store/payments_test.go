@@ -36,6 +36,9 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n, err := s.PSUCount(ctx); err != nil || n != len(psus) || n != len(fx.PSUs)+10 {
+		t.Fatalf("PSUCount = %d, %v; listed %d, seeded %d personas + 10", n, err, len(psus), len(fx.PSUs))
+	}
 	type payer struct {
 		psu  string
 		acct bank.Account
