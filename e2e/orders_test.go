@@ -26,16 +26,7 @@ func authorisedOrder(t *testing.T, s *sandbox, c *tpp.Client, family string, ini
 	}
 	var out struct{ Data struct{ ConsentId string } }
 	json.Unmarshal(b, &out)
-	a, _ := c.Authorize(ctx, out.Data.ConsentId, tpp.AuthOptions{Scope: "openid payments"})
-	to, err := c.Headless(ctx, a, "alice", "alice123", "approve", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := c.Callback(ctx, a, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := c.Exchange(ctx, a, code)
+	toks, err := c.Approve(ctx, out.Data.ConsentId, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

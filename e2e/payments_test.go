@@ -69,16 +69,7 @@ func TestPaymentJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := c.Authorize(ctx, id, tpp.AuthOptions{Scope: "openid payments"})
-	to, err := c.Headless(ctx, a, "alice", "alice123", "approve", []string{acct})
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := c.Callback(ctx, a, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := c.Exchange(ctx, a, code)
+	toks, err := c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{acct})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,16 +258,7 @@ func TestReauthorisationAfterPSURevocation(t *testing.T) {
 	if got := redirectError(t, s.headless(a, "bob", "bob123", "approve")); got != "access_denied" {
 		t.Errorf("another PSU re-authorising: %q", got)
 	}
-	a, _ = c.Authorize(ctx, id, tpp.AuthOptions{})
-	to, err := c.Headless(ctx, a, "alice", "alice123", "approve", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := c.Callback(ctx, a, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := c.Exchange(ctx, a, code)
+	fresh, err := c.Approve(ctx, id, tpp.AuthOptions{}, "alice", "alice123", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -303,16 +303,7 @@ func paidUnder(t *testing.T, s *sandbox, c *tpp.Client, amount string) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := c.Authorize(ctx, id, tpp.AuthOptions{Scope: "openid payments"})
-	to, err := c.Headless(ctx, a, "alice", "alice123", "approve", []string{s.accountsOf("alice")[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, err := c.Callback(ctx, a, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := c.Exchange(ctx, a, code)
+	toks, err := c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{s.accountsOf("alice")[0]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -296,20 +296,27 @@ func (c *Client) AISJourney(ctx context.Context, psu, password string, perms []s
 	if err != nil {
 		return nil, "", err
 	}
-	a, err := c.Authorize(ctx, id, AuthOptions{})
+	toks, err := c.Approve(ctx, id, AuthOptions{}, psu, password, accounts)
+	return toks, id, err
+}
+
+// Approve sends the PSU through the authorization of a consent and its
+// approval (headless, picking accounts; nil: the page's default), then
+// exchanges the code.
+func (c *Client) Approve(ctx context.Context, consentID string, o AuthOptions, psu, password string, accounts []string) (*Tokens, error) {
+	a, err := c.Authorize(ctx, consentID, o)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	to, err := c.Headless(ctx, a, psu, password, "approve", accounts)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	code, err := c.Callback(ctx, a, to)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	toks, err := c.Exchange(ctx, a, code)
-	return toks, id, err
+	return c.Exchange(ctx, a, code)
 }
 
 // AllPermissions is every AIS permission of v3.1.11.

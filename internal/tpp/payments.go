@@ -98,19 +98,7 @@ func (c *Client) PaymentJourney(ctx context.Context, psu, password string, initi
 	if err != nil {
 		return "", "", fmt.Errorf("payment consent: %w", err)
 	}
-	a, err := c.Authorize(ctx, id, AuthOptions{Scope: "openid payments"})
-	if err != nil {
-		return "", "", err
-	}
-	to, err := c.Headless(ctx, a, psu, password, "approve", debtor)
-	if err != nil {
-		return "", "", err
-	}
-	code, err := c.Callback(ctx, a, to)
-	if err != nil {
-		return "", "", err
-	}
-	toks, err := c.Exchange(ctx, a, code)
+	toks, err := c.Approve(ctx, id, AuthOptions{Scope: "openid payments"}, psu, password, debtor)
 	if err != nil {
 		return "", "", err
 	}
