@@ -24,6 +24,7 @@ type rendered struct {
 
 type renderKey struct {
 	first  *bank.Transaction
+	n      int
 	detail bool
 }
 
@@ -35,7 +36,7 @@ func (r *rendered) transactions(items []bank.Transaction, detail bool) (json.Raw
 	if len(items) == 0 {
 		return json.RawMessage("[]"), nil
 	}
-	k := renderKey{&items[0], detail}
+	k := renderKey{&items[0], len(items), detail}
 	r.mu.Lock()
 	b, ok := r.m[k]
 	r.mu.Unlock()
