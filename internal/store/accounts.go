@@ -159,8 +159,12 @@ const txSelect = `SELECT t.id, t.account, t.booked_at, t.value_at, t.status, t.a
 
 // Transactions returns one page of the selected transactions.
 func (s *Store) Transactions(ctx context.Context, q TxQuery) (TxPage, error) {
+	// The key is what the queries use: the filter as txFilter writes it
+	// (a date that is set but falls in the zero time's second must not share
+	// the unbounded page's entry), the page and the accounts.
 	var key strings.Builder
-	fmt.Fprintf(&key, "tx\x00%d\x00%d\x00%d\x00%t\x00%d\x00%d", q.From.Unix(), q.To.Unix(), q.Direction, q.BookedOnly, q.Offset, q.Limit)
+	filter, args := txFilter(q)
+	fmt.Fprintf(&key, "tx\x00%s\x00%v\x00%d\x00%d", filter, args, q.Offset, q.Limit)
 	for _, a := range q.Accounts {
 		fmt.Fprintf(&key, "\x00%d", a.Ref)
 	}

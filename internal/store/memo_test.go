@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/seed"
+)
+
+// Remembered transaction pages: queries that select different rows never
+// share an entry, whatever order they come in. Each answer from a memo
+// filled by all the others must equal a fresh read.
+func TestRememberedPagesAreTheirQuerys(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "memo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fx, err := fixtures.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Run(ctx, s, fx, seed.Options{Seed: 42, PSUs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	accts, err := s.AccountsOfPSU(ctx, "alice")
+	if err != nil || len(accts) < 2 {
+		t.Fatalf("alice: %d accounts, %v", len(accts), err)
+	}
+	// A date that is set but lies in the zero time's second (what
+	// toBookingDateTime=0001-01-01T00:00:00.5 parses to).
+	year1 := time.Date(1, 1, 1, 0, 0, 0, 5e8, time.UTC)
+	mid := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	one := []bank.Account{accts[0]}
+	cases := []struct {
+		name string
+		q    store.TxQuery
+	}{
+		{"unbounded", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Limit: 50}},
+		{"to year 1", store.TxQuery{Accounts: one, To: year1, Direction: bank.DirectionBoth, Limit: 50}},
+		{"from year 1", store.TxQuery{Accounts: one, From: year1, Direction: bank.DirectionBoth, Limit: 50}},
+		{"from mid", store.TxQuery{Accounts: one, From: mid, Direction: bank.DirectionBoth, Limit: 50}},
+		{"to mid", store.TxQuery{Accounts: one, To: mid, Direction: bank.DirectionBoth, Limit: 50}},
+		{"credits", store.TxQuery{Accounts: one, Direction: bank.DirectionCredits, Limit: 50}},
+		{"debits", store.TxQuery{Accounts: one, Direction: bank.DirectionDebits, Limit: 50}},
+		{"none", store.TxQuery{Accounts: one, Direction: bank.DirectionNone, Limit: 50}},
+		{"booked only", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, BookedOnly: true, Limit: 50}},
+		{"page 2", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Offset: 50, Limit: 50}},
+		{"other account", store.TxQuery{Accounts: accts[1:2], Direction: bank.DirectionBoth, Limit: 50}},
+		{"both accounts", store.TxQuery{Accounts: accts[:2], Direction: bank.DirectionBoth, Limit: 50}},
+	}
+	summary := func(p store.TxPage) [3]any {
+		first := ""
+		if len(p.Items) > 0 {
+			first = p.Items[0].ID
+		}
+		return [3]any{len(p.Items), p.Total, first}
+	}
+	fresh := map[string][3]any{}
+	for _, c := range cases {
+		store.Forget(s)
+		p, err := s.Transactions(ctx, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh[c.name] = summary(p)
+	}
+	if fresh["unbounded"] == fresh["to year 1"] {
+		t.Fatalf("the cases do not tell the pages apart: %v", fresh["unbounded"])
+	}
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}} {
+		store.Forget(s)
+		for _, i := range order {
+			c := cases[i]
+			p, err := s.Transactions(ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(p); got != fresh[c.name] {
+				t.Errorf("%s after %v: remembered (items, total, first) %v, fresh %v", c.name, order, got, fresh[c.name])
+			}
+		}
+	}
+}
