@@ -16,9 +16,16 @@ import (
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
+// Store is where the auditor writes: the sandbox's store.
+type Store interface {
+	AppendAudit(ctx context.Context, entries []*store.AuditEntry) error
+	RaiseEvent(ctx context.Context, ev *store.SecurityEvent) error
+}
+
 // Auditor writes entries and fans them out.
 type Auditor struct {
-	store    *store.Store
+	store    Store
+	retry    []time.Duration // the waits between attempts at a batch that failed to commit
 	log      *slog.Logger
 	detector *Detector
 	queue    chan item
@@ -34,8 +41,8 @@ type item struct {
 }
 
 // New starts an auditor; Close flushes and stops it.
-func New(s *store.Store, log *slog.Logger, d *Detector) *Auditor {
-	a := &Auditor{store: s, log: log, detector: d, queue: make(chan item, 4096), done: make(chan struct{}),
+func New(s Store, log *slog.Logger, d *Detector) *Auditor {
+	a := &Auditor{store: s, retry: retryWaits, log: log, detector: d, queue: make(chan item, 4096), done: make(chan struct{}),
 		subs: map[chan store.AuditEntry]struct{}{}}
 	go a.run()
 	return a
@@ -111,8 +118,14 @@ const (
 	maxBatch  = 1000
 )
 
-// write commits a batch, shows it to the anomaly rules and the subscribers,
-// then tells the waiters.
+// retryWaits space the attempts at a batch that did not commit (the
+// database busy past its timeout, a full disk): some 4 s in all, while the
+// requests waiting for it wait too.
+var retryWaits = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 250 * time.Millisecond, time.Second, 3 * time.Second}
+
+// write commits a batch, trying again while it fails, shows it to the
+// anomaly rules and the subscribers, then tells the waiters. A batch that
+// never commits is logged as lost and shown to nobody.
 func (a *Auditor) write(batch []item) {
 	entries := make([]*store.AuditEntry, 0, len(batch))
 	for _, b := range batch {
@@ -121,10 +134,20 @@ func (a *Auditor) write(batch []item) {
 		}
 	}
 	if len(entries) > 0 {
-		if err := a.store.AppendAudit(context.Background(), entries); err != nil {
-			a.log.Error("writing the audit log", "error", err, "entries", len(entries))
+		err := a.store.AppendAudit(context.Background(), entries)
+		for _, wait := range a.retry {
+			if err == nil {
+				break
+			}
+			a.log.Warn("writing the audit log; trying again", "error", err, "entries", len(entries), "in", wait)
+			time.Sleep(wait)
+			err = a.store.AppendAudit(context.Background(), entries)
 		}
-		a.publish(entries)
+		if err != nil {
+			a.log.Error("audit entries lost: the log did not commit", "error", err, "entries", len(entries))
+		} else {
+			a.publish(entries)
+		}
 	}
 	// Waiters learn of the commit after the anomaly rules have seen it.
 	for _, b := range batch {
