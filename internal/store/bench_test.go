@@ -3,14 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
-	"github.com/obsandbox/sandbox/seed"
 )
 
 // benchBank seeds the fixture personas plus a few generated PSUs (about
@@ -19,20 +16,8 @@ import (
 // curve measured end to end); `sandbox bench` measures the large bank.
 func benchBank(b *testing.B) (*store.Store, bank.Account) {
 	b.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	fx, err := fixtures.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := seed.Run(ctx, s, fx, seed.Options{Seed: 42, PSUs: 10}); err != nil {
-		b.Fatal(err)
-	}
-	accts, err := s.AccountsOfPSU(ctx, "alice")
+	s, _ := seeded(b, 42, 10)
+	accts, err := s.AccountsOfPSU(context.Background(), "alice")
 	if err != nil {
 		b.Fatal(err)
 	}

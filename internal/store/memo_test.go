@@ -2,14 +2,11 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
-	"github.com/obsandbox/sandbox/seed"
 )
 
 // Remembered transaction pages: queries that select different rows never
@@ -17,18 +14,7 @@ import (
 // filled by all the others must equal a fresh read.
 func TestRememberedPagesAreTheirQuerys(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "memo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	fx, err := fixtures.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seed.Run(ctx, s, fx, seed.Options{Seed: 42, PSUs: 2}); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := seeded(t, 42, 2)
 	accts, err := s.AccountsOfPSU(ctx, "alice")
 	if err != nil || len(accts) < 2 {
 		t.Fatalf("alice: %d accounts, %v", len(accts), err)

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
-	"github.com/obsandbox/sandbox/seed"
 )
 
 // TestLedgerInvariantUnderRandomPayments submits thousands of random
@@ -20,18 +17,7 @@ import (
 // balances still reconcile with transactions.
 func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "prop.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	fx, err := fixtures.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seed.Run(ctx, s, fx, seed.Options{Seed: 7, PSUs: 10}); err != nil {
-		t.Fatal(err)
-	}
+	s, fx := seeded(t, 7, 10)
 	psus, err := s.PSUs(ctx)
 	if err != nil {
 		t.Fatal(err)
