@@ -436,7 +436,7 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 		if err != nil {
 			return err
 		}
-		return s.paymentResponse(c, http.StatusCreated, pt, &p)
+		return s.paymentResponse(c, http.StatusCreated, pt, &p, nil)
 	}
 	var req pisBody
 	if err := json.Unmarshal(raw, &req); err != nil {
@@ -496,7 +496,7 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	if err != nil {
 		return idemErr(err)
 	}
-	return s.paymentResponse(c, http.StatusCreated, pt, &pay)
+	return s.paymentResponse(c, http.StatusCreated, pt, &pay, cn)
 }
 
 func (s *Server) settlementDelay() time.Duration {
@@ -535,24 +535,28 @@ func (s *Server) getOrder(pt *paymentType) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return s.paymentResponse(c, http.StatusOK, pt, p)
+		return s.paymentResponse(c, http.StatusOK, pt, p, nil)
 	}
 }
 
 // paymentResponse is OBWriteDomesticResponse5 (and its scheduled and
-// standing-order siblings).
-func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p *bank.Payment) error {
+// standing-order siblings). cn is the payment's consent when the caller has
+// it (its PSU and accounts never change), else nil.
+func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p *bank.Payment, cn *bank.Consent) error {
 	data := map[string]any{pt.idName: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": isoTime(p.CreatedAt),
 		"Status": p.Status, "StatusUpdateDateTime": isoTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
 	if pt != standingOrders && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
 		data["ExpectedExecutionDateTime"] = isoTime(p.ProcessAt)
 		data["ExpectedSettlementDateTime"] = isoTime(p.SettleAt)
 	}
-	cn, err := s.store.Consent(c.Request().Context(), p.ConsentID)
-	if err != nil {
-		return err
+	if cn == nil {
+		got, err := s.store.Consent(c.Request().Context(), p.ConsentID)
+		if err != nil {
+			return err
+		}
+		cn = &got
 	}
-	if d, err := s.debtor(c, &cn); err != nil {
+	if d, err := s.debtor(c, cn); err != nil {
 		return err
 	} else if d != nil {
 		data["Debtor"] = d
