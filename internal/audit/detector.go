@@ -76,10 +76,12 @@ func (c *counter) add(at time.Time, seq int64, window time.Duration) {
 	}
 	sec := at.Unix()
 	i := int(sec % int64(n))
-	if c.secs[i] != sec {
-		c.secs[i], c.counts[i] = sec, 0
-	}
-	c.counts[i]++
+	switch {
+	case c.secs[i] < sec:
+		c.secs[i], c.counts[i] = sec, 1
+	case c.secs[i] == sec:
+		c.counts[i]++
+	} // else older than the window the bucket counts now (an entry stamped before a clock jump): not counted
 	c.last[c.seen%len(c.last)] = seq
 	c.seen++
 }

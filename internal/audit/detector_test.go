@@ -62,3 +62,18 @@ func TestDetectorRules(t *testing.T) {
 		})
 	}
 }
+
+// An entry stamped a window or more before the newest ones (the sandbox
+// clock moved between stamping and counting) does not reset a bucket that
+// counts newer entries.
+func TestCounterIgnoresEntriesOlderThanItsBuckets(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var c counter
+	for i := range 5 {
+		c.add(t0.Add(61*time.Second), int64(i), time.Minute)
+	}
+	c.add(t0, 99, time.Minute) // same bucket (61 s apart, 61 buckets), older second
+	if got := c.within(t0.Add(61*time.Second), time.Minute); got != 5 {
+		t.Errorf("within = %d after a stale entry, want the 5 newer ones", got)
+	}
+}
