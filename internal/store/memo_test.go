@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +74,42 @@ func TestRememberedPagesAreTheirQuerys(t *testing.T) {
 			if got := summary(p); got != fresh[c.name] {
 				t.Errorf("%s after %v: remembered (items, total, first) %v, fresh %v", c.name, order, got, fresh[c.name])
 			}
+		}
+	}
+}
+
+// Revocation takes effect at once (SPEC §4.2): once RevokeToken returns,
+// AccessOf reports the token revoked, although readers kept remembering it
+// the whole time the revocation was being written.
+func TestRevokedTokenIsNeverRemembered(t *testing.T) {
+	ctx := context.Background()
+	s, _ := seeded(t, 42, 0)
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.CreateClient(ctx, store.Client{ID: "c1", Metadata: []byte("{}"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		jti := fmt.Sprintf("jti-%d", i)
+		if err := s.SaveToken(ctx, store.Token{JTI: jti, Kind: "access", ClientID: "c1", IssuedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				for !stop.Load() {
+					s.AccessOf(ctx, jti)
+				}
+			})
+		}
+		if err := s.RevokeToken(ctx, jti, now); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.AccessOf(ctx, jti)
+		stop.Store(true)
+		wg.Wait()
+		if err != nil || a.Token.RevokedAt.IsZero() {
+			t.Fatalf("round %d: the token reads as not revoked after RevokeToken returned (err %v)", i, err)
 		}
 	}
 }
