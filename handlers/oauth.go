@@ -93,8 +93,13 @@ func credentials(c echo.Context, f url.Values) oauth.Credentials {
 	return cr
 }
 
-// authClient authenticates the client of a token-endpoint-like request.
-func (s *Server) authClient(c echo.Context, f url.Values) (*oauth.Client, error) {
+// authClient reads the form of a token-endpoint-like request and
+// authenticates its client.
+func (s *Server) authClient(c echo.Context) (url.Values, *oauth.Client, error) {
+	f, err := form(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	cr := credentials(c, f)
 	c.Set(keyClient, cmp.Or(cr.ClientID, cr.BasicID, claimedIssuer(cr.Assertion)))
 	cl, err := s.auth.AuthenticateClient(c.Request().Context(), cr)
@@ -104,15 +109,11 @@ func (s *Server) authClient(c echo.Context, f url.Values) (*oauth.Client, error)
 			oe.Challenge = `Basic realm="sandbox"`
 		}
 	}
-	return cl, err
+	return f, cl, err
 }
 
 func (s *Server) token(c echo.Context) error {
-	f, err := form(c)
-	if err != nil {
-		return err
-	}
-	cl, err := s.authClient(c, f)
+	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
 	}
@@ -129,11 +130,7 @@ func (s *Server) token(c echo.Context) error {
 }
 
 func (s *Server) par(c echo.Context) error {
-	f, err := form(c)
-	if err != nil {
-		return err
-	}
-	cl, err := s.authClient(c, f)
+	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
 	}
@@ -145,11 +142,7 @@ func (s *Server) par(c echo.Context) error {
 }
 
 func (s *Server) revoke(c echo.Context) error {
-	f, err := form(c)
-	if err != nil {
-		return err
-	}
-	cl, err := s.authClient(c, f)
+	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
 	}
@@ -163,11 +156,7 @@ func (s *Server) revoke(c echo.Context) error {
 }
 
 func (s *Server) introspect(c echo.Context) error {
-	f, err := form(c)
-	if err != nil {
-		return err
-	}
-	cl, err := s.authClient(c, f)
+	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
 	}
