@@ -195,9 +195,27 @@ func TestAnomalies(t *testing.T) {
 				t.Errorf("%s raised twice", e.Rule)
 			}
 			got[e.Rule] = e.Severity
-			if len(e.Evidence) == 0 {
+			// An anonymous caller's refusals are counted, not stored: their
+			// event has no entries to point at (the counts are below).
+			if len(e.Evidence) == 0 && e.ClientID != "" {
 				t.Errorf("%s has no evidence", e.Rule)
 			}
+		}
+		var refused struct {
+			Refused []struct {
+				Source, Rule string
+				N            int
+			}
+		}
+		s.get("/sandbox/audit/refused", s.app.Config.AdminToken).JSON(t, &refused)
+		counted := 0
+		for _, r := range refused.Refused {
+			if r.Source == "127.0.0.1" && strings.HasPrefix(r.Rule, "401 ") {
+				counted += r.N
+			}
+		}
+		if counted < 10 {
+			t.Errorf("refused traffic counts %d anonymous 401s, want at least 10: %+v", counted, refused.Refused)
 		}
 		want := map[string]string{"bola_probe": "high", "refresh_token_reuse": "high", "assertion_replay": "high", "code_replay": "high",
 			"auth_failure_burst": "medium"}
@@ -238,4 +256,56 @@ func TestAnomalies(t *testing.T) {
 		expect(t, s.do(req{method: "POST", path: "/sandbox/clients/" + c.ClientID + "/unsuspend", token: s.app.Config.AdminToken}), 204)
 		expect(t, s.get(ais+"/accounts", toks.AccessToken), 200)
 	})
+}
+
+// TestAnonymousTrafficIsCounted: requests from a caller who proved nothing
+// (a bad token, no token, an unknown path, a public key set) leave counts
+// per minute, source and rule, not one audit entry each, however many they
+// are; the anomaly rules still see them.
+func TestAnonymousTrafficIsCounted(t *testing.T) {
+	s := start(t)
+	head := func() int64 {
+		var h struct{ Count int64 }
+		s.get("/sandbox/audit/head", s.app.Config.AdminToken).JSON(t, &h)
+		return h.Count
+	}
+	before := head()
+	for range 200 {
+		s.get(ais+"/accounts", "garbage")
+		s.get(ais+"/accounts", "")
+		s.get("/as/jwks", "")
+		s.do(req{method: "POST", path: "/as/token", body: "grant_type=client_credentials&client_id=nobody&client_secret=x",
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}})
+	}
+	// The admin's own two reads of the head are the only new entries.
+	if grown := head() - before; grown > 2 {
+		t.Errorf("800 anonymous requests added %d audit entries", grown)
+	}
+	var out struct {
+		Refused []struct {
+			Source, Rule string
+			N            int
+		}
+	}
+	s.get("/sandbox/audit/refused", s.app.Config.AdminToken).JSON(t, &out)
+	total := 0
+	for _, r := range out.Refused {
+		if r.Source != "127.0.0.1" {
+			t.Errorf("counted under source %q", r.Source)
+		}
+		total += r.N
+	}
+	if total < 800 {
+		t.Errorf("counted %d requests, want 800: %+v", total, out.Refused)
+	}
+	if len(out.Refused) > 10 {
+		t.Errorf("%d count rows for 4 kinds of request", len(out.Refused))
+	}
+	found := false
+	for _, e := range s.events() {
+		found = found || e.Rule == "auth_failure_burst"
+	}
+	if !found {
+		t.Error("the anomaly rules did not see the anonymous failures")
+	}
 }

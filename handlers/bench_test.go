@@ -103,7 +103,7 @@ func benchTransactions(b *testing.B) (store.TxPage, []bank.Account) {
 	benchPage.once.Do(func() {
 		ctx := context.Background()
 		dir := b.TempDir()
-		st, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
+		st, err := store.Open(ctx, filepath.Join(dir, "bench.db"), store.Options{})
 		if err != nil {
 			benchPage.err = err
 			return

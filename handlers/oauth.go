@@ -103,6 +103,9 @@ func (s *Server) authClient(c echo.Context) (url.Values, *oauth.Client, error) {
 	cr := credentials(c, f)
 	c.Set(keyClient, cmp.Or(cr.ClientID, cr.BasicID, claimedIssuer(cr.Assertion)))
 	cl, err := s.auth.AuthenticateClient(c.Request().Context(), cr)
+	if err == nil {
+		authenticated(c)
+	}
 	var oe *oauth.Error
 	if errors.As(err, &oe) && oe.Code == "invalid_client" {
 		if _, _, basic := c.Request().BasicAuth(); basic {

@@ -198,7 +198,7 @@ func (s *Server) authorizeLogin(c echo.Context) error {
 	}
 	user := c.FormValue("username")
 	c.Set(keyPSU, truncate(user, 64))
-	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
+	if err := s.loginPSU(c, user, c.FormValue("password")); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
 			c.Set(keyRule, "psu.login_failed")
 			return s.loginPage(c, http.StatusUnauthorized, ar, rec, user, oauth.ErrLogin.Message)
@@ -351,6 +351,9 @@ type appView struct {
 
 func (s *Server) appsSession(c echo.Context) (store.PSUSession, bool) {
 	sess, err := s.auth.PSUSession(c.Request().Context(), cookie(c, psuCookie))
+	if err == nil {
+		authenticated(c)
+	}
 	return sess, err == nil
 }
 
@@ -399,7 +402,7 @@ func (s *Server) appsLogin(c echo.Context) error {
 	ctx := c.Request().Context()
 	user := c.FormValue("username")
 	c.Set(keyPSU, truncate(user, 64))
-	if err := s.auth.LoginPSU(ctx, user, c.FormValue("password")); err != nil {
+	if err := s.loginPSU(c, user, c.FormValue("password")); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
 			c.Set(keyRule, "psu.login_failed")
 			return s.appsLoginPage(c, http.StatusUnauthorized, user, oauth.ErrLogin.Message)

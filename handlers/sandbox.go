@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -38,6 +39,8 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.GET("/audit", s.listAudit)
 	admin.GET("/audit/export", s.exportAudit)
 	admin.GET("/audit/verify", s.verifyAudit)
+	admin.GET("/audit/head", s.auditHead)
+	admin.GET("/audit/refused", s.refusedTraffic)
 	admin.GET("/security-events", s.listSecurityEvents)
 	admin.POST("/clients/:client_id/suspend", s.suspendClient)
 	admin.POST("/clients/:client_id/unsuspend", s.unsuspendClient)
@@ -97,6 +100,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 			return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
 				Description: "the admin token is required: Authorization: Bearer <admin token>", Challenge: `Bearer realm="sandbox"`}
 		}
+		authenticated(c)
 		return next(c)
 	}
 }
@@ -143,7 +147,7 @@ func (s *Server) headlessAuthorize(c echo.Context) error {
 		return s.headlessFailed(c, err)
 	}
 	c.Set(keyClient, ar.Client.ClientID)
-	if err := s.auth.LoginPSU(ctx, r.Username, r.Password); err != nil {
+	if err := s.loginPSU(c, r.Username, r.Password); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
 			return &oauth.Error{Status: http.StatusUnauthorized, Code: "login_failed", Description: oauth.ErrLogin.Message, Rule: "psu.login_failed"}
 		}
@@ -179,7 +183,7 @@ func (s *Server) headlessRevoke(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := s.auth.LoginPSU(ctx, r.Username, r.Password); err != nil {
+	if err := s.loginPSU(c, r.Username, r.Password); err != nil {
 		if errors.Is(err, oauth.ErrLogin) {
 			return &oauth.Error{Status: http.StatusUnauthorized, Code: "login_failed", Description: oauth.ErrLogin.Message}
 		}
@@ -343,11 +347,50 @@ func (s *Server) exportAudit(c echo.Context) error {
 
 func (s *Server) verifyAudit(c echo.Context) error {
 	s.flushAudit()
-	n, err := s.store.VerifyAudit(c.Request().Context())
+	r, err := s.store.VerifyAudit(c.Request().Context(), nil)
 	if err != nil {
-		return c.JSON(http.StatusConflict, map[string]any{"valid": false, "entries_checked": n, "problem": err.Error()})
+		return c.JSON(http.StatusConflict, map[string]any{"valid": false, "entries_checked": r.Audit.Entries, "report": r, "problem": err.Error()})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"valid": true, "entries_checked": n})
+	return c.JSON(http.StatusOK, map[string]any{"valid": true, "entries_checked": r.Audit.Entries, "report": r})
+}
+
+// auditHead answers both chains' heads, signed by the bank: save it
+// outside the sandbox and `sandbox audit verify --head FILE` later shows
+// whether entries were cut off or replaced since.
+func (s *Server) auditHead(c echo.Context) error {
+	s.flushAudit()
+	h, err := s.store.AuditHead(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	signed, err := audit.SignHead(h, s.auth.Keys, s.cfg.Issuer, s.clock.Wall())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, signed)
+}
+
+// refusedTraffic lists refused traffic from callers who proved nothing,
+// counted per minute, source and rule (?since= RFC 3339, &limit=).
+func (s *Server) refusedTraffic(c echo.Context) error {
+	since := time.Time{}
+	if v := c.QueryParam("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "since must be an RFC 3339 time"}
+		}
+		since = t
+	}
+	limit, err := queryInt(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	s.flushAudit()
+	counts, err := s.store.RefusedTraffic(c.Request().Context(), since, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"refused": counts})
 }
 
 func (s *Server) listSecurityEvents(c echo.Context) error {

@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func build(t testing.TB, opt seed.Options) (*store.Store, seed.Stats) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "bank.db"))
+	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "bank.db"), store.Options{Sync: store.SyncNormal})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/events"
+	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
@@ -156,7 +157,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.Fixtures, err = fixtures.Load(); err != nil {
 		return err
 	}
-	if a.Store, err = store.Open(ctx, a.Config.DB); err != nil {
+	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
 	}
 	if err := a.ensureSeeded(ctx); err != nil {
@@ -167,6 +168,49 @@ func (a *App) open(ctx context.Context) error {
 		a.Clock.SetOffset(d)
 	}
 	return nil
+}
+
+// keyFile is where cfg's key file is ("" for a throw-away database).
+func keyFile(cfg *Config) string {
+	if cfg.KeyFile == "" && cfg.DB != store.Memory && cfg.DB != "" {
+		return cfg.DB + ".key"
+	}
+	return cfg.KeyFile
+}
+
+// loadKey reads cfg's key file, creating it when create is set.
+func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
+	path := keyFile(cfg)
+	if path == "" {
+		return nil, nil
+	}
+	key, err := keyring.Load(path, create)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the key file keys the audit trail: restore it, or give it with --key-file)", err)
+	}
+	return key, nil
+}
+
+// openStore opens the database of cfg with its key file: to serve it (the
+// writer lock taken, the key file created if absent) or, with inspect, to
+// read it while a server may hold it (with the key file if there is one).
+func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, error) {
+	key, err := loadKey(cfg, !inspect)
+	if errors.Is(err, keyring.ErrMissing) && inspect {
+		key, err = nil, nil // reading needs no key; verifying the audit trail asks for it itself
+	}
+	if err != nil {
+		return nil, err
+	}
+	path := keyFile(cfg)
+	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect})
+	switch {
+	case errors.Is(err, store.ErrInUse):
+		return nil, fmt.Errorf("%w: one sandbox serves a database at a time; stop the other one, or give this one its own --db", err)
+	case errors.Is(err, store.ErrAuditKey):
+		return nil, fmt.Errorf("%w: the key file %s is not the one this database was started with; restore that one", err, path)
+	}
+	return s, err
 }
 
 // build makes the bank's keys, the authorization server, the audit trail,
@@ -351,13 +395,71 @@ func (a *App) Serve(ctx context.Context) error {
 	return errors.Join(err, a.Close())
 }
 
-// background moves payments along and delivers event notifications until
-// ctx ends.
+// background moves payments along, delivers event notifications and keeps
+// the audit trail (its head saved, retention applied) until ctx ends. What
+// it changes is recorded in the audit trail as the sandbox's own doing.
 func (a *App) background(ctx context.Context) {
+	ctx = store.WithActor(ctx, func() store.AuditEntry {
+		return store.AuditEntry{At: a.Clock.Now(), Method: "SYSTEM", Path: "background"}
+	})
 	var wg sync.WaitGroup
 	wg.Go(func() { a.settleLoop(ctx) })
 	wg.Go(func() { a.Events.Run(ctx) })
+	wg.Go(func() { a.auditLoop(ctx) })
 	wg.Wait()
+}
+
+// headPath is where the server keeps the audit trail's signed head, beside
+// the database: `sandbox audit verify` checks against it by default.
+func headPath(db string) string { return db + ".audit-head.json" }
+
+// auditLoop saves the audit trail's signed head beside the database and
+// applies the retention setting, once a minute (Close saves the last head).
+func (a *App) auditLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var saved store.Head
+	for {
+		if a.Config.AuditRetention > 0 {
+			now := a.Clock.Now()
+			if n, err := a.Store.PruneAudit(ctx, now.Add(-a.Config.AuditRetention), now); err != nil && ctx.Err() == nil {
+				a.Log.Error("applying audit retention", "error", err)
+			} else if n > 0 {
+				a.Log.Info("audit retention", "pruned", n)
+			}
+		}
+		if err := a.saveHead(context.WithoutCancel(ctx), &saved); err != nil {
+			a.Log.Error("saving the audit head", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// saveHead writes the signed head beside a database file when it moved.
+func (a *App) saveHead(ctx context.Context, last *store.Head) error {
+	if a.Config.DB == store.Memory || a.Config.DB == "" || a.Auth == nil || a.Store == nil {
+		return nil
+	}
+	if a.auditor != nil {
+		a.auditor.Flush()
+	}
+	h, err := a.Store.AuditHead(ctx)
+	if err != nil || h == *last {
+		return err
+	}
+	signed, err := audit.SignHead(h, a.Auth.Keys, a.Auth.Issuer, a.Clock.Wall())
+	if err != nil {
+		return err
+	}
+	if err := audit.WriteHead(headPath(a.Config.DB), signed); err != nil {
+		return err
+	}
+	*last = h
+	return nil
 }
 
 // stopStreams ends the long-lived streams (the trainer's), of the tenants
@@ -401,6 +503,8 @@ func (a *App) Close() error {
 	if a.auditor != nil {
 		a.auditor.Close() // every queued entry is written before the store closes
 		a.auditor = nil
+		var none store.Head
+		errs = append(errs, a.saveHead(context.Background(), &none)) // the final head
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())

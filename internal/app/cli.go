@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/fixtures"
-	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
 
@@ -184,7 +183,7 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 		fs.Usage()
 		return errors.New("--db is required")
 	}
-	s, err := store.Open(ctx, cfg.DB)
+	s, err := openStore(ctx, &cfg, false)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
@@ -26,18 +27,19 @@ import (
 )
 
 // offline opens a sandbox's database without serving it, for the CLI
-// commands that act on it directly (the server may be running: SQLite WAL
-// lets both write).
+// commands that change it directly: a server serving the file holds its
+// lock, and they are refused (the HTTP API does the same through it).
 type offline struct {
 	store *store.Store
 	auth  *oauth.Server
 }
 
-func openOffline(ctx context.Context, db, issuer, profile string) (*offline, error) {
-	s, err := store.Open(ctx, db)
+func openOffline(ctx context.Context, cfg *Config) (*offline, error) {
+	s, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
+	issuer, profile := cfg.Issuer, cfg.Profile
 	clk := clock.New(nil)
 	keys, err := oauth.LoadKeys(ctx, s, clk.Now())
 	if err != nil {
@@ -55,6 +57,7 @@ func offlineFlags(name string, errOut io.Writer) (*flag.FlagSet, *Config) {
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "the sandbox's database file")
 	fs.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080", "the sandbox's issuer (its public base URL)")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "the profile the sandbox runs in: dev or fapi")
+	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "the sandbox's key file (default: the database's path plus .key)")
 	return fs, &cfg
 }
 
@@ -78,7 +81,7 @@ func runClientCreate(ctx context.Context, args []string, out, errOut io.Writer) 
 		fs.Usage()
 		return errors.New("--redirect-uri is required")
 	}
-	o, err := openOffline(ctx, cfg.DB, cfg.Issuer, cfg.Profile)
+	o, err := openOffline(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func runKeysRotate(ctx context.Context, args []string, out, errOut io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o, err := openOffline(ctx, cfg.DB, cfg.Issuer, cfg.Profile)
+	o, err := openOffline(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -164,7 +167,7 @@ func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, err := store.Open(ctx, cfg.DB)
+	s, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -183,18 +186,26 @@ func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return nil
 }
 
-// runAudit is `sandbox audit verify|export`: checks the hash chain of a
-// database's audit trail (exit 1 when broken) or writes it as JSON lines.
+// runAudit is `sandbox audit verify|export`: checks the keyed hash chains of
+// a database's audit trail and security events (exit 1 when broken), also
+// against a head saved earlier, or writes the trail as JSON lines. It reads
+// the file as it is, while a server may be serving it.
 func runAudit(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		return errors.New("usage: sandbox audit verify|export [--db FILE]")
+		return errors.New("usage: sandbox audit verify [--db FILE] [--head FILE] | sandbox audit export [--db FILE] [--after N]")
 	}
 	fs, cfg := offlineFlags("sandbox audit "+args[0], errOut)
 	after := fs.Int64("after", 0, "export: entries after this sequence number")
+	headFile := fs.String("head", "", "verify: a head saved earlier (GET /sandbox/audit/head); default: the one the server keeps beside the database, if any")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	s, err := store.Open(ctx, cfg.DB)
+	if args[0] == "verify" {
+		if _, err := loadKey(cfg, false); err != nil {
+			return err
+		}
+	}
+	s, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -202,11 +213,34 @@ func runAudit(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if args[0] == "export" {
 		return s.ExportAudit(ctx, out, *after)
 	}
-	n, err := s.VerifyAudit(ctx)
-	if err != nil {
-		return fmt.Errorf("audit trail BROKEN after %d good entries: %w", n, err)
+	var head *store.Head
+	path := *headFile
+	if path == "" && cfg.DB != store.Memory {
+		if _, err := os.Stat(headPath(cfg.DB)); err == nil {
+			path = headPath(cfg.DB)
+		}
 	}
-	fmt.Fprintf(out, "audit trail intact: %d entries, hash chain verified\n", n)
+	if path != "" {
+		h, err := audit.ReadHead(path)
+		if err != nil {
+			return err
+		}
+		keys := &oauth.Keys{}
+		if err := keys.Reload(ctx, s); err != nil {
+			return err
+		}
+		if err := h.Verify(keys.Public); err != nil {
+			return fmt.Errorf("audit head %s: %w", path, err)
+		}
+		head = &h.Head
+		fmt.Fprintf(out, "checking against the head in %s (%d entries, saved %s)\n", path, h.Count, h.At.Format(time.RFC3339))
+	}
+	r, err := s.VerifyAudit(ctx, head)
+	if err != nil {
+		return fmt.Errorf("audit trail BROKEN: %w (%d audit entries and %d security events checked before it)", err, r.Audit.Entries, r.Events.Entries)
+	}
+	fmt.Fprintf(out, "audit trail intact: %d entries (after entry %d, %s) and %d security events, keyed hash chains verified\n",
+		r.Audit.Entries, r.Audit.From, r.Audit.Reason, r.Events.Entries)
 	return nil
 }
 
@@ -226,7 +260,7 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	s, err := store.Open(ctx, cfg.DB)
+	s, err := openStore(ctx, cfg, args[0] == "ca")
 	if err != nil {
 		return err
 	}

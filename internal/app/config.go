@@ -17,6 +17,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
 
@@ -63,6 +64,14 @@ type Config struct {
 	KeyBits int
 	// PProf serves net/http/pprof under /sandbox/debug/pprof/ (admin token).
 	PProf bool
+	// KeyFile holds the sandbox's master key (package keyring); "" is the
+	// database's path plus ".key" (in memory for ":memory:").
+	KeyFile string
+	// Sync is how the bank's commits reach the disk: full or normal.
+	Sync string
+	// AuditRetention prunes audit entries older than this (sandbox time); 0
+	// keeps them all.
+	AuditRetention time.Duration
 
 	seedSet bool
 }
@@ -75,6 +84,7 @@ func Defaults() Config {
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+		Sync: store.SyncFull,
 	}
 }
 
@@ -150,7 +160,15 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
+	storageFlags(fs, cfg)
 	return fs
+}
+
+// storageFlags declares the flags of the database and its key file.
+func storageFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "the sandbox's key file, which keys the audit trail (default: the database's path plus .key, created 0600)")
+	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "how the bank's commits reach the disk: full (nothing lost even on power loss) or normal (faster; a power loss may lose the last commits, a crash of the process loses nothing)")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "prune audit entries, security events and refused-traffic counts older than this (sandbox time); 0 keeps them all")
 }
 
 // env applies the SANDBOX_* twin of every flag that fs declares.
@@ -192,6 +210,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SettlementDelay < time.Second {
 		return fmt.Errorf("--settlement-delay %s: at least 1s", c.SettlementDelay)
+	}
+	if c.Sync != store.SyncFull && c.Sync != store.SyncNormal {
+		return fmt.Errorf("--sync %q: want full or normal", c.Sync)
+	}
+	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
+		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)
 	}
 	if c.AccessTTL < time.Minute {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)

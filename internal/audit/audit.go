@@ -1,15 +1,19 @@
 // Package audit keeps the sandbox's audit trail and watches it: every
-// security decision is appended to a hash-chained log in SQLite (group
-// commit: entries queue and are written in batches, and a request that
-// changed state waits for its entry to be committed before it is answered,
-// so no accepted request's record is ever lost), anomaly rules raise
-// security events from the committed stream, and subscribers (the trainer
-// view) receive it live.
+// security decision is appended to a keyed hash chain in the store (group
+// commit: entries queue and are written in batches; a state change's own
+// entry is written by the store in the change's transaction), refused
+// traffic from callers who proved nothing is counted rather than stored,
+// anomaly rules raise security events from the stream, and subscribers
+// (the trainer view) receive it live. The chain's head can be signed with
+// the bank's key and saved elsewhere, to show truncation later.
 package audit
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 type Store interface {
 	AppendAudit(ctx context.Context, entries []*store.AuditEntry) error
 	RaiseEvent(ctx context.Context, ev *store.SecurityEvent) error
+	AddRefused(ctx context.Context, counts []store.Refused) error
 }
 
 // Auditor writes entries and fans them out.
@@ -33,17 +38,34 @@ type Auditor struct {
 
 	mu   sync.Mutex
 	subs map[chan store.AuditEntry]struct{}
+
+	// Refused traffic counted since the last write of the counts (owned by
+	// the run goroutine).
+	refused     map[refusedKey]int64
+	refusedAt   time.Time     // when the counts were last written
+	refusedKeys map[int64]int // distinct pairs counted per minute
+	lastMinute  int64
 }
 
+type refusedKey struct {
+	minute       int64
+	source, rule string
+}
+
+// MaxRefusedSources bounds the distinct (source, rule) pairs counted per
+// minute; past it, traffic is counted under the source "other".
+const MaxRefusedSources = 1000
+
 type item struct {
-	e    *store.AuditEntry
-	done chan struct{} // closed once committed; nil when nobody waits
+	e     *store.AuditEntry
+	count bool          // counted, not stored
+	done  chan struct{} // closed once committed; nil when nobody waits
 }
 
 // New starts an auditor; Close flushes and stops it.
 func New(s Store, log *slog.Logger, d *Detector) *Auditor {
 	a := &Auditor{store: s, retry: retryWaits, log: log, detector: d, queue: make(chan item, 4096), done: make(chan struct{}),
-		subs: map[chan store.AuditEntry]struct{}{}}
+		subs: map[chan store.AuditEntry]struct{}{}, refused: map[refusedKey]int64{}, refusedKeys: map[int64]int{}}
 	go a.run()
 	return a
 }
@@ -60,8 +82,13 @@ func (a *Auditor) Record(e *store.AuditEntry, wait bool) {
 	}
 }
 
-// Flush returns once everything recorded before it is committed and seen
-// by the anomaly rules.
+// Count counts a refused (or public) request from a caller who proved
+// nothing: the anomaly rules and the subscribers see it, the store keeps
+// only its count per minute, source and rule.
+func (a *Auditor) Count(e *store.AuditEntry) { a.queue <- item{e: e, count: true} }
+
+// Flush returns once everything recorded before it is committed (and
+// counted) and seen by the anomaly rules.
 func (a *Auditor) Flush() { a.Record(nil, true) }
 
 // run writes what is queued in one transaction. A batch that someone waits
@@ -128,12 +155,27 @@ var retryWaits = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 2
 // never commits is logged as lost and shown to nobody.
 func (a *Auditor) write(batch []item) {
 	entries := make([]*store.AuditEntry, 0, len(batch))
+	var shown, counted []*store.AuditEntry // in the order they came
+	flush := false
 	for _, b := range batch {
-		if b.e != nil {
+		switch {
+		case b.e == nil:
+			flush = true
+			continue
+		case b.count:
+			a.countRefused(b.e)
+			counted = append(counted, b.e)
+		default:
 			entries = append(entries, b.e)
 		}
+		shown = append(shown, b.e)
 	}
-	if len(entries) > 0 {
+	if len(a.refused) > 0 && (flush || time.Since(a.refusedAt) > refusedEvery) {
+		a.writeRefused()
+	}
+	if len(entries) == 0 {
+		a.publish(shown)
+	} else {
 		err := a.store.AppendAudit(context.Background(), entries)
 		for _, wait := range a.retry {
 			if err == nil {
@@ -145,8 +187,9 @@ func (a *Auditor) write(batch []item) {
 		}
 		if err != nil {
 			a.log.Error("audit entries lost: the log did not commit", "error", err, "entries", len(entries))
+			a.publish(counted)
 		} else {
-			a.publish(entries)
+			a.publish(shown)
 		}
 	}
 	// Waiters learn of the commit after the anomaly rules have seen it.
@@ -157,10 +200,57 @@ func (a *Auditor) write(batch []item) {
 	}
 }
 
+// refusedEvery is how often counted traffic is written.
+const refusedEvery = 10 * time.Second
+
+func (a *Auditor) countRefused(e *store.AuditEntry) {
+	minute := e.At.Unix() / 60
+	a.lastMinute = max(a.lastMinute, minute)
+	k := refusedKey{minute: minute, source: e.IP, rule: fmt.Sprintf("%d %s", e.Status, e.Rule)}
+	if _, ok := a.refused[k]; !ok {
+		if a.refusedKeys[minute] >= MaxRefusedSources {
+			k.source = "other"
+		} else {
+			a.refusedKeys[minute]++
+		}
+	}
+	a.refused[k]++
+}
+
+func (a *Auditor) writeRefused() {
+	counts := make([]store.Refused, 0, len(a.refused))
+	for k, n := range a.refused {
+		counts = append(counts, store.Refused{Minute: time.Unix(k.minute*60, 0), Source: k.source, Rule: k.rule, N: n})
+	}
+	if err := a.store.AddRefused(context.Background(), counts); err != nil {
+		a.log.Error("counting refused traffic", "error", err)
+		return // kept, tried again with the next batch
+	}
+	clear(a.refused)
+	for m := range a.refusedKeys {
+		if m < a.lastMinute {
+			delete(a.refusedKeys, m)
+		}
+	}
+	a.refusedAt = time.Now()
+}
+
+// Named reports whether a rule is one only a caller who proved who it is
+// can trip (a replayed code or assertion, a probe with a valid token): such
+// refusals are kept entry by entry whoever made them.
+func Named(rule string) bool {
+	switch rule {
+	case RuleCodeReused, RuleAssertionReplay, RuleRefreshReused:
+		return true
+	}
+	return strings.HasPrefix(rule, "bola.")
+}
+
 func (a *Auditor) publish(entries []*store.AuditEntry) {
 	for _, e := range entries {
 		if a.detector != nil {
 			for _, ev := range a.detector.Observe(*e) {
+				ev.Evidence = slices.DeleteFunc(ev.Evidence, func(seq int64) bool { return seq == 0 }) // counted, not stored
 				if err := a.store.RaiseEvent(context.Background(), &ev); err != nil {
 					a.log.Error("raising a security event", "error", err)
 				} else {

@@ -18,6 +18,7 @@ type flaky struct {
 	fails     int
 	attempts  int
 	committed []store.AuditEntry
+	refused   []store.Refused
 }
 
 func (f *flaky) AppendAudit(_ context.Context, es []*store.AuditEntry) error {
@@ -34,6 +35,13 @@ func (f *flaky) AppendAudit(_ context.Context, es []*store.AuditEntry) error {
 }
 
 func (f *flaky) RaiseEvent(context.Context, *store.SecurityEvent) error { return nil }
+
+func (f *flaky) AddRefused(_ context.Context, counts []store.Refused) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refused = append(f.refused, counts...)
+	return nil
+}
 
 // A batch that fails to commit is tried again; the waiter is answered, and
 // the subscribers see the entry, only once it is in the log. One that never

@@ -13,7 +13,7 @@ import (
 
 func benchAuditor(b *testing.B) *Auditor {
 	b.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "audit.db"))
+	s, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "audit.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -602,7 +602,7 @@ func (r *runner) payments(ctx context.Context, w *world, sbx *Proc, sample Reque
 // checkPayments opens the database once the sandbox has stopped and checks
 // that every 201 is one stored payment and nothing else was paid.
 func (r *runner) checkPayments(ctx context.Context, db string) error {
-	s, err := store.Open(ctx, db)
+	s, err := store.Open(ctx, db, store.Options{Inspect: true})
 	if err != nil {
 		return err
 	}

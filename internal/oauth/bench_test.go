@@ -34,7 +34,7 @@ func benchServer(b *testing.B) (*Server, string) {
 			return
 		}
 		benchAS.dir = dir
-		st, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
+		st, err := store.Open(ctx, filepath.Join(dir, "bench.db"), store.Options{})
 		if err != nil {
 			benchAS.err = err
 			return

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -9,12 +10,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// AuditEntry is one security decision.
+// The audit trail and the security events are two hash chains keyed with a
+// key the database does not hold (an HMAC-SHA256 under a key derived from
+// the sandbox's key file): someone who can write this file can neither edit
+// an entry nor re-chain the rest without it, and a head saved elsewhere
+// (Head) also shows entries cut off the end. Each chain starts after its
+// anchor: seq 0 for a new database, the last entry written before the chain
+// was keyed (legacy), or the last one retention pruned.
+
+// AuditEntry is one security decision, or one committed state change
+// (Decision "committed").
 type AuditEntry struct {
 	Seq           int64     `json:"seq"`
 	At            time.Time `json:"at"`
@@ -33,12 +44,98 @@ type AuditEntry struct {
 	Hash          string    `json:"hash"`
 }
 
-// chainHash is an entry's link in the chain: sha256 of
+// Decisions an entry records.
+const (
+	DecisionAllowed   = "allowed"
+	DecisionRefused   = "refused"
+	DecisionCommitted = "committed" // a state change, written in its own transaction
+)
+
+// The chains.
+const (
+	chainAudit  = "audit"
+	chainEvents = "events"
+)
+
+// ErrAuditKey is a database whose audit trail was chained under another
+// key than the one given.
+var ErrAuditKey = errors.New("the audit trail was chained with another key")
+
+type actorKey struct{}
+
+// WithActor makes every write under ctx that changes rows append an audit
+// entry in the same transaction: a state change and its record commit
+// together or not at all. who describes the actor at the time of the write
+// (a request learns who it is as it is authenticated).
+func WithActor(ctx context.Context, who func() AuditEntry) context.Context {
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+func actorOf(ctx context.Context) func() AuditEntry {
+	who, _ := ctx.Value(actorKey{}).(func() AuditEntry)
+	return who
+}
+
+// recordingChanges wraps a write transaction's work so that, when ctx has
+// an actor and the work changed rows, a "committed" entry naming the store
+// operation is appended before the commit.
+func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx) error) func(*sql.Tx) error {
+	who := actorOf(ctx)
+	if who == nil {
+		return f
+	}
+	return func(tx *sql.Tx) error {
+		var before, after int64
+		if err := tx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&after); err != nil {
+			return err
+		}
+		if after == before {
+			return nil
+		}
+		e := who()
+		e.Status, e.Decision, e.Rule = 0, DecisionCommitted, "change"
+		e.Detail = fmt.Sprintf("%s: %d rows", op, after-before)
+		return s.appendAudit(ctx, tx, []*AuditEntry{&e})
+	}
+}
+
+// callerOp names the store method that called the function calling it
+// ("CreateOrder"), for the record of the change it made.
+func callerOp() string {
+	pc, _, _, ok := runtime.Caller(2)
+	if !ok {
+		return "write"
+	}
+	name := runtime.FuncForPC(pc).Name()
+	name = name[strings.LastIndexByte(name, '/')+1:]
+	parts := strings.Split(name, ".")
+	for i := len(parts) - 1; i >= 0; i-- {
+		if p := parts[i]; p != "" && !strings.HasPrefix(p, "func") && !strings.HasPrefix(p, "(") {
+			return p
+		}
+	}
+	return name
+}
+
+// mac is the keyed hash of b under the audit key.
+func (s *Store) mac(b []byte) string {
+	m := hmac.New(sha256.New, s.auditKey)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// entryBytes is what an entry's link covers:
 // fmt.Sprintf("%s|%d|%d|%q|%q|%q|%q|%q|%q|%q|%d|%q|%q|%q", prev, seq, at
 // (unix ms), interaction id, ip, client, psu, consent, method, path, status,
 // decision, rule, detail), built without fmt (the same bytes, a fifth of
 // the time).
-func chainHash(prev string, e *AuditEntry) string {
+func entryBytes(prev string, e *AuditEntry) []byte {
 	b := make([]byte, 0, 256+len(e.Detail))
 	b = append(append(b, prev...), '|')
 	b = append(strconv.AppendInt(b, e.Seq, 10), '|')
@@ -50,38 +147,130 @@ func chainHash(prev string, e *AuditEntry) string {
 	for _, f := range []string{e.Decision, e.Rule, e.Detail} {
 		b = strconv.AppendQuote(append(b, '|'), f)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
+}
+
+// eventBytes is what a security event's link covers.
+func eventBytes(prev string, e *SecurityEvent, evidence string) []byte {
+	return fmt.Appendf(nil, "%s|%d|%d|%q|%q|%q|%q|%q|%q", prev, e.ID, e.At.UnixMilli(), e.ClientID, e.Rule, e.Severity, e.Summary,
+		evidence, e.Action)
+}
+
+// anchor is where a chain's verified part starts.
+type anchor struct {
+	Chain  string `json:"chain"`
+	Seq    int64  `json:"seq"`
+	Hash   string `json:"hash"`
+	Reason string `json:"reason"` // start | legacy | retention
+	At     int64  `json:"at"`
+	KeyID  string `json:"key_id"`
+	MAC    string `json:"-"`
+}
+
+func (s *Store) anchorMAC(a anchor) string {
+	return s.mac(fmt.Appendf(nil, "anchor|%q|%d|%q|%q|%d|%q", a.Chain, a.Seq, a.Hash, a.Reason, a.At, a.KeyID))
+}
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readAnchor(ctx context.Context, q rowQuerier, chain string) (anchor, error) {
+	a := anchor{Chain: chain}
+	err := q.QueryRowContext(ctx, "SELECT seq, hash, reason, at, key_id, mac FROM audit_anchors WHERE chain = ?", chain).
+		Scan(&a.Seq, &a.Hash, &a.Reason, &a.At, &a.KeyID, &a.MAC)
+	return a, err
+}
+
+func (s *Store) setAnchor(ctx context.Context, tx *sql.Tx, a anchor) error {
+	a.KeyID = s.keyID
+	a.MAC = s.anchorMAC(a)
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_anchors(chain, seq, hash, reason, at, key_id, mac) VALUES(?,?,?,?,?,?,?)
+		ON CONFLICT(chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, reason = excluded.reason, at = excluded.at,
+		key_id = excluded.key_id, mac = excluded.mac`, a.Chain, a.Seq, a.Hash, a.Reason, a.At, a.KeyID, a.MAC)
+	return err
+}
+
+// chainTables are each chain's table and sequence column.
+var chainTables = map[string][2]string{chainAudit: {"audit_log", "seq"}, chainEvents: {"security_events", "id"}}
+
+// initChains anchors each chain on first use of the key: after the entries
+// already there (written before the trail was keyed), or at 0. A chain
+// anchored under another key is refused: its entries could not be checked.
+func (s *Store) initChains(ctx context.Context, at time.Time) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
+		for _, chain := range []string{chainAudit, chainEvents} {
+			a, err := readAnchor(ctx, tx, chain)
+			if err == nil {
+				if a.KeyID != s.keyID {
+					return fmt.Errorf("%w (the database's %s chain: key %s; the key file's: %s)", ErrAuditKey, chain, a.KeyID, s.keyID)
+				}
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			t := chainTables[chain]
+			a = anchor{Chain: chain, Reason: "start", At: at.UnixMilli()}
+			err = tx.QueryRowContext(ctx, "SELECT "+t[1]+", hash FROM "+t[0]+" ORDER BY "+t[1]+" DESC LIMIT 1").Scan(&a.Seq, &a.Hash)
+			switch {
+			case err == nil:
+				a.Reason = "legacy"
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			if err := s.setAnchor(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// tail is a chain's last link: its last entry, or its anchor when it has
+// none after it.
+func tail(ctx context.Context, q rowQuerier, chain string) (int64, string, error) {
+	t := chainTables[chain]
+	var seq int64
+	var hash string
+	err := q.QueryRowContext(ctx, "SELECT "+t[1]+", hash FROM "+t[0]+" ORDER BY "+t[1]+" DESC LIMIT 1").Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		a, aerr := readAnchor(ctx, q, chain)
+		if aerr != nil {
+			return 0, "", aerr
+		}
+		if a.Seq > 0 || a.Hash != "" {
+			return a.Seq, a.Hash, nil
+		}
+		return 0, "", nil
+	}
+	return seq, hash, err
 }
 
 // AppendAudit writes entries at the end of the chain, in one transaction,
 // filling in Seq, PrevHash and Hash.
 func (s *Store) AppendAudit(ctx context.Context, entries []*AuditEntry) error {
-	return s.writeLog(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		var prev string
-		err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	return s.writeLog(ctx, func(tx *sql.Tx) error { return s.appendAudit(ctx, tx, entries) })
+}
+
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, entries []*AuditEntry) error {
+	seq, prev, err := tail(ctx, tx, chainAudit)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		seq++
+		e.Seq, e.PrevHash = seq, prev
+		e.Hash = s.mac(entryBytes(prev, e))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log(seq, at, interaction_id, ip, client_id, psu, consent_id, method, path,
+			status, decision, rule, detail, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			e.Seq, e.At.UnixMilli(), e.InteractionID, e.IP, e.ClientID, e.PSU, e.ConsentID, e.Method,
+			e.Path, e.Status, e.Decision, e.Rule, e.Detail, e.PrevHash, e.Hash); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_log(seq, at, interaction_id, ip, client_id, psu, consent_id, method, path,
-			status, decision, rule, detail, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, e := range entries {
-			seq++
-			e.Seq, e.PrevHash = seq, prev
-			e.Hash = chainHash(prev, e)
-			if _, err := stmt.ExecContext(ctx, e.Seq, e.At.UnixMilli(), e.InteractionID, e.IP, e.ClientID, e.PSU, e.ConsentID, e.Method,
-				e.Path, e.Status, e.Decision, e.Rule, e.Detail, e.PrevHash, e.Hash); err != nil {
-				return err
-			}
-			prev = e.Hash
-		}
-		return nil
-	})
+		prev = e.Hash
+	}
+	return nil
 }
 
 // AuditQuery selects audit entries.
@@ -132,51 +321,263 @@ func (s *Store) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	return out, translate(rows.Err())
 }
 
-// VerifyAudit walks the whole chain and reports the first entry whose link
-// does not hold (edited, inserted or deleted rows), or nil.
-func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
-	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
-	if err != nil {
-		return 0, translate(err)
-	}
-	defer rows.Close()
-	prev, want, n := "", int64(1), int64(0)
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return n, err
-		}
-		switch {
-		case e.Seq != want:
-			return n, fmt.Errorf("audit entry %d is missing (found %d next)", want, e.Seq)
-		case e.PrevHash != prev:
-			return n, fmt.Errorf("audit entry %d: prev_hash does not match entry %d's hash", e.Seq, e.Seq-1)
-		case chainHash(prev, &e) != e.Hash:
-			return n, fmt.Errorf("audit entry %d: its content does not match its hash (edited)", e.Seq)
-		}
-		prev, want, n = e.Hash, want+1, n+1
-	}
-	return n, rows.Err()
+// ChainHead is a chain's last link: how many entries it has had (the last
+// sequence number) and the last one's hash.
+type ChainHead struct {
+	Count int64  `json:"count"`
+	Hash  string `json:"hash"`
 }
 
-// ExportAudit writes the chain as JSON lines (for a SIEM).
-func (s *Store) ExportAudit(ctx context.Context, w io.Writer, afterSeq int64) error {
-	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE seq > ? ORDER BY seq", afterSeq)
+// Head is the audit trail's head and the security events', as saved
+// outside the database to detect truncation later.
+type Head struct {
+	ChainHead
+	Events ChainHead `json:"events"`
+}
+
+// AuditHead reads the heads of both chains in one snapshot.
+func (s *Store) AuditHead(ctx context.Context) (Head, error) {
+	var h Head
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if h.Count, h.Hash, err = tail(ctx, tx, chainAudit); err != nil {
+			return err
+		}
+		h.Events.Count, h.Events.Hash, err = tail(ctx, tx, chainEvents)
+		return err
+	})
+	return h, err
+}
+
+// ChainReport is what verifying one chain found.
+type ChainReport struct {
+	Chain   string `json:"chain"`
+	From    int64  `json:"from"`    // the anchor: entries after it were checked
+	Reason  string `json:"reason"`  // why the chain starts there
+	Entries int64  `json:"entries"` // entries checked
+	Last    int64  `json:"last"`
+}
+
+// VerifyReport is what VerifyAudit checked.
+type VerifyReport struct {
+	Audit  ChainReport `json:"audit"`
+	Events ChainReport `json:"events"`
+}
+
+// VerifyAudit walks both chains from their anchors and reports the first
+// link that does not hold: an edited, inserted, deleted or reordered entry,
+// a chain recomputed without the key, an anchor moved. Given a head saved
+// earlier, it also reports entries cut off the end since, or a chain that
+// no longer passes through the saved head (replaced).
+func (s *Store) VerifyAudit(ctx context.Context, head *Head) (VerifyReport, error) {
+	var r VerifyReport
+	var want *ChainHead
+	if head != nil {
+		want = &head.ChainHead
+	}
+	var err error
+	if r.Audit, err = s.verifyChain(ctx, chainAudit, want); err != nil {
+		return r, fmt.Errorf("audit trail: %w", err)
+	}
+	if head != nil {
+		want = &head.Events
+	}
+	if r.Events, err = s.verifyChain(ctx, chainEvents, want); err != nil {
+		return r, fmt.Errorf("security events: %w", err)
+	}
+	return r, nil
+}
+
+func (s *Store) verifyChain(ctx context.Context, chain string, head *ChainHead) (ChainReport, error) {
+	r := ChainReport{Chain: chain}
+	a, err := readAnchor(ctx, s.rc, chain)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, errors.New("its anchor is missing (deleted)")
+	}
+	if err != nil {
+		return r, translate(err)
+	}
+	if a.KeyID != s.keyID {
+		return r, fmt.Errorf("%w (key %s; the key file's: %s)", ErrAuditKey, a.KeyID, s.keyID)
+	}
+	if !hmac.Equal([]byte(a.MAC), []byte(s.anchorMAC(a))) {
+		return r, fmt.Errorf("its anchor (after entry %d) does not match its MAC (edited)", a.Seq)
+	}
+	r.From, r.Reason, r.Last = a.Seq, a.Reason, a.Seq
+	if head != nil && head.Count < a.Seq {
+		head = nil // the saved head is older than what retention kept: nothing to compare
+	} else if head != nil && head.Count == a.Seq && head.Hash != a.Hash {
+		return r, fmt.Errorf("entry %d is not the one the saved head names (replaced)", head.Count)
+	}
+	prev, want := a.Hash, a.Seq+1
+	check := func(seq int64, prevHash, hash string, link []byte) error {
+		switch {
+		case seq != want:
+			return fmt.Errorf("entry %d is missing (found %d next)", want, seq)
+		case prevHash != prev:
+			return fmt.Errorf("entry %d: prev_hash does not match entry %d's hash", seq, seq-1)
+		case !hmac.Equal([]byte(hash), []byte(s.mac(link))):
+			return fmt.Errorf("entry %d: its content does not match its keyed hash (edited, reordered or re-chained)", seq)
+		case head != nil && seq == head.Count && hash != head.Hash:
+			return fmt.Errorf("entry %d is not the one the saved head names (replaced)", seq)
+		}
+		prev, want, r.Entries, r.Last = hash, want+1, r.Entries+1, seq
+		return nil
+	}
+	if chain == chainAudit {
+		err = s.walkAudit(ctx, a.Seq, func(e *AuditEntry) error { return check(e.Seq, e.PrevHash, e.Hash, entryBytes(e.PrevHash, e)) })
+	} else {
+		err = s.walkEvents(ctx, a.Seq, func(e *SecurityEvent, evidence string) error {
+			return check(e.ID, e.PrevHash, e.Hash, eventBytes(e.PrevHash, e, evidence))
+		})
+	}
+	if err != nil {
+		return r, err
+	}
+	if head != nil && r.Last < head.Count {
+		return r, fmt.Errorf("truncated: it ends at entry %d, the saved head at %d", r.Last, head.Count)
+	}
+	return r, nil
+}
+
+func (s *Store) walkAudit(ctx context.Context, after int64, f func(*AuditEntry) error) error {
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log WHERE seq > ? ORDER BY seq", after)
 	if err != nil {
 		return translate(err)
 	}
 	defer rows.Close()
-	enc := json.NewEncoder(w)
 	for rows.Next() {
 		e, err := scanAudit(rows)
 		if err != nil {
 			return err
 		}
-		if err := enc.Encode(e); err != nil {
+		if err := f(&e); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+func (s *Store) walkEvents(ctx context.Context, after int64, f func(*SecurityEvent, string) error) error {
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+securityEventCols+" FROM security_events WHERE id > ? ORDER BY id", after)
+	if err != nil {
+		return translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, evidence, err := scanSecurityEvent(rows)
+		if err != nil {
+			return err
+		}
+		if err := f(&e, evidence); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ExportAudit writes the chain as JSON lines (for a SIEM).
+func (s *Store) ExportAudit(ctx context.Context, w io.Writer, afterSeq int64) error {
+	enc := json.NewEncoder(w)
+	return s.walkAudit(ctx, afterSeq, func(e *AuditEntry) error { return enc.Encode(e) })
+}
+
+// PruneAudit applies retention: entries of both chains stamped before
+// cutoff go, their anchors move past them (with a new MAC), and refused
+// traffic counted before cutoff goes too. It reports how many entries went.
+func (s *Store) PruneAudit(ctx context.Context, cutoff, now time.Time) (int64, error) {
+	var pruned int64
+	err := s.writeLog(ctx, func(tx *sql.Tx) error {
+		for _, chain := range []string{chainAudit, chainEvents} {
+			t := chainTables[chain]
+			a, err := readAnchor(ctx, tx, chain)
+			if err != nil {
+				return err
+			}
+			// The chain keeps everything from its first entry at or after
+			// the cutoff: an entry stamped late never strands an earlier one.
+			var keep sql.NullInt64
+			if err := tx.QueryRowContext(ctx, "SELECT min("+t[1]+") FROM "+t[0]+" WHERE at >= ? AND "+t[1]+" > ?", cutoff.UnixMilli(), a.Seq).Scan(&keep); err != nil {
+				return err
+			}
+			last, lastHash, err := tail(ctx, tx, chain)
+			if err != nil {
+				return err
+			}
+			upTo := last
+			if keep.Valid {
+				upTo = keep.Int64 - 1
+			}
+			if upTo <= a.Seq {
+				continue
+			}
+			var hash string
+			if err := tx.QueryRowContext(ctx, "SELECT hash FROM "+t[0]+" WHERE "+t[1]+" = ?", upTo).Scan(&hash); err != nil {
+				if upTo != last {
+					return err
+				}
+				hash = lastHash
+			}
+			if err := s.setAnchor(ctx, tx, anchor{Chain: chain, Seq: upTo, Hash: hash, Reason: "retention", At: now.UnixMilli()}); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+t[0]+" WHERE "+t[1]+" <= ?", upTo)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			pruned += n
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM refused_traffic WHERE minute < ?", cutoff.Unix()/60)
+		return err
+	})
+	return pruned, err
+}
+
+// Refused is refused traffic from callers who proved nothing, counted per
+// minute, source and rule.
+type Refused struct {
+	Minute time.Time `json:"minute"`
+	Source string    `json:"source"`
+	Rule   string    `json:"rule"`
+	N      int64     `json:"n"`
+}
+
+// AddRefused adds counts to the refused traffic table.
+func (s *Store) AddRefused(ctx context.Context, counts []Refused) error {
+	return s.writeLog(ctx, func(tx *sql.Tx) error {
+		for _, c := range counts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO refused_traffic(minute, source, rule, n) VALUES(?,?,?,?)
+				ON CONFLICT(minute, source, rule) DO UPDATE SET n = n + excluded.n`, c.Minute.Unix()/60, c.Source, c.Rule, c.N); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RefusedTraffic lists the counts from since on, newest minute first.
+func (s *Store) RefusedTraffic(ctx context.Context, since time.Time, limit int) ([]Refused, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := s.rc.QueryContext(ctx, "SELECT minute, source, rule, n FROM refused_traffic WHERE minute >= ? ORDER BY minute DESC, n DESC LIMIT ?",
+		since.Unix()/60, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := []Refused{}
+	for rows.Next() {
+		var r Refused
+		var minute int64
+		if err := rows.Scan(&minute, &r.Source, &r.Rule, &r.N); err != nil {
+			return nil, err
+		}
+		r.Minute = time.Unix(minute*60, 0).UTC()
+		out = append(out, r)
+	}
+	return out, translate(rows.Err())
 }
 
 // SecurityEvent is what an anomaly rule raised.
@@ -189,22 +590,43 @@ type SecurityEvent struct {
 	Summary  string    `json:"summary"`
 	Evidence []int64   `json:"evidence"` // audit seqs
 	Action   string    `json:"action"`   // alerted | suspended
+	PrevHash string    `json:"prev_hash"`
+	Hash     string    `json:"hash"`
 }
 
-// RaiseEvent records a security event and, when the action is to suspend,
-// suspends the client in the same transaction.
+const securityEventCols = "id, at, client_id, rule, severity, summary, evidence, action, prev_hash, hash"
+
+func scanSecurityEvent(rows *sql.Rows) (SecurityEvent, string, error) {
+	var e SecurityEvent
+	var at int64
+	var ev string
+	if err := rows.Scan(&e.ID, &at, &e.ClientID, &e.Rule, &e.Severity, &e.Summary, &ev, &e.Action, &e.PrevHash, &e.Hash); err != nil {
+		return e, "", err
+	}
+	e.At = time.UnixMilli(at).UTC()
+	return e, ev, json.Unmarshal([]byte(ev), &e.Evidence)
+}
+
+// RaiseEvent records a security event at the end of its chain and, when
+// the action is to suspend, suspends the client in the same transaction.
 func (s *Store) RaiseEvent(ctx context.Context, e *SecurityEvent) error {
-	ev, err := json.Marshal(e.Evidence)
+	if e.Evidence == nil {
+		e.Evidence = []int64{}
+	}
+	raw, err := json.Marshal(e.Evidence)
 	if err != nil {
 		return err
 	}
+	ev := string(raw)
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO security_events(at, client_id, rule, severity, summary, evidence, action) VALUES(?,?,?,?,?,?,?)",
-			e.At.UnixMilli(), e.ClientID, e.Rule, e.Severity, e.Summary, string(ev), e.Action)
+		last, prev, err := tail(ctx, tx, chainEvents)
 		if err != nil {
 			return err
 		}
-		if e.ID, err = res.LastInsertId(); err != nil {
+		e.ID, e.PrevHash = last+1, prev
+		e.Hash = s.mac(eventBytes(prev, e, ev))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO security_events(id, at, client_id, rule, severity, summary, evidence, action, prev_hash, hash)
+			VALUES(?,?,?,?,?,?,?,?,?,?)`, e.ID, e.At.UnixMilli(), e.ClientID, e.Rule, e.Severity, e.Summary, ev, e.Action, e.PrevHash, e.Hash); err != nil {
 			return err
 		}
 		if e.Action == "suspended" && e.ClientID != "" {
@@ -216,7 +638,7 @@ func (s *Store) RaiseEvent(ctx context.Context, e *SecurityEvent) error {
 
 // SecurityEvents lists events, newest last.
 func (s *Store) SecurityEvents(ctx context.Context, clientID string) ([]SecurityEvent, error) {
-	q, args := "SELECT id, at, client_id, rule, severity, summary, evidence, action FROM security_events", []any{}
+	q, args := "SELECT "+securityEventCols+" FROM security_events", []any{}
 	if clientID != "" {
 		q, args = q+" WHERE client_id = ?", append(args, clientID)
 	}
@@ -227,14 +649,8 @@ func (s *Store) SecurityEvents(ctx context.Context, clientID string) ([]Security
 	defer rows.Close()
 	out := []SecurityEvent{}
 	for rows.Next() {
-		var e SecurityEvent
-		var at int64
-		var ev string
-		if err := rows.Scan(&e.ID, &at, &e.ClientID, &e.Rule, &e.Severity, &e.Summary, &ev, &e.Action); err != nil {
-			return nil, err
-		}
-		e.At = time.UnixMilli(at).UTC()
-		if err := json.Unmarshal([]byte(ev), &e.Evidence); err != nil {
+		e, _, err := scanSecurityEvent(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)

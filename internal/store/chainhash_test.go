@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,10 +14,10 @@ func TestChainHashSameAsFmt(t *testing.T) {
 		{Seq: 1, At: time.UnixMilli(1795000000123), InteractionID: "abc", IP: "127.0.0.1", ClientID: "c\"1", PSU: "alice", ConsentID: "aac-1", Method: "GET", Path: "/x\n", Status: 200, Decision: "allowed", Rule: "ok", Detail: "é \x00 \u2028 tab\t"},
 		{Seq: 99999, At: time.UnixMilli(0), Status: 403, Detail: string([]byte{0xff, 0xfe})},
 	} {
-		h := sha256.New()
+		h := hmac.New(sha256.New, []byte("key"))
 		fmt.Fprintf(h, "%s|%d|%d|%q|%q|%q|%q|%q|%q|%q|%d|%q|%q|%q", "prev", e.Seq, e.At.UnixMilli(), e.InteractionID, e.IP, e.ClientID, e.PSU,
 			e.ConsentID, e.Method, e.Path, e.Status, e.Decision, e.Rule, e.Detail)
-		if want, got := hex.EncodeToString(h.Sum(nil)), chainHash("prev", &e); got != want {
+		if want, got := hex.EncodeToString(h.Sum(nil)), (&Store{auditKey: []byte("key")}).mac(entryBytes("prev", &e)); got != want {
 			t.Errorf("got %s, want %s", got, want)
 		}
 	}

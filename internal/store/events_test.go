@@ -25,7 +25,7 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 func eventsFixture(t *testing.T) (*Store, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.db"))
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,14 @@
 package store
 
+import "context"
+
 // Forget makes everything remembered stale, as a write does.
 func Forget(s *Store) { s.version.Add(1) }
+
+// WriterSync is the writer connection's synchronous setting (0 OFF, 1
+// NORMAL, 2 FULL).
+func (s *Store) WriterSync(ctx context.Context) (int, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
+	return n, err
+}

@@ -15,7 +15,7 @@ import (
 func seeded(tb testing.TB, seedN uint64, psus int) (*store.Store, *fixtures.Fixtures) {
 	tb.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(tb.TempDir(), "bank.db"))
+	s, err := store.Open(ctx, filepath.Join(tb.TempDir(), "bank.db"), store.Options{Sync: store.SyncNormal})
 	if err != nil {
 		tb.Fatal(err)
 	}

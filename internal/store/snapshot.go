@@ -20,7 +20,7 @@ import (
 // append-only and keeps recording what happened, restores included.
 
 // keptOnRestore are the tables a restore leaves as they are.
-var keptOnRestore = []string{"audit_log", "security_events"}
+var keptOnRestore = []string{"audit_log", "security_events", "audit_anchors", "refused_traffic"}
 
 // Snapshot writes a consistent copy of the database to path, which must not
 // exist.

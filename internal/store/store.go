@@ -14,11 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/keyring"
 )
 
 //go:embed migrations/*.sql
@@ -31,6 +33,12 @@ type Store struct {
 	w    *sql.DB // exactly one connection: all writes
 	r    *sql.DB // read-only pool
 	rc   *cached // the read pool's prepared statements
+	lock *os.File
+	// auditKey keys the audit trail's chains; keyID names it.
+	auditKey []byte
+	keyID    string
+	sync     string // the bank's commits: SyncFull or SyncNormal
+	syncNow  string // the writer connection's current setting
 	// version moves on after every write that may change what the hot
 	// reads return (see memo).
 	version atomic.Uint64
@@ -40,6 +48,33 @@ type Store struct {
 
 // Memory is the path that asks for a private, throw-away database.
 const Memory = ":memory:"
+
+// Options say how to open a store.
+type Options struct {
+	// Key keys the audit trail (nil: a key that lives only in memory, for a
+	// throw-away database). A database chained under another key is refused.
+	Key *keyring.Keyring
+	// Sync is how the bank's commits reach the disk: SyncFull (the default)
+	// or SyncNormal.
+	Sync string
+	// Inspect opens a database another process may be serving, to read it:
+	// no writer lock, no migrations, no anchors; writes fail.
+	Inspect bool
+}
+
+// Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
+// when the process dies (kill -9), but may lose the last ones when the
+// machine does (power loss, kernel crash); FULL syncs the log at every
+// commit and loses nothing. The bank's writes use the setting chosen; the
+// audit trail's request entries and the event outbox, written all the time
+// and recoverable, use NORMAL: a later FULL commit syncs them too.
+const (
+	SyncFull   = "full"
+	SyncNormal = "normal"
+)
+
+// ErrInUse is a database file another sandbox process is serving.
+var ErrInUse = errors.New("the database is in use by another sandbox process")
 
 func dsn(path string, readOnly bool) string {
 	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
@@ -56,8 +91,17 @@ func dsn(path string, readOnly bool) string {
 // Memory gives a private database in a temporary file that Close removes:
 // every connection of the pool must see the same data, which SQLite's own
 // in-memory databases do not allow together with WAL.
-func Open(ctx context.Context, path string) (*Store, error) {
-	s := &Store{path: path}
+//
+// One process at a time serves a file: Open takes an exclusive lock on
+// path+".lock" (ErrInUse when another process holds it), released by Close.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	s := &Store{path: path, sync: o.Sync, syncNow: SyncNormal}
+	if s.sync == "" {
+		s.sync = SyncFull
+	}
+	if s.sync != SyncFull && s.sync != SyncNormal {
+		return nil, fmt.Errorf("sync must be %s or %s, not %q", SyncFull, SyncNormal, o.Sync)
+	}
 	if path == Memory || path == "" {
 		dir, err := os.MkdirTemp("", "sandbox-mem-")
 		if err != nil {
@@ -65,14 +109,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
 	}
+	key := o.Key
+	if key == nil {
+		key = keyring.New()
+	}
+	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 	var err error
-	if s.w, err = sql.Open(driverName, dsn(s.path, false)); err != nil {
+	if !o.Inspect {
+		if s.lock, err = lockFile(s.path + ".lock"); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	if s.w, err = sql.Open(driverName, dsn(s.path, o.Inspect)); err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
-	if err := s.migrate(ctx); err != nil {
+	if o.Inspect {
+		err = s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&s.Version)
+	} else if err = s.migrate(ctx); err == nil {
+		err = s.initChains(ctx, time.Now())
+	}
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -101,9 +161,16 @@ func (s *Store) Close() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
-	if s.w != nil {
+	if s.w != nil && s.lock != nil {
 		_, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-		errs = append(errs, err, s.w.Close())
+		errs = append(errs, err)
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, unlockFile(s.lock))
+		s.lock = nil
 	}
 	if s.temp {
 		errs = append(errs, os.RemoveAll(filepath.Dir(s.path)))
@@ -151,26 +218,56 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs f in an IMMEDIATE transaction on the writer connection; once
-// it commits, what the hot reads remembered is stale.
+// write runs f in an IMMEDIATE transaction on the writer connection, synced
+// as the store's Sync says; when ctx has an actor (WithActor) and f changes
+// rows, their audit entry commits with them. Once it commits, what the hot
+// reads remembered is stale.
 func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
-	err := s.writeLog(ctx, f)
+	if actorOf(ctx) != nil {
+		f = s.recordingChanges(ctx, callerOp(), f)
+	}
+	err := s.commit(ctx, s.sync, f)
 	s.version.Add(1) // also after a failure: a commit may have landed anyway
 	return err
 }
 
-// writeLog is write for the tables no remembered read depends on: the audit
-// trail and the event outbox, written all the time under load.
+// writeLog is write for the tables no remembered read depends on and that
+// the bank does not need synced at every commit: the audit trail's request
+// entries and the event outbox, written all the time under load.
 func (s *Store) writeLog(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return s.commit(ctx, SyncNormal, f)
+}
+
+func (s *Store) commit(ctx context.Context, sync string, f func(*sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return translate(err)
 	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return translate(err)
+	defer conn.Close()
+	// The one writer connection is held from here to the commit, so the
+	// setting cannot change under another transaction.
+	if sync != s.syncNow {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
+			s.syncNow = ""
+			return translate(err)
+		}
+		s.syncNow = sync
 	}
-	return translate(tx.Commit())
+	err = func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		s.syncNow = "" // the connection may have been replaced: set it again
+	}
+	return translate(err)
 }
 
 // read runs f in a read transaction (one consistent snapshot).
