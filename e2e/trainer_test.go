@@ -39,6 +39,7 @@ func TestBrowserTrainer(t *testing.T) {
 		{"#start-accounts", 9, []trainerDecision{
 			{Text: "POST /as/register → 201"},
 			{Text: "POST /open-banking/v3.1/aisp/account-access-consents → 201"},
+			{Text: "GET /open-banking/v3.1/aisp/accounts → 200"},
 			{Text: "GET /open-banking/v3.1/aisp/balances → 200"},
 			{Text: "GET /open-banking/v3.1/aisp/beneficiaries → 403", Refused: true, Rule: "permission.missing"},
 			{Text: "DELETE /open-banking/v3.1/aisp/account-access-consents/"},
@@ -186,4 +187,77 @@ func timelineText(ds []trainerDecision) string {
 		fmt.Fprintf(&b, "  %s [%s]\n", d.Text, d.Rule)
 	}
 	return b.String()
+}
+
+// TestTrainerReadsAccounts: the account-information journey's "Read the
+// accounts and balances" step reads the accounts the PSU shared, then their
+// balances, and shows each account by name with the balances it read.
+func TestTrainerReadsAccounts(t *testing.T) {
+	s := start(t, realIssuer())
+	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice"}`})
+	expect(t, r, 201)
+	var j struct{ ID string }
+	r.JSON(t, &j)
+	type stepOut struct {
+		Title, Result, Error string
+		Exchanges            []struct {
+			Method, URL, Response string
+			Status                int
+		}
+	}
+	var st stepOut
+	for i := 1; st.Title != "Read the accounts and balances"; i++ {
+		if i > 7 {
+			t.Fatal("no step 7 reads the accounts and balances")
+		}
+		st = stepOut{}
+		r := s.do(req{method: http.MethodPost, path: "/trainer/journeys/" + j.ID + "/next"})
+		expect(t, r, 200)
+		r.JSON(t, &st)
+		if st.Error != "" {
+			t.Fatalf("step %d %q: %s", i, st.Title, st.Error)
+		}
+	}
+	if st.Error != "" || len(st.Exchanges) != 2 {
+		t.Fatalf("the step failed (%q) or sent %d requests, want 2", st.Error, len(st.Exchanges))
+	}
+	for i, path := range []string{ais + "/accounts", ais + "/balances"} {
+		if x := st.Exchanges[i]; x.Method != http.MethodGet || x.URL != s.url+path || x.Status != 200 {
+			t.Errorf("request %d: %s %s → %d, want GET %s → 200", i+1, x.Method, x.URL, x.Status, path)
+		}
+	}
+	var bals struct {
+		Data struct {
+			Balance []struct {
+				AccountId, CreditDebitIndicator, Type string
+				Amount                                struct{ Amount, Currency string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(st.Exchanges[1].Response), &bals); err != nil {
+		t.Fatal(err)
+	}
+	amount := func(id, typ string) string {
+		for _, b := range bals.Data.Balance {
+			if b.AccountId == id && b.Type == typ {
+				if b.CreditDebitIndicator == "Debit" {
+					return "-" + b.Amount.Amount + " " + b.Amount.Currency
+				}
+				return b.Amount.Amount + " " + b.Amount.Currency
+			}
+		}
+		t.Errorf("no %s balance for %s", typ, id)
+		return ""
+	}
+	accts, err := s.app.Store.AccountsOfPSU(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d accounts with their balances:", len(accts))
+	for _, a := range accts {
+		want += fmt.Sprintf("\n%s (%s): %s available, %s booked", a.Nickname, a.SubType, amount(a.ID, "InterimAvailable"), amount(a.ID, "InterimBooked"))
+	}
+	if st.Result != want {
+		t.Errorf("the step says\n%s\nwant\n%s", st.Result, want)
+	}
 }
