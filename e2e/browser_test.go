@@ -435,3 +435,29 @@ func TestBrowserPageHeaders(t *testing.T) {
 		})
 	}
 }
+
+// A projector's screen: the pages must fit it without scrolling sideways.
+const screenWidth, screenHeight = 1280, 800
+
+// pageFit is how the page the browser shows fits its viewport.
+type pageFit struct {
+	ScrollWidth int      `json:"scrollWidth"` // the document's
+	Viewport    int      `json:"viewport"`    // the viewport's width, scroll bar excluded
+	Wide        []string `json:"wide"`        // elements that end beyond the viewport
+}
+
+var readFit = chromedp.Evaluate[pageFit](`(() => {
+	const vw = document.documentElement.clientWidth;
+	const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > vw + 0.5)
+		.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).replace(/ /g, '.') : '') +
+			' (right ' + Math.round(e.getBoundingClientRect().right) + ')');
+	return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, wide: wide};
+})()`)
+
+// checkFits fails the test if the page the browser shows scrolls sideways.
+func (b *browser) checkFits(t testing.TB, what string) {
+	t.Helper()
+	if f := browserRead(t, b, readFit); f.ScrollWidth > f.Viewport || len(f.Wide) > 0 {
+		t.Errorf("%s: the document is %d px wide in a %d px viewport (it scrolls sideways); too wide: %v", what, f.ScrollWidth, f.Viewport, f.Wide)
+	}
+}

@@ -189,6 +189,96 @@ func timelineText(ds []trainerDecision) string {
 	return b.String()
 }
 
+// TestBrowserTrainerLayout runs both journeys one Next step at a time on a
+// 1280×800 screen: after every step the page fits the screen (long tokens,
+// URLs and bodies wrap instead of widening it) and the decisions column stays
+// on it; a button that cannot be used is disabled and looks it.
+func TestBrowserTrainerLayout(t *testing.T) {
+	s := start(t, realIssuer())
+	b := newBrowser(t)
+	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
+	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
+	b.checkFits(t, "the trainer page before a journey")
+	checkButtons(t, b, "before a journey", map[string]bool{"start-accounts": true, "start-payment": true, "next": false, "run-all": false})
+
+	for _, kind := range []string{"accounts", "payment"} {
+		t.Run(kind, func(t *testing.T) {
+			b.do(t, chromedp.Click(byCSS("#start-"+kind)),
+				chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Journey ready')`))
+			checkButtons(t, b, "a journey ready", map[string]bool{"start-accounts": true, "start-payment": true, "next": true, "run-all": true})
+			for i := 1; ; i++ {
+				// While a step runs nothing else can be started.
+				running := browserRead(t, b, chromedp.Evaluate[map[string]bool](`(() => {
+					document.getElementById('next').click();
+					const out = {};
+					for (const id of ['start-accounts', 'start-payment', 'next', 'run-all']) out[id] = document.getElementById(id).disabled;
+					return out;
+				})()`))
+				for id, disabled := range running {
+					if !disabled {
+						t.Errorf("step %d: #%s is enabled while the step runs", i, id)
+					}
+				}
+				st := browserRead(t, b, chromedp.Poll[string](`(() => { const s = document.getElementById('status').textContent;
+					return s.startsWith('Step `+fmt.Sprint(i)+` ') || s === 'Journey complete.' ? s : ''; })()`))
+				if st != "Journey complete." && st != fmt.Sprintf("Step %d of %d done.", i, 9) {
+					t.Fatalf("step %d: status %q; current step: %s", i, st, browserRead(t, b, chromedp.Text("#current")))
+				}
+				// Every exchange opened, as a trainer would.
+				b.do(t, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#current details').forEach(d => d.open = true)`))
+				b.checkFits(t, fmt.Sprintf("after step %d", i))
+				if right := browserRead(t, b, chromedp.Evaluate[float64](`document.querySelector('aside.decisions').getBoundingClientRect().right`)); right > screenWidth {
+					t.Errorf("after step %d the decisions column ends at %.0f px, beyond the %d px screen", i, right, screenWidth)
+				}
+				if st == "Journey complete." {
+					break
+				}
+			}
+			checkButtons(t, b, "the journey complete", map[string]bool{"start-accounts": true, "start-payment": true, "next": false, "run-all": false})
+			b.do(t, chromedp.Click(byCSS("#next")))
+			if st := browserRead(t, b, chromedp.Text("#status")); st != "Journey complete." {
+				t.Errorf("a click on the disabled Next step changed the status to %q", st)
+			}
+		})
+	}
+}
+
+// checkButtons asserts which of the trainer's buttons can be used, and that
+// a disabled one looks it: dimmed, grey and with a not-allowed cursor,
+// unlike an enabled one of its kind.
+func checkButtons(t *testing.T, b *browser, when string, enabled map[string]bool) {
+	t.Helper()
+	type look struct {
+		Disabled   bool    `json:"disabled"`
+		Cursor     string  `json:"cursor"`
+		Opacity    float64 `json:"opacity,string"`
+		Background string  `json:"background"`
+	}
+	got := browserRead(t, b, chromedp.Evaluate[map[string]look](`(() => {
+		const out = {};
+		for (const b of document.querySelectorAll('#trainer button')) {
+			const cs = getComputedStyle(b);
+			out[b.id] = {disabled: b.disabled, cursor: cs.cursor, opacity: cs.opacity, background: cs.backgroundColor};
+		}
+		return out;
+	})()`))
+	primary := got["start-accounts"] // always enabled in these checks
+	for id, want := range enabled {
+		l := got[id]
+		if l.Disabled == want {
+			t.Errorf("%s: #%s disabled %v, want %v", when, id, l.Disabled, !want)
+			continue
+		}
+		if want {
+			if l.Cursor != "pointer" || l.Opacity != 1 {
+				t.Errorf("%s: enabled #%s looks %+v", when, id, l)
+			}
+		} else if l.Cursor != "not-allowed" || l.Opacity > 0.7 || l.Background == primary.Background {
+			t.Errorf("%s: disabled #%s looks %+v, like an enabled button (%+v)", when, id, l, primary)
+		}
+	}
+}
+
 // TestTrainerReadsAccounts: the account-information journey's "Read the
 // accounts and balances" step reads the accounts the PSU shared, then their
 // balances, and shows each account by name with the balances it read.
