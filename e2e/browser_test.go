@@ -435,3 +435,137 @@ func TestBrowserPageHeaders(t *testing.T) {
 		})
 	}
 }
+
+// A projector's screen: the pages must fit it without scrolling sideways.
+const screenWidth, screenHeight = 1280, 800
+
+// pageFit is how the page the browser shows fits its viewport.
+type pageFit struct {
+	ScrollWidth int      `json:"scrollWidth"` // the document's
+	Viewport    int      `json:"viewport"`    // the viewport's width, scroll bar excluded
+	Wide        []string `json:"wide"`        // elements that end beyond the viewport
+}
+
+var readFit = chromedp.Evaluate[pageFit](`(() => {
+	const vw = document.documentElement.clientWidth;
+	const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > vw + 0.5)
+		.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).replace(/ /g, '.') : '') +
+			' (right ' + Math.round(e.getBoundingClientRect().right) + ')');
+	return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, wide: wide};
+})()`)
+
+// checkFits fails the test if the page the browser shows scrolls sideways.
+func (b *browser) checkFits(t testing.TB, what string) {
+	t.Helper()
+	if f := browserRead(t, b, readFit); f.ScrollWidth > f.Viewport || len(f.Wide) > 0 {
+		t.Errorf("%s: the document is %d px wide in a %d px viewport (it scrolls sideways); too wide: %v", what, f.ScrollWidth, f.Viewport, f.Wide)
+	}
+}
+
+// TestBrowserConnectedAppsSays: the connected-apps page names the shared
+// accounts as the PSU knows them (nickname, type, masked number; never an
+// AccountId or a whole account number) and says when each access ends: the
+// date for a consent that expires, "no expiry date" for one that does not.
+// It fits a 1280×800 screen.
+func TestBrowserConnectedAppsSays(t *testing.T) {
+	s, b, _, c := browserSetup(t)
+	perms := []string{"ReadAccountsDetail", "ReadBalances"}
+	_, open, err := c.AISJourney(b.ctx, "alice", "alice123", perms, nil) // every account, no expiry
+	if err != nil {
+		t.Fatalf("headless journey: %v", err)
+	}
+	accts := orFatal(s.app.Store.AccountsOfPSU(b.ctx, "alice"))(t)
+	expires := s.app.Clock.Now().AddDate(0, 0, 30).UTC().Truncate(time.Second)
+	cc := orFatal(c.ClientCredentials(b.ctx, "accounts"))(t)
+	dated := orFatal(c.AccountConsent(b.ctx, cc, perms, map[string]string{"ExpirationDateTime": expires.Format(time.RFC3339)}))(t)
+	orFatal(c.Approve(b.ctx, dated, tpp.AuthOptions{}, "alice", "alice123", []string{accts[0].ID}))(t)
+
+	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
+	b.nav(t, chromedp.Navigate(s.url+"/psu/apps"))
+	b.psuLogin(t, "alice", "alice123")
+	type row struct {
+		Text     string   `json:"text"`
+		Until    string   `json:"until"`
+		Accounts []string `json:"accounts"`
+	}
+	read := func(id string) row {
+		return browserRead(t, b, chromedp.Evaluate[row](`(() => { const tr = document.getElementById(`+jsString("app-"+id)+`);
+			return {text: tr.textContent, until: tr.cells[2].querySelector('.muted').textContent,
+				accounts: [...tr.querySelectorAll('ul.accounts li')].map(li => li.textContent)}; })()`))
+	}
+	b.do(t, chromedp.WaitVisible(byCSS(`tr[id="app-`+open+`"]`)))
+
+	for _, tc := range []struct {
+		name, consent, until string
+		accounts             int
+	}{
+		{"open_ended", open, "no expiry date — until you revoke it", len(accts)},
+		{"expiring", dated, "until " + expires.Format("2 January 2006"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := read(tc.consent)
+			if r.Until != tc.until {
+				t.Errorf("the row says %q of when access ends, want %q", r.Until, tc.until)
+			}
+			if len(r.Accounts) != tc.accounts {
+				t.Fatalf("the row lists accounts %q, want %d of alice's", r.Accounts, tc.accounts)
+			}
+			for i, got := range r.Accounts {
+				a := accts[i]
+				number := a.Number
+				if number == "" {
+					number = a.PAN
+				}
+				if !strings.HasPrefix(got, a.Nickname+" ("+a.SubType+", "+a.Currency+")") || !strings.HasSuffix(got, " ****"+number[len(number)-4:]) {
+					t.Errorf("account %d is shown as %q; want %s (%s, %s) and its number masked to ****%s", i+1, got, a.Nickname, a.SubType, a.Currency, number[len(number)-4:])
+				}
+			}
+			for _, a := range accts {
+				for _, secret := range []string{a.ID, a.Number, a.PAN} {
+					if secret != "" && strings.Contains(r.Text, secret) {
+						t.Errorf("the row shows %q (an AccountId or a whole number): %q", secret, r.Text)
+					}
+				}
+			}
+		})
+	}
+	b.checkFits(t, "the connected-apps page")
+}
+
+// TestBrowserPSUPagesFit: the PSU's pages — login, account-access and
+// payment consent, the bank's error page, the connected apps — fit a
+// 1280×800 screen, even where the TPP's name or the payee's is one long word.
+func TestBrowserPSUPagesFit(t *testing.T) {
+	s, b, cb, _ := browserSetup(t)
+	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
+	// Text the TPP chooses, without a space to break it at.
+	c := orFatal(tpp.New(b.ctx, s.url, cb.URL+"/callback"))(t)
+	c.Name, c.Now = strings.Repeat("VeryLongBudgetingAppName", 8), s.app.Clock.Wall
+	if err := c.Register(b.ctx, "private_key_jwt"); err != nil {
+		t.Fatal(err)
+	}
+
+	a, _ := authorizeURL(t, b, c, tpp.AuthOptions{})
+	b.nav(t, chromedp.Navigate(a.URL))
+	b.checkFits(t, "the login page")
+	b.psuLogin(t, "alice", "alice123")
+	b.do(t, chromedp.WaitVisible(byCSS("#approve")))
+	b.checkFits(t, "the account-access consent page")
+
+	cc := orFatal(c.ClientCredentials(b.ctx, "payments"))(t)
+	id := orFatal(c.PaymentConsent(b.ctx, cc, tpp.DomesticInitiation("42.50", tpp.Payee{Name: strings.Repeat("GreenfieldLettings", 3), SortCode: payee.SortCode, Number: payee.Number}, "RENTDECEMBER2026FLAT4B")))(t)
+	openPaymentPage(t, b, orFatal(c.Authorize(b.ctx, id, tpp.AuthOptions{Flow: tpp.Code, Scope: "openid payments"}))(t))
+	b.checkFits(t, "the payment consent page")
+
+	bad, _ := authorizeURL(t, b, c, tpp.AuthOptions{RedirectURI: "http://127.0.0.1:1/evil"})
+	b.nav(t, chromedp.Navigate(bad.URL))
+	b.checkFits(t, "the error page")
+
+	if _, _, err := c.AISJourney(b.ctx, "alice", "alice123", []string{"ReadAccountsBasic"}, nil); err != nil {
+		t.Fatalf("headless journey: %v", err)
+	}
+	b.nav(t, chromedp.Navigate(s.url+"/psu/apps"))
+	b.psuLogin(t, "alice", "alice123")
+	b.do(t, chromedp.WaitVisible(byCSS("main table")))
+	b.checkFits(t, "the connected-apps page")
+}

@@ -39,6 +39,7 @@ func TestBrowserTrainer(t *testing.T) {
 		{"#start-accounts", 9, []trainerDecision{
 			{Text: "POST /as/register → 201"},
 			{Text: "POST /open-banking/v3.1/aisp/account-access-consents → 201"},
+			{Text: "GET /open-banking/v3.1/aisp/accounts → 200"},
 			{Text: "GET /open-banking/v3.1/aisp/balances → 200"},
 			{Text: "GET /open-banking/v3.1/aisp/beneficiaries → 403", Refused: true, Rule: "permission.missing"},
 			{Text: "DELETE /open-banking/v3.1/aisp/account-access-consents/"},
@@ -186,4 +187,167 @@ func timelineText(ds []trainerDecision) string {
 		fmt.Fprintf(&b, "  %s [%s]\n", d.Text, d.Rule)
 	}
 	return b.String()
+}
+
+// TestBrowserTrainerLayout runs both journeys one Next step at a time on a
+// 1280×800 screen: after every step the page fits the screen (long tokens,
+// URLs and bodies wrap instead of widening it) and the decisions column stays
+// on it; a button that cannot be used is disabled and looks it.
+func TestBrowserTrainerLayout(t *testing.T) {
+	s := start(t, realIssuer())
+	b := newBrowser(t)
+	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
+	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
+	b.checkFits(t, "the trainer page before a journey")
+	checkButtons(t, b, "before a journey", map[string]bool{"start-accounts": true, "start-payment": true, "next": false, "run-all": false})
+
+	for _, kind := range []string{"accounts", "payment"} {
+		t.Run(kind, func(t *testing.T) {
+			b.do(t, chromedp.Click(byCSS("#start-"+kind)),
+				chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Journey ready')`))
+			checkButtons(t, b, "a journey ready", map[string]bool{"start-accounts": true, "start-payment": true, "next": true, "run-all": true})
+			for i := 1; ; i++ {
+				// While a step runs nothing else can be started.
+				running := browserRead(t, b, chromedp.Evaluate[map[string]bool](`(() => {
+					document.getElementById('next').click();
+					const out = {};
+					for (const id of ['start-accounts', 'start-payment', 'next', 'run-all']) out[id] = document.getElementById(id).disabled;
+					return out;
+				})()`))
+				for id, disabled := range running {
+					if !disabled {
+						t.Errorf("step %d: #%s is enabled while the step runs", i, id)
+					}
+				}
+				st := browserRead(t, b, chromedp.Poll[string](`(() => { const s = document.getElementById('status').textContent;
+					return s.startsWith('Step `+fmt.Sprint(i)+` ') || s === 'Journey complete.' ? s : ''; })()`))
+				if st != "Journey complete." && st != fmt.Sprintf("Step %d of %d done.", i, 9) {
+					t.Fatalf("step %d: status %q; current step: %s", i, st, browserRead(t, b, chromedp.Text("#current")))
+				}
+				// Every exchange opened, as a trainer would.
+				b.do(t, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#current details').forEach(d => d.open = true)`))
+				b.checkFits(t, fmt.Sprintf("after step %d", i))
+				if right := browserRead(t, b, chromedp.Evaluate[float64](`document.querySelector('aside.decisions').getBoundingClientRect().right`)); right > screenWidth {
+					t.Errorf("after step %d the decisions column ends at %.0f px, beyond the %d px screen", i, right, screenWidth)
+				}
+				if st == "Journey complete." {
+					break
+				}
+			}
+			checkButtons(t, b, "the journey complete", map[string]bool{"start-accounts": true, "start-payment": true, "next": false, "run-all": false})
+			b.do(t, chromedp.Click(byCSS("#next")))
+			if st := browserRead(t, b, chromedp.Text("#status")); st != "Journey complete." {
+				t.Errorf("a click on the disabled Next step changed the status to %q", st)
+			}
+		})
+	}
+}
+
+// checkButtons asserts which of the trainer's buttons can be used, and that
+// a disabled one looks it: dimmed, grey and with a not-allowed cursor,
+// unlike an enabled one of its kind.
+func checkButtons(t *testing.T, b *browser, when string, enabled map[string]bool) {
+	t.Helper()
+	type look struct {
+		Disabled   bool    `json:"disabled"`
+		Cursor     string  `json:"cursor"`
+		Opacity    float64 `json:"opacity,string"`
+		Background string  `json:"background"`
+	}
+	got := browserRead(t, b, chromedp.Evaluate[map[string]look](`(() => {
+		const out = {};
+		for (const b of document.querySelectorAll('#trainer button')) {
+			const cs = getComputedStyle(b);
+			out[b.id] = {disabled: b.disabled, cursor: cs.cursor, opacity: cs.opacity, background: cs.backgroundColor};
+		}
+		return out;
+	})()`))
+	primary := got["start-accounts"] // always enabled in these checks
+	for id, want := range enabled {
+		l := got[id]
+		if l.Disabled == want {
+			t.Errorf("%s: #%s disabled %v, want %v", when, id, l.Disabled, !want)
+			continue
+		}
+		if want {
+			if l.Cursor != "pointer" || l.Opacity != 1 {
+				t.Errorf("%s: enabled #%s looks %+v", when, id, l)
+			}
+		} else if l.Cursor != "not-allowed" || l.Opacity > 0.7 || l.Background == primary.Background {
+			t.Errorf("%s: disabled #%s looks %+v, like an enabled button (%+v)", when, id, l, primary)
+		}
+	}
+}
+
+// TestTrainerReadsAccounts: the account-information journey's "Read the
+// accounts and balances" step reads the accounts the PSU shared, then their
+// balances, and shows each account by name with the balances it read.
+func TestTrainerReadsAccounts(t *testing.T) {
+	s := start(t, realIssuer())
+	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice"}`})
+	expect(t, r, 201)
+	var j struct{ ID string }
+	r.JSON(t, &j)
+	type stepOut struct {
+		Title, Result, Error string
+		Exchanges            []struct {
+			Method, URL, Response string
+			Status                int
+		}
+	}
+	var st stepOut
+	for i := 1; st.Title != "Read the accounts and balances"; i++ {
+		if i > 7 {
+			t.Fatal("no step 7 reads the accounts and balances")
+		}
+		st = stepOut{}
+		r := s.do(req{method: http.MethodPost, path: "/trainer/journeys/" + j.ID + "/next"})
+		expect(t, r, 200)
+		r.JSON(t, &st)
+		if st.Error != "" {
+			t.Fatalf("step %d %q: %s", i, st.Title, st.Error)
+		}
+	}
+	if st.Error != "" || len(st.Exchanges) != 2 {
+		t.Fatalf("the step failed (%q) or sent %d requests, want 2", st.Error, len(st.Exchanges))
+	}
+	for i, path := range []string{ais + "/accounts", ais + "/balances"} {
+		if x := st.Exchanges[i]; x.Method != http.MethodGet || x.URL != s.url+path || x.Status != 200 {
+			t.Errorf("request %d: %s %s → %d, want GET %s → 200", i+1, x.Method, x.URL, x.Status, path)
+		}
+	}
+	var bals struct {
+		Data struct {
+			Balance []struct {
+				AccountId, CreditDebitIndicator, Type string
+				Amount                                struct{ Amount, Currency string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(st.Exchanges[1].Response), &bals); err != nil {
+		t.Fatal(err)
+	}
+	amount := func(id, typ string) string {
+		for _, b := range bals.Data.Balance {
+			if b.AccountId == id && b.Type == typ {
+				if b.CreditDebitIndicator == "Debit" {
+					return "-" + b.Amount.Amount + " " + b.Amount.Currency
+				}
+				return b.Amount.Amount + " " + b.Amount.Currency
+			}
+		}
+		t.Errorf("no %s balance for %s", typ, id)
+		return ""
+	}
+	accts, err := s.app.Store.AccountsOfPSU(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d accounts with their balances:", len(accts))
+	for _, a := range accts {
+		want += fmt.Sprintf("\n%s (%s): %s available, %s booked", a.Nickname, a.SubType, amount(a.ID, "InterimAvailable"), amount(a.ID, "InterimBooked"))
+	}
+	if st.Result != want {
+		t.Errorf("the step says\n%s\nwant\n%s", st.Result, want)
+	}
 }

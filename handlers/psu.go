@@ -219,17 +219,35 @@ type accountChoice struct {
 	Checked   bool
 }
 
-func accountLabel(a bank.Account) string {
+// accountLabel names an account as the bank shows it to its owner: its
+// nickname, type and currency, then its number — the card number always
+// masked, the others too where masked (to their last four digits, as a bank
+// does on pages that only need to tell accounts apart).
+func accountLabel(a bank.Account, masked bool) string {
+	number, iban := a.Number, a.IBAN
+	if masked {
+		number, iban = endingIn(number), endingIn(iban)
+	}
 	l := fmt.Sprintf("%s (%s, %s)", a.Nickname, a.SubType, a.Currency)
 	switch {
 	case a.SortCode != "":
-		l += fmt.Sprintf(" %s-%s-%s %s", a.SortCode[:2], a.SortCode[2:4], a.SortCode[4:], a.Number)
+		l += fmt.Sprintf(" %s-%s-%s %s", a.SortCode[:2], a.SortCode[2:4], a.SortCode[4:], number)
 	case a.IBAN != "":
-		l += " " + a.IBAN
+		l += " " + iban
+	case a.PAN != "" && masked:
+		l += " " + endingIn(a.PAN)
 	case a.PAN != "":
 		l += " " + bank.MaskPAN(a.PAN)
 	}
 	return l
+}
+
+// endingIn masks an account identifier to its last four characters.
+func endingIn(id string) string {
+	if len(id) <= 4 {
+		return id
+	}
+	return "****" + id[len(id)-4:]
 }
 
 func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, rec store.AuthRequest, msg string) error {
@@ -241,7 +259,7 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 		"ConsentID": ar.Consent.ID, "Action": s.at("/psu/authorize/" + rec.ID + "/decision"), "CSRF": rec.CSRF}
 	var choices []accountChoice
 	for i, a := range eligible {
-		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a), Checked: ar.Consent.Kind == bank.ConsentAccountAccess || i == 0})
+		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a, false), Checked: ar.Consent.Kind == bank.ConsentAccountAccess || i == 0})
 	}
 	data["Accounts"] = choices
 	if ar.Consent.Kind == bank.ConsentAccountAccess {
@@ -345,7 +363,7 @@ func (s *Server) authorizeDecision(c echo.Context) error {
 type appView struct {
 	ConsentID, Client string
 	Permissions       []string
-	Accounts          []string
+	Accounts          []string // as the PSU knows them: names and masked numbers
 	Since, Until      time.Time
 }
 
@@ -378,6 +396,14 @@ func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string
 	if err != nil {
 		return err
 	}
+	accts, err := s.store.AccountsOfPSU(ctx, sess.Username)
+	if err != nil {
+		return err
+	}
+	labels := make(map[string]string, len(accts))
+	for _, a := range accts {
+		labels[a.ID] = accountLabel(a, true)
+	}
 	now := s.clock.Now()
 	var apps []appView
 	for _, cn := range consents {
@@ -388,8 +414,15 @@ func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string
 		if cl, err := s.auth.Client(ctx, cn.ClientID); err == nil {
 			name = clientName(cl)
 		}
-		apps = append(apps, appView{ConsentID: cn.ID, Client: name, Permissions: cn.Permissions.Describe(), Accounts: cn.Accounts,
-			Since: cn.StatusAt, Until: cn.ExpiresAt})
+		app := appView{ConsentID: cn.ID, Client: name, Permissions: cn.Permissions.Describe(), Since: cn.StatusAt, Until: cn.ExpiresAt}
+		for _, id := range cn.Accounts {
+			if l, ok := labels[id]; ok {
+				app.Accounts = append(app.Accounts, l)
+			} else {
+				app.Accounts = append(app.Accounts, "an account no longer open")
+			}
+		}
+		apps = append(apps, app)
 	}
 	return s.page(c, http.StatusOK, "apps.html", map[string]any{"Title": "Your connected apps", "Apps": apps, "PSU": sess.Username,
 		"CSRF": sess.CSRF, "Notice": notice})

@@ -375,8 +375,8 @@ func (s *Server) journeySteps(j *journey) []step {
 					return id, err
 				}},
 			authorize, approve, exchangeCode,
-			read("Read the accounts and balances", "With the token the app reads exactly what was consented to: the bank checks the token, the consent, the accounts and the permissions on every call.",
-				func(*journey) string { return "/open-banking/v3.1/aisp/balances" }, http.StatusOK, "balances read"),
+			{"Read the accounts and balances", "With the token the app reads exactly what was consented to — the accounts the PSU picked, then their balances: the bank checks the token, the consent, the accounts and the permissions on every call.",
+				readAccounts},
 			read("Try to read beyond the consent", "The consent has no ReadBeneficiaries permission: the bank refuses (403) and says which rule decided.",
 				func(*journey) string { return "/open-banking/v3.1/aisp/beneficiaries" }, http.StatusForbidden, "refused as expected"),
 			{"Revoke the consent", "The app deletes the consent (the PSU could also revoke it at the bank): the token stops working at once — the next call gets 401.",
@@ -417,6 +417,49 @@ func (s *Server) journeySteps(j *journey) []step {
 				return "refused as expected", err
 			}},
 	}
+}
+
+// readAccounts reads the accounts the PSU shared and their balances, and
+// says what it read: each account's name and type with its available and
+// booked balances (the standard's InterimAvailable and InterimBooked).
+func readAccounts(ctx context.Context, j *journey) (string, error) {
+	var accts struct {
+		Data struct {
+			Account []struct{ AccountId, AccountSubType, Nickname string }
+		}
+	}
+	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", j.token, nil, http.StatusOK, &accts); err != nil {
+		return "", err
+	}
+	var bals struct {
+		Data struct {
+			Balance []struct {
+				AccountId, CreditDebitIndicator, Type string
+				Amount                                struct{ Amount, Currency string }
+			}
+		}
+	}
+	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/balances", "", j.token, nil, http.StatusOK, &bals); err != nil {
+		return "", err
+	}
+	if len(accts.Data.Account) == 0 {
+		return "", fmt.Errorf("the bank answered with no account, though the PSU shared some")
+	}
+	amounts := map[string]string{} // AccountId + balance type → signed amount
+	for _, b := range bals.Data.Balance {
+		sign := ""
+		if b.CreditDebitIndicator == "Debit" {
+			sign = "-"
+		}
+		amounts[b.AccountId+" "+b.Type] = sign + b.Amount.Amount + " " + b.Amount.Currency
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "%d accounts with their balances:", len(accts.Data.Account))
+	for _, a := range accts.Data.Account {
+		fmt.Fprintf(&out, "\n%s (%s): %s available, %s booked", a.Nickname, a.AccountSubType,
+			amounts[a.AccountId+" InterimAvailable"], amounts[a.AccountId+" InterimBooked"])
+	}
+	return out.String(), nil
 }
 
 // psuPassword reads a test PSU's password from the bank.

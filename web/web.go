@@ -8,7 +8,6 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
-	"strings"
 	"time"
 )
 
@@ -33,6 +32,5 @@ func Templates() (*template.Template, error) {
 			}
 			return t.Format("2 January 2006")
 		},
-		"join": strings.Join,
 	}).ParseFS(templates, "templates/*.html")
 }

@@ -5,9 +5,18 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const base = $("trainer").dataset.base || ""; // "/t/<tenant>" inside a tenant
-  let journey = null; // {id, steps}
+  let journey = null; // {id, steps, done}
   let stream = null;  // AbortController of the open decision stream
-  let busy = false;
+  let busy = false;   // a journey is starting or a step runs
+
+  // buttons enables exactly the buttons that can do something now: none
+  // while a request runs, the steps only while a journey has steps left.
+  function buttons() {
+    for (const id of ["start-accounts", "start-payment", "watch-all"]) $(id).disabled = busy;
+    const open = journey !== null && !journey.done;
+    $("next").disabled = busy || !open;
+    $("run-all").disabled = busy || !open;
+  }
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -80,27 +89,21 @@
   }
 
   async function start(kind) {
-    if (busy) return;
-    busy = true;
-    try {
-      const res = await fetch(base + "/trainer/journeys", { method: "POST", headers: headers(true),
-        body: JSON.stringify({ kind: kind, psu: $("psu").value }) });
-      const body = await res.json();
-      if (!res.ok) { status(body.error_description || body.error || "could not start", true); return; }
-      journey = body;
-      const steps = $("steps");
-      steps.replaceChildren();
-      journey.steps.forEach((s, i) => {
-        const li = el("li", "step", s.title);
-        li.id = "step-" + i;
-        steps.append(li);
-      });
-      $("current").replaceChildren();
-      $("next").disabled = false;
-      $("run-all").disabled = false;
-      status("Journey ready: " + journey.steps.length + " steps. Press Next step.");
-      watch(base + "/trainer/stream?journey=" + encodeURIComponent(journey.id));
-    } finally { busy = false; }
+    const res = await fetch(base + "/trainer/journeys", { method: "POST", headers: headers(true),
+      body: JSON.stringify({ kind: kind, psu: $("psu").value }) });
+    const body = await res.json();
+    if (!res.ok) { status(body.error_description || body.error || "could not start", true); return; }
+    journey = body;
+    const steps = $("steps");
+    steps.replaceChildren();
+    journey.steps.forEach((s, i) => {
+      const li = el("li", "step", s.title);
+      li.id = "step-" + i;
+      steps.append(li);
+    });
+    $("current").replaceChildren();
+    status("Journey ready: " + journey.steps.length + " steps. Press Next step.");
+    watch(base + "/trainer/stream?journey=" + encodeURIComponent(journey.id));
   }
 
   // next runs one step; it answers whether there is more to run.
@@ -135,20 +138,28 @@
   }
 
   function finish() {
-    $("next").disabled = true;
-    $("run-all").disabled = true;
+    journey.done = true;
     status("Journey complete.");
   }
 
+  // guarded runs one action at a time, with the buttons disabled meanwhile.
   async function guarded(fn) {
     if (busy) return;
     busy = true;
-    try { await fn(); } catch (e) { status(String(e), true); } finally { busy = false; }
+    buttons();
+    try { await fn(); } catch (e) { status(String(e), true); } finally { busy = false; buttons(); }
   }
 
-  $("start-accounts").addEventListener("click", () => start("accounts"));
-  $("start-payment").addEventListener("click", () => start("payment"));
+  $("start-accounts").addEventListener("click", () => guarded(() => start("accounts")));
+  $("start-payment").addEventListener("click", () => guarded(() => start("payment")));
   $("next").addEventListener("click", () => guarded(next));
   $("run-all").addEventListener("click", () => guarded(async () => { while (await next()) { /* one step at a time */ } }));
-  $("watch-all").addEventListener("click", () => { journey = null; watch(base + "/trainer/stream"); status("Watching every decision the bank makes."); });
+  $("watch-all").addEventListener("click", () => {
+    if (busy) return;
+    journey = null;
+    buttons();
+    watch(base + "/trainer/stream");
+    status("Watching every decision the bank makes.");
+  });
+  buttons();
 })();
