@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -27,6 +29,34 @@ func refDir() string {
 		return d
 	}
 	return filepath.Join("..", "..", "shared", "ref")
+}
+
+// officialDir is the folder of the official v3.1.11 files; ok is false when
+// it is absent.
+func officialDir() (dir string, ok bool) {
+	dir = filepath.Join(refDir(), "obie", "v3.1.11")
+	_, err := os.Stat(dir)
+	return dir, err == nil
+}
+
+// noOfficialFiles says why responses are not checked against the official
+// files, and how to have them checked.
+func noOfficialFiles() string {
+	dir, _ := officialDir()
+	return fmt.Sprintf("the official UK OB v3.1.11 files are not in %s (set SANDBOX_REF_DIR to the folder holding "+
+		"obie/v3.1.11): responses are checked against api/openapi.yaml only", dir)
+}
+
+var warnedOfficial atomic.Bool
+
+// warnNoOfficialFiles notes once, in the log of the test that first meets
+// it, that the official files are not checked (TestOfficialContracts skips
+// with the same reason).
+func warnNoOfficialFiles(t testing.TB) {
+	t.Helper()
+	if warnedOfficial.CompareAndSwap(false, true) {
+		t.Logf("WARNING: %s", noOfficialFiles())
+	}
 }
 
 // contract is one OpenAPI document with its operations indexed by the path
@@ -62,9 +92,9 @@ func loadContracts(t testing.TB) []*contract {
 			return
 		}
 		contracts = append(contracts, index("api/openapi.yaml", ours, api.BasePath))
-		dir := filepath.Join(refDir(), "obie", "v3.1.11")
-		if _, err := os.Stat(dir); err != nil {
-			return // the official files are absent: only our contract is checked
+		dir, ok := officialDir()
+		if !ok {
+			return // only our contract is checked: TestOfficialContracts skips and says why
 		}
 		for file, prefix := range officialFiles {
 			raw, err := os.ReadFile(filepath.Join(dir, file))
@@ -151,7 +181,11 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 	if !strings.HasPrefix(path, "/open-banking/") || strings.HasSuffix(path, "/openapi.yaml") || req.Method == http.MethodOptions {
 		return
 	}
-	for i, c := range loadContracts(t) {
+	cs := loadContracts(t)
+	if len(cs) == 1 {
+		warnNoOfficialFiles(t)
+	}
+	for i, c := range cs {
 		route, params := c.find(req.Method, path)
 		if route == nil {
 			if i == 0 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
@@ -174,5 +208,54 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 			t.Errorf("%s %s -> %d: response does not match %s: %v\nbody: %.600s", req.Method, path, status, c.name, err, body)
 		}
+	}
+}
+
+// TestOfficialContracts: the official files are there and load, so every
+// response the other tests receive is also checked against them; and every
+// operation of our contract under an official file's base path is one of
+// that file's (the standard's names and paths). Without the files it skips
+// and says where it looked; the other tests then check our contract only.
+func TestOfficialContracts(t *testing.T) {
+	if _, ok := officialDir(); !ok {
+		t.Skipf("%s", noOfficialFiles())
+	}
+	cs := loadContracts(t)
+	if len(cs) != 1+len(officialFiles) {
+		t.Fatalf("%d contracts loaded, want ours and %d official files", len(cs), len(officialFiles))
+	}
+	if route, _ := officialNotifications(t); route == nil {
+		t.Error("the official event-notifications file did not load")
+	}
+	ours := cs[0]
+	for _, r := range ours.routes {
+		path := api.BasePath + r.Path
+		found := false
+		for _, c := range cs[1:] {
+			if route, _ := c.find(r.Method, path); route != nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("%s %s is in api/openapi.yaml but in no official file", r.Method, path)
+		}
+	}
+}
+
+// TestOfficialContractsSkipVisibly: without the official files the check
+// against them is skipped, visibly, not passed in silence.
+func TestOfficialContractsSkipVisibly(t *testing.T) {
+	t.Setenv("SANDBOX_REF_DIR", t.TempDir())
+	skipped := false
+	t.Run("WithoutOfficialFiles", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		TestOfficialContracts(t)
+	})
+	if !skipped {
+		t.Error("TestOfficialContracts did not skip without the official files")
+	}
+	if msg := noOfficialFiles(); !strings.Contains(msg, os.Getenv("SANDBOX_REF_DIR")) || !strings.Contains(msg, "SANDBOX_REF_DIR") {
+		t.Errorf("the reason %q names neither the folder nor SANDBOX_REF_DIR", msg)
 	}
 }
