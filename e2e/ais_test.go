@@ -98,6 +98,33 @@ func TestAISEveryEndpoint(t *testing.T) {
 	if !strings.HasPrefix(string(csv.Body), "Date,Description,Money in,Money out,Balance") {
 		t.Errorf("statement CSV starts %.60q", csv.Body)
 	}
+	// The JSON form the official file lists: the statement and its booked
+	// transactions, oldest first, the same entries as the CSV's rows.
+	for _, accept := range []string{"application/json", "application/json; charset=utf-8", "application/xml, application/json"} {
+		js := s.do(req{method: "GET", path: base + "/file", token: tok, header: map[string]string{"Accept": accept}})
+		expect(t, js, 200)
+		var file struct {
+			Data struct {
+				Statement   []struct{ StatementId string }
+				Transaction []struct{ TransactionId, BookingDateTime string }
+			}
+		}
+		js.JSON(t, &file)
+		if len(file.Data.Statement) != 1 || file.Data.Statement[0].StatementId != sid {
+			t.Errorf("Accept %s: statements %+v, want %s", accept, file.Data.Statement, sid)
+		}
+		rows := strings.Count(strings.TrimSpace(string(csv.Body)), "\n")
+		if len(file.Data.Transaction) == 0 || len(file.Data.Transaction) != rows {
+			t.Errorf("Accept %s: %d transactions, want the CSV's %d", accept, len(file.Data.Transaction), rows)
+		}
+		for i := 1; i < len(file.Data.Transaction); i++ {
+			if file.Data.Transaction[i].BookingDateTime < file.Data.Transaction[i-1].BookingDateTime {
+				t.Errorf("Accept %s: transactions not oldest first at %d", accept, i)
+				break
+			}
+		}
+	}
+	expect(t, s.do(req{method: "GET", path: base + "/file", token: tok, header: map[string]string{"Accept": "application/json;q=0"}}), 406)
 	var party struct {
 		Data struct {
 			Party struct{ Name, PartyId string }

@@ -3,13 +3,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -26,6 +29,34 @@ func refDir() string {
 		return d
 	}
 	return filepath.Join("..", "..", "shared", "ref")
+}
+
+// officialDir is the folder of the official v3.1.11 files; ok is false when
+// it is absent.
+func officialDir() (dir string, ok bool) {
+	dir = filepath.Join(refDir(), "obie", "v3.1.11")
+	_, err := os.Stat(dir)
+	return dir, err == nil
+}
+
+// noOfficialFiles says why responses are not checked against the official
+// files, and how to have them checked.
+func noOfficialFiles() string {
+	dir, _ := officialDir()
+	return fmt.Sprintf("the official UK OB v3.1.11 files are not in %s (set SANDBOX_REF_DIR to the folder holding "+
+		"obie/v3.1.11): responses are checked against api/openapi.yaml only", dir)
+}
+
+var warnedOfficial atomic.Bool
+
+// warnNoOfficialFiles notes once, in the log of the test that first meets
+// it, that the official files are not checked (TestOfficialContracts skips
+// with the same reason).
+func warnNoOfficialFiles(t testing.TB) {
+	t.Helper()
+	if warnedOfficial.CompareAndSwap(false, true) {
+		t.Logf("WARNING: %s", noOfficialFiles())
+	}
 }
 
 // contract is one OpenAPI document with its operations indexed by the path
@@ -61,9 +92,9 @@ func loadContracts(t testing.TB) []*contract {
 			return
 		}
 		contracts = append(contracts, index("api/openapi.yaml", ours, api.BasePath))
-		dir := filepath.Join(refDir(), "obie", "v3.1.11")
-		if _, err := os.Stat(dir); err != nil {
-			return // the official files are absent: only our contract is checked
+		dir, ok := officialDir()
+		if !ok {
+			return // only our contract is checked: TestOfficialContracts skips and says why
 		}
 		for file, prefix := range officialFiles {
 			raw, err := os.ReadFile(filepath.Join(dir, file))
@@ -134,12 +165,12 @@ func (c *contract) find(method, path string) (*routers.Route, map[string]string)
 	return nil, nil
 }
 
-// skipOfficial lists operations whose responses the official files cannot
-// describe, with the reason.
+// skipOfficial lists operations whose non-JSON responses the official files
+// cannot describe, with the reason; their JSON responses are checked.
 var skipOfficial = map[string]string{
-	// The official file offers only JSON for the statement file; a real
-	// statement file is a PDF or CSV. Our contract describes both.
-	"GET /accounts/{AccountId}/statements/{StatementId}/file": "statement files are PDF/CSV",
+	// The official file offers only JSON for the statement file; the PDF and
+	// CSV forms are described by our contract alone.
+	"GET /accounts/{AccountId}/statements/{StatementId}/file": "statement files as PDF/CSV",
 }
 
 // checkResponse validates a response against every contract that has its
@@ -150,7 +181,11 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 	if !strings.HasPrefix(path, "/open-banking/") || strings.HasSuffix(path, "/openapi.yaml") || req.Method == http.MethodOptions {
 		return
 	}
-	for i, c := range loadContracts(t) {
+	cs := loadContracts(t)
+	if len(cs) == 1 {
+		warnNoOfficialFiles(t)
+	}
+	for i, c := range cs {
 		route, params := c.find(req.Method, path)
 		if route == nil {
 			if i == 0 && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
@@ -158,7 +193,9 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 			}
 			continue
 		}
-		if i > 0 && (skipOfficial[req.Method+" "+route.Path] != "" || status == http.StatusRequestEntityTooLarge || status == http.StatusServiceUnavailable) {
+		ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
+		if i > 0 && ((skipOfficial[req.Method+" "+route.Path] != "" && ct != "application/json") ||
+			status == http.StatusRequestEntityTooLarge || status == http.StatusServiceUnavailable) {
 			continue // the standard names no body limit and no 503: 413 and a scenario's 503 are ours alone
 		}
 		in := &openapi3filter.ResponseValidationInput{
@@ -171,5 +208,54 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 			t.Errorf("%s %s -> %d: response does not match %s: %v\nbody: %.600s", req.Method, path, status, c.name, err, body)
 		}
+	}
+}
+
+// TestOfficialContracts: the official files are there and load, so every
+// response the other tests receive is also checked against them; and every
+// operation of our contract under an official file's base path is one of
+// that file's (the standard's names and paths). Without the files it skips
+// and says where it looked; the other tests then check our contract only.
+func TestOfficialContracts(t *testing.T) {
+	if _, ok := officialDir(); !ok {
+		t.Skipf("%s", noOfficialFiles())
+	}
+	cs := loadContracts(t)
+	if len(cs) != 1+len(officialFiles) {
+		t.Fatalf("%d contracts loaded, want ours and %d official files", len(cs), len(officialFiles))
+	}
+	if route, _ := officialNotifications(t); route == nil {
+		t.Error("the official event-notifications file did not load")
+	}
+	ours := cs[0]
+	for _, r := range ours.routes {
+		path := api.BasePath + r.Path
+		found := false
+		for _, c := range cs[1:] {
+			if route, _ := c.find(r.Method, path); route != nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("%s %s is in api/openapi.yaml but in no official file", r.Method, path)
+		}
+	}
+}
+
+// TestOfficialContractsSkipVisibly: without the official files the check
+// against them is skipped, visibly, not passed in silence.
+func TestOfficialContractsSkipVisibly(t *testing.T) {
+	t.Setenv("SANDBOX_REF_DIR", t.TempDir())
+	skipped := false
+	t.Run("WithoutOfficialFiles", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		TestOfficialContracts(t)
+	})
+	if !skipped {
+		t.Error("TestOfficialContracts did not skip without the official files")
+	}
+	if msg := noOfficialFiles(); !strings.Contains(msg, os.Getenv("SANDBOX_REF_DIR")) || !strings.Contains(msg, "SANDBOX_REF_DIR") {
+		t.Errorf("the reason %q names neither the folder nor SANDBOX_REF_DIR", msg)
 	}
 }

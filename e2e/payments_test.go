@@ -470,7 +470,7 @@ func TestMessageSignatures(t *testing.T) {
 		{"OK", sign(header(nil), body, c.Key), ""},
 		{"Tampered", sign(header(nil), tampered, c.Key), "UK.OBIE.Signature.Invalid"},
 		{"WrongKey", sign(header(nil), body, other.Key), "UK.OBIE.Signature.Invalid"},
-		{"AlgNone", none, "UK.OBIE.Signature.Unexpected"},
+		{"AlgNone", none, "UK.OBIE.Signature.InvalidClaim"},
 		{"NotDetached", "abc.def.ghi", "UK.OBIE.Signature.Malformed"},
 		{"NoIAT", sign(header(func(h map[string]any) { delete(h, jws.ClaimIAT) }), body, c.Key), "UK.OBIE.Signature.MissingClaim"},
 		{"NoISS", sign(header(func(h map[string]any) { delete(h, jws.ClaimISS) }), body, c.Key), "UK.OBIE.Signature.MissingClaim"},
@@ -479,7 +479,7 @@ func TestMessageSignatures(t *testing.T) {
 		{"CritExtra", sign(header(func(h map[string]any) { h["crit"] = []string{jws.ClaimIAT, jws.ClaimISS, jws.ClaimTAN, "b64"} }), body, c.Key), "UK.OBIE.Signature.InvalidClaim"},
 		{"IATFuture", sign(header(func(h map[string]any) { h[jws.ClaimIAT] = now.Add(time.Hour).Unix() }), body, c.Key), "UK.OBIE.Signature.InvalidClaim"},
 		{"ISSAnotherClient", sign(header(func(h map[string]any) { h[jws.ClaimISS] = other.ClientID }), body, c.Key), "UK.OBIE.Signature.InvalidClaim"},
-		{"B64False", sign(header(func(h map[string]any) { h["b64"] = false }), body, c.Key), "UK.OBIE.Signature.Unexpected"},
+		{"B64False", sign(header(func(h map[string]any) { h["b64"] = false }), body, c.Key), "UK.OBIE.Signature.InvalidClaim"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

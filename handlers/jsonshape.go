@@ -1,58 +1,35 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
+	"net/http"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/jsonshape"
+	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
-// Limits on the shape of JSON bodies, checked before anything decodes them:
-// a body that is deeply nested or holds a huge array costs the parser far
-// more than its size suggests.
-const (
-	DefaultMaxJSONDepth = 32
-	DefaultMaxJSONArray = 1000
-)
+// checkBody runs the strict JSON pass (jsonshape) on a resource API body
+// before anything decodes it: a duplicate key, data after the value or
+// nesting too deep is UK.OBIE.Resource.InvalidFormat, an array too long
+// UK.OBIE.Field.Invalid. Plain syntax errors are left to the contract's
+// decoder, which reports them (or the wrong media type) in its own terms.
+func checkBody(body []byte) error {
+	err := jsonshape.Check(body, jsonshape.Default)
+	switch {
+	case err == nil, errors.Is(err, jsonshape.ErrSyntax):
+		return nil
+	case errors.Is(err, jsonshape.ErrArrayTooLong):
+		return bank.Errorf(bank.KindFieldInvalid, "", "the body is refused: %v", err)
+	}
+	return bank.Errorf(bank.KindMalformed, "", "the body is refused: %v", err)
+}
 
-// checkJSONShape walks a body's tokens without building it and refuses
-// nesting deeper than maxDepth or an array longer than maxArray. Syntax
-// errors are left for the decoder to report.
-func checkJSONShape(body []byte, maxDepth, maxArray int) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	type level struct {
-		array bool
-		n     int
+// checkOAuthBody is checkBody for the endpoints that answer RFC 6749 errors
+// (sandbox controls, client registration), with the code they use.
+func checkOAuthBody(body []byte, code string) error {
+	if err := jsonshape.Check(body, jsonshape.Limits{}); err != nil && !errors.Is(err, jsonshape.ErrSyntax) {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: code, Description: "the body is refused: " + err.Error()}
 	}
-	var stack []level
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return nil
-		}
-		if len(stack) > 0 && stack[len(stack)-1].array {
-			if d, ok := tok.(json.Delim); !ok || (d != ']' && d != '}') {
-				stack[len(stack)-1].n++
-				if stack[len(stack)-1].n > maxArray {
-					return bank.Errorf(bank.KindFieldInvalid, "", "an array in the body holds more than %d elements", maxArray)
-				}
-			}
-		}
-		switch tok {
-		case json.Delim('['), json.Delim('{'):
-			stack = append(stack, level{array: tok == json.Delim('[')})
-			if len(stack) > maxDepth {
-				return bank.Errorf(bank.KindMalformed, "", "the body nests deeper than %d levels", maxDepth)
-			}
-		case json.Delim(']'), json.Delim('}'):
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-		}
-	}
+	return nil
 }

@@ -101,13 +101,20 @@ func acceptJSON(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// refused reports whether a media range's parameters refuse it (q=0,
+// RFC 9110 §12.4.2).
+func refused(params map[string]string) bool {
+	q, ok := params["q"]
+	return ok && (q == "0" || q == "0.0" || q == "0.00" || q == "0.000")
+}
+
 func acceptsJSON(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
-		if q, ok := params["q"]; ok && (q == "0" || q == "0.0" || q == "0.00" || q == "0.000") {
+		if refused(params) {
 			continue
 		}
 		switch mt {

@@ -199,6 +199,9 @@ func (s *Server) register(c echo.Context) error {
 	case "application/jwt", "application/jose":
 		reg, err = s.auth.RegisterJWT(c.Request().Context(), strings.TrimSpace(string(body)))
 	case "application/json":
+		if err := checkOAuthBody(body, "invalid_client_metadata"); err != nil {
+			return err
+		}
 		reg, err = s.auth.RegisterJSON(c.Request().Context(), body)
 	default:
 		return &oauth.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_request",
@@ -245,6 +248,9 @@ func (s *Server) putRegistration(c echo.Context) error {
 	case "application/jwt", "application/jose":
 		reg, err = s.auth.UpdateRegistrationJWT(c.Request().Context(), cl, strings.TrimSpace(string(body)))
 	case "application/json":
+		if err := checkOAuthBody(body, "invalid_client_metadata"); err != nil {
+			return err
+		}
 		var m oauth.Metadata
 		if json.Unmarshal(body, &m) != nil {
 			return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_client_metadata", Description: "the client metadata is not valid JSON"}
@@ -290,7 +296,7 @@ func tooLarge(err error) bool {
 // (for the audit trail of a refused request).
 func claimedIssuer(assertion string) string {
 	var claims jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(assertion, &claims); err != nil {
+	if err := oauth.ParseUnverified(assertion, &claims); err != nil {
 		return ""
 	}
 	return truncate(claims.Issuer, 128)

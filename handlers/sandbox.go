@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -105,14 +106,19 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// bindStrict decodes a JSON body, refusing unknown fields.
+// bindStrict decodes a JSON body, refusing unknown fields, duplicate keys
+// and data after the object.
 func bindStrict(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if err := checkOAuthBody(raw, "invalid_request"); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if tooLarge(err) {
-			return echo.ErrStatusRequestEntityTooLarge
-		}
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the body must be a JSON object with the documented fields: " + err.Error()}
 	}
 	return nil

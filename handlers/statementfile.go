@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,7 +16,10 @@ import (
 )
 
 // mountStatementFile serves GET .../statements/{StatementId}/file: the
-// statement as a PDF (default) or CSV, chosen by Accept. It needs
+// statement as a PDF (default), CSV or JSON, chosen by Accept. The official
+// file lists only JSON for this operation (its File schema is an open
+// object); the JSON form is the statement and its booked transactions in
+// the shapes of the statements and transactions endpoints. It needs
 // ReadStatementsDetail (SUMMARY §3).
 func (s *Server) mountStatementFile(e *echo.Echo, n need) {
 	const path = "/aisp/accounts/{AccountId}/statements/{StatementId}/file"
@@ -31,18 +36,24 @@ func acceptFile(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// fileType picks the statement file type an Accept header asks for.
+// fileType picks the statement file type an Accept header asks for: the
+// first media range it lists that one of the forms matches.
 func fileType(accept string) string {
 	if accept == "" {
 		return "application/pdf"
 	}
 	for _, part := range strings.Split(accept, ",") {
-		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		switch strings.TrimSpace(mt) {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || refused(params) {
+			continue
+		}
+		switch mt {
 		case "application/pdf", "*/*", "application/*":
 			return "application/pdf"
 		case "text/csv", "text/*":
 			return "text/csv"
+		case "application/json":
+			return "application/json"
 		}
 	}
 	return ""
@@ -63,13 +74,24 @@ func (s *Server) statementFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The store lists newest first (and shares the page with other
+	// readers); a statement reads oldest first.
+	items := slices.Clone(page.Items)
+	slices.Reverse(items)
 	name := fmt.Sprintf("statement-%s", st.Reference)
-	if fileType(c.Request().Header.Get("Accept")) == "text/csv" {
+	switch fileType(c.Request().Header.Get("Accept")) {
+	case "application/json":
+		txs := make([]obTransaction, len(items))
+		for i := range items {
+			txs[i] = toTransaction(&items[i], true)
+		}
+		return c.JSON(http.StatusOK, envelope{Data: map[string]any{"Statement": []obStatement{toStatement(st, true)}, "Transaction": txs},
+			Links: s.links(c, pageReq{}, 0), Meta: obMeta{TotalPages: 1}})
+	case "text/csv":
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
 		w.Write([]string{"Date", "Description", "Money in", "Money out", "Balance"})
-		for i := len(page.Items) - 1; i >= 0; i-- {
-			t := page.Items[i]
+		for _, t := range items {
 			in, out := "", ""
 			if t.Amount > 0 {
 				in = bank.FormatMinor(t.Amount)
@@ -91,8 +113,7 @@ func (s *Server) statementFile(c echo.Context) error {
 			signed(st.Opening), st.Currency, bank.FormatMinor(st.Credits), bank.FormatMinor(st.Debits), signed(st.Closing), st.Currency),
 		"",
 	}
-	for i := len(page.Items) - 1; i >= 0; i-- {
-		t := page.Items[i]
+	for _, t := range items {
 		lines = append(lines, fmt.Sprintf("%s  %-42.42s %12s %12s", t.BookedAt.Format("02 Jan"), t.Information, signed(t.Amount), signed(t.Balance)))
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.pdf"`)

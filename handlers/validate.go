@@ -52,7 +52,7 @@ func validateRequest(op *operation) echo.MiddlewareFunc {
 					return bank.Errorf(bank.KindMalformed, "", "the request body could not be read")
 				}
 				req.Body = io.NopCloser(bytes.NewReader(raw))
-				if err := checkJSONShape(raw, DefaultMaxJSONDepth, DefaultMaxJSONArray); err != nil {
+				if err := checkBody(raw); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/jsonshape"
 )
 
 // The private header claims of an OB message signature.
@@ -58,11 +59,23 @@ func sigErr(kind bank.Kind, format string, args ...any) error {
 	return bank.Errorf(kind, "x-jws-signature", format, args...)
 }
 
+// claimErr is a refusal about one header parameter: the standard's error
+// names it in Path (OB_Internal_Codeset U016, U017).
+func claimErr(kind bank.Kind, claim, format string, args ...any) error {
+	return bank.Errorf(kind, claim, format, args...)
+}
+
 // Verify checks a detached x-jws-signature over body and says which rule
-// failed with the UK.OBIE.Signature.* kinds: Malformed (not a detached JWS,
-// bad header), MissingClaim / InvalidClaim (crit and the OB claims),
-// Unexpected (b64=false, other algorithms), Invalid (kid unknown or the
-// signature does not verify).
+// failed with the UK.OBIE.Signature.* kinds as the codeset defines them
+// (OB_Internal_Codeset U015-U018): Malformed, not a detached JWS with a JSON
+// header; MissingClaim, a mandatory header parameter absent (alg, kid, crit
+// or an OB claim; Path names it); InvalidClaim, one with a value the
+// profile does not allow (alg other than PS256, b64 other than true, crit
+// not exactly the OB claims, iat, iss, tan, a kid that resolves to no
+// registered key; Path names it); Invalid, a header that complies but a
+// signature that does not verify. Signature.Unexpected and
+// Signature.Missing are for the caller, which knows whether a signature
+// was expected.
 func Verify(sig string, body []byte, e Expect) error {
 	parts := strings.Split(sig, ".")
 	if len(parts) != 3 || parts[1] != "" || parts[0] == "" {
@@ -72,27 +85,34 @@ func Verify(sig string, body []byte, e Expect) error {
 	if err != nil {
 		return sigErr(bank.KindSignatureMalformed, "the JWS header is not base64url")
 	}
+	if err := jsonshape.Check(raw, jsonshape.Limits{}); err != nil {
+		return sigErr(bank.KindSignatureMalformed, "the JWS header is refused: %v", err)
+	}
 	var h map[string]any
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return sigErr(bank.KindSignatureMalformed, "the JWS header is not JSON")
+		return sigErr(bank.KindSignatureMalformed, "the JWS header is not a JSON object")
+	}
+	if _, ok := h["alg"]; !ok {
+		return claimErr(bank.KindSignatureMissingClaim, "alg", "the JWS header has no alg")
 	}
 	if alg, _ := h["alg"].(string); alg != "PS256" {
-		return sigErr(bank.KindSignatureUnexpected, "alg must be PS256, not %q", alg)
+		return claimErr(bank.KindSignatureInvalidClaim, "alg", "alg must be PS256, not %v", h["alg"])
 	}
 	if parts[2] == "" {
 		return sigErr(bank.KindSignatureMalformed, "the JWS has no signature")
 	}
+	for _, c := range append([]string{"kid", "crit"}, crit...) {
+		if _, ok := h[c]; !ok {
+			return claimErr(bank.KindSignatureMissingClaim, c, "the JWS header has no %s", c)
+		}
+	}
+	// RFC 7797: the unencoded payload (b64=false) is not used since v3.1.4.
 	if b64, ok := h["b64"]; ok && b64 != true {
-		return sigErr(bank.KindSignatureUnexpected, "b64=false is not used since v3.1.4")
+		return claimErr(bank.KindSignatureInvalidClaim, "b64", "b64=false is not used since v3.1.4")
 	}
 	kid, _ := h["kid"].(string)
 	if kid == "" {
-		return sigErr(bank.KindSignatureMissingClaim, "kid is required")
-	}
-	for _, c := range crit {
-		if _, ok := h[c]; !ok {
-			return sigErr(bank.KindSignatureMissingClaim, "the header has no %s", c)
-		}
+		return claimErr(bank.KindSignatureInvalidClaim, "kid", "kid must be a non-empty string")
 	}
 	list, _ := h["crit"].([]any)
 	var got []string
@@ -102,21 +122,21 @@ func Verify(sig string, body []byte, e Expect) error {
 		}
 	}
 	if len(got) != len(list) || len(got) != len(crit) || !containsAll(got, crit) {
-		return sigErr(bank.KindSignatureInvalidClaim, "crit must list exactly %s, %s and %s", ClaimIAT, ClaimISS, ClaimTAN)
+		return claimErr(bank.KindSignatureInvalidClaim, "crit", "crit must list exactly %s, %s and %s", ClaimIAT, ClaimISS, ClaimTAN)
 	}
 	iat, ok := h[ClaimIAT].(float64)
 	if !ok || time.Unix(int64(iat), 0).After(e.Now.Add(30*time.Second)) {
-		return sigErr(bank.KindSignatureInvalidClaim, "%s must be a NumericDate in the past", ClaimIAT)
+		return claimErr(bank.KindSignatureInvalidClaim, ClaimIAT, "%s must be a NumericDate in the past", ClaimIAT)
 	}
 	if iss, _ := h[ClaimISS].(string); !slices.Contains(e.Issuers, iss) {
-		return sigErr(bank.KindSignatureInvalidClaim, "%s %q does not name this client", ClaimISS, iss)
+		return claimErr(bank.KindSignatureInvalidClaim, ClaimISS, "%s %q does not name this client", ClaimISS, iss)
 	}
 	if tan, _ := h[ClaimTAN].(string); tan != TAN {
-		return sigErr(bank.KindSignatureInvalidClaim, "%s must be %s", ClaimTAN, TAN)
+		return claimErr(bank.KindSignatureInvalidClaim, ClaimTAN, "%s must be %s", ClaimTAN, TAN)
 	}
 	key, ok := e.Key(kid)
 	if !ok {
-		return sigErr(bank.KindSignatureInvalid, "kid %q is not a key the client registered", kid)
+		return claimErr(bank.KindSignatureInvalidClaim, "kid", "kid %q is not a key the client registered", kid)
 	}
 	sb, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/jsonshape"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -269,7 +270,7 @@ func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (Auth
 	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
 		algs = append(algs, "HS256")
 	}
-	_, err := jwt.ParseWithClaims(raw, &rc, func(t *jwt.Token) (any, error) {
+	err := parseJWT(raw, &rc, func(t *jwt.Token) (any, error) {
 		if t.Method.Alg() == "HS256" {
 			return []byte(c.secret), nil
 		}
@@ -309,7 +310,8 @@ func intentOf(raw json.RawMessage) (intent, acr string) {
 		Value  string   `json:"value"`
 		Values []string `json:"values"`
 	}
-	if json.Unmarshal(raw, &cl) != nil {
+	// Claims a strict reader would refuse (a key twice) name no intent.
+	if jsonshape.Check(raw, jsonshape.Limits{}) != nil || json.Unmarshal(raw, &cl) != nil {
 		return "", ""
 	}
 	for _, part := range []string{"id_token", "userinfo"} {

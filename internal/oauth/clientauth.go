@@ -45,7 +45,7 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 		}
 		method = AuthPrivateKeyJWT
 		var claims jwt.RegisteredClaims
-		if _, _, err := jwt.NewParser().ParseUnverified(cr.Assertion, &claims); err != nil {
+		if err := ParseUnverified(cr.Assertion, &claims); err != nil {
 			return nil, errInvalidClient("client_assertion is not a JWT")
 		}
 		id = claims.Issuer
@@ -104,7 +104,7 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 // exp present, in the future and at most 10 minutes away; jti single use.
 func (s *Server) verifyAssertion(ctx context.Context, c *Client, assertion string) error {
 	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) { return s.keyFor(ctx, c, t) },
+	err := parseJWT(assertion, &claims, func(t *jwt.Token) (any, error) { return s.keyFor(ctx, c, t) },
 		jwt.WithValidMethods([]string{c.TokenEndpointAuthSigningAlg}), jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
 	if err != nil {

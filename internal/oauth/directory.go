@@ -84,7 +84,7 @@ func (s *Server) UpdateRegistrationJWT(ctx context.Context, c *Client, raw strin
 // software id, organisation and roles come from the statement only.
 func (s *Server) verifyRegistrationJWT(ctx context.Context, raw string) (*Metadata, error) {
 	var unverified registrationClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil {
+	if err := ParseUnverified(raw, &unverified); err != nil {
 		return nil, errInvalidRequest("the registration request is not a JWT: %v", err)
 	}
 	ssa, err := s.verifySSA(unverified.SoftwareStatement)
@@ -92,7 +92,7 @@ func (s *Server) verifyRegistrationJWT(ctx context.Context, raw string) (*Metada
 		return nil, err
 	}
 	var rc registrationClaims
-	_, err = jwt.ParseWithClaims(raw, &rc, func(t *jwt.Token) (any, error) {
+	err = parseJWT(raw, &rc, func(t *jwt.Token) (any, error) {
 		return s.keyFor(ctx, &Client{Metadata: Metadata{JWKS: ssa.SoftwareJWKS}}, t)
 	}, jwt.WithValidMethods([]string{"PS256", "ES256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall),
 		jwt.WithLeeway(10*time.Second), jwt.WithAudience(s.Issuer))
@@ -135,7 +135,7 @@ func (s *Server) verifySSA(raw string) (*SoftwareStatement, error) {
 		return nil, errSoftwareStatement("software_statement is required")
 	}
 	var ssa SoftwareStatement
-	_, err := jwt.ParseWithClaims(raw, &ssa, s.Keys.keyfunc, jwt.WithValidMethods([]string{"PS256"}),
+	err := parseJWT(raw, &ssa, s.Keys.keyfunc, jwt.WithValidMethods([]string{"PS256"}),
 		jwt.WithIssuer(DirectoryIssuer), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
 	if err != nil {
 		return nil, oerr(400, "unapproved_software_statement", "the software statement is not the directory's: %v", err)

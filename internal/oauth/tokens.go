@@ -136,7 +136,7 @@ func (s *Server) parseAccess(token string) (string, error) {
 		return jti, nil
 	}
 	var claims AccessClaims
-	_, err := jwt.ParseWithClaims(token, &claims, s.Keys.keyfunc,
+	err := parseJWT(token, &claims, s.Keys.keyfunc,
 		jwt.WithValidMethods([]string{"PS256"}), jwt.WithIssuer(s.Issuer), jwt.WithAudience(s.Issuer),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(5*time.Second))
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 
 // due is the next thing the sandbox clock owes a payment order.
 type due struct {
-	at    int64
-	class int // orders the classes at the same instant: settlements, then scheduled, then standing orders
+	at    int64 // unix milliseconds
+	class int   // orders the classes at the same instant: settlements, then scheduled, then standing orders
 	id    int64
 }
 
@@ -66,7 +66,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		_, anyDue, err = nextDue(ctx, tx, now.Unix(), shift, cards)
+		_, anyDue, err = nextDue(ctx, tx, now, shift, cards)
 		return err
 	}); err != nil || !anyDue {
 		return 0, err
@@ -79,7 +79,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 		}
 		// The next due event of each class; after one is applied only its
 		// own class's changes (an event never makes another class's due).
-		qs := dueQueries(now.Unix(), shift, cards)
+		qs := dueQueries(now, shift, cards)
 		heads := make([]*due, len(qs))
 		for i := range qs {
 			if heads[i], err = peek(ctx, tx, qs[i]); err != nil {
@@ -105,7 +105,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 			case dueStanding:
 				err = payStanding(ctx, tx, d.id)
 			case dueCard:
-				err = bookCard(ctx, tx, d.id, d.at)
+				err = bookCard(ctx, tx, d.id, d.at/1000)
 			}
 			if err != nil {
 				return err
@@ -150,18 +150,22 @@ type dueQuery struct {
 	args  []any
 }
 
-func dueQueries(now, cardShift int64, cards bool) []dueQuery {
+// dueQueries find each class's next due event, its time in milliseconds:
+// payment orders keep theirs in milliseconds, standing orders and card
+// entries (dates and booking times) in seconds.
+func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
+	nowMS, nowS := now.UnixMilli(), now.Unix()
 	qs := []dueQuery{
 		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{now, OrderDomestic}},
+			[]any{nowMS, OrderDomestic}},
 		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{now, OrderScheduled}},
-		{dueStanding, `SELECT next_at, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
-			ORDER BY next_at, id LIMIT 1`, []any{now}},
+			[]any{nowMS, OrderScheduled}},
+		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
+			ORDER BY next_at, id LIMIT 1`, []any{nowS}},
 	}
 	if cards {
-		qs = append(qs, dueQuery{dueCard, `SELECT booked_at + ?, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= ?
-			ORDER BY booked_at, id LIMIT 1`, []any{cardShift, now - cardShift}})
+		qs = append(qs, dueQuery{dueCard, `SELECT (booked_at + ?) * 1000, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= ?
+			ORDER BY booked_at, id LIMIT 1`, []any{cardShift, nowS - cardShift}})
 	}
 	return qs
 }
@@ -180,7 +184,7 @@ func peek(ctx context.Context, tx *sql.Tx, q dueQuery) (*due, error) {
 }
 
 // nextDue is the earliest due event of every class.
-func nextDue(ctx context.Context, tx *sql.Tx, now, cardShift int64, cards bool) (due, bool, error) {
+func nextDue(ctx context.Context, tx *sql.Tx, now time.Time, cardShift int64, cards bool) (due, bool, error) {
 	var best *due
 	for _, q := range dueQueries(now, cardShift, cards) {
 		d, err := peek(ctx, tx, q)
@@ -222,11 +226,11 @@ func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 	next, at := bank.PaymentInProcess, process
 	if status == bank.PaymentInProcess {
 		next, at = bank.PaymentCompleted, settle
-		if err := book(ctx, tx, account, txID, -amount, settle); err != nil {
+		if err := book(ctx, tx, account, txID, -amount, fromMS(settle).Unix()); err != nil {
 			return err
 		}
 	}
-	h, err := appendHistory(history, bank.StatusChange{Status: next, At: fromUnix(at)})
+	h, err := appendHistory(history, bank.StatusChange{Status: next, At: fromMS(at)})
 	if err != nil {
 		return err
 	}
@@ -248,7 +252,7 @@ func rejectPending(ctx context.Context, tx *sql.Tx, id int64, history string, ac
 			return err
 		}
 	}
-	h, err := appendHistory(history, bank.StatusChange{Status: bank.PaymentRejected, At: fromUnix(at), Reason: RejectAfterPending})
+	h, err := appendHistory(history, bank.StatusChange{Status: bank.PaymentRejected, At: fromMS(at), Reason: RejectAfterPending})
 	if err != nil {
 		return err
 	}
@@ -281,7 +285,7 @@ func executeScheduled(ctx context.Context, tx *sql.Tx, id int64) error {
 		Scan(&pid, &history, &account, &amount, &at, &cp.Scheme, &cp.Identification, &cp.Name, &ref); err != nil {
 		return err
 	}
-	when := fromUnix(at)
+	when := fromMS(at)
 	ok, reason, err := canPay(ctx, tx, account, amount)
 	if err != nil {
 		return err

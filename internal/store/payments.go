@@ -163,8 +163,8 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments(payment_id, kind, consent_id, client_id, status, created_at, status_at,
 		account, amount, currency, tx, process_at, settle_at, reason, request, history, outcome) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, now.Unix(), now.Unix(), a.Ref, p.Amount, p.Currency, txID,
-		unix(p.ProcessAt), unix(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome); err != nil {
+		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, ms(now), ms(now), a.Ref, p.Amount, p.Currency, txID,
+		dueMS(p.ProcessAt), dueMS(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome); err != nil {
 		return err
 	}
 	c.Status, c.StatusAt = bank.StatusConsumed, now
@@ -253,6 +253,18 @@ func counterpartyID(ctx context.Context, tx *sql.Tx, cp bank.AccountRef) (int64,
 	return id, err
 }
 
+// A payment order's times (created_at, status_at, process_at, settle_at)
+// are unix milliseconds: the sandbox clock's steps happen at the instant
+// they are due, not at the whole second. A due time is rounded up to the
+// millisecond, so that nothing is ever done before it is due.
+func dueMS(t time.Time) int64 {
+	v := ms(t)
+	if !t.IsZero() && t.After(time.UnixMilli(v)) {
+		v++
+	}
+	return v
+}
+
 const paymentSelect = `SELECT p.id, p.payment_id, p.kind, p.consent_id, p.client_id, p.status, p.created_at, p.status_at,
 	a.account_id, p.amount, p.currency, p.tx, p.process_at, p.settle_at, p.reason, p.request, p.history
 	FROM payments p JOIN accounts a ON a.id = p.account`
@@ -266,7 +278,7 @@ func scanPayment(sc interface{ Scan(...any) error }) (bank.Payment, error) {
 	if err != nil {
 		return p, err
 	}
-	p.CreatedAt, p.StatusAt, p.ProcessAt, p.SettleAt = fromUnix(created), fromUnix(statusAt), fromUnix(process), fromUnix(settle)
+	p.CreatedAt, p.StatusAt, p.ProcessAt, p.SettleAt = fromMS(created), fromMS(statusAt), fromMS(process), fromMS(settle)
 	p.Request = []byte(req)
 	if txID != 0 {
 		p.Transaction = TransactionID(txID)

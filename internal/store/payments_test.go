@@ -94,3 +94,70 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 	}
 	t.Logf("%d accepted, %d rejected", accepted, rejected)
 }
+
+// TestPaymentStepsAtTheirInstant: a payment's statuses step at the instant
+// they are due, to the millisecond, not at the whole second: created at
+// hh:mm:ss.920 with InProcess due 1 s later, it is still Pending 0.15 s
+// after creation (the next whole second), and at every instant before each
+// due time; at the due time it steps, and the step is recorded at it.
+func TestPaymentStepsAtTheirInstant(t *testing.T) {
+	ctx := context.Background()
+	s, _ := seeded(t, 7, 0)
+	psus, err := s.PSUs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var debtor bank.Account
+	for _, a := range psus[0].Accounts {
+		if a.SubType == "CurrentAccount" && a.Currency == "GBP" {
+			debtor = a
+			break
+		}
+	}
+	created := time.Date(2026, 11, 20, 9, 0, 0, 920_000_000, time.UTC)
+	process, settle := created.Add(time.Second), created.Add(2*time.Second)
+	if err := s.CreateConsent(ctx, &bank.Consent{ID: "pdc-ms", Kind: bank.ConsentDomesticPayment, ClientID: "c", Status: bank.StatusAuthorised,
+		PSU: psus[0].Username, Accounts: []string{debtor.ID}, CreatedAt: created, StatusAt: created, ExpiresAt: created.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := s.Submit(ctx, store.Order{
+		Payment: bank.Payment{ID: "dp-ms", Kind: store.OrderDomestic, ConsentID: "pdc-ms", ClientID: "c", Amount: 100, Currency: "GBP",
+			Request: []byte("{}"), ProcessAt: process, SettleAt: settle},
+		Debtor: debtor.ID, Creditor: bank.AccountRef{Scheme: bank.SchemeSortCode, Identification: "20041533104477", Name: "Greenfield Lettings"},
+		Check: func(*bank.Consent) error { return nil },
+	}, store.Idem{ClientID: "c", Operation: "domestic-payments", Key: "ms", BodyHash: "h"}, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at     time.Time
+		status string
+	}{
+		{created.Add(150 * time.Millisecond), bank.PaymentPending}, // past the whole second
+		{process.Add(-time.Millisecond), bank.PaymentPending},
+		{process, bank.PaymentInProcess},
+		{settle.Add(-time.Millisecond), bank.PaymentInProcess},
+		{settle, bank.PaymentCompleted},
+	} {
+		if _, err := s.CatchUp(ctx, step.at); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Payment(ctx, "dp-ms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != step.status {
+			t.Fatalf("at %s: %s, want %s", step.at.Format("15:04:05.000"), got.Status, step.status)
+		}
+	}
+	got, err := s.Payment(ctx, "dp-ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.StatusAt.Equal(settle) || len(got.History) != 3 || !got.History[1].At.Equal(process) || !got.History[2].At.Equal(settle) {
+		t.Errorf("status at %v, history %+v: want the steps at %v and %v", got.StatusAt, got.History, process, settle)
+	}
+	if !p.CreatedAt.Equal(created) || !p.ProcessAt.Equal(process) || !p.SettleAt.Equal(settle) {
+		t.Errorf("stored times %v %v %v, want %v %v %v", p.CreatedAt, p.ProcessAt, p.SettleAt, created, process, settle)
+	}
+}
