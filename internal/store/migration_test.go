@@ -12,7 +12,7 @@ import (
 // unset time stays unset.
 func TestPaymentTimesMigration(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "migrate.db"))
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "migrate.db"), Options{Sync: SyncNormal})
 	if err != nil {
 		t.Fatal(err)
 	}
