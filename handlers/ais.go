@@ -10,7 +10,6 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
-	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // envelope is the standard's response body: Data, Links, Meta (the profile
@@ -164,12 +163,12 @@ func (s *Server) transactions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.txPage(c, g, store.TxQuery{Accounts: accts, From: from, To: to})
+	return s.txPage(c, g, bank.TxQuery{Accounts: accts, From: from, To: to})
 }
 
 // txPage answers a page of transactions within the consent's window, in the
 // direction (credits, debits) and detail its permissions allow.
-func (s *Server) txPage(c echo.Context, g *bank.Grant, q store.TxQuery) error {
+func (s *Server) txPage(c echo.Context, g *bank.Grant, q bank.TxQuery) error {
 	p, err := pageOf(c)
 	if err != nil {
 		return err
@@ -253,7 +252,7 @@ func (s *Server) findStatements(c echo.Context, accts []bank.Account, g *bank.Gr
 	if err != nil {
 		return nil, err
 	}
-	sts, err := s.store.Statements(c.Request().Context(), store.StatementQuery{Accounts: accts, ID: c.Param("StatementId"), From: from, To: to})
+	sts, err := s.store.Statements(c.Request().Context(), bank.StatementQuery{Accounts: accts, ID: c.Param("StatementId"), From: from, To: to})
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +294,7 @@ func (s *Server) statementTransactions(c echo.Context) error {
 		return err
 	}
 	st := sts[0]
-	return s.txPage(c, g, store.TxQuery{Accounts: accts, From: st.Start, To: st.End, BookedOnly: true})
+	return s.txPage(c, g, bank.TxQuery{Accounts: accts, From: st.Start, To: st.End, BookedOnly: true})
 }
 
 func (s *Server) accountParty(c echo.Context) error {

@@ -91,14 +91,14 @@ func BenchmarkValidatePaymentBody(b *testing.B) {
 
 var benchPage struct {
 	once  sync.Once
-	page  store.TxPage
+	page  bank.TxPage
 	accts []bank.Account
 	err   error
 }
 
 // benchTransactions reads a real 50-row page (alice's current account) from
 // a small seeded bank, once.
-func benchTransactions(b *testing.B) (store.TxPage, []bank.Account) {
+func benchTransactions(b *testing.B) (bank.TxPage, []bank.Account) {
 	b.Helper()
 	benchPage.once.Do(func() {
 		ctx := context.Background()
@@ -124,7 +124,7 @@ func benchTransactions(b *testing.B) (store.TxPage, []bank.Account) {
 			return
 		}
 		benchPage.accts = accts
-		benchPage.page, benchPage.err = st.Transactions(ctx, store.TxQuery{Accounts: accts[:1], From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Direction: bank.DirectionBoth, Limit: 50})
+		benchPage.page, benchPage.err = st.Transactions(ctx, bank.TxQuery{Accounts: accts[:1], From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Direction: bank.DirectionBoth, Limit: 50})
 	})
 	if benchPage.err != nil {
 		b.Fatal(benchPage.err)

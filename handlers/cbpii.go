@@ -12,7 +12,6 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
-	"github.com/obsandbox/sandbox/internal/store"
 )
 
 const cbpii = "/open-banking/v3.1/cbpii"
@@ -142,7 +141,7 @@ func (s *Server) confirmFunds(c echo.Context) error {
 		return err
 	}
 	now := s.clock.Now()
-	f := store.FundsConfirmation{ID: "fc-" + uuid.NewString(), ConsentID: cn.ID, Reference: req.Data.Reference, Amount: amount,
+	f := bank.FundsConfirmation{ID: "fc-" + uuid.NewString(), ConsentID: cn.ID, Reference: req.Data.Reference, Amount: amount,
 		Currency: accts[0].Currency, Available: ok, CreatedAt: now}
 	if err := s.store.SaveFundsConfirmation(c.Request().Context(), f); err != nil {
 		if errors.Is(err, bank.ErrConflict) {

@@ -23,7 +23,6 @@ import (
 	"github.com/obsandbox/sandbox/internal/jws"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/scenario"
-	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // BankOrgID is the sandbox bank's organisation id: the iss of its message
@@ -46,13 +45,13 @@ type paymentType struct {
 }
 
 var (
-	domesticPayments = &paymentType{consent: bank.ConsentDomesticPayment, order: store.OrderDomestic,
+	domesticPayments = &paymentType{consent: bank.ConsentDomesticPayment, order: bank.OrderDomestic,
 		consents: "domestic-payment-consents", orders: "domestic-payments", idName: "DomesticPaymentId",
 		consentPrefix: "pdc-", orderPrefix: "dp-", parse: func(raw json.RawMessage, _ time.Time) (*bank.Initiation, error) { return initiation(raw) }}
-	scheduledPayments = &paymentType{consent: bank.ConsentDomesticScheduled, order: store.OrderScheduled,
+	scheduledPayments = &paymentType{consent: bank.ConsentDomesticScheduled, order: bank.OrderScheduled,
 		consents: "domestic-scheduled-payment-consents", orders: "domestic-scheduled-payments", idName: "DomesticScheduledPaymentId",
 		consentPrefix: "psc-", orderPrefix: "dsp-", parse: scheduledInitiation}
-	standingOrders = &paymentType{consent: bank.ConsentDomesticStanding, order: store.OrderStanding,
+	standingOrders = &paymentType{consent: bank.ConsentDomesticStanding, order: bank.OrderStanding,
 		consents: "domestic-standing-order-consents", orders: "domestic-standing-orders", idName: "DomesticStandingOrderId",
 		consentPrefix: "pso-", orderPrefix: "dso-", parse: standingInitiation}
 )
@@ -176,18 +175,18 @@ func sameJSON(a, b []byte) bool {
 }
 
 // idem is the idempotency of a POST (UK OB profile, "Idempotency").
-func idem(c echo.Context, op string, raw []byte) (store.Idem, error) {
+func idem(c echo.Context, op string, raw []byte) (bank.Idem, error) {
 	cb, err := canonical(raw)
 	if err != nil {
-		return store.Idem{}, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
+		return bank.Idem{}, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 	}
 	sum := sha256.Sum256(cb)
-	return store.Idem{ClientID: PrincipalOf(c).Token.ClientID, Operation: op, Key: c.Request().Header.Get("x-idempotency-key"),
+	return bank.Idem{ClientID: PrincipalOf(c).Token.ClientID, Operation: op, Key: c.Request().Header.Get("x-idempotency-key"),
 		BodyHash: hex.EncodeToString(sum[:])}, nil
 }
 
 func idemErr(err error) error {
-	if errors.Is(err, store.ErrIdempotencyMismatch) {
+	if errors.Is(err, bank.ErrIdempotencyMismatch) {
 		return bank.Errorf(bank.KindHeaderInvalid, "x-idempotency-key",
 			"this x-idempotency-key was used in the last 24 hours with a different body; nothing was changed")
 	}
@@ -465,7 +464,7 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	case pt == standingOrders && !in.FirstAt.After(now):
 		return bank.Errorf(bank.KindFieldInvalidDate, "Data.Initiation.FirstPaymentDateTime", "FirstPaymentDateTime has passed")
 	}
-	o := store.Order{
+	o := bank.Order{
 		Payment: bank.Payment{ID: pt.orderPrefix + uuid.NewString(), Kind: pt.order, ConsentID: cn.ID, ClientID: cn.ClientID,
 			Amount: in.Amount, Currency: in.Currency, Request: initiationJSON,
 			ProcessAt: now.Add(s.inProcessAfter()), SettleAt: now.Add(s.settlementDelay())},

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
-	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // mountStatementFile serves GET .../statements/{StatementId}/file: the
@@ -69,7 +68,7 @@ func (s *Server) statementFile(c echo.Context) error {
 		return err
 	}
 	st := sts[0]
-	page, err := s.store.Transactions(c.Request().Context(), store.TxQuery{Accounts: accts, From: st.Start, To: st.End,
+	page, err := s.store.Transactions(c.Request().Context(), bank.TxQuery{Accounts: accts, From: st.Start, To: st.End,
 		BookedOnly: true, Direction: bank.DirectionBoth, Limit: 5000})
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func TestPersonas(t *testing.T) {
 	}
 	now := seed.DefaultDate
 	alice := accounts("alice")
-	page, err := s.Transactions(ctx, store.TxQuery{Accounts: alice[:1], Direction: bank.DirectionBoth, Limit: 1})
+	page, err := s.Transactions(ctx, bank.TxQuery{Accounts: alice[:1], Direction: bank.DirectionBoth, Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

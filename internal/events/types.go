@@ -170,7 +170,7 @@ var resources = map[[2]string]resource{
 	{store.EventConsent, bank.ConsentDomesticScheduled}: {"domestic-scheduled-payment-consent", "/pisp/domestic-scheduled-payment-consents/"},
 	{store.EventConsent, bank.ConsentDomesticStanding}:  {"domestic-standing-order-consent", "/pisp/domestic-standing-order-consents/"},
 	{store.EventConsent, bank.ConsentFundsConfirmation}: {"funds-confirmation-consent", "/cbpii/funds-confirmation-consents/"},
-	{store.EventPayment, store.OrderDomestic}:           {"domestic-payment", "/pisp/domestic-payments/"},
-	{store.EventPayment, store.OrderScheduled}:          {"domestic-scheduled-payment", "/pisp/domestic-scheduled-payments/"},
-	{store.EventPayment, store.OrderStanding}:           {"domestic-standing-order", "/pisp/domestic-standing-orders/"},
+	{store.EventPayment, bank.OrderDomestic}:            {"domestic-payment", "/pisp/domestic-payments/"},
+	{store.EventPayment, bank.OrderScheduled}:           {"domestic-scheduled-payment", "/pisp/domestic-scheduled-payments/"},
+	{store.EventPayment, bank.OrderStanding}:            {"domestic-standing-order", "/pisp/domestic-standing-orders/"},
 }

@@ -126,23 +126,6 @@ func (s *Store) ledgers(ctx context.Context, accts []bank.Account, dayStart int6
 	return out, err
 }
 
-// TxQuery selects a page of transactions.
-type TxQuery struct {
-	Accounts   []bank.Account
-	From, To   time.Time // inclusive; zero: unbounded
-	Direction  bank.Direction
-	BookedOnly bool
-	Offset     int
-	Limit      int
-}
-
-// TxPage is one page of transactions, newest first, with the total count of
-// the selection and the first and last booking times of the accounts.
-type TxPage struct {
-	Items       []bank.Transaction
-	Total       int
-	First, Last time.Time
-}
 
 // TransactionID is the public id of the transaction with row id id: a
 // bijective scramble, so ids look opaque but stay stable for a given seed
@@ -158,7 +141,7 @@ const txSelect = `SELECT t.id, t.account, t.booked_at, t.value_at, t.status, t.a
 	FROM transactions t INDEXED BY transactions_by_account JOIN tx_kinds k ON k.id = t.kind LEFT JOIN counterparties c ON c.id = t.counterparty`
 
 // Transactions returns one page of the selected transactions.
-func (s *Store) Transactions(ctx context.Context, q TxQuery) (TxPage, error) {
+func (s *Store) Transactions(ctx context.Context, q bank.TxQuery) (bank.TxPage, error) {
 	// The key is what the queries use: the filter as txFilter writes it
 	// (a date that is set but falls in the zero time's second must not share
 	// the unbounded page's entry), the page and the accounts.
@@ -168,11 +151,11 @@ func (s *Store) Transactions(ctx context.Context, q TxQuery) (TxPage, error) {
 	for _, a := range q.Accounts {
 		fmt.Fprintf(&key, "\x00%d", a.Ref)
 	}
-	return remember(s, key.String(), func(p TxPage) int { return len(p.Items) }, func() (TxPage, error) { return s.transactions(ctx, q) })
+	return remember(s, key.String(), func(p bank.TxPage) int { return len(p.Items) }, func() (bank.TxPage, error) { return s.transactions(ctx, q) })
 }
 
-func (s *Store) transactions(ctx context.Context, q TxQuery) (TxPage, error) {
-	var page TxPage
+func (s *Store) transactions(ctx context.Context, q bank.TxQuery) (bank.TxPage, error) {
+	var page bank.TxPage
 	if len(q.Accounts) == 0 {
 		return page, nil
 	}
@@ -225,7 +208,7 @@ func (s *Store) transactions(ctx context.Context, q TxQuery) (TxPage, error) {
 // the date-range query slower with this build), reads the whole index
 // instead. Several accounts' entries are merged newest first, each giving at
 // most offset+limit rows to the sort.
-func txQueries(q TxQuery) (countSQL string, countArgs []any, pageSQL string, pageArgs []any) {
+func txQueries(q bank.TxQuery) (countSQL string, countArgs []any, pageSQL string, pageArgs []any) {
 	filter, fargs := txFilter(q)
 	const order = " ORDER BY t.booked_at DESC, t.id DESC"
 	counts := make([]string, len(q.Accounts))
@@ -249,7 +232,7 @@ func txQueries(q TxQuery) (countSQL string, countArgs []any, pageSQL string, pag
 }
 
 // txFilter is what a selection asks of an account's entries.
-func txFilter(q TxQuery) (string, []any) {
+func txFilter(q bank.TxQuery) (string, []any) {
 	var sb strings.Builder
 	var args []any
 	if !q.From.IsZero() {
@@ -386,15 +369,8 @@ func (s *Store) Offers(ctx context.Context, accts []bank.Account) ([]bank.Offer,
 		})
 }
 
-// StatementQuery selects statements.
-type StatementQuery struct {
-	Accounts []bank.Account
-	ID       string    // one statement; "" for all
-	From, To time.Time // statements that end on or after From and start on or before To
-}
-
 // Statements lists the statements of the accounts, oldest first.
-func (s *Store) Statements(ctx context.Context, q StatementQuery) ([]bank.Statement, error) {
+func (s *Store) Statements(ctx context.Context, q bank.StatementQuery) ([]bank.Statement, error) {
 	cond := ""
 	var extra []any
 	if q.ID != "" {

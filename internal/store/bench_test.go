@@ -36,7 +36,7 @@ func benchBank(b *testing.B) (*store.Store, bank.Account) {
 func BenchmarkTransactionsPage(b *testing.B) {
 	s, acct := benchBank(b)
 	ctx := context.Background()
-	q := store.TxQuery{Accounts: []bank.Account{acct}, From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Direction: bank.DirectionBoth, Limit: 50}
+	q := bank.TxQuery{Accounts: []bank.Account{acct}, From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Direction: bank.DirectionBoth, Limit: 50}
 	both(b, s, func() error {
 		page, err := s.Transactions(ctx, q)
 		if err == nil && len(page.Items) != 50 {

@@ -157,9 +157,9 @@ func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
 	nowMS, nowS := now.UnixMilli(), now.Unix()
 	qs := []dueQuery{
 		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, OrderDomestic}},
+			[]any{nowMS, bank.OrderDomestic}},
 		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, OrderScheduled}},
+			[]any{nowMS, bank.OrderScheduled}},
 		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
 			ORDER BY next_at, id LIMIT 1`, []any{nowS}},
 	}
@@ -220,7 +220,7 @@ func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 		Scan(&status, &history, &account, &amount, &txID, &process, &settle, &outcome); err != nil {
 		return err
 	}
-	if outcome == OutcomeRejectAfterPending {
+	if outcome == bank.OutcomeRejectAfterPending {
 		return rejectPending(ctx, tx, id, history, account, amount, txID, process)
 	}
 	next, at := bank.PaymentInProcess, process

@@ -128,7 +128,7 @@ func TestEventTriggers(t *testing.T) {
 	}{
 		{"c1", []want{
 			// The consent was revoked by the PSU before the account closed: no linked-account event for it.
-			{typeUpdate, EventPayment, OrderDomestic, "dp-1", ""},
+			{typeUpdate, EventPayment, bank.OrderDomestic, "dp-1", ""},
 			{typeRevoked, EventConsent, bank.ConsentAccountAccess, "aac-c1", ""},
 			{typeUpdate, EventConsent, bank.ConsentAccountAccess, "aac-c1", ""},
 		}, 3},

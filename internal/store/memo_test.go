@@ -29,22 +29,22 @@ func TestRememberedPagesAreTheirQuerys(t *testing.T) {
 	one := []bank.Account{accts[0]}
 	cases := []struct {
 		name string
-		q    store.TxQuery
+		q    bank.TxQuery
 	}{
-		{"unbounded", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Limit: 50}},
-		{"to year 1", store.TxQuery{Accounts: one, To: year1, Direction: bank.DirectionBoth, Limit: 50}},
-		{"from year 1", store.TxQuery{Accounts: one, From: year1, Direction: bank.DirectionBoth, Limit: 50}},
-		{"from mid", store.TxQuery{Accounts: one, From: mid, Direction: bank.DirectionBoth, Limit: 50}},
-		{"to mid", store.TxQuery{Accounts: one, To: mid, Direction: bank.DirectionBoth, Limit: 50}},
-		{"credits", store.TxQuery{Accounts: one, Direction: bank.DirectionCredits, Limit: 50}},
-		{"debits", store.TxQuery{Accounts: one, Direction: bank.DirectionDebits, Limit: 50}},
-		{"none", store.TxQuery{Accounts: one, Direction: bank.DirectionNone, Limit: 50}},
-		{"booked only", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, BookedOnly: true, Limit: 50}},
-		{"page 2", store.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Offset: 50, Limit: 50}},
-		{"other account", store.TxQuery{Accounts: accts[1:2], Direction: bank.DirectionBoth, Limit: 50}},
-		{"both accounts", store.TxQuery{Accounts: accts[:2], Direction: bank.DirectionBoth, Limit: 50}},
+		{"unbounded", bank.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Limit: 50}},
+		{"to year 1", bank.TxQuery{Accounts: one, To: year1, Direction: bank.DirectionBoth, Limit: 50}},
+		{"from year 1", bank.TxQuery{Accounts: one, From: year1, Direction: bank.DirectionBoth, Limit: 50}},
+		{"from mid", bank.TxQuery{Accounts: one, From: mid, Direction: bank.DirectionBoth, Limit: 50}},
+		{"to mid", bank.TxQuery{Accounts: one, To: mid, Direction: bank.DirectionBoth, Limit: 50}},
+		{"credits", bank.TxQuery{Accounts: one, Direction: bank.DirectionCredits, Limit: 50}},
+		{"debits", bank.TxQuery{Accounts: one, Direction: bank.DirectionDebits, Limit: 50}},
+		{"none", bank.TxQuery{Accounts: one, Direction: bank.DirectionNone, Limit: 50}},
+		{"booked only", bank.TxQuery{Accounts: one, Direction: bank.DirectionBoth, BookedOnly: true, Limit: 50}},
+		{"page 2", bank.TxQuery{Accounts: one, Direction: bank.DirectionBoth, Offset: 50, Limit: 50}},
+		{"other account", bank.TxQuery{Accounts: accts[1:2], Direction: bank.DirectionBoth, Limit: 50}},
+		{"both accounts", bank.TxQuery{Accounts: accts[:2], Direction: bank.DirectionBoth, Limit: 50}},
 	}
-	summary := func(p store.TxPage) [3]any {
+	summary := func(p bank.TxPage) [3]any {
 		first := ""
 		if len(p.Items) > 0 {
 			first = p.Items[0].ID

@@ -7,20 +7,13 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
-// Kinds of payment order.
-const (
-	OrderDomestic  = "domestic"
-	OrderScheduled = "domestic-scheduled"
-	OrderStanding  = "domestic-standing-order"
-)
-
 // schedule records what a scheduled payment or standing order will do, as
 // the debtor's bank shows it in AIS (scheduled payments, standing orders),
 // and sets the order's first status.
-func schedule(ctx context.Context, tx *sql.Tx, o *Order, a bank.Account) error {
+func schedule(ctx context.Context, tx *sql.Tx, o *bank.Order, a bank.Account) error {
 	in, p := o.Schedule, &o.Payment
 	switch p.Kind {
-	case OrderScheduled:
+	case bank.OrderScheduled:
 		p.Status = bank.OrderInitiationPending
 		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
 		p.ProcessAt, p.SettleAt = in.RequestedAt, in.RequestedAt
@@ -28,7 +21,7 @@ func schedule(ctx context.Context, tx *sql.Tx, o *Order, a bank.Account) error {
 			scheme, identification, name, payment_id) VALUES(?,?,?,?,?,?,?,?,?,?)`, p.ID, a.Ref, in.RequestedAt.Unix(), "Execution",
 			in.Reference, p.Amount, in.Creditor.Scheme, in.Creditor.Identification, in.Creditor.Name, p.ID)
 		return err
-	case OrderStanding:
+	case bank.OrderStanding:
 		p.Status = bank.OrderInitiationCompleted
 		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
 		remaining := int64(-1)

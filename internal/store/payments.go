@@ -10,21 +10,12 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
-// Idem is the idempotency of a POST: the client, the operation, the key it
-// sent and the hash of its body as canonical JSON.
-type Idem struct {
-	ClientID, Operation, Key, BodyHash string
-}
-
-// ErrIdempotencyMismatch: the key was used with another body.
-var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different body")
-
 // idempotent runs create inside tx unless the key was used in the last 24
 // hours of sandbox time: then it returns the resource the first request
 // made (replay) or ErrIdempotencyMismatch. The key's row is written in the
 // same transaction as the resource, and its primary key makes a second
 // writer fail: concurrent replays create one resource.
-func idempotent(ctx context.Context, tx *sql.Tx, id Idem, now time.Time, create func() (string, error)) (string, bool, error) {
+func idempotent(ctx context.Context, tx *sql.Tx, id bank.Idem, now time.Time, create func() (string, error)) (string, bool, error) {
 	var hash, res string
 	var at int64
 	err := tx.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
@@ -32,7 +23,7 @@ func idempotent(ctx context.Context, tx *sql.Tx, id Idem, now time.Time, create 
 	switch {
 	case err == nil && now.Sub(fromUnix(at)) < bank.IdempotencyWindow:
 		if hash != id.BodyHash {
-			return "", false, ErrIdempotencyMismatch
+			return "", false, bank.ErrIdempotencyMismatch
 		}
 		return res, true, nil
 	case err == nil:
@@ -53,7 +44,7 @@ func idempotent(ctx context.Context, tx *sql.Tx, id Idem, now time.Time, create 
 
 // CreateConsentIdempotent stores a new consent unless the key replays: then
 // it returns the consent the first request made.
-func (s *Store) CreateConsentIdempotent(ctx context.Context, c *bank.Consent, id Idem, now time.Time) (bank.Consent, bool, error) {
+func (s *Store) CreateConsentIdempotent(ctx context.Context, c *bank.Consent, id bank.Idem, now time.Time) (bank.Consent, bool, error) {
 	var out bank.Consent
 	var replay bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -70,38 +61,12 @@ func (s *Store) CreateConsentIdempotent(ctx context.Context, c *bank.Consent, id
 	return out, replay, err
 }
 
-// Order is a payment order to submit: the bank's decision and ledger
-// posting happen inside Submit's transaction.
-type Order struct {
-	Payment   bank.Payment // ID, Kind, ConsentID, ClientID, Amount, Currency, Request, ProcessAt, SettleAt set
-	Debtor    string       // AccountId of the debtor account
-	Creditor  bank.AccountRef
-	Reference string
-	// Schedule, for a scheduled payment or a standing order: nothing moves
-	// now; the sandbox clock executes it (Execute).
-	Schedule *bank.Initiation
-	// Check validates the consent as it is inside the transaction (status,
-	// ownership); an error refuses the order and writes nothing.
-	Check func(*bank.Consent) error
-	// Outcome is what a scenario makes of the payment: "" (the ledger
-	// decides), OutcomeInsufficientFunds (Rejected at once),
-	// OutcomeRejectAfterPending, OutcomeStuckPending.
-	Outcome string
-}
-
-// Outcomes a scenario can force on a domestic payment.
-const (
-	OutcomeInsufficientFunds  = "insufficient-funds"
-	OutcomeRejectAfterPending = "reject-after-pending"
-	OutcomeStuckPending       = "stuck-pending"
-)
-
 // Submit records a payment order, once per idempotency key: in one write
 // transaction it re-reads the consent (Check), decides on the debtor's
 // available balance (bank.Accept), posts a pending debit when accepted,
 // stores the payment, marks the consent Consumed and records the key. A
 // replay returns the first payment as it is now.
-func (s *Store) Submit(ctx context.Context, o Order, id Idem, now time.Time) (bank.Payment, bool, error) {
+func (s *Store) Submit(ctx context.Context, o bank.Order, id bank.Idem, now time.Time) (bank.Payment, bool, error) {
 	var out bank.Payment
 	var replay bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -116,7 +81,7 @@ func (s *Store) Submit(ctx context.Context, o Order, id Idem, now time.Time) (ba
 	return out, replay, err
 }
 
-func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
+func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error {
 	c, err := scanConsent(tx.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", o.Payment.ConsentID))
 	if err != nil {
 		return err
@@ -145,7 +110,7 @@ func submit(ctx context.Context, tx *sql.Tx, o *Order, now time.Time) error {
 		if err := schedule(ctx, tx, o, a); err != nil {
 			return err
 		}
-	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok || o.Outcome == OutcomeInsufficientFunds {
+	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok || o.Outcome == bank.OutcomeInsufficientFunds {
 		if ok {
 			reason = bank.RejectInsufficientFunds
 		}
@@ -410,17 +375,9 @@ func (s *Store) PaymentsOfConsent(ctx context.Context, consentID string) ([]bank
 	return out, translate(rows.Err())
 }
 
-// FundsConfirmation is a CBPII funds check as recorded.
-type FundsConfirmation struct {
-	ID, ConsentID, Reference, Currency string
-	Amount                             int64
-	Available                          bool
-	CreatedAt                          time.Time
-}
-
 // SaveFundsConfirmation records a funds check; a reference already used
 // under the consent is ErrConflict (UK.OBIE.Rules.DuplicateReference).
-func (s *Store) SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) error {
+func (s *Store) SaveFundsConfirmation(ctx context.Context, f bank.FundsConfirmation) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO funds_confirmations(confirmation_id, consent_id, reference, amount, currency, available, created_at)
 			VALUES(?,?,?,?,?,?,?)`, f.ID, f.ConsentID, f.Reference, f.Amount, f.Currency, f.Available, f.CreatedAt.Unix())
@@ -431,7 +388,7 @@ func (s *Store) SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) 
 // Replay looks an idempotency key up before anything else is checked: the
 // resource a first request made with it in the last 24 hours (found), or
 // ErrIdempotencyMismatch when that request had another body.
-func (s *Store) Replay(ctx context.Context, id Idem, now time.Time) (string, bool, error) {
+func (s *Store) Replay(ctx context.Context, id bank.Idem, now time.Time) (string, bool, error) {
 	var hash, res string
 	var at int64
 	err := s.rc.QueryRowContext(ctx, "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = ? AND operation = ? AND key = ?",
@@ -444,7 +401,7 @@ func (s *Store) Replay(ctx context.Context, id Idem, now time.Time) (string, boo
 	case now.Sub(fromUnix(at)) >= bank.IdempotencyWindow:
 		return "", false, nil
 	case hash != id.BodyHash:
-		return "", false, ErrIdempotencyMismatch
+		return "", false, bank.ErrIdempotencyMismatch
 	}
 	return res, true, nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
-	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // TestLedgerInvariantUnderRandomPayments submits thousands of random
@@ -57,12 +56,12 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 			PSU: p.psu, Accounts: []string{p.acct.ID}, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(24 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		pay, _, err := s.Submit(ctx, store.Order{
+		pay, _, err := s.Submit(ctx, bank.Order{
 			Payment: bank.Payment{ID: fmt.Sprintf("dp-%d", i), Kind: "domestic", ConsentID: cid, ClientID: "c", Amount: amount,
 				Currency: "GBP", Request: []byte("{}"), ProcessAt: now.Add(time.Second), SettleAt: now.Add(time.Duration(2+r.IntN(5)) * time.Second)},
 			Debtor: p.acct.ID, Creditor: cp, Reference: "PROP",
 			Check: func(*bank.Consent) error { return nil },
-		}, store.Idem{ClientID: "c", Operation: "domestic-payments", Key: fmt.Sprint(i), BodyHash: "h"}, now)
+		}, bank.Idem{ClientID: "c", Operation: "domestic-payments", Key: fmt.Sprint(i), BodyHash: "h"}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,12 +119,12 @@ func TestPaymentStepsAtTheirInstant(t *testing.T) {
 		PSU: psus[0].Username, Accounts: []string{debtor.ID}, CreatedAt: created, StatusAt: created, ExpiresAt: created.Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	p, _, err := s.Submit(ctx, store.Order{
-		Payment: bank.Payment{ID: "dp-ms", Kind: store.OrderDomestic, ConsentID: "pdc-ms", ClientID: "c", Amount: 100, Currency: "GBP",
+	p, _, err := s.Submit(ctx, bank.Order{
+		Payment: bank.Payment{ID: "dp-ms", Kind: bank.OrderDomestic, ConsentID: "pdc-ms", ClientID: "c", Amount: 100, Currency: "GBP",
 			Request: []byte("{}"), ProcessAt: process, SettleAt: settle},
 		Debtor: debtor.ID, Creditor: bank.AccountRef{Scheme: bank.SchemeSortCode, Identification: "20041533104477", Name: "Greenfield Lettings"},
 		Check: func(*bank.Consent) error { return nil },
-	}, store.Idem{ClientID: "c", Operation: "domestic-payments", Key: "ms", BodyHash: "h"}, created)
+	}, bank.Idem{ClientID: "c", Operation: "domestic-payments", Key: "ms", BodyHash: "h"}, created)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,8 +37,8 @@ func TestHotQueryPlans(t *testing.T) {
 	}
 	two := []bank.Account{{Ref: 1}, {Ref: 2}}
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	oneCount, oneCountArgs, onePage, onePageArgs := txQueries(TxQuery{Accounts: two[:1], From: from, Direction: bank.DirectionDebits, Limit: 50})
-	twoCount, twoCountArgs, twoPage, twoPageArgs := txQueries(TxQuery{Accounts: two, From: from, To: from.AddDate(0, 1, 0), Direction: bank.DirectionBoth, Limit: 50, Offset: 100})
+	oneCount, oneCountArgs, onePage, onePageArgs := txQueries(bank.TxQuery{Accounts: two[:1], From: from, Direction: bank.DirectionDebits, Limit: 50})
+	twoCount, twoCountArgs, twoPage, twoPageArgs := txQueries(bank.TxQuery{Accounts: two, From: from, To: from.AddDate(0, 1, 0), Direction: bank.DirectionBoth, Limit: 50, Offset: 100})
 	for _, tc := range []struct {
 		name, query string
 		args        []any
