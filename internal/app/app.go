@@ -26,6 +26,7 @@ import (
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/handlers"
 	"github.com/obsandbox/sandbox/internal/audit"
+	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/events"
@@ -352,11 +353,11 @@ func (a *App) Serve(ctx context.Context) error {
 }
 
 // background moves payments along and delivers event notifications until
-// ctx ends.
+// ctx ends; a panic in either is logged and the work goes on.
 func (a *App) background(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { a.settleLoop(ctx) })
-	wg.Go(func() { a.Events.Run(ctx) })
+	wg.Go(func() { background.Loop(ctx, a.Log, "settlement", a.settleLoop) })
+	wg.Go(func() { background.Loop(ctx, a.Log, "event delivery", a.Events.Run) })
 	wg.Wait()
 }
 
