@@ -37,6 +37,14 @@ func TestRemoteCLI(t *testing.T) {
 	if code, out := run("clock", "advance", "0d"); code != 1 || !strings.Contains(out, "400") {
 		t.Errorf("a zero advance: %d %s", code, out)
 	}
+	for _, far := range []string{"36410d", "2562047h"} { // past the 100-year limit, or wrapping the offset
+		if code, out := run("clock", "advance", far); code != 1 || !strings.Contains(out, "400") || !strings.Contains(out, "100 years") {
+			t.Errorf("advance %s: %d %s", far, code, out)
+		}
+	}
+	if got := s.app.Clock.Offset() - before; got != 91*24*time.Hour {
+		t.Errorf("refused advances moved the clock: %s, want 91 days", got)
+	}
 
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, s.accountsOf("alice"))
 	if code, out := run("scenarios", "activate", "server-error", "--times", "1"); code != 0 {

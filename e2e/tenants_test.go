@@ -2,14 +2,21 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
@@ -145,12 +152,12 @@ func TestTenants(t *testing.T) {
 	t.Run("admin", func(t *testing.T) {
 		var list struct {
 			Tenants []struct {
-				Name    string
-				Running bool
+				Name string
+				Open bool
 			}
 		}
 		s.admin("GET", "/sandbox/tenants", nil).JSON(t, &list)
-		if len(list.Tenants) != 2 || list.Tenants[0].Name != "ci-a" || !list.Tenants[1].Running {
+		if len(list.Tenants) != 2 || list.Tenants[0].Name != "ci-a" || !list.Tenants[1].Open {
 			t.Errorf("tenants %+v", list.Tenants)
 		}
 		expect(t, s.admin("DELETE", "/sandbox/tenants/ci-b", nil), 204)
@@ -224,4 +231,205 @@ func TestBrowserTenant(t *testing.T) {
 		t.Errorf("the tenant's trainer: %q", st)
 	}
 	b.checkHeaders(t, s.url)
+}
+
+// newTenant is POST /sandbox/tenants's answer.
+type newTenant struct {
+	Name       string `json:"name"`
+	BaseURL    string `json:"base_url"`
+	AdminToken string `json:"admin_token"`
+}
+
+// shiftWall makes the sandbox's real time movable by the test (tenants'
+// idleness is measured on it).
+func shiftWall(by *atomic.Int64) option {
+	return func(c *app.Config) {
+		wall := c.Wall
+		c.Wall = func() time.Time { return wall().Add(time.Duration(by.Load())) }
+	}
+}
+
+// TestTenantLifecycle: the admin makes a tenant with its own admin token,
+// which works in that tenant only; a tenant idle for --tenant-idle (real
+// time) is closed, and its next request reopens it from its file with its
+// clients, clock and admin token; DELETE removes it, files and all.
+func TestTenantLifecycle(t *testing.T) {
+	var shift atomic.Int64
+	s := start(t, realIssuer(), shiftWall(&shift))
+	ctx := context.Background()
+	root := s.app.Config.AdminToken
+	var job newTenant
+	r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-42"})
+	expect(t, r, 201)
+	r.JSON(t, &job)
+	var fields map[string]any
+	r.JSON(t, &fields)
+	if job.Name != "job-42" || job.BaseURL != s.url+"/t/job-42" || len(job.AdminToken) < 32 || len(fields) != 3 {
+		t.Fatalf("created %s, want name, base_url and admin_token", r.Body)
+	}
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-42"}), 409)
+	for _, bad := range []string{"", "Job-42", "../x", "-x", "a_b", strings.Repeat("a", 41), "é"} {
+		expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": bad}), 400)
+	}
+	var other newTenant
+	s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-43"}).JSON(t, &other)
+
+	t.Run("admin_tokens", func(t *testing.T) {
+		for _, tc := range []struct {
+			path, token string
+			status      int
+		}{
+			{"/t/job-42/sandbox/clock", job.AdminToken, 200},
+			{"/t/job-42/sandbox/clock", root, 200}, // the root's admin administers every tenant
+			{"/t/job-42/sandbox/clock", other.AdminToken, 401},
+			{"/sandbox/clock", job.AdminToken, 401},
+			{"/sandbox/tenants", job.AdminToken, 401},
+			{"/t/job-43/sandbox/clock", job.AdminToken, 401},
+		} {
+			if r := s.get(tc.path, tc.token); r.Status != tc.status {
+				t.Errorf("GET %s: %d, want %d", tc.path, r.Status, tc.status)
+			}
+		}
+	})
+
+	c := tenantTPP(t, s, job.BaseURL)
+	expect(t, s.do(req{method: "POST", path: "/t/job-42/sandbox/clock", token: job.AdminToken, body: map[string]string{"advance": "3d"}}), 200)
+	open := func() map[string]bool {
+		var list struct {
+			Tenants []struct {
+				Name string
+				Open bool
+			}
+		}
+		s.admin("GET", "/sandbox/tenants", nil).JSON(t, &list)
+		out := map[string]bool{}
+		for _, tn := range list.Tenants {
+			out[tn.Name] = tn.Open
+		}
+		return out
+	}
+	if got := open(); len(got) != 2 || !got["job-42"] || !got["job-43"] {
+		t.Fatalf("tenants %v, want both open", got)
+	}
+
+	// Idleness is real time: nothing closes before --tenant-idle, however
+	// far a tenant's sandbox clock moved.
+	shift.Add(int64(s.app.Config.TenantIdle - time.Minute))
+	expect(t, s.get("/t/job-43/healthz", ""), 200) // job-43 used a minute before the limit
+	if n := s.app.CloseIdleTenants(); n != 0 {
+		t.Errorf("%d tenants closed before --tenant-idle", n)
+	}
+	shift.Add(int64(2 * time.Minute))
+	if n := s.app.CloseIdleTenants(); n != 1 {
+		t.Errorf("%d tenants closed, want job-42 only", n)
+	}
+	if got := open(); len(got) != 2 || got["job-42"] || !got["job-43"] {
+		t.Fatalf("tenants %v, want job-42 closed, job-43 open", got)
+	}
+
+	// The next request reopens it from its file: clock, client, admin token.
+	var clk struct{ Offset string }
+	s.get("/t/job-42/sandbox/clock", job.AdminToken).JSON(t, &clk)
+	if clk.Offset != "72h0m0s" {
+		t.Errorf("reopened with the clock %s ahead, want 72h0m0s", clk.Offset)
+	}
+	if _, err := c.ClientCredentials(ctx, "accounts"); err != nil {
+		t.Errorf("the tenant's client after reopening: %v", err)
+	}
+	if got := open(); !got["job-42"] {
+		t.Errorf("tenants %v, want job-42 open again", got)
+	}
+
+	expect(t, s.admin("DELETE", "/sandbox/tenants/job-42", nil), 204)
+	if _, err := os.Stat(filepath.Join(s.app.Config.DB+".tenants", "job-42.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the deleted tenant's file: %v", err)
+	}
+	expect(t, s.admin("DELETE", "/sandbox/tenants/job-42", nil), 404)
+	// A closed tenant is deleted as well.
+	shift.Add(int64(time.Hour))
+	s.app.CloseIdleTenants()
+	expect(t, s.admin("DELETE", "/sandbox/tenants/job-43", nil), 204)
+	if got := open(); len(got) != 0 {
+		t.Errorf("tenants %v after deleting both", got)
+	}
+}
+
+// TestTenantSeedingBlocksOnlyItself: while one tenant is being made (its
+// seeding held here by the test), another tenant answers, and a second
+// first request for the new tenant waits for that one seeding.
+func TestTenantSeedingBlocksOnlyItself(t *testing.T) {
+	entered, release := make(chan string, 4), make(chan struct{})
+	s := start(t, realIssuer(), func(c *app.Config) {
+		c.TenantOpening = func(name string) {
+			if name == "slow" {
+				entered <- name
+				<-release
+			}
+		}
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the sandbox stops
+	expect(t, s.get("/t/fast/healthz", ""), 200)
+
+	statuses := make(chan int, 2)
+	first := func() {
+		resp, err := s.client.Get(s.url + "/t/slow/healthz")
+		if err != nil {
+			statuses <- 0
+			return
+		}
+		resp.Body.Close()
+		statuses <- resp.StatusCode
+	}
+	go first()
+	<-entered // slow is being seeded, and held there
+	go first()
+	// Answered while slow's seeding is held (a lock held across seeding
+	// would keep this waiting until the client gives up).
+	expect(t, s.get("/t/fast/healthz", ""), 200)
+	expect(t, s.get("/healthz", ""), 200)
+	select {
+	case st := <-statuses:
+		t.Fatalf("a request for slow was answered (%d) before its seeding ended", st)
+	default:
+	}
+	unblock()
+	for range 2 {
+		if st := <-statuses; st != 200 {
+			t.Errorf("a first request for slow: %d, want 200", st)
+		}
+	}
+	if len(entered) != 0 {
+		t.Errorf("slow was opened %d more times, want once", len(entered))
+	}
+}
+
+// TestTenantCreationBounded: in dev a first request makes a tenant, at most
+// --tenant-create-rate per source address (the admin is not limited), and
+// at most --max-tenants exist, closed ones included.
+func TestTenantCreationBounded(t *testing.T) {
+	var shift atomic.Int64
+	s := start(t, realIssuer(), shiftWall(&shift), func(c *app.Config) {
+		c.MaxTenants = 3
+		c.TenantCreateRate = gateway.Rate{Per: 1e-6, Burst: 2}
+	})
+	expect(t, s.get("/t/a/healthz", ""), 200)
+	expect(t, s.get("/t/b/healthz", ""), 200)
+	r := s.get("/t/c/healthz", "")
+	expect(t, r, 429)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	expect(t, s.get("/t/a/healthz", ""), 200) // using a tenant is not making one
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "c"}), 201)
+	shift.Add(int64(time.Hour))
+	if n := s.app.CloseIdleTenants(); n != 3 {
+		t.Errorf("%d closed, want 3", n)
+	}
+	// Closed tenants still count: each keeps a file.
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "d"}), 409)
+	expect(t, s.get("/t/b/healthz", ""), 200) // reopening is never refused
+	expect(t, s.admin("DELETE", "/sandbox/tenants/a", nil), 204)
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "d"}), 201)
 }

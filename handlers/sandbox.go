@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
@@ -239,23 +241,29 @@ func (s *Server) clockView(c echo.Context) error {
 
 func (s *Server) getClock(c echo.Context) error { return s.clockView(c) }
 
-// ParseAdvance reads a clock advance: a Go duration ("36h", "90m") or whole
-// days ("3d"); zero, negative or unparseable is an error.
+// ParseAdvance reads a clock advance (or a delay): a Go duration ("36h",
+// "90m") or whole days ("3d"), at most clock.MaxOffset; zero, negative,
+// unparseable or longer is an error.
 func ParseAdvance(v string) (time.Duration, error) {
+	const day = 24 * time.Hour
 	var d time.Duration
 	var err error
 	if n, ok := strings.CutSuffix(v, "d"); ok {
-		var days int
-		days, err = strconv.Atoi(n)
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		d, err = time.ParseDuration(v)
+		var days int64
+		if days, err = strconv.ParseInt(n, 10, 64); err == nil && days > int64(clock.MaxOffset/day) {
+			return 0, errTooFar
+		}
+		d = time.Duration(days) * day
+	} else if d, err = time.ParseDuration(v); err == nil && d > clock.MaxOffset {
+		return 0, errTooFar
 	}
 	if err != nil || d <= 0 {
 		return 0, errors.New(`advance must be a positive Go duration ("36h") or a number of days ("3d")`)
 	}
 	return d, nil
 }
+
+var errTooFar = fmt.Errorf("the sandbox clock runs at most 100 years (%dd) ahead of real time", clock.MaxOffset/(24*time.Hour))
 
 func (s *Server) advanceClock(c echo.Context) error {
 	var r struct {
@@ -268,7 +276,9 @@ func (s *Server) advanceClock(c echo.Context) error {
 	if err != nil {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
 	}
-	s.clock.Advance(d)
+	if _, err := s.clock.Advance(d); err != nil {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()}
+	}
 	ctx := c.Request().Context()
 	if err := s.store.SetSetting(ctx, "clock_offset", s.clock.Offset().String()); err != nil {
 		return err

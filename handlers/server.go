@@ -49,6 +49,9 @@ type Config struct {
 	BasePath string
 	// PProf mounts Go's profiler under /sandbox/debug/pprof/ (admin token).
 	PProf bool
+	// RootAdminToken, inside a tenant, is the root sandbox's admin token:
+	// accepted as well as the tenant's own.
+	RootAdminToken string
 }
 
 // Deps are the parts the handlers adapt.

@@ -8,18 +8,27 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Tenant is an isolated sandbox under /t/<name>/ (the app serves them).
+// Tenant is an isolated sandbox under /t/<name>/ (the app serves them), as
+// listed: open, or closed until its next request.
 type Tenant struct {
-	Name      string    `json:"name"`
-	Issuer    string    `json:"issuer"`
-	Running   bool      `json:"running"`
-	StartedAt time.Time `json:"started_at,omitzero"`
+	Name     string    `json:"name"`
+	BaseURL  string    `json:"base_url"`
+	Open     bool      `json:"open"`
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+}
+
+// NewTenant is a tenant just made, with its own admin token.
+type NewTenant struct {
+	Name       string `json:"name"`
+	BaseURL    string `json:"base_url"`
+	AdminToken string `json:"admin_token"`
 }
 
 // Tenants makes, lists and deletes tenants.
 type Tenants interface {
 	Tenants() ([]Tenant, error)
-	CreateTenant(ctx context.Context, name string) (Tenant, error)
+	CreateTenant(ctx context.Context, name string) (NewTenant, error)
 	DeleteTenant(ctx context.Context, name string) error
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/handlers"
 	"github.com/obsandbox/sandbox/internal/audit"
+	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/events"
@@ -62,6 +63,9 @@ type App struct {
 	stopping chan struct{} // closed when the server shuts down (stopStreams)
 	stopOnce sync.Once
 	tenants  *tenants // the root's tenants (nil inside a tenant)
+	// rootAdminToken is the root's admin token, inside a tenant: the root's
+	// admin administers every tenant.
+	rootAdminToken string
 	// spec waits for the contract New began loading; nil: build loads it.
 	spec func() (*openapi3.T, error)
 	// CA is the development certificate authority (when serving TLS).
@@ -91,16 +95,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}
-	var err error
-	if a.Config.AdminToken == "" {
-		if a.Config.AdminToken, err = a.Store.Setting(ctx, "admin_token"); errors.Is(err, bank.ErrNotFound) {
-			a.Config.AdminToken = randomHex(16)
-			err = a.Store.SetSetting(ctx, "admin_token", a.Config.AdminToken)
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := a.loadAdminToken(ctx); err != nil {
+		return nil, err
 	}
+	var err error
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
 	}
@@ -148,6 +146,24 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	a.srv.RegisterOnShutdown(a.stopStreams) // ends the long-lived streams, the tenants' too
 	ok = true
 	return a, nil
+}
+
+// loadAdminToken settles the admin token: the configured one, else the one
+// kept in the database, else a new one kept there.
+func (a *App) loadAdminToken(ctx context.Context) error {
+	if a.Config.AdminToken != "" {
+		return nil
+	}
+	tok, err := a.Store.Setting(ctx, "admin_token")
+	if errors.Is(err, bank.ErrNotFound) {
+		tok = randomHex(16)
+		err = a.Store.SetSetting(ctx, "admin_token", tok)
+	}
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	a.Config.AdminToken = tok
+	return nil
 }
 
 // open loads the fixtures, opens the database, seeds it when it has no bank
@@ -250,7 +266,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
-		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken,
+		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version, SettlementDelay: a.Config.SettlementDelay,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
 	return err
@@ -395,17 +411,21 @@ func (a *App) Serve(ctx context.Context) error {
 	return errors.Join(err, a.Close())
 }
 
-// background moves payments along, delivers event notifications and keeps
-// the audit trail (its head saved, retention applied) until ctx ends. What
-// it changes is recorded in the audit trail as the sandbox's own doing.
+// background moves payments along, delivers event notifications, keeps the
+// audit trail (its head saved, retention applied) and closes idle tenants
+// until ctx ends; a panic in any is logged and the work goes on. What it
+// changes is recorded in the audit trail as the sandbox's own doing.
 func (a *App) background(ctx context.Context) {
 	ctx = store.WithActor(ctx, func() store.AuditEntry {
 		return store.AuditEntry{At: a.Clock.Now(), Method: "SYSTEM", Path: "background"}
 	})
 	var wg sync.WaitGroup
-	wg.Go(func() { a.settleLoop(ctx) })
-	wg.Go(func() { a.Events.Run(ctx) })
-	wg.Go(func() { a.auditLoop(ctx) })
+	wg.Go(func() { background.Loop(ctx, a.Log, "settlement", a.settleLoop) })
+	wg.Go(func() { background.Loop(ctx, a.Log, "event delivery", a.Events.Run) })
+	wg.Go(func() { background.Loop(ctx, a.Log, "audit upkeep", a.auditLoop) })
+	if a.tenants != nil {
+		wg.Go(func() { background.Loop(ctx, a.Log, "closing idle tenants", a.tenants.closeIdleLoop) })
+	}
 	wg.Wait()
 }
 

@@ -123,7 +123,7 @@ func (r *remote) call(ctx context.Context, method, path string, body any) ([]byt
 
 // runClock is `sandbox clock [advance 91d]`.
 func runClock(ctx context.Context, args []string, out, errOut io.Writer) error {
-	r, rest, err := remoteFlags(ctx, "sandbox clock", "sandbox clock [advance <36h|91d>] [flags]", args, out, errOut, nil)
+	r, rest, err := remoteFlags(ctx, "sandbox clock", "sandbox clock [advance <36h|91d>] [flags]\n\nadvance moves the clock forward only, to at most 100 years (36500d) ahead of real time", args, out, errOut, nil)
 	if err != nil {
 		return err
 	}

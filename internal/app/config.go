@@ -45,8 +45,18 @@ type Config struct {
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
-	// MaxTenants bounds the tenants (/t/<name>/...) served at once; 0: none.
+	// MaxTenants bounds the tenants (/t/<name>/...) that exist, open or
+	// closed; 0: no tenants.
 	MaxTenants int
+	// TenantIdle: a tenant unused this long (real time) is closed until its
+	// next request.
+	TenantIdle time.Duration
+	// TenantCreateRate bounds the tenants one source address makes by a
+	// first request (dev).
+	TenantCreateRate gateway.Rate
+	// TenantOpening, when set, is called before a tenant is opened or made
+	// (tests hold a tenant's seeding there).
+	TenantOpening func(name string)
 	// TLS serves HTTPS with the development CA's certificate and verifies
 	// client certificates (mutual TLS); the fapi profile turns it on.
 	TLS bool
@@ -83,6 +93,7 @@ func Defaults() Config {
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
+		TenantIdle: 10 * time.Minute, TenantCreateRate: gateway.Rate{Per: 0.1, Burst: 5},
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 		Sync: store.SyncFull,
 	}
@@ -156,7 +167,13 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time a client has to send its whole request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
-	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) served at once; 0 turns tenants off")
+	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) that may exist, open or closed; 0 turns tenants off")
+	fs.DurationVar(&cfg.TenantIdle, "tenant-idle", cfg.TenantIdle, "close a tenant unused this long (real time); its next request reopens it from its file")
+	fs.Func("tenant-create-rate", "dev: tenants one address may make by a first request under /t/<name>/: RATE[:BURST] per second, or off (default "+cfg.TenantCreateRate.String()+")", func(v string) error {
+		r, err := gateway.ParseRate(v)
+		cfg.TenantCreateRate = r
+		return err
+	})
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
@@ -216,6 +233,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
 		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)
+	}
+	if c.TenantIdle < time.Second {
+		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)
 	}
 	if c.AccessTTL < time.Minute {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)

@@ -3,6 +3,7 @@ package app
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -22,6 +23,10 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"ErrProfile", []string{"--profile", "lax"}, nil, nil, true},
 		{"ErrAddr", []string{"--addr", "nonsense"}, nil, nil, true},
 		{"ErrEnvValue", nil, map[string]string{"SANDBOX_SEED": "many"}, nil, true},
+		{"TenantDefaults", nil, nil, func(c Config) bool { return c.TenantIdle == 10*time.Minute && c.TenantCreateRate.String() == "0.1:5" }, false},
+		{"TenantEnvTwins", nil, map[string]string{"SANDBOX_TENANT_IDLE": "90s", "SANDBOX_TENANT_CREATE_RATE": "off"},
+			func(c Config) bool { return c.TenantIdle == 90*time.Second && c.TenantCreateRate.Per == 0 }, false},
+		{"ErrTenantIdle", []string{"--tenant-idle", "0s"}, nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,37 +21,72 @@ import (
 	"github.com/obsandbox/sandbox/handlers"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/gateway"
 )
 
-// Tenants (issue 6, isolation): /t/<name>/... is a whole sandbox of its
-// own — its own SQLite file (<db>.tenants/<name>.db) with a bank seeded from
-// the same seed, its own clients, consents, tokens, payments, clock,
-// scenarios, rate limits, audit trail and events — at the issuer
-// <issuer>/t/<name>. Parallel CI jobs each pick a name and never see each
-// other. In the dev profile a tenant is made by its first request; in fapi
-// only by the admin (POST /sandbox/tenants). The admin token, the TLS
-// certificate authority and the flags are the root's.
+// Tenants: /t/<name>/... is a whole sandbox of its own — its own SQLite file
+// (<db>.tenants/<name>.db) with a bank seeded from the same seed, its own
+// clients, consents, tokens, payments, clock, scenarios, rate limits, audit
+// trail, events and admin token — at the issuer <issuer>/t/<name>. Parallel
+// CI jobs each pick a name and never see each other.
+//
+// The admin makes one with POST /sandbox/tenants; in the dev profile a first
+// request under /t/<name>/ also does, limited per source address. At most
+// --max-tenants exist, open or closed (each keeps a file). A tenant idle for
+// --tenant-idle is closed — its database and background work released — and
+// reopens from its file on the next request. Opening or seeding one tenant
+// holds up only the requests for that tenant.
 
 var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
 const tenantPrefix = "/t/"
 
+var errTenantName = bank.Errorf(bank.KindFieldInvalid, "name", "a tenant name is 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit")
+
 type tenants struct {
 	root *App
-	mu   sync.Mutex
-	live map[string]*tenant
+	// wall is real time, which idleness is measured on: closing a tenant
+	// frees this process's memory and file handles, a matter of real time;
+	// and a tenant's sandbox clock is its own, moved days at a time by the
+	// tests running in it, which must not see it closed under them.
+	wall    func() time.Time
+	created *gateway.Limiter // tenants made by a first request, per source address
+
+	mu      sync.Mutex
+	changed *sync.Cond         // on mu: a tenant's users dropped to zero
+	live    map[string]*tenant // opening, open or closing
 }
 
+// tenant is one tenant held in memory.
 type tenant struct {
-	app     *App
-	created time.Time
-	stop    context.CancelFunc
-	done    chan struct{} // closed when its background work has stopped
+	name  string
+	ready chan struct{} // closed once opening has ended: app or err is set
+	app   *App
+	err   error
+	stop  context.CancelFunc
+	done  chan struct{} // closed once its background work has stopped
+	since time.Time     // opened at (real time)
+
+	// Under tenants.mu:
+	users   int           // requests in flight, and the one opening it
+	used    time.Time     // when it was last used (real time)
+	closing chan struct{} // set once it is being closed; closed when it is gone
 }
 
-func newTenants(root *App) *tenants { return &tenants{root: root, live: map[string]*tenant{}} }
+// classCreate is the per-source bucket of tenants made by a first request.
+const classCreate gateway.Class = "tenant-create"
+
+func newTenants(root *App) *tenants {
+	wall := root.Clock.Wall
+	ts := &tenants{root: root, wall: wall, live: map[string]*tenant{},
+		created: gateway.NewLimiter(map[gateway.Class]gateway.Rate{classCreate: root.Config.TenantCreateRate}, wall)}
+	ts.changed = sync.NewCond(&ts.mu)
+	return ts
+}
 
 func (ts *tenants) dir() string { return ts.root.Store.Path() + ".tenants" }
+
+func (ts *tenants) path(name string) string { return filepath.Join(ts.dir(), name+".db") }
 
 // ServeHTTP routes /t/<name>/... to the tenant, everything else to the root.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -58,26 +96,50 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, path, _ := strings.Cut(rest, "/")
-	t, err := a.tenants.get(r.Context(), name, a.Config.Profile == "dev")
+	how := openExisting
+	if a.Config.Profile == "dev" {
+		how = openOrCreate
+	}
+	t, err := a.tenants.acquire(r.Context(), name, how, sourceOf(r))
 	if err != nil {
 		tenantError(w, r, err)
 		return
 	}
+	defer a.tenants.release(t)
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = "/"+path, ""
 	t.app.echo.ServeHTTP(w, r2)
+}
+
+// sourceOf is the address a request came from.
+func sourceOf(r *http.Request) string {
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return ip
+	}
+	return r.RemoteAddr
+}
+
+// errCreateLimited refuses a source that made too many tenants lately.
+type errCreateLimited struct{ retryAfter time.Duration }
+
+func (e errCreateLimited) Error() string {
+	return "too many tenants made from this address lately (--tenant-create-rate): use an existing one, or retry after the Retry-After seconds"
 }
 
 // tenantError answers a request for a tenant that cannot be served, in the
 // RFC 6749 envelope the sandbox's own endpoints use.
 func tenantError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := http.StatusInternalServerError, "server_error"
-	switch bank.KindOf(err) {
-	case bank.KindFieldInvalid:
+	var limited errCreateLimited
+	switch {
+	case errors.As(err, &limited):
+		status, code = http.StatusTooManyRequests, "slow_down"
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.retryAfter.Seconds()))))
+	case bank.KindOf(err) == bank.KindFieldInvalid:
 		status, code = http.StatusBadRequest, "invalid_request"
-	case bank.KindNotFound:
+	case bank.KindOf(err) == bank.KindNotFound:
 		status, code = http.StatusNotFound, "not_found"
-	case bank.KindConflict:
+	case bank.KindOf(err) == bank.KindConflict:
 		status, code = http.StatusConflict, "conflict"
 	}
 	msg := err.Error()
@@ -95,87 +157,341 @@ func tenantError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": msg})
 }
 
-// get returns a running tenant, starting it from its file (or making and
-// seeding it, when create) on first use.
-func (ts *tenants) get(ctx context.Context, name string, create bool) (*tenant, error) {
+// access says what acquire may do with a tenant that is not open.
+type access int
+
+const (
+	openExisting access = iota // open it from its file; no file: not found
+	openOrCreate               // a first request in dev: make it if it has no file (limited per source)
+	createNew                  // the admin makes it: it must not exist
+)
+
+// acquire returns an open tenant for one request (release it after),
+// opening it from its file or making it as how allows. Only the requests
+// for this tenant wait while it opens or seeds; those for a tenant being
+// closed wait until it is closed, then open it again.
+func (ts *tenants) acquire(ctx context.Context, name string, how access, source string) (*tenant, error) {
 	if !tenantName.MatchString(name) {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "name", "a tenant name is 1 to 40 lower-case letters, digits or dashes")
+		return nil, errTenantName
 	}
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if t, ok := ts.live[name]; ok {
+	for {
+		t := ts.live[name]
+		if t == nil {
+			break
+		}
+		if t.closing != nil {
+			closing := t.closing
+			ts.mu.Unlock()
+			select {
+			case <-closing:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			ts.mu.Lock()
+			continue
+		}
+		if how == createNew {
+			ts.mu.Unlock()
+			return nil, bank.Errorf(bank.KindConflict, "name", "tenant %s exists", name)
+		}
+		t.users++
+		ts.mu.Unlock()
+		select {
+		case <-t.ready:
+		case <-ctx.Done():
+			ts.release(t)
+			return nil, ctx.Err()
+		}
+		if t.err != nil {
+			ts.release(t)
+			return nil, t.err
+		}
 		return t, nil
 	}
-	path := filepath.Join(ts.dir(), name+".db")
-	if _, err := os.Stat(path); err != nil && !create {
-		return nil, bank.Errorf(bank.KindNotFound, "name", "no tenant %s: the admin creates it with POST /sandbox/tenants", name)
-	}
-	if len(ts.live) >= ts.root.Config.MaxTenants {
-		return nil, bank.Errorf(bank.KindConflict, "name", "%d tenants are running (--max-tenants): delete one first", len(ts.live))
-	}
-	t, err := ts.start(context.WithoutCancel(ctx), name, path)
-	if err != nil {
+	// Not in memory: open it from its file, or make it.
+	path := ts.path(name)
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	if err := ts.mayOpen(name, exists, how, source); err != nil {
+		ts.mu.Unlock()
 		return nil, err
 	}
+	t := &tenant{name: name, ready: make(chan struct{}), users: 1, used: ts.wall()}
 	ts.live[name] = t
+	ts.mu.Unlock()
+
+	// Opening (and seeding) runs without the lock: the other tenants go on.
+	if hook := ts.root.Config.TenantOpening; hook != nil {
+		hook(name)
+	}
+	t.err = ts.open(context.WithoutCancel(ctx), t, path)
+	close(t.ready)
+	if t.err != nil {
+		ts.root.Log.Error("starting a tenant", "tenant", name, "error", t.err)
+		if !exists {
+			removeTenantFiles(path)
+		}
+		ts.mu.Lock()
+		if ts.live[name] == t {
+			delete(ts.live, name)
+		}
+		ts.mu.Unlock()
+		ts.release(t)
+		return nil, t.err
+	}
 	return t, nil
 }
 
-// start opens (or seeds) a tenant's database and starts its background work.
-func (ts *tenants) start(ctx context.Context, name, path string) (*tenant, error) {
-	if err := os.MkdirAll(ts.dir(), 0o755); err != nil {
+// mayOpen decides, under ts.mu, whether a tenant that is not in memory may
+// be opened (exists) or made.
+func (ts *tenants) mayOpen(name string, exists bool, how access, source string) error {
+	switch {
+	case exists && how == createNew:
+		return bank.Errorf(bank.KindConflict, "name", "tenant %s exists", name)
+	case exists:
+		return nil
+	case how == openExisting:
+		return bank.Errorf(bank.KindNotFound, "name", "no tenant %s: the admin creates it with POST /sandbox/tenants", name)
+	}
+	n, err := ts.countLocked()
+	if err != nil {
+		return err
+	}
+	if n >= ts.root.Config.MaxTenants {
+		return bank.Errorf(bank.KindConflict, "name", "%d tenants exist (--max-tenants, open or closed): delete one first", n)
+	}
+	if how == openOrCreate {
+		if v := ts.created.Allow(classCreate, source); !v.Allowed {
+			return errCreateLimited{v.RetryAfter}
+		}
+	}
+	return nil
+}
+
+// countLocked counts the tenants that exist: in memory or on disk.
+func (ts *tenants) countLocked() (int, error) {
+	names, err := ts.onDisk()
+	if err != nil {
+		return 0, err
+	}
+	for name := range ts.live {
+		names[name] = true
+	}
+	return len(names), nil
+}
+
+// onDisk is the tenants with a file.
+func (ts *tenants) onDisk() (map[string]bool, error) {
+	out := map[string]bool{}
+	entries, err := os.ReadDir(ts.dir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".db"); ok && tenantName.MatchString(name) {
+			out[name] = true
+		}
+	}
+	return out, nil
+}
+
+// release ends one use of a tenant.
+func (ts *tenants) release(t *tenant) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t.users--
+	t.used = ts.wall()
+	if t.users == 0 {
+		ts.changed.Broadcast()
+	}
+}
+
+// open opens (or makes and seeds) a tenant's database and starts its
+// background work.
+func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
+	if err := os.MkdirAll(ts.dir(), 0o755); err != nil {
+		return err
 	}
 	root := ts.root
 	cfg := root.Config
-	cfg.DB, cfg.Reset = path, false
-	cfg.Issuer = root.Auth.Issuer + tenantPrefix + name
-	a := &App{Config: cfg, Log: root.Log.With("tenant", name), Clock: clock.New(cfg.Wall), CA: root.CA, URL: root.URL}
+	cfg.DB, cfg.Reset, cfg.AdminToken = path, false, "" // the tenant's own admin token, kept in its file
+	cfg.Issuer = root.Auth.Issuer + tenantPrefix + t.name
+	a := &App{Config: cfg, Log: root.Log.With("tenant", t.name), Clock: clock.New(cfg.Wall), CA: root.CA, URL: root.URL,
+		rootAdminToken: root.Config.AdminToken}
 	if err := a.open(ctx); err != nil {
 		a.Close()
-		return nil, err
+		return err
 	}
-	if err := a.build(ctx, cfg.Issuer, tenantPrefix+name); err != nil {
+	if err := a.loadAdminToken(ctx); err != nil {
 		a.Close()
-		return nil, err
+		return err
+	}
+	if err := a.build(ctx, cfg.Issuer, tenantPrefix+t.name); err != nil {
+		a.Close()
+		return err
 	}
 	bg, stop := context.WithCancel(context.Background())
-	t := &tenant{app: a, created: time.Now().UTC(), stop: stop, done: make(chan struct{})}
+	t.app, t.stop, t.done, t.since = a, stop, make(chan struct{}), ts.wall()
 	go func() {
 		defer close(t.done)
 		a.background(bg)
 	}()
-	root.Log.Info("tenant started", "tenant", name, "db", path)
-	return t, nil
+	root.Log.Info("tenant opened", "tenant", t.name, "db", path)
+	return nil
 }
 
-// each runs f on every running tenant.
-func (ts *tenants) each(f func(*tenant)) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	for _, t := range ts.live {
-		f(t)
+// opened reports whether the tenant has opened (and not failed to).
+func (t *tenant) opened() bool {
+	select {
+	case <-t.ready:
+		return t.err == nil && t.app != nil
+	default:
+		return false
 	}
 }
 
 // close stops a tenant's background work and closes its database.
 func (t *tenant) close() error {
-	t.app.stopStreams()
+	if !t.opened() {
+		return nil
+	}
 	t.stop()
 	<-t.done
 	return t.app.Close()
 }
 
-// closeAll stops every tenant (the root is shutting down).
-func (ts *tenants) closeAll() error {
+// remove takes a tenant out of service: no new request reaches it, the
+// long-lived streams end, the requests in flight finish (when drain), it is
+// closed, and then runs (while its name is still held, so no request reopens
+// its file meanwhile).
+func (ts *tenants) remove(name string, drain bool, then func() error) error {
+	ts.mu.Lock()
+	t := ts.live[name]
+	for t != nil && t.closing != nil {
+		closing := t.closing
+		ts.mu.Unlock()
+		<-closing
+		ts.mu.Lock()
+		t = ts.live[name]
+	}
+	if t == nil { // not in memory: hold the name while then runs
+		t = &tenant{name: name, ready: make(chan struct{})}
+		close(t.ready)
+		ts.live[name] = t
+	}
+	t.closing = make(chan struct{})
+	ts.mu.Unlock()
+
+	<-t.ready
+	if t.opened() {
+		t.app.stopStreams()
+	}
+	ts.mu.Lock()
+	for drain && t.users > 0 {
+		ts.changed.Wait()
+	}
+	ts.mu.Unlock()
+	return ts.finish(t, then)
+}
+
+// finish closes a tenant marked closing, runs then, and frees its name.
+func (ts *tenants) finish(t *tenant, then func() error) error {
+	err := t.close()
+	if then != nil {
+		err = errors.Join(err, then())
+	}
+	ts.mu.Lock()
+	if ts.live[t.name] == t {
+		delete(ts.live, t.name)
+	}
+	ts.mu.Unlock()
+	close(t.closing)
+	return err
+}
+
+// closeIdle closes the open tenants no request has used for --tenant-idle
+// and returns how many it closed.
+func (ts *tenants) closeIdle() int {
+	now := ts.wall()
+	ts.mu.Lock()
+	var idle []*tenant
+	for _, t := range ts.live {
+		if t.closing == nil && t.users == 0 && t.opened() && now.Sub(t.used) >= ts.root.Config.TenantIdle {
+			t.closing = make(chan struct{})
+			idle = append(idle, t)
+		}
+	}
+	ts.mu.Unlock()
+	for _, t := range idle {
+		if err := ts.finish(t, nil); err != nil {
+			ts.root.Log.Error("closing an idle tenant", "tenant", t.name, "error", err)
+		} else {
+			ts.root.Log.Info("idle tenant closed", "tenant", t.name)
+		}
+	}
+	return len(idle)
+}
+
+// closeIdleLoop closes idle tenants until ctx ends, looking a few times per
+// --tenant-idle (between once a second and once a minute).
+func (ts *tenants) closeIdleLoop(ctx context.Context) {
+	tick := time.NewTicker(min(max(ts.root.Config.TenantIdle/4, time.Second), time.Minute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			ts.closeIdle()
+		}
+	}
+}
+
+// CloseIdleTenants closes now the tenants idle for --tenant-idle (as the
+// server does by itself every little while) and returns how many it closed.
+func (a *App) CloseIdleTenants() int {
+	if a.tenants == nil {
+		return 0
+	}
+	return a.tenants.closeIdle()
+}
+
+// each runs f on every open tenant.
+func (ts *tenants) each(f func(*tenant)) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	for _, t := range ts.live {
+		if t.opened() {
+			f(t)
+		}
+	}
+}
+
+// closeAll closes every tenant: the root is shutting down, its server has
+// already waited for the requests in flight (as long as it would).
+func (ts *tenants) closeAll() error {
+	ts.mu.Lock()
+	names := make([]string, 0, len(ts.live))
+	for name := range ts.live {
+		names = append(names, name)
+	}
+	ts.mu.Unlock()
 	var errs []error
-	for name, t := range ts.live {
-		errs = append(errs, t.close())
-		delete(ts.live, name)
+	for _, name := range names {
+		errs = append(errs, ts.remove(name, false, nil))
 	}
 	return errors.Join(errs...)
+}
+
+func removeTenantFiles(path string) error {
+	var errs []error
+	for _, f := range []string{path, path + "-wal", path + "-shm", path + ".key", path + ".lock", headPath(path)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, os.RemoveAll(path+".snapshots"))...)
 }
 
 // The admin API (handlers.Tenants).
@@ -187,70 +503,59 @@ func (a *App) tenantAPI() handlers.Tenants {
 	return a.tenants
 }
 
-func (ts *tenants) info(name string, t *tenant) handlers.Tenant {
-	out := handlers.Tenant{Name: name, Issuer: ts.root.Auth.Issuer + tenantPrefix + name}
-	if t != nil {
-		out.Running, out.StartedAt = true, t.created
-	}
-	return out
-}
+func (ts *tenants) baseURL(name string) string { return ts.root.Auth.Issuer + tenantPrefix + name }
 
-// Tenants lists the tenants: running, and saved on disk.
+// Tenants lists the tenants, open and closed.
 func (ts *tenants) Tenants() ([]handlers.Tenant, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	seen := map[string]bool{}
-	out := []handlers.Tenant{}
-	for name, t := range ts.live {
-		out, seen[name] = append(out, ts.info(name, t)), true
-	}
-	entries, err := os.ReadDir(ts.dir())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	names, err := ts.onDisk()
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".db"); ok && tenantName.MatchString(name) && !seen[name] {
-			out = append(out, ts.info(name, nil))
+	out := []handlers.Tenant{}
+	for name, t := range ts.live {
+		if t.opened() && t.closing == nil {
+			out = append(out, handlers.Tenant{Name: name, BaseURL: ts.baseURL(name), Open: true, OpenedAt: t.since, LastUsed: t.used})
+			delete(names, name)
 		}
+	}
+	for name := range names {
+		out = append(out, handlers.Tenant{Name: name, BaseURL: ts.baseURL(name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// CreateTenant starts a tenant, seeding its bank; an existing one is
-// started as it was left.
-func (ts *tenants) CreateTenant(ctx context.Context, name string) (handlers.Tenant, error) {
-	t, err := ts.get(ctx, name, true)
+// CreateTenant makes a tenant and seeds its bank; one that exists is a
+// conflict.
+func (ts *tenants) CreateTenant(ctx context.Context, name string) (handlers.NewTenant, error) {
+	t, err := ts.acquire(ctx, name, createNew, "")
 	if err != nil {
-		return handlers.Tenant{}, err
+		return handlers.NewTenant{}, err
 	}
-	return ts.info(name, t), nil
+	defer ts.release(t)
+	return handlers.NewTenant{Name: name, BaseURL: ts.baseURL(name), AdminToken: t.app.Config.AdminToken}, nil
 }
 
-// DeleteTenant stops a tenant and deletes its database.
+// DeleteTenant closes a tenant and deletes its files.
 func (ts *tenants) DeleteTenant(_ context.Context, name string) error {
 	if !tenantName.MatchString(name) {
-		return bank.Errorf(bank.KindFieldInvalid, "name", "a tenant name is 1 to 40 lower-case letters, digits or dashes")
+		return errTenantName
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	path := filepath.Join(ts.dir(), name+".db")
-	t, running := ts.live[name]
-	if _, err := os.Stat(path); err != nil && !running {
+	path := ts.path(name)
+	found := false
+	err := ts.remove(name, true, func() error {
+		if _, err := os.Stat(path); err != nil {
+			return nil
+		}
+		found = true
+		return removeTenantFiles(path)
+	})
+	if err == nil && !found {
 		return bank.Errorf(bank.KindNotFound, "name", "no tenant %s", name)
 	}
-	if running {
-		delete(ts.live, name)
-		if err := t.close(); err != nil {
-			return err
-		}
-	}
-	var errs []error
-	for _, f := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, os.RemoveAll(path+".snapshots"))
-	return errors.Join(errs...)
+	return err
 }
+
+var _ handlers.Tenants = (*tenants)(nil)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -66,7 +67,10 @@ type item struct {
 func New(s Store, log *slog.Logger, d *Detector) *Auditor {
 	a := &Auditor{store: s, retry: retryWaits, log: log, detector: d, queue: make(chan item, 4096), done: make(chan struct{}),
 		subs: map[chan store.AuditEntry]struct{}{}, refused: map[refusedKey]int64{}, refusedKeys: map[int64]int{}}
-	go a.run()
+	go func() {
+		defer close(a.done)
+		background.Loop(context.Background(), log, "audit writer", func(context.Context) { a.run() })
+	}()
 	return a
 }
 
@@ -96,7 +100,6 @@ func (a *Auditor) Flush() { a.Record(nil, true) }
 // otherwise entries gather for up to gatherFor, so that under load one
 // commit carries many of them (commits were an eighth of the CPU).
 func (a *Auditor) run() {
-	defer close(a.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for it := range a.queue {

@@ -76,6 +76,9 @@ func (c *counter) add(at time.Time, seq int64, window time.Duration) {
 	}
 	sec := at.Unix()
 	i := int(sec % int64(n))
+	if i < 0 { // before 1970: Go's % keeps the sign
+		i += n
+	}
 	switch {
 	case c.secs[i] < sec:
 		c.secs[i], c.counts[i] = sec, 1

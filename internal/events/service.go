@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/obsandbox/sandbox/api"
+	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -194,7 +195,11 @@ func (s *Service) Deliver(ctx context.Context) (Report, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r, err := s.deliverClient(ctx, c, now)
+			var r Report
+			err := background.Catch(s.cfg.Log, "event delivery to "+c, func() (err error) {
+				r, err = s.deliverClient(ctx, c, now)
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			rep.Attempted += r.Attempted
