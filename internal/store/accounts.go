@@ -126,7 +126,6 @@ func (s *Store) ledgers(ctx context.Context, accts []bank.Account, dayStart int6
 	return out, err
 }
 
-
 // TransactionID is the public id of the transaction with row id id: a
 // bijective scramble, so ids look opaque but stay stable for a given seed
 // and a pending entry keeps its id when it is booked.
