@@ -374,7 +374,16 @@ func (s *Server) suspendClient(c echo.Context) error {
 	return s.setSuspension(c, truncate(r.Reason, 200))
 }
 
-func (s *Server) unsuspendClient(c echo.Context) error { return s.setSuspension(c, "") }
+// unsuspendClient lifts a suspension. The anomaly rules then forget what
+// they remembered of the client — after taking in everything recorded so
+// far — so that the behaviour that suspended it, repeated, is detected again.
+func (s *Server) unsuspendClient(c echo.Context) error {
+	if s.deps.Detector != nil {
+		s.flushAudit()
+		s.deps.Detector.Forget(c.Param("client_id"))
+	}
+	return s.setSuspension(c, "")
+}
 
 func (s *Server) setSuspension(c echo.Context, reason string) error {
 	if err := s.store.SetSuspension(c.Request().Context(), c.Param("client_id"), reason); err != nil {

@@ -516,10 +516,13 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 	if err != nil {
 		return "", err
 	}
+	// The PSU has just authenticated and approved: every ID token of this
+	// grant, refreshed ones included, carries this auth_time (OIDC Core §2).
+	authTime := s.Clock.Wall()
 	code := randomToken()
 	if err := s.Store.SaveCode(ctx, store.AuthCode{Hash: hash(code), ClientID: ar.Client.ClientID, ConsentID: ar.Consent.ID,
 		PSU: d.PSU, RedirectURI: p.RedirectURI, Scope: p.Scope, Nonce: p.Nonce, CodeChallenge: p.CodeChallenge,
-		IssuedAt: now, ExpiresAt: now.Add(s.codeTTL())}); err != nil {
+		IssuedAt: now, ExpiresAt: now.Add(s.codeTTL()), AuthTime: authTime}); err != nil {
 		return "", err
 	}
 	v := url.Values{"code": {code}, "iss": {s.Issuer}}
@@ -527,7 +530,7 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		v.Set("state", p.State)
 	}
 	if p.ResponseType == ResponseCodeIDToken {
-		idt, err := s.idToken(ar.Client.ClientID, d.PSU, ar.Consent.ID, p.Nonce, map[string]any{
+		idt, err := s.idToken(ar.Client.ClientID, ar.Consent.ID, p.Nonce, authTime, map[string]any{
 			"c_hash": halfHash(code), "s_hash": optionalHash(p.State)}, time.Time{})
 		if err != nil {
 			return "", err
@@ -581,14 +584,19 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 }
 
 // idToken signs an ID token for the client (OIDC Core 2; OB intent binding;
-// acr urn:openbanking:psd2:sca). extra adds claims (c_hash, s_hash, at_hash);
-// nil values are left out.
-func (s *Server) idToken(clientID, psu, intent, nonce string, extra map[string]any, refreshExp time.Time) (string, error) {
+// acr urn:openbanking:psd2:sca). authTime is when the PSU authenticated for
+// the grant, the same in every ID token of it (zero for a grant recorded
+// before it was kept: the claim is then left out rather than guessed).
+// extra adds claims (c_hash, s_hash, at_hash); nil values are left out.
+func (s *Server) idToken(clientID, intent, nonce string, authTime time.Time, extra map[string]any, refreshExp time.Time) (string, error) {
 	wall := s.Clock.Wall()
 	// sub is the consent, not the PSU's username: the hybrid flow's ID token
 	// travels in the front channel (FAPI 1 Advanced 5.2.2.1-6).
 	claims := jwt.MapClaims{"iss": s.Issuer, "sub": intent, "aud": clientID, "iat": wall.Unix(), "exp": wall.Add(10 * time.Minute).Unix(),
-		"auth_time": wall.Unix(), "openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
+		"openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
+	if !authTime.IsZero() {
+		claims["auth_time"] = authTime.Unix()
+	}
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
+
+	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/tpp"
+)
+
+// Regression tests for the hardening of the authorization server seen from
+// outside: what a TPP, a PSU or a stranger on the network can make it do.
+
+// TestRevokedRefreshIsNotReuse: reuse detection is for rotated-out refresh
+// tokens (RFC 9700 §4.14.2). A refresh token revoked by the PSU, by the
+// TPP's consent deletion or by RFC 7009 gets invalid_grant and nothing
+// else — with --anomaly-response suspend one refresh attempt must not take
+// the TPP offline for all its customers. A rotated-out one still counts.
+func TestRevokedRefreshIsNotReuse(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, realIssuer(), func(c *app.Config) { c.AnomalyResponse = "suspend" })
+	c := s.newTPP("private_key_jwt")
+	journey := func() (*tpp.Tokens, string) {
+		t.Helper()
+		toks, consent, err := c.AISJourney(ctx, "alice", "alice123", []string{"ReadAccountsBasic"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return toks, consent
+	}
+	refreshFails := func(name, refresh string) {
+		t.Helper()
+		_, err := c.Refresh(ctx, refresh)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("%s: refresh gave %v, want invalid_grant", name, err)
+		}
+		if evs := s.events(); len(evs) != 0 {
+			t.Fatalf("%s: a refresh with a revoked token raised %+v", name, evs)
+		}
+		if _, err := c.ClientCredentials(ctx, "accounts"); err != nil {
+			t.Fatalf("%s: the client was stopped: %v", name, err)
+		}
+	}
+
+	toks, consent := journey()
+	expect(t, s.do(req{method: "POST", path: "/sandbox/psu/revoke", body: map[string]string{"username": "alice", "password": "alice123",
+		"consent_id": consent}}), 204)
+	refreshFails("RevokedByPSU", toks.RefreshToken)
+
+	toks, consent = journey()
+	cc, err := c.ClientCredentials(ctx, "accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s.do(req{method: "DELETE", path: ais + "/account-access-consents/" + consent, token: cc}), 204)
+	refreshFails("ConsentDeleted", toks.RefreshToken)
+
+	toks, _ = journey()
+	if status, err := c.PostForm(ctx, s.url+"/as/revoke", url.Values{"token": {toks.RefreshToken}}, nil); err != nil || status != 200 {
+		t.Fatalf("RFC 7009 revocation: %d %v", status, err)
+	}
+	refreshFails("RevokedByTPP", toks.RefreshToken)
+
+	// A rotated-out token presented again is still reuse.
+	toks, _ = journey()
+	if _, err := c.Refresh(ctx, toks.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	c.Refresh(ctx, toks.RefreshToken)
+	evs := s.events()
+	if len(evs) != 1 || evs[0].Rule != "refresh_token_reuse" || evs[0].Action != "suspended" {
+		t.Fatalf("events %+v, want one refresh_token_reuse suspension", evs)
+	}
+}
+
+// TestDetectionResumesAfterUnsuspend: once an administrator lifts a
+// suspension, the same behaviour is detected (and suspended) again.
+func TestDetectionResumesAfterUnsuspend(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, realIssuer(), func(c *app.Config) { c.AnomalyResponse = "suspend" })
+	c := s.newTPP("private_key_jwt")
+	toks, _, err := c.AISJourney(ctx, "alice", "alice123", []string{"ReadAccountsBasic"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := append(s.accountsOf("bob"), s.accountsOf("carol")...)[:3]
+	probe := func() {
+		for _, id := range foreign {
+			s.get(ais+"/accounts/"+id, toks.AccessToken)
+		}
+	}
+	probe()
+	if evs := s.events(); len(evs) != 1 || evs[0].Action != "suspended" {
+		t.Fatalf("events %+v, want one suspension", evs)
+	}
+	expect(t, s.do(req{method: "POST", path: "/sandbox/clients/" + c.ClientID + "/unsuspend", token: s.app.Config.AdminToken}), 204)
+	expect(t, s.get(ais+"/accounts", toks.AccessToken), 200)
+	probe()
+	evs := s.events()
+	if len(evs) != 2 || evs[1].Rule != "bola_probe" || evs[1].Action != "suspended" {
+		t.Fatalf("events %+v, want a second bola_probe suspension", evs)
+	}
+	expect(t, s.get(ais+"/accounts", toks.AccessToken), 403)
+}
+
+// TestAuthTimeIsWhenThePSUAuthenticated: auth_time in every ID token of a
+// grant is when the PSU authenticated at the bank — the hybrid flow's, the
+// token endpoint's and the refreshed ones alike (OIDC Core §2, §12.2) —
+// while iat moves on.
+func TestAuthTimeIsWhenThePSUAuthenticated(t *testing.T) {
+	ctx := context.Background()
+	var skew atomic.Int64 // real time (and so the sandbox clock) moved on by the test
+	s := start(t, realIssuer(), func(c *app.Config) {
+		wall := c.Wall
+		c.Wall = func() time.Time { return wall().Add(time.Duration(skew.Load())) }
+	})
+	c := s.newTPP("private_key_jwt")
+	cc, err := c.ClientCredentials(ctx, "accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consent, err := c.AccountConsent(ctx, cc, []string{"ReadAccountsBasic"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.Authorize(ctx, consent, tpp.AuthOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.app.Clock.Wall().Unix()
+	to, err := c.Headless(ctx, a, "alice", "alice123", "approve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := s.app.Clock.Wall().Unix()
+	type idClaims struct{ AuthTime, IssuedAt int64 }
+	claimsOf := func(raw string) idClaims {
+		t.Helper()
+		var cl jwt.MapClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(raw, &cl); err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		authTime, _ := cl["auth_time"].(float64)
+		iat, _ := cl["iat"].(float64)
+		return idClaims{AuthTime: int64(authTime), IssuedAt: int64(iat)}
+	}
+	u, _ := url.Parse(to)
+	frag, _ := url.ParseQuery(u.Fragment)
+	front := claimsOf(frag.Get("id_token"))
+	if front.AuthTime < before || front.AuthTime > after {
+		t.Fatalf("the hybrid ID token's auth_time %d is not the approval's time (%d..%d)", front.AuthTime, before, after)
+	}
+	code, err := c.Callback(ctx, a, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := c.Exchange(ctx, a, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh := toks.RefreshToken
+	idToken, _ := toks.Extra("id_token").(string)
+	for i := range 3 {
+		got := claimsOf(idToken)
+		if got.AuthTime != front.AuthTime {
+			t.Errorf("ID token %d: auth_time %d, want the PSU's authentication at %d", i, got.AuthTime, front.AuthTime)
+		}
+		if got.IssuedAt < front.AuthTime+int64(i)*3600 {
+			t.Errorf("ID token %d: iat %d did not move on", i, got.IssuedAt)
+		}
+		skew.Add(int64(time.Hour))
+		var out struct {
+			IDToken      string `json:"id_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		if status, err := c.PostForm(ctx, s.url+"/as/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, &out); err != nil || status != 200 {
+			t.Fatalf("refresh %d: %d %v", i, status, err)
+		}
+		refresh, idToken = out.RefreshToken, out.IDToken
+	}
+}
