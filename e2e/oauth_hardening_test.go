@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -185,5 +188,62 @@ func TestAuthTimeIsWhenThePSUAuthenticated(t *testing.T) {
 			t.Fatalf("refresh %d: %d %v", i, status, err)
 		}
 		refresh, idToken = out.RefreshToken, out.IDToken
+	}
+}
+
+// TestOneClientAuthenticationMethod: a request may authenticate its client
+// one way only (RFC 6749 §2.3); two at once — even for two different
+// clients — is invalid_request, at every endpoint that authenticates a
+// client.
+func TestOneClientAuthenticationMethod(t *testing.T) {
+	s := start(t, realIssuer())
+	a := s.newTPP("private_key_jwt")
+	b := s.newTPP("client_secret_basic")
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(b.ClientID)+":"+url.QueryEscape(b.ClientSecret)))
+	send := func(path string, form url.Values, withBasic bool) *response {
+		t.Helper()
+		h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		if withBasic {
+			h["Authorization"] = basic
+		}
+		return s.do(req{method: "POST", path: path, body: form.Encode(), header: h})
+	}
+	assertion := func() url.Values {
+		as, err := a.Assertion(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return url.Values{"client_assertion_type": {oauth.AssertionType}, "client_assertion": {as}}
+	}
+	with := func(v url.Values, kv ...string) url.Values {
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	cc := []string{"grant_type", "client_credentials", "scope", "accounts"}
+	expect(t, send("/as/token", with(assertion(), cc...), false), 200)
+	expect(t, send("/as/token", with(url.Values{}, cc...), true), 200)
+	tests := []struct {
+		name      string
+		path      string
+		form      url.Values
+		withBasic bool
+	}{
+		{"BasicForBAssertionForA", "/as/token", with(assertion(), cc...), true},
+		{"BasicAndPostSameClient", "/as/token", with(url.Values{}, append(cc, "client_id", b.ClientID, "client_secret", b.ClientSecret)...), true},
+		{"PostAndAssertion", "/as/token", with(assertion(), append(cc, "client_id", a.ClientID, "client_secret", "x")...), false},
+		{"Introspection", "/as/introspect", with(assertion(), "token", "x"), true},
+		{"Revocation", "/as/revoke", with(assertion(), "token", "x"), true},
+		{"PAR", "/as/par", with(assertion(), "response_type", "code"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(tt.path, tt.form, tt.withBasic)
+			expect(t, r, 400)
+			if e := oauthError(t, r); e != "invalid_request" || !strings.Contains(string(r.Body), "more than one client authentication method") {
+				t.Errorf("%s, want invalid_request for two authentication methods", r.Body)
+			}
+		})
 	}
 }

@@ -35,8 +35,14 @@ type Credentials struct {
 }
 
 // AuthenticateClient identifies and authenticates the client by the one
-// method it registered. Every failure is invalid_client.
+// method it registered. A request that uses more than one method is
+// invalid_request (RFC 6749 §2.3: "MUST NOT use more than one
+// authentication method in each request"); every other failure is
+// invalid_client.
 func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Client, error) {
+	if n := count(cr.Assertion != "" || cr.AssertionType != "", cr.HasBasic, cr.Secret != ""); n > 1 {
+		return nil, errInvalidRequest("the request uses more than one client authentication method (RFC 6749 §2.3)")
+	}
 	var method, id string
 	switch {
 	case cr.Assertion != "" || cr.AssertionType != "":
@@ -132,6 +138,17 @@ func (s *Server) verifyAssertion(ctx context.Context, c *Client, assertion strin
 		return errInvalidClient("client_assertion: jti %q was already used", claims.ID).WithRule(audit.RuleAssertionReplay)
 	}
 	return err
+}
+
+// count counts the true values.
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // hasGrant reports whether the client registered the grant type.
