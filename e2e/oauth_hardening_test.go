@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -246,4 +247,87 @@ func TestOneClientAuthenticationMethod(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuthorizationParametersAreText: a control character in any
+// authorization request parameter — state or nonce, in the query, inside the
+// request object, or pushed (PAR) — is refused, and never sent back.
+func TestAuthorizationParametersAreText(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, realIssuer())
+	c := s.newTPP("private_key_jwt")
+	cc, err := c.ClientCredentials(ctx, "accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consent := func() string {
+		t.Helper()
+		id, err := c.AccountConsent(ctx, cc, []string{"ReadAccountsBasic"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	refused := func(t *testing.T, r *response) {
+		t.Helper()
+		expect(t, r, 400)
+		if strings.Contains(string(r.Body), "redirect_to") || !strings.Contains(string(r.Body), "control characters") {
+			t.Errorf("got %s, want a refusal for control characters", r.Body)
+		}
+	}
+	for _, bad := range []string{"a\nb", "a\x00b", "a\x7fb", "a\u0085b"} {
+		for _, claim := range []string{"state", "nonce", "scope", "code_challenge_method", "ui_locales"} {
+			t.Run("RequestObject/"+claim+"/"+fmt.Sprintf("%q", bad), func(t *testing.T) {
+				a, err := c.Authorize(ctx, consent(), tpp.AuthOptions{Claims: map[string]any{claim: bad}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				refused(t, s.headless(a, "alice", "alice123", "approve"))
+			})
+		}
+	}
+	t.Run("RequestObject/acr", func(t *testing.T) {
+		id := consent()
+		a, _ := c.Authorize(ctx, id, tpp.AuthOptions{Claims: map[string]any{"claims": map[string]any{"id_token": map[string]any{
+			"openbanking_intent_id": map[string]any{"value": id}, "acr": map[string]any{"values": []string{"urn:openbanking:psd2:sca\r\n"}}}}}})
+		refused(t, s.headless(a, "alice", "alice123", "approve"))
+	})
+	t.Run("Query", func(t *testing.T) {
+		a, _ := c.Authorize(ctx, consent(), tpp.AuthOptions{})
+		a.URL += "&state=" + url.QueryEscape("x\ny")
+		refused(t, s.headless(a, "alice", "alice123", "approve"))
+	})
+	plainPAR := func(mod func(url.Values)) (int, string) {
+		v := url.Values{"response_type": {"code"}, "redirect_uri": {callback}, "scope": {"openid accounts"}, "state": {"s"},
+			"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+			"claims": {"{\n  \"id_token\": {\n    \"openbanking_intent_id\": {\"value\": \"" + consent() + "\"}\n  }\n}"}}
+		mod(v)
+		var out struct {
+			Description string `json:"error_description"`
+		}
+		status, err := c.PostForm(ctx, s.url+"/as/par", v, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, out.Description
+	}
+	t.Run("PAROK", func(t *testing.T) {
+		if status, desc := plainPAR(func(url.Values) {}); status != 201 {
+			t.Fatalf("a clean pushed request (claims JSON with line breaks): %d %s", status, desc)
+		}
+	})
+	for _, p := range []string{"state", "nonce", "redirect_uri"} {
+		t.Run("PAR/"+p, func(t *testing.T) {
+			status, desc := plainPAR(func(v url.Values) { v.Set(p, v.Get(p)+"\t") })
+			if status != 400 || !strings.Contains(desc, "control characters") {
+				t.Errorf("%d %s, want 400 for control characters", status, desc)
+			}
+		})
+	}
+	t.Run("PAR/RequestObject", func(t *testing.T) {
+		_, err := c.Authorize(ctx, consent(), tpp.AuthOptions{PAR: true, Claims: map[string]any{"nonce": "n\x1b[31m"}})
+		if err == nil || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("PAR with a control character in the request object: %v", err)
+		}
+	})
 }

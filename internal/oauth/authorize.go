@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -81,6 +83,9 @@ type AuthRequest struct {
 // request object count (FAPI 1 Advanced 5.2.2-10); response_type, client_id
 // and scope outside it must agree with it.
 func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest, error) {
+	if name, bad := controlParam(q); bad {
+		return nil, pageErr("invalid_request", "parameter %q holds control characters or is not UTF-8", name)
+	}
 	clientID := q.Get("client_id")
 	if clientID == "" {
 		return nil, pageErr("invalid_request", "client_id is missing")
@@ -278,6 +283,13 @@ func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (Auth
 	if err != nil {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
 	}
+	var all jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &all); err != nil {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
+	}
+	if name, bad := controlClaim("", map[string]any(all)); bad {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's %q holds control characters or is not UTF-8", name)
+	}
 	now := s.Clock.Wall()
 	switch {
 	case rc.Issuer != c.ClientID:
@@ -333,6 +345,9 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 	if form.Get("request_uri") != "" {
 		return "", 0, errInvalidRequest("request_uri is not allowed in a pushed request")
 	}
+	if name, bad := controlParam(form); bad {
+		return "", 0, errInvalidRequest("parameter %q holds control characters or is not UTF-8", name)
+	}
 	var p AuthParams
 	if raw := form.Get("request"); raw != "" {
 		var err error
@@ -384,6 +399,65 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 		return "", 0, err
 	}
 	return uri, int(PARLifetime / time.Second), nil
+}
+
+// Authorization request parameters are text: one that holds a control
+// character (C0, DEL, C1) or is not UTF-8 is refused, whichever parameter it
+// is and however it came — query, request object or pushed request — before
+// anything is sent back with it (a state or nonce with a line break would
+// otherwise travel on to the client's redirect URI, pages and logs).
+
+// badText reports whether v holds a control character or is not UTF-8.
+func badText(v string) bool {
+	return !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl)
+}
+
+// controlParam names a parameter that is not clean text (the name is
+// quoted with %q where it is reported). The OIDC claims parameter is JSON,
+// whose whitespace may hold line breaks: its decoded strings are checked.
+func controlParam(v url.Values) (string, bool) {
+	for k, vs := range v {
+		if badText(k) {
+			return k, true
+		}
+		for _, x := range vs {
+			var doc any
+			if k == "claims" && json.Unmarshal([]byte(x), &doc) == nil {
+				if name, bad := controlClaim(k, doc); bad {
+					return name, true
+				}
+			} else if badText(x) {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// controlClaim names a claim, at any depth of a JSON value, whose name or
+// text is not clean.
+func controlClaim(path string, v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return path, badText(v)
+	case []any:
+		for i, x := range v {
+			if name, bad := controlClaim(fmt.Sprintf("%s[%d]", path, i), x); bad {
+				return name, true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			name := strings.TrimPrefix(path+"."+k, ".")
+			if badText(k) {
+				return name, true
+			}
+			if name, bad := controlClaim(name, x); bad {
+				return name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // ErrorRedirect builds the redirect that reports an authorization error to
