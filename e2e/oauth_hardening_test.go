@@ -331,3 +331,92 @@ func TestAuthorizationParametersAreText(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistrationBounds: redirect URIs are exact URLs (no wildcard, no
+// fragment); a software statement registers one client (changes go through
+// PUT on it); a signed registration request lives at most an hour.
+func TestRegistrationBounds(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, realIssuer())
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, uri := range []string{"https://*.example.com/cb", "https://app.example/*", "https://app.example/cb/*/x",
+		"https://app.example/cb#frag", "https://app.example/cb#", "https://app_example.com/cb"} {
+		t.Run("RedirectURI/"+uri, func(t *testing.T) {
+			r := s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{uri},
+				"token_endpoint_auth_method": "private_key_jwt", "jwks": c.JWKS()}})
+			expect(t, r, 400)
+			if e := oauthError(t, r); e != "invalid_redirect_uri" {
+				t.Errorf("error %q, want invalid_redirect_uri", e)
+			}
+		})
+	}
+
+	register := func(body string) *response {
+		return s.do(req{method: "POST", path: "/as/register", body: body, header: map[string]string{"Content-Type": "application/jwt"}})
+	}
+	t.Run("OneClientPerSoftwareStatement", func(t *testing.T) {
+		ssa := s.ssa(c, []string{"AISP"})
+		first := register(c.RegisterJWTBody(ssa))
+		expect(t, first, 201)
+		var reg struct {
+			ClientID string `json:"client_id"`
+			Token    string `json:"registration_access_token"`
+		}
+		first.JSON(t, &reg)
+		for name, again := range map[string]*response{
+			"JWT":  register(c.RegisterJWTBody(ssa)),
+			"JSON": s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{callback}, "software_statement": ssa}}),
+		} {
+			expect(t, again, 400)
+			if e := oauthError(t, again); e != "invalid_software_statement" {
+				t.Errorf("%s: error %q, want invalid_software_statement", name, e)
+			}
+		}
+		// Re-registration is an update of the client (RFC 7592).
+		upd := s.do(req{method: "PUT", path: "/as/register/" + reg.ClientID, token: reg.Token, body: c.RegisterJWTBody(ssa),
+			header: map[string]string{"Content-Type": "application/jwt"}})
+		expect(t, upd, 200)
+		expect(t, s.do(req{method: "DELETE", path: "/as/register/" + reg.ClientID, token: reg.Token}), 204)
+		expect(t, register(c.RegisterJWTBody(ssa)), 201)
+	})
+
+	signed := func(mod func(jwt.MapClaims)) string {
+		ssa := s.ssa(c, []string{"AISP"})
+		var claims jwt.MapClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(c.RegisterJWTBody(ssa), &claims); err != nil {
+			t.Fatal(err)
+		}
+		mod(claims)
+		raw, err := c.Sign(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	now := func() time.Time { return s.app.Clock.Wall() }
+	lifetimes := []struct {
+		name   string
+		mod    func(jwt.MapClaims)
+		status int
+	}{
+		{"OK59Minutes", func(m jwt.MapClaims) { m["exp"] = now().Add(59 * time.Minute).Unix() }, 201},
+		{"ExpTenYearsAhead", func(m jwt.MapClaims) { m["exp"] = now().AddDate(10, 0, 0).Unix() }, 400},
+		{"Exp61MinutesAfterIat", func(m jwt.MapClaims) { m["exp"] = now().Add(61 * time.Minute).Unix() }, 400},
+		{"NoIat", func(m jwt.MapClaims) { delete(m, "iat") }, 400},
+		{"IatInTheFuture", func(m jwt.MapClaims) {
+			m["iat"], m["exp"] = now().Add(10*time.Minute).Unix(), now().Add(20*time.Minute).Unix()
+		}, 400},
+	}
+	for _, tt := range lifetimes {
+		t.Run("Lifetime/"+tt.name, func(t *testing.T) {
+			r := register(signed(tt.mod))
+			expect(t, r, tt.status)
+			if tt.status == 400 && oauthError(t, r) != "invalid_request" {
+				t.Errorf("%s, want invalid_request", r.Body)
+			}
+		})
+	}
+}

@@ -122,8 +122,9 @@ func TestFAPIRules(t *testing.T) {
 	}
 	expect(t, s.headless(a, "alice", "alice123", "approve"), 200)
 	expect(t, s.do(req{method: "PUT", path: "/as/register/" + c.ClientID, token: c.RegistrationToken, body: c.Metadata("private_key_jwt")}), 400)
-	// A registration request cannot be replayed (jti).
-	raw := c.RegisterJWTBody(ssa)
+	// A registration request cannot be replayed (jti). (A fresh software
+	// statement: the first one's software already has its client.)
+	raw := c.RegisterJWTBody(s.ssa(c, []string{"AISP"}))
 	expect(t, s.do(req{method: "POST", path: "/as/register", body: raw, header: map[string]string{"Content-Type": "application/jwt"}}), 201)
 	expect(t, s.do(req{method: "POST", path: "/as/register", body: raw, header: map[string]string{"Content-Type": "application/jwt"}}), 400)
 }
