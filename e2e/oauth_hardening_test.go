@@ -1,17 +1,25 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
 	"github.com/obsandbox/sandbox/internal/app"
@@ -419,4 +427,120 @@ func TestRegistrationBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJWKSURIFetchIsGuarded: a jwks_uri cannot make the bank call its own
+// machine or private networks (blind SSRF) unless the sandbox runs with
+// --allow-private-jwks — checked on the address dialled, not only at
+// registration —; failed fetches are remembered for a while; key sets are
+// capped at 64 KiB.
+func TestJWKSURIFetchIsGuarded(t *testing.T) {
+	ctx := context.Background()
+	var hits atomic.Int32
+	var failing atomic.Bool
+	var keys atomic.Pointer[jose.JSONWebKeySet]
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if failing.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		body, _ := json.Marshal(keys.Load())
+		if r.URL.Path == "/big" {
+			body = append(bytes.Repeat([]byte(" "), 64<<10), body...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	register := func(s *sandbox, uri string) *response {
+		return s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{callback},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": uri}})
+	}
+	clientID := func(r *response) string {
+		t.Helper()
+		expect(t, r, 201)
+		var reg struct {
+			ClientID string `json:"client_id"`
+		}
+		r.JSON(t, &reg)
+		return reg.ClientID
+	}
+
+	t.Run("RefusedAtRegistration", func(t *testing.T) {
+		s := start(t, realIssuer())
+		for _, host := range []string{"127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "10.0.0.8", "169.254.169.254",
+			"[fe80::1]", "0.0.0.0", "192.168.1.1"} {
+			r := register(s, "https://"+host+":"+port+"/jwks")
+			expect(t, r, 400)
+			if e := oauthError(t, r); e != "invalid_client_metadata" {
+				t.Errorf("%s: error %q, want invalid_client_metadata", host, e)
+			}
+		}
+	})
+
+	db := filepath.Join(t.TempDir(), "jwks.db")
+	s := start(t, realIssuer(), withPrivateJWKS(srv), func(c *app.Config) { c.DB = db })
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := c.JWKS()
+	keys.Store(&set)
+	token := func(s *sandbox, id string) int {
+		t.Helper()
+		now := s.app.Clock.Wall()
+		as, err := c.Sign(jwt.MapClaims{"iss": id, "sub": id, "aud": s.url, "jti": uuid.NewString(), "exp": now.Add(time.Minute).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.postForm("/as/token", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {oauth.AssertionType},
+			"client_assertion": {as}}).Status
+	}
+	good := clientID(register(s, srv.URL+"/jwks"))
+	if got := token(s, good); got != 200 {
+		t.Fatalf("a key set from a loopback jwks_uri with --allow-private-jwks: %d, want 200", got)
+	}
+	t.Run("SizeCap", func(t *testing.T) {
+		if got := token(s, clientID(register(s, srv.URL+"/big"))); got != 401 {
+			t.Errorf("a key set over 64 KiB: %d, want 401", got)
+		}
+	})
+	t.Run("FailuresRemembered", func(t *testing.T) {
+		id := clientID(register(s, srv.URL+"/down"))
+		failing.Store(true)
+		defer failing.Store(false)
+		before := hits.Load()
+		for range 3 {
+			if got := token(s, id); got != 401 {
+				t.Fatalf("a failing jwks_uri: %d, want 401", got)
+			}
+		}
+		if n := hits.Load() - before; n != 1 {
+			t.Errorf("%d fetches of a failing jwks_uri, want 1 (the failure remembered)", n)
+		}
+		s.app.Clock.Advance(oauth.JWKSFailureFor + time.Second)
+		token(s, id)
+		if n := hits.Load() - before; n != 2 {
+			t.Errorf("%d fetches once the failure was forgotten, want 2", n)
+		}
+	})
+	s.stop()
+
+	t.Run("RefusedWhenDialled", func(t *testing.T) {
+		// The client registered under --allow-private-jwks; without it the
+		// bank does not dial the loopback address.
+		s := start(t, realIssuer(), func(c *app.Config) {
+			withPrivateJWKS(srv)(c)
+			c.DB, c.AllowPrivateJWKS = db, false
+		})
+		before := hits.Load()
+		if got := token(s, good); got != 401 {
+			t.Errorf("a loopback jwks_uri without --allow-private-jwks: %d, want 401", got)
+		}
+		if n := hits.Load() - before; n != 0 {
+			t.Errorf("the bank fetched from loopback %d times", n)
+		}
+	})
 }

@@ -313,8 +313,7 @@ func TestJWKSURIKeysChecked(t *testing.T) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &weak.PublicKey, KeyID: "weak", Algorithm: "PS256", Use: "sig"}}}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(set) }))
 	defer srv.Close()
-	s := start(t, realIssuer())
-	s.app.Auth.HTTPClient = srv.Client()
+	s := start(t, realIssuer(), withPrivateJWKS(srv))
 	r := s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{callback},
 		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"}})
 	expect(t, r, 201)

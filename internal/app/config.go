@@ -2,6 +2,7 @@ package app
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -57,6 +58,13 @@ type Config struct {
 	// AnomalyResponse: alert (record security events) or suspend (also
 	// suspend the client on high-severity ones).
 	AnomalyResponse string
+	// AllowPrivateJWKS lets clients' jwks_uri name loopback and private
+	// addresses (refused by default: the bank would fetch from its own
+	// machine and networks on a registrant's word).
+	AllowPrivateJWKS bool
+	// JWKSRoots, when set, verify jwks_uri servers instead of the system's
+	// roots (tests serve key sets from httptest TLS servers).
+	JWKSRoots *x509.CertPool
 	// Wall is the real clock (tests inject one); nil: time.Now.
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
@@ -148,6 +156,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) served at once; 0 turns tenants off")
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
+	fs.BoolVar(&cfg.AllowPrivateJWKS, "allow-private-jwks", cfg.AllowPrivateJWKS, "let clients' jwks_uri name loopback and private addresses (a TPP's key server beside the sandbox); off: refused")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	return fs

@@ -134,9 +134,8 @@ func (s *Server) validate(m *Metadata) error {
 		}
 	}
 	if m.JWKSURI != "" {
-		u, err := url.Parse(m.JWKSURI)
-		if err != nil || !u.IsAbs() || u.Scheme != "https" || (!dev && isLoopback(u)) {
-			return errMetadata("jwks_uri must be an https URL (not localhost in fapi)")
+		if err := s.checkJWKSURI(m.JWKSURI); err != nil {
+			return err
 		}
 	}
 	hasKeys := m.JWKS != nil || m.JWKSURI != ""
