@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
@@ -543,4 +545,68 @@ func TestJWKSURIFetchIsGuarded(t *testing.T) {
 			t.Errorf("the bank fetched from loopback %d times", n)
 		}
 	})
+}
+
+// TestClientAuthenticationFailuresLimited: wrong secrets are limited per
+// client id and per source address, at every endpoint that authenticates a
+// client: over the limit, 429 with Retry-After and an RFC 6749 body, before
+// anything is checked. A client that authenticated from an address before
+// keeps working from there whatever others fail; the sandbox clock refills.
+func TestClientAuthenticationFailuresLimited(t *testing.T) {
+	ctx := context.Background()
+	perClient, perIP := 5, 12
+	s := start(t, realIssuer(), func(c *app.Config) {
+		c.ClientAuthFailures = gateway.Rate{Per: 0.01, Burst: perClient} // refills in 100 s: nothing refills during the test
+		c.ClientAuthFailuresIP = gateway.Rate{Per: 0.01, Burst: perIP}
+	})
+	legit := s.newTPP("client_secret_basic")
+	if _, err := legit.ClientCredentials(ctx, "accounts"); err != nil {
+		t.Fatal(err)
+	}
+	victim := s.newTPP("client_secret_basic")
+	other := s.newTPP("client_secret_post")
+	token := func(id, secret string) *response {
+		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+		return s.do(req{method: "POST", path: "/as/token", body: "grant_type=client_credentials&scope=accounts",
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic}})
+	}
+	throttled := func(t *testing.T, r *response) {
+		t.Helper()
+		expect(t, r, 429)
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("Retry-After %q, want whole seconds", r.Header.Get("Retry-After"))
+		}
+		if e := oauthError(t, r); e != "slow_down" {
+			t.Errorf("error %q, want slow_down", e)
+		}
+	}
+	for i := range perClient {
+		if r := token(victim.ClientID, "guess"); r.Status != 401 {
+			t.Fatalf("wrong secret %d: %d, want 401", i+1, r.Status)
+		}
+	}
+	throttled(t, token(victim.ClientID, "guess"))
+	throttled(t, token(victim.ClientID, victim.ClientSecret)) // not even tried
+	for _, path := range []string{"/as/par", "/as/revoke", "/as/introspect"} {
+		throttled(t, s.postForm(path, url.Values{"client_id": {victim.ClientID}, "client_secret": {"guess"}, "token": {"x"}}))
+	}
+	expect(t, token(legit.ClientID, legit.ClientSecret), 200)
+
+	// Unknown ids from the same address spend the address's budget: a client
+	// never seen here is refused, the known-good one is not.
+	for i := 0; ; i++ {
+		r := token("nobody-"+strconv.Itoa(i), "guess")
+		if r.Status == 429 {
+			break
+		}
+		if r.Status != 401 || i > perIP {
+			t.Fatalf("unknown client %d: %d", i, r.Status)
+		}
+	}
+	throttled(t, s.postForm("/as/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {other.ClientID},
+		"client_secret": {other.ClientSecret}}))
+	expect(t, token(legit.ClientID, legit.ClientSecret), 200)
+
+	s.app.Clock.Advance(101 * time.Second)
+	expect(t, token(victim.ClientID, victim.ClientSecret), 200)
 }

@@ -282,13 +282,16 @@ func (s *Server) reset(c echo.Context) error {
 }
 
 // forget drops what the handlers counted in memory (rate limits, the
-// unattended limit, anomaly state, scenario call counts) after a reset or
-// a restore.
+// unattended limit, failed client authentications, anomaly state, scenario
+// call counts) after a reset or a restore.
 func (s *Server) forget() {
 	if s.limits != nil {
 		s.limits.Reset()
 	}
 	s.unattended.Reset()
+	if s.auth.AuthFailures != nil {
+		s.auth.AuthFailures.Reset()
+	}
 	if s.deps.Detector != nil {
 		s.deps.Detector.Reset()
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	SettlementDelay time.Duration
 	// Rates per endpoint class; RateLimitOff turns them all off.
 	Rates map[gateway.Class]gateway.Rate
+	// ClientAuthFailures and ClientAuthFailuresIP limit failed client
+	// authentications per client id and per source address (failures/s and
+	// burst; gateway.Off: no limit).
+	ClientAuthFailures, ClientAuthFailuresIP gateway.Rate
 	// UnattendedLimit: AIS calls per consent per day without the PSU; -1
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
@@ -81,7 +85,8 @@ func Defaults() Config {
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
-		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
+		Rates: defaultRates(), ClientAuthFailures: gateway.DefaultClientAuthFailures, ClientAuthFailuresIP: gateway.DefaultClientAuthFailuresIP,
+		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
 }
@@ -136,6 +141,18 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 			return err
 		})
 	}
+	fs.Func("client-auth-failures", "failed client authentications allowed per client id: RATE[:BURST] failures/s, or off (default "+
+		cfg.ClientAuthFailures.String()+"); over it, 429 until the bucket refills", func(v string) error {
+		var err error
+		cfg.ClientAuthFailures, err = gateway.ParseRate(v)
+		return err
+	})
+	fs.Func("client-auth-failures-ip", "failed client authentications allowed per source address (IPv6 per /64): RATE[:BURST], or off (default "+
+		cfg.ClientAuthFailuresIP.String()+")", func(v string) error {
+		var err error
+		cfg.ClientAuthFailuresIP, err = gateway.ParseRate(v)
+		return err
+	})
 	fs.IntVar(&cfg.UnattendedLimit, "unattended-limit", cfg.UnattendedLimit, "AIS calls per consent per day without x-fapi-customer-ip-address (-1: 4 in fapi, off in dev; 0: off)")
 	fs.Func("cors-origins", "comma-separated origins allowed to call the resource APIs from a browser (none by default)", func(v string) error {
 		cfg.CORSOrigins = nil

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsandbox/sandbox/internal/gateway"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -25,6 +27,16 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"AllowPrivateJWKSOff", nil, nil, func(c Config) bool { return !c.AllowPrivateJWKS }, false},
 		{"AllowPrivateJWKSFlag", []string{"--allow-private-jwks"}, nil, func(c Config) bool { return c.AllowPrivateJWKS }, false},
 		{"AllowPrivateJWKSEnv", nil, map[string]string{"SANDBOX_ALLOW_PRIVATE_JWKS": "true"}, func(c Config) bool { return c.AllowPrivateJWKS }, false},
+		{"ClientAuthFailuresDefaults", nil, nil, func(c Config) bool {
+			return c.ClientAuthFailures == gateway.Rate{Per: 0.2, Burst: 20} && c.ClientAuthFailuresIP == gateway.Rate{Per: 1, Burst: 60}
+		}, false},
+		{"ClientAuthFailuresFlags", []string{"--client-auth-failures", "1:5", "--client-auth-failures-ip", "off"}, nil, func(c Config) bool {
+			return c.ClientAuthFailures == gateway.Rate{Per: 1, Burst: 5} && c.ClientAuthFailuresIP == gateway.Off
+		}, false},
+		{"ClientAuthFailuresEnv", nil, map[string]string{"SANDBOX_CLIENT_AUTH_FAILURES_IP": "2:10"}, func(c Config) bool {
+			return c.ClientAuthFailuresIP == gateway.Rate{Per: 2, Burst: 10}
+		}, false},
+		{"ErrClientAuthFailures", []string{"--client-auth-failures", "lots"}, nil, nil, true},
 		{"ErrProfile", []string{"--profile", "lax"}, nil, nil, true},
 		{"ErrAddr", []string{"--addr", "nonsense"}, nil, nil, true},
 		{"ErrEnvValue", nil, map[string]string{"SANDBOX_SEED": "many"}, nil, true},

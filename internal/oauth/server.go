@@ -13,6 +13,7 @@ import (
 
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/egress"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -54,6 +55,8 @@ type Server struct {
 	// ones. JWKSRoots verify the servers (nil: the system's roots).
 	JWKSPolicy egress.Policy
 	JWKSRoots  *x509.CertPool
+	// AuthFailures limits failed client authentications (nil: no limit).
+	AuthFailures *gateway.AuthFailures
 
 	jwksMu   sync.Mutex
 	jwks     *jwksCache
