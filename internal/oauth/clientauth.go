@@ -48,14 +48,17 @@ type Credentials struct {
 // over the limit, the attempt is not even tried and the answer is 429 with
 // RetryAfter.
 func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Client, error) {
-	_, claimed, _ := identify(cr)
+	method, id, err := identify(cr)
 	if s.AuthFailures != nil {
-		if v := s.AuthFailures.Check(claimed, cr.SourceIP); !v.Allowed {
+		if v := s.AuthFailures.Check(id, cr.SourceIP); !v.Allowed {
 			return nil, &Error{Status: http.StatusTooManyRequests, Code: "slow_down", RetryAfter: v.RetryAfter, Rule: RuleClientAuthThrottled,
 				Description: "too many failed client authentications for this client or from this address: retry after the Retry-After seconds"}
 		}
 	}
-	c, err := s.authenticate(ctx, cr)
+	var c *Client
+	if err == nil {
+		c, err = s.authenticate(ctx, cr, method, id)
+	}
 	var oe *Error
 	switch {
 	case err == nil && c.suspended != "":
@@ -65,11 +68,11 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 	case err == nil:
 		s.AuthFailures.Succeeded(c.ClientID, cr.SourceIP)
 	case errors.As(err, &oe):
-		var id string // a registered client's; unknown ids are counted per address only
+		var known string // unknown ids are counted per address only
 		if c != nil {
-			id = c.ClientID
+			known = c.ClientID
 		}
-		s.AuthFailures.Failed(id, cr.SourceIP)
+		s.AuthFailures.Failed(known, cr.SourceIP)
 	}
 	if err != nil {
 		return nil, err
@@ -111,14 +114,11 @@ func identify(cr Credentials) (method, id string, err error) {
 	return method, id, nil
 }
 
-// authenticate checks the credentials. It returns the registered client the
-// request named — also when the authentication failed, so that failures are
-// counted against it — and the failure.
-func (s *Server) authenticate(ctx context.Context, cr Credentials) (*Client, error) {
-	method, id, err := identify(cr)
-	if err != nil {
-		return nil, err
-	}
+// authenticate checks the credentials of the client id by the method
+// (identify's). It returns the registered client the request named — also
+// when the authentication failed, so that failures are counted against it —
+// and the failure.
+func (s *Server) authenticate(ctx context.Context, cr Credentials, method, id string) (*Client, error) {
 	c, err := s.Client(ctx, id)
 	if errors.Is(err, bank.ErrNotFound) {
 		return nil, errInvalidClient("unknown client")
