@@ -122,8 +122,9 @@ func TestFAPIRules(t *testing.T) {
 	}
 	expect(t, s.headless(a, "alice", "alice123", "approve"), 200)
 	expect(t, s.do(req{method: "PUT", path: "/as/register/" + c.ClientID, token: c.RegistrationToken, body: c.Metadata("private_key_jwt")}), 400)
-	// A registration request cannot be replayed (jti).
-	raw := c.RegisterJWTBody(ssa)
+	// A registration request cannot be replayed (jti). (A fresh software
+	// statement: the first one's software already has its client.)
+	raw := c.RegisterJWTBody(s.ssa(c, []string{"AISP"}))
 	expect(t, s.do(req{method: "POST", path: "/as/register", body: raw, header: map[string]string{"Content-Type": "application/jwt"}}), 201)
 	expect(t, s.do(req{method: "POST", path: "/as/register", body: raw, header: map[string]string{"Content-Type": "application/jwt"}}), 400)
 }
@@ -312,8 +313,7 @@ func TestJWKSURIKeysChecked(t *testing.T) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &weak.PublicKey, KeyID: "weak", Algorithm: "PS256", Use: "sig"}}}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(set) }))
 	defer srv.Close()
-	s := start(t, realIssuer())
-	s.app.Auth.HTTPClient = srv.Client()
+	s := start(t, realIssuer(), withPrivateJWKS(srv))
 	r := s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{callback},
 		"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"}})
 	expect(t, r, 201)

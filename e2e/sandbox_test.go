@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -256,6 +258,17 @@ func (w testLog) Write(p []byte) (int, error) {
 }
 
 func withTLS() option { return func(c *app.Config) { c.TLS = true } }
+
+// withPrivateJWKS lets clients' jwks_uri name loopback addresses
+// (--allow-private-jwks), where the tests' key servers run, and trusts the
+// test TLS server's certificate.
+func withPrivateJWKS(srv *httptest.Server) option {
+	return func(c *app.Config) {
+		c.AllowPrivateJWKS = true
+		c.JWKSRoots = x509.NewCertPool()
+		c.JWKSRoots.AddCert(srv.Certificate())
+	}
+}
 
 // certificate has the sandbox's CA issue a TPP certificate.
 type certificate struct {

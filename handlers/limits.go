@@ -47,11 +47,7 @@ func (s *Server) limitIP(class gateway.Class) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if s.limits != nil {
-				ip, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-				if err != nil {
-					ip = c.Request().RemoteAddr
-				}
-				v := s.limits.Allow(class, ip)
+				v := s.limits.Allow(class, remoteIP(c))
 				setRateHeaders(c, v)
 				if !v.Allowed {
 					s.metrics.rateLimited.WithLabelValues(string(class)).Inc()
@@ -61,6 +57,15 @@ func (s *Server) limitIP(class gateway.Class) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// remoteIP is the address a request came from, as limits count it.
+func remoteIP(c echo.Context) string {
+	ip, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+	if err != nil {
+		return c.Request().RemoteAddr
+	}
+	return ip
 }
 
 // limitUnattended counts an AIS call made without the PSU present (no

@@ -90,6 +90,7 @@ func credentials(c echo.Context, f url.Values) oauth.Credentials {
 	if cert := clientCert(c); cert != nil {
 		cr.CertSubjectDN, cr.CertThumbS256 = cert.subject, cert.thumb
 	}
+	cr.SourceIP = remoteIP(c)
 	return cr
 }
 
@@ -111,6 +112,9 @@ func (s *Server) authClient(c echo.Context) (url.Values, *oauth.Client, error) {
 		if _, _, basic := c.Request().BasicAuth(); basic {
 			oe.Challenge = `Basic realm="sandbox"`
 		}
+	}
+	if errors.As(err, &oe) && oe.Status == http.StatusTooManyRequests {
+		s.metrics.rateLimited.WithLabelValues("client_auth").Inc()
 	}
 	return f, cl, err
 }

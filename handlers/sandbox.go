@@ -302,13 +302,16 @@ func (s *Server) reset(c echo.Context) error {
 }
 
 // forget drops what the handlers counted in memory (rate limits, the
-// unattended limit, anomaly state, scenario call counts) after a reset or
-// a restore.
+// unattended limit, failed client authentications, anomaly state, scenario
+// call counts) after a reset or a restore.
 func (s *Server) forget() {
 	if s.limits != nil {
 		s.limits.Reset()
 	}
 	s.unattended.Reset()
+	if s.auth.AuthFailures != nil {
+		s.auth.AuthFailures.Reset()
+	}
 	if s.deps.Detector != nil {
 		s.deps.Detector.Reset()
 	}
@@ -433,7 +436,16 @@ func (s *Server) suspendClient(c echo.Context) error {
 	return s.setSuspension(c, truncate(r.Reason, 200))
 }
 
-func (s *Server) unsuspendClient(c echo.Context) error { return s.setSuspension(c, "") }
+// unsuspendClient lifts a suspension. The anomaly rules then forget what
+// they remembered of the client — after taking in everything recorded so
+// far — so that the behaviour that suspended it, repeated, is detected again.
+func (s *Server) unsuspendClient(c echo.Context) error {
+	if s.deps.Detector != nil {
+		s.flushAudit()
+		s.deps.Detector.Forget(c.Param("client_id"))
+	}
+	return s.setSuspension(c, "")
+}
 
 func (s *Server) setSuspension(c echo.Context, reason string) error {
 	if err := s.store.SetSuspension(c.Request().Context(), c.Param("client_id"), reason); err != nil {

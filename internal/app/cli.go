@@ -155,6 +155,9 @@ func (a *App) banner(ctx context.Context, w io.Writer) {
 		}
 		fmt.Fprintf(w, "(+%d generated: GET /sandbox/psus)\n", n-len(a.Fixtures.PSUs))
 	}
+	if a.Config.AllowPrivateJWKS {
+		fmt.Fprintln(w, "  Warning      --allow-private-jwks: clients' jwks_uri may name loopback and private addresses, which the bank then fetches")
+	}
 	fmt.Fprintf(w, "  Register a client: curl -s -X POST %s/as/register -H 'Content-Type: application/json' -d '{\"redirect_uris\":[\"https://localhost:3000/callback\"]}'\n", a.URL)
 }
 

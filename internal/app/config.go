@@ -2,6 +2,7 @@ package app
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -41,6 +42,10 @@ type Config struct {
 	SettlementDelay time.Duration
 	// Rates per endpoint class; RateLimitOff turns them all off.
 	Rates map[gateway.Class]gateway.Rate
+	// ClientAuthFailures and ClientAuthFailuresIP limit failed client
+	// authentications per client id and per source address (failures/s and
+	// burst; gateway.Off: no limit).
+	ClientAuthFailures, ClientAuthFailuresIP gateway.Rate
 	// UnattendedLimit: AIS calls per consent per day without the PSU; -1
 	// means the profile's default (4 in fapi, off in dev).
 	UnattendedLimit int
@@ -68,6 +73,13 @@ type Config struct {
 	// AnomalyResponse: alert (record security events) or suspend (also
 	// suspend the client on high-severity ones).
 	AnomalyResponse string
+	// AllowPrivateJWKS lets clients' jwks_uri name loopback and private
+	// addresses (refused by default: the bank would fetch from its own
+	// machine and networks on a registrant's word).
+	AllowPrivateJWKS bool
+	// JWKSRoots, when set, verify jwks_uri servers instead of the system's
+	// roots (tests serve key sets from httptest TLS servers).
+	JWKSRoots *x509.CertPool
 	// Wall is the real clock (tests inject one); nil: time.Now.
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
@@ -92,7 +104,8 @@ func Defaults() Config {
 		Addr: "127.0.0.1:8080", DB: "sandbox.db", Seed: 42, PSUs: seed.DefaultPSUs, SeedDate: seed.DefaultDate,
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
-		Rates: defaultRates(), UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
+		Rates: defaultRates(), ClientAuthFailures: gateway.DefaultClientAuthFailures, ClientAuthFailuresIP: gateway.DefaultClientAuthFailuresIP,
+		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
 		TenantIdle: 10 * time.Minute, TenantCreateRate: gateway.Rate{Per: 0.1, Burst: 5},
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 		Sync: store.SyncFull,
@@ -149,6 +162,18 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 			return err
 		})
 	}
+	fs.Func("client-auth-failures", "failed client authentications allowed per client id: RATE[:BURST] failures/s, or off (default "+
+		cfg.ClientAuthFailures.String()+"); over it, 429 until the bucket refills", func(v string) error {
+		var err error
+		cfg.ClientAuthFailures, err = gateway.ParseRate(v)
+		return err
+	})
+	fs.Func("client-auth-failures-ip", "failed client authentications allowed per source address (IPv6 per /64): RATE[:BURST], or off (default "+
+		cfg.ClientAuthFailuresIP.String()+")", func(v string) error {
+		var err error
+		cfg.ClientAuthFailuresIP, err = gateway.ParseRate(v)
+		return err
+	})
 	fs.IntVar(&cfg.UnattendedLimit, "unattended-limit", cfg.UnattendedLimit, "AIS calls per consent per day without x-fapi-customer-ip-address (-1: 4 in fapi, off in dev; 0: off)")
 	fs.Func("cors-origins", "comma-separated origins allowed to call the resource APIs from a browser (none by default)", func(v string) error {
 		cfg.CORSOrigins = nil
@@ -175,6 +200,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
+	fs.BoolVar(&cfg.AllowPrivateJWKS, "allow-private-jwks", cfg.AllowPrivateJWKS, "let clients' jwks_uri name loopback and private addresses (a TPP's key server beside the sandbox); off: refused")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	storageFlags(fs, cfg)

@@ -1,9 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"io"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/obsandbox/sandbox/internal/gateway"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -20,6 +25,19 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"Flag", []string{"--db", "x.db", "--seed", "7"}, nil, func(c Config) bool { return c.DB == "x.db" && c.Seed == 7 }, false},
 		{"EnvTwin", nil, map[string]string{"SANDBOX_DB": "env.db", "SANDBOX_PROFILE": "fapi"}, func(c Config) bool { return c.DB == "env.db" && c.Profile == "fapi" }, false},
 		{"FlagBeatsEnv", []string{"--db", "flag.db"}, map[string]string{"SANDBOX_DB": "env.db"}, func(c Config) bool { return c.DB == "flag.db" }, false},
+		{"AllowPrivateJWKSOff", nil, nil, func(c Config) bool { return !c.AllowPrivateJWKS }, false},
+		{"AllowPrivateJWKSFlag", []string{"--allow-private-jwks"}, nil, func(c Config) bool { return c.AllowPrivateJWKS }, false},
+		{"AllowPrivateJWKSEnv", nil, map[string]string{"SANDBOX_ALLOW_PRIVATE_JWKS": "true"}, func(c Config) bool { return c.AllowPrivateJWKS }, false},
+		{"ClientAuthFailuresDefaults", nil, nil, func(c Config) bool {
+			return c.ClientAuthFailures == gateway.Rate{Per: 0.2, Burst: 20} && c.ClientAuthFailuresIP == gateway.Rate{Per: 1, Burst: 60}
+		}, false},
+		{"ClientAuthFailuresFlags", []string{"--client-auth-failures", "1:5", "--client-auth-failures-ip", "off"}, nil, func(c Config) bool {
+			return c.ClientAuthFailures == gateway.Rate{Per: 1, Burst: 5} && c.ClientAuthFailuresIP == gateway.Off
+		}, false},
+		{"ClientAuthFailuresEnv", nil, map[string]string{"SANDBOX_CLIENT_AUTH_FAILURES_IP": "2:10"}, func(c Config) bool {
+			return c.ClientAuthFailuresIP == gateway.Rate{Per: 2, Burst: 10}
+		}, false},
+		{"ErrClientAuthFailures", []string{"--client-auth-failures", "lots"}, nil, nil, true},
 		{"ErrProfile", []string{"--profile", "lax"}, nil, nil, true},
 		{"ErrAddr", []string{"--addr", "nonsense"}, nil, nil, true},
 		{"ErrEnvValue", nil, map[string]string{"SANDBOX_SEED": "many"}, nil, true},
@@ -55,5 +73,24 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if code := Main(t.Context(), []string{"version"}, io.Discard, io.Discard); code != 0 {
 		t.Errorf("version: exit code %d, want 0", code)
+	}
+}
+
+// TestBannerSaysPrivateJWKS: the start-up banner says when jwks_uri may
+// reach loopback and private addresses, and only then.
+func TestBannerSaysPrivateJWKS(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := Defaults()
+		cfg.Addr, cfg.DB, cfg.PSUs, cfg.KeyBits, cfg.AllowPrivateJWKS = "127.0.0.1:0", filepath.Join(t.TempDir(), "b.db"), 0, 1024, on
+		a, err := New(t.Context(), cfg, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		a.banner(t.Context(), &out)
+		a.Close()
+		if got := strings.Contains(out.String(), "--allow-private-jwks"); got != on {
+			t.Errorf("--allow-private-jwks %v: the banner mentions it: %v\n%s", on, got, out.String())
+		}
 	}
 }

@@ -212,6 +212,26 @@ func (d *Detector) Observe(e store.AuditEntry) []store.SecurityEvent {
 	return out
 }
 
+// Forget drops what the rules remember of a client: its recent entries and
+// the quiet periods of the events it raised. An administrator lifting a
+// suspension calls it, so that the rules judge the client afresh: without
+// it the quiet period of the event that suspended it would hide the same
+// behaviour repeated right after (and its old entries would count again).
+func (d *Detector) Forget(clientID string) {
+	if clientID == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.seen, clientID)
+	prefix := clientID + "\x00"
+	for key := range d.quiet {
+		if strings.HasPrefix(key, prefix) {
+			delete(d.quiet, key)
+		}
+	}
+}
+
 // Reset forgets everything seen (POST /sandbox/reset).
 func (d *Detector) Reset() {
 	d.mu.Lock()

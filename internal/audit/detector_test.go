@@ -77,3 +77,39 @@ func TestCounterIgnoresEntriesOlderThanItsBuckets(t *testing.T) {
 		t.Errorf("within = %d after a stale entry, want the 5 newer ones", got)
 	}
 }
+
+// TestDetectorForget: once a client is forgotten (its suspension lifted),
+// the same probes raise the event again at once, needing fresh evidence:
+// the old probes do not count, the quiet period does not hide it; other
+// callers keep their state.
+func TestDetectorForget(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	d := NewDetector(Rules{ProbeDistinct: 3, Window: time.Minute, ProbeWindow: 5 * time.Minute, Suspend: true})
+	seq := int64(0)
+	probe := func(client, object string) []store.SecurityEvent {
+		seq++
+		return d.Observe(store.AuditEntry{Seq: seq, At: t0.Add(time.Duration(seq) * time.Second), ClientID: client, Method: "GET",
+			Path: "/accounts/" + object, Status: 403, Rule: RuleForeignObject})
+	}
+	probes := func(client string) (raised int) {
+		for _, o := range []string{"a", "b", "c"} {
+			raised += len(probe(client, o))
+		}
+		return raised
+	}
+	if n := probes("c1"); n != 1 {
+		t.Fatalf("first probes raised %d events, want 1", n)
+	}
+	probe("c2", "a")
+	probe("c2", "b")
+	d.Forget("c1")
+	if n := len(probe("c1", "d")); n != 0 {
+		t.Errorf("one probe after Forget raised %d events: the old probes still count", n)
+	}
+	if n := probes("c1"); n != 1 {
+		t.Errorf("the same probes after Forget raised %d events, want 1", n)
+	}
+	if n := len(probe("c2", "c")); n != 1 {
+		t.Errorf("another client's third probe raised %d events, want 1 (its state kept)", n)
+	}
+}

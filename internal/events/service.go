@@ -2,17 +2,14 @@ package events
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,6 +18,7 @@ import (
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/egress"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -104,44 +102,17 @@ func New(cfg Config) *Service {
 		}
 		roots.AppendCertsFromPEM(cfg.RootPEM)
 	}
-	return &Service{cfg: cfg, client: NewClient(roots, cfg.Policy.Timeout)}
+	return &Service{cfg: cfg, client: egress.NewClient(callbacks, roots, cfg.Policy.Timeout)}
 }
 
 // Policy is the service's retry policy.
 func (s *Service) Policy() Policy { return s.cfg.Policy }
 
-// NewClient is the HTTP client that calls TPPs' callbacks: no proxy, no
-// redirects followed, a time limit, and a dialer that refuses the addresses
-// Forbidden names whatever a host name resolves to (so DNS cannot point the
-// bank at a metadata service).
-func NewClient(roots *x509.CertPool, timeout time.Duration) *http.Client {
-	d := &net.Dialer{Timeout: timeout, Control: refuseForbidden}
-	return &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           d.DialContext,
-			TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
-			MaxIdleConnsPerHost:   2,
-			IdleConnTimeout:       30 * time.Second,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-func refuseForbidden(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || Forbidden(ip) {
-		return fmt.Errorf("the bank does not call %s (link-local, multicast or unspecified address)", host)
-	}
-	return nil
-}
+// callbacks is the policy of the client that calls TPPs' callbacks:
+// loopback and private networks are allowed on purpose (the TPP under test
+// runs beside the sandbox); link-local (cloud metadata), multicast and
+// unspecified addresses never, whatever a host name resolves to.
+var callbacks = egress.Policy{AllowPrivate: true}
 
 // Run delivers due events until ctx ends. A delivery under way when ctx
 // ends is put back as it was (its attempt not counted): nothing is lost.

@@ -3,6 +3,7 @@ package events
 import (
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -121,7 +122,7 @@ func CheckCallbackURL(raw string, httpsOnly bool) error {
 	default:
 		return bad("CallbackUrl must use https")
 	}
-	if ip := net.ParseIP(host); ip != nil && Forbidden(ip) {
+	if ip, err := netip.ParseAddr(host); err == nil && callbacks.Refused(ip) != nil {
 		return bad("CallbackUrl names a link-local, multicast or unspecified address, which the bank never calls")
 	}
 	if !strings.HasSuffix(u.Path, "/event-notifications") {
@@ -136,27 +137,6 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// metadata are cloud metadata services outside the link-local range.
-var metadata = []net.IP{net.ParseIP("fd00:ec2::254"), net.ParseIP("100.100.100.200")}
-
-// Forbidden reports whether the bank refuses to call an address: the
-// unspecified and broadcast addresses, link-local (169.254.0.0/16 holds the
-// cloud metadata services), multicast, and the known metadata addresses
-// elsewhere. Loopback and private networks are allowed on purpose: the
-// sandbox is a development tool and the TPP under test runs beside it.
-func Forbidden(ip net.IP) bool {
-	if ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
-		ip.IsMulticast() || ip.Equal(net.IPv4bcast) {
-		return true
-	}
-	for _, m := range metadata {
-		if ip.Equal(m) {
-			return true
-		}
-	}
-	return false
 }
 
 // resource is how an event's subject appears on the wire: its resource type

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -82,6 +84,9 @@ type AuthRequest struct {
 // request object count (FAPI 1 Advanced 5.2.2-10); response_type, client_id
 // and scope outside it must agree with it.
 func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest, error) {
+	if name, bad := controlParam(q); bad {
+		return nil, pageErr("invalid_request", "parameter %q holds control characters or is not UTF-8", name)
+	}
 	clientID := q.Get("client_id")
 	if clientID == "" {
 		return nil, pageErr("invalid_request", "client_id is missing")
@@ -279,6 +284,13 @@ func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (Auth
 	if err != nil {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
 	}
+	var all jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &all); err != nil {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
+	}
+	if name, bad := controlClaim("", map[string]any(all)); bad {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's %q holds control characters or is not UTF-8", name)
+	}
 	now := s.Clock.Wall()
 	switch {
 	case rc.Issuer != c.ClientID:
@@ -335,6 +347,9 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 	if form.Get("request_uri") != "" {
 		return "", 0, errInvalidRequest("request_uri is not allowed in a pushed request")
 	}
+	if name, bad := controlParam(form); bad {
+		return "", 0, errInvalidRequest("parameter %q holds control characters or is not UTF-8", name)
+	}
 	var p AuthParams
 	if raw := form.Get("request"); raw != "" {
 		var err error
@@ -386,6 +401,65 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 		return "", 0, err
 	}
 	return uri, int(PARLifetime / time.Second), nil
+}
+
+// Authorization request parameters are text: one that holds a control
+// character (C0, DEL, C1) or is not UTF-8 is refused, whichever parameter it
+// is and however it came — query, request object or pushed request — before
+// anything is sent back with it (a state or nonce with a line break would
+// otherwise travel on to the client's redirect URI, pages and logs).
+
+// badText reports whether v holds a control character or is not UTF-8.
+func badText(v string) bool {
+	return !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl)
+}
+
+// controlParam names a parameter that is not clean text (the name is
+// quoted with %q where it is reported). The OIDC claims parameter is JSON,
+// whose whitespace may hold line breaks: its decoded strings are checked.
+func controlParam(v url.Values) (string, bool) {
+	for k, vs := range v {
+		if badText(k) {
+			return k, true
+		}
+		for _, x := range vs {
+			var doc any
+			if k == "claims" && json.Unmarshal([]byte(x), &doc) == nil {
+				if name, bad := controlClaim(k, doc); bad {
+					return name, true
+				}
+			} else if badText(x) {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// controlClaim names a claim, at any depth of a JSON value, whose name or
+// text is not clean.
+func controlClaim(path string, v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return path, badText(v)
+	case []any:
+		for i, x := range v {
+			if name, bad := controlClaim(fmt.Sprintf("%s[%d]", path, i), x); bad {
+				return name, true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			name := strings.TrimPrefix(path+"."+k, ".")
+			if badText(k) {
+				return name, true
+			}
+			if name, bad := controlClaim(name, x); bad {
+				return name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // ErrorRedirect builds the redirect that reports an authorization error to
@@ -518,10 +592,13 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 	if err != nil {
 		return "", err
 	}
+	// The PSU has just authenticated and approved: every ID token of this
+	// grant, refreshed ones included, carries this auth_time (OIDC Core §2).
+	authTime := s.Clock.Wall()
 	code := randomToken()
 	if err := s.Store.SaveCode(ctx, store.AuthCode{Hash: hash(code), ClientID: ar.Client.ClientID, ConsentID: ar.Consent.ID,
 		PSU: d.PSU, RedirectURI: p.RedirectURI, Scope: p.Scope, Nonce: p.Nonce, CodeChallenge: p.CodeChallenge,
-		IssuedAt: now, ExpiresAt: now.Add(s.codeTTL())}); err != nil {
+		IssuedAt: now, ExpiresAt: now.Add(s.codeTTL()), AuthTime: authTime}); err != nil {
 		return "", err
 	}
 	v := url.Values{"code": {code}, "iss": {s.Issuer}}
@@ -529,7 +606,7 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		v.Set("state", p.State)
 	}
 	if p.ResponseType == ResponseCodeIDToken {
-		idt, err := s.idToken(ar.Client.ClientID, d.PSU, ar.Consent.ID, p.Nonce, map[string]any{
+		idt, err := s.idToken(ar.Client.ClientID, ar.Consent.ID, p.Nonce, authTime, map[string]any{
 			"c_hash": halfHash(code), "s_hash": optionalHash(p.State)}, time.Time{})
 		if err != nil {
 			return "", err
@@ -583,14 +660,19 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 }
 
 // idToken signs an ID token for the client (OIDC Core 2; OB intent binding;
-// acr urn:openbanking:psd2:sca). extra adds claims (c_hash, s_hash, at_hash);
-// nil values are left out.
-func (s *Server) idToken(clientID, psu, intent, nonce string, extra map[string]any, refreshExp time.Time) (string, error) {
+// acr urn:openbanking:psd2:sca). authTime is when the PSU authenticated for
+// the grant, the same in every ID token of it (zero for a grant recorded
+// before it was kept: the claim is then left out rather than guessed).
+// extra adds claims (c_hash, s_hash, at_hash); nil values are left out.
+func (s *Server) idToken(clientID, intent, nonce string, authTime time.Time, extra map[string]any, refreshExp time.Time) (string, error) {
 	wall := s.Clock.Wall()
 	// sub is the consent, not the PSU's username: the hybrid flow's ID token
 	// travels in the front channel (FAPI 1 Advanced 5.2.2.1-6).
 	claims := jwt.MapClaims{"iss": s.Issuer, "sub": intent, "aud": clientID, "iat": wall.Unix(), "exp": wall.Add(10 * time.Minute).Unix(),
-		"auth_time": wall.Unix(), "openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
+		"openbanking_intent_id": intent, "acr": "urn:openbanking:psd2:sca"}
+	if !authTime.IsZero() {
+		claims["auth_time"] = authTime.Unix()
+	}
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"net/http"
 	"slices"
 	"time"
 
@@ -32,23 +33,72 @@ type Credentials struct {
 	// The certificate presented over mutual TLS (tls_client_auth).
 	CertSubjectDN string
 	CertThumbS256 string
+	// SourceIP is the address the request came from: failures are limited
+	// per address too.
+	SourceIP string
 }
 
 // AuthenticateClient identifies and authenticates the client by the one
-// method it registered. Every failure is invalid_client.
+// method it registered. A request that uses more than one method is
+// invalid_request (RFC 6749 §2.3: "MUST NOT use more than one
+// authentication method in each request"); every other failure is
+// invalid_client.
+//
+// Failures are limited per client id and per source address (AuthFailures):
+// over the limit, the attempt is not even tried and the answer is 429 with
+// RetryAfter.
 func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Client, error) {
-	var method, id string
+	method, id, err := identify(cr)
+	if s.AuthFailures != nil {
+		if v := s.AuthFailures.Check(id, cr.SourceIP); !v.Allowed {
+			return nil, &Error{Status: http.StatusTooManyRequests, Code: "slow_down", RetryAfter: v.RetryAfter, Rule: RuleClientAuthThrottled,
+				Description: "too many failed client authentications for this client or from this address: retry after the Retry-After seconds"}
+		}
+	}
+	var c *Client
+	if err == nil {
+		c, err = s.authenticate(ctx, cr, method, id)
+	}
+	var oe *Error
+	switch {
+	case err == nil && c.suspended != "":
+		// The right credentials: neither a failure nor a known-good pair.
+		return nil, errInvalidClient("client suspended: %s", c.suspended)
+	case s.AuthFailures == nil:
+	case err == nil:
+		s.AuthFailures.Succeeded(c.ClientID, cr.SourceIP)
+	case errors.As(err, &oe):
+		var known string // unknown ids are counted per address only
+		if c != nil {
+			known = c.ClientID
+		}
+		s.AuthFailures.Failed(known, cr.SourceIP)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RuleClientAuthThrottled names, in the audit trail, a client
+// authentication refused for too many failures.
+const RuleClientAuthThrottled = "client_auth.throttled"
+
+// identify reads which method a request uses and which client it names.
+func identify(cr Credentials) (method, id string, err error) {
+	if n := count(cr.Assertion != "" || cr.AssertionType != "", cr.HasBasic, cr.Secret != ""); n > 1 {
+		return "", "", errInvalidRequest("the request uses more than one client authentication method (RFC 6749 §2.3)")
+	}
 	switch {
 	case cr.Assertion != "" || cr.AssertionType != "":
 		if cr.AssertionType != AssertionType {
-			return nil, errInvalidClient("client_assertion_type must be %s", AssertionType)
+			return "", "", errInvalidClient("client_assertion_type must be %s", AssertionType)
 		}
-		method = AuthPrivateKeyJWT
 		var claims jwt.RegisteredClaims
 		if err := ParseUnverified(cr.Assertion, &claims); err != nil {
-			return nil, errInvalidClient("client_assertion is not a JWT")
+			return "", "", errInvalidClient("client_assertion is not a JWT")
 		}
-		id = claims.Issuer
+		method, id = AuthPrivateKeyJWT, claims.Issuer
 	case cr.HasBasic:
 		method, id = AuthClientSecretBasic, cr.BasicID
 	case cr.Secret != "":
@@ -56,11 +106,19 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 	case cr.CertThumbS256 != "":
 		method, id = AuthTLSClient, cr.ClientID
 	default:
-		return nil, errInvalidClient("no client authentication")
+		return "", "", errInvalidClient("no client authentication")
 	}
 	if cr.ClientID != "" && cr.ClientID != id {
-		return nil, errInvalidClient("client_id does not match the client authentication")
+		return method, id, errInvalidClient("client_id does not match the client authentication")
 	}
+	return method, id, nil
+}
+
+// authenticate checks the credentials of the client id by the method
+// (identify's). It returns the registered client the request named — also
+// when the authentication failed, so that failures are counted against it —
+// and the failure.
+func (s *Server) authenticate(ctx context.Context, cr Credentials, method, id string) (*Client, error) {
 	c, err := s.Client(ctx, id)
 	if errors.Is(err, bank.ErrNotFound) {
 		return nil, errInvalidClient("unknown client")
@@ -69,15 +127,15 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 		return nil, err
 	}
 	if c.TokenEndpointAuthMethod != method {
-		return nil, errInvalidClient("the client registered %s, not %s", c.TokenEndpointAuthMethod, method)
+		return c, errInvalidClient("the client registered %s, not %s", c.TokenEndpointAuthMethod, method)
 	}
 	if (method == AuthClientSecretBasic || method == AuthClientSecretPost) && !s.Dev() {
-		return nil, errInvalidClient("client secrets are not allowed in the fapi profile")
+		return c, errInvalidClient("client secrets are not allowed in the fapi profile")
 	}
 	switch method {
 	case AuthPrivateKeyJWT:
 		if err := s.verifyAssertion(ctx, c, cr.Assertion); err != nil {
-			return nil, err
+			return c, err
 		}
 	case AuthClientSecretBasic, AuthClientSecretPost:
 		secret := cr.Secret
@@ -85,15 +143,12 @@ func (s *Server) AuthenticateClient(ctx context.Context, cr Credentials) (*Clien
 			secret = cr.BasicSecret
 		}
 		if c.secretHash == "" || subtle.ConstantTimeCompare([]byte(hash(secret)), []byte(c.secretHash)) != 1 {
-			return nil, errInvalidClient("wrong client secret")
+			return c, errInvalidClient("wrong client secret")
 		}
 	case AuthTLSClient:
 		if cr.CertSubjectDN != c.TLSClientAuthSubjectDN {
-			return nil, errInvalidClient("the certificate's subject does not match tls_client_auth_subject_dn")
+			return c, errInvalidClient("the certificate's subject does not match tls_client_auth_subject_dn")
 		}
-	}
-	if c.suspended != "" {
-		return nil, errInvalidClient("client suspended: %s", c.suspended)
 	}
 	return c, nil
 }
@@ -132,6 +187,17 @@ func (s *Server) verifyAssertion(ctx context.Context, c *Client, assertion strin
 		return errInvalidClient("client_assertion: jti %q was already used", claims.ID).WithRule(audit.RuleAssertionReplay)
 	}
 	return err
+}
+
+// count counts the true values.
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // hasGrant reports whether the client registered the grant type.

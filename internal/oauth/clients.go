@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -133,9 +134,8 @@ func (s *Server) validate(m *Metadata) error {
 		}
 	}
 	if m.JWKSURI != "" {
-		u, err := url.Parse(m.JWKSURI)
-		if err != nil || !u.IsAbs() || u.Scheme != "https" || (!dev && isLoopback(u)) {
-			return errMetadata("jwks_uri must be an https URL (not localhost in fapi)")
+		if err := s.checkJWKSURI(m.JWKSURI); err != nil {
+			return err
 		}
 	}
 	hasKeys := m.JWKS != nil || m.JWKSURI != ""
@@ -231,9 +231,11 @@ func intersectScopes(asked, allowed string) string {
 	return strings.Join(out, " ")
 }
 
-// checkRedirectURI: absolute, no fragment, https (dev also allows
-// http://localhost and loopback addresses); the fapi profile refuses
-// localhost altogether (UK OB DCR).
+// checkRedirectURI: absolute, no fragment (RFC 6749 §3.1.2), no wildcard
+// or other pattern — a redirect URI is matched exactly, so its host must be
+// a host name or an IP address —, https (dev also allows http://localhost
+// and loopback addresses); the fapi profile refuses localhost altogether
+// (UK OB DCR).
 func checkRedirectURI(raw string, dev bool) error {
 	u, err := url.Parse(raw)
 	switch {
@@ -241,6 +243,8 @@ func checkRedirectURI(raw string, dev bool) error {
 		return errRedirectURI("redirect_uris: %q is not an absolute URL", raw)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return errRedirectURI("redirect_uris: %q has a fragment", raw)
+	case strings.Contains(raw, "*") || !validHost(u.Hostname()):
+		return errRedirectURI("redirect_uris: %q is not one exact URL (wildcards and patterns are not allowed)", raw)
 	case u.Scheme == "https" && (dev || !isLoopback(u)):
 		return nil
 	case u.Scheme == "http" && dev && isLoopback(u):
@@ -249,6 +253,28 @@ func checkRedirectURI(raw string, dev bool) error {
 		return errRedirectURI("redirect_uris: %q: localhost is not allowed in the fapi profile", raw)
 	}
 	return errRedirectURI("redirect_uris: %q must use https", raw)
+}
+
+// validHost reports whether h is an IP address or a DNS host name: labels
+// of letters, digits and hyphens, not starting or ending with a hyphen.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkClientKeys refuses private keys, weak keys and duplicate kids (FAPI
@@ -305,9 +331,21 @@ func (s *Server) Register(ctx context.Context, m Metadata) (*Registration, error
 		return nil, err
 	}
 	if err := s.Store.CreateClient(ctx, rec); err != nil {
-		return nil, err
+		return nil, softwareErr(err)
 	}
 	return reg, nil
+}
+
+// softwareErr explains a registration refused because the software already
+// has a client. UK OB DCR registers a piece of software once per ASPSP: one
+// software statement gives one client, and changes to it go through PUT on
+// the client's registration URI (RFC 7592 §2.2), not a second registration.
+func softwareErr(err error) error {
+	if errors.Is(err, store.ErrSoftwareRegistered) {
+		return errSoftwareStatement("the software statement's software already has a client at this bank: update that client " +
+			"with PUT on its registration_client_uri (RFC 7592), or DELETE it first")
+	}
+	return err
 }
 
 // Client loads a registered client.
@@ -370,7 +408,7 @@ func (s *Server) update(ctx context.Context, c *Client, m Metadata) (*Registrati
 		return nil, err
 	}
 	if err := s.Store.UpdateClient(ctx, rec); err != nil {
-		return nil, err
+		return nil, softwareErr(err)
 	}
 	return &Registration{Metadata: m, RegistrationClientURI: s.Issuer + PathRegister + "/" + c.ClientID}, nil
 }

@@ -44,6 +44,15 @@ func (s *Server) IssueSoftwareStatement(ssa SoftwareStatement) (string, error) {
 	return s.Keys.Sign(ssa, "JWT")
 }
 
+// A signed registration request is a one-off message, not a credential:
+// it must say when it was made (iat, not in the future beyond the leeway)
+// and expire at most MaxRegistrationRequestLifetime later (UK OB DCR 3.2
+// requires iat and exp; the bound is the sandbox's, as for request objects).
+const (
+	MaxRegistrationRequestLifetime = time.Hour
+	registrationLeeway             = 10 * time.Second
+)
+
 // registrationClaims are the claims of a signed registration request (UK
 // OB DCR 3.2): client metadata plus iss, aud and the software statement.
 type registrationClaims struct {
@@ -94,10 +103,16 @@ func (s *Server) verifyRegistrationJWT(ctx context.Context, raw string) (*Metada
 	var rc registrationClaims
 	err = parseJWT(raw, &rc, func(t *jwt.Token) (any, error) {
 		return s.keyFor(ctx, &Client{Metadata: Metadata{JWKS: ssa.SoftwareJWKS}}, t)
-	}, jwt.WithValidMethods([]string{"PS256", "ES256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall),
-		jwt.WithLeeway(10*time.Second), jwt.WithAudience(s.Issuer))
+	}, jwt.WithValidMethods([]string{"PS256", "ES256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.Clock.Wall),
+		jwt.WithLeeway(registrationLeeway), jwt.WithAudience(s.Issuer))
 	if err != nil {
 		return nil, errInvalidRequest("the registration request's signature or claims are invalid: %v", err)
+	}
+	switch {
+	case rc.IssuedAt == nil:
+		return nil, errInvalidRequest("the registration request needs an iat")
+	case rc.ExpiresAt.Time.Sub(rc.IssuedAt.Time) > MaxRegistrationRequestLifetime:
+		return nil, errInvalidRequest("the registration request lives too long: exp may be at most %s after iat", MaxRegistrationRequestLifetime)
 	}
 	if rc.Issuer != ssa.SoftwareID {
 		return nil, errInvalidRequest("the registration request's iss must be the software_id")

@@ -1,6 +1,9 @@
 package oauth
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Error is an OAuth error (RFC 6749 §5.2, RFC 7591 §3.2.2): the code travels
 // to the client as is, in {"error","error_description"}.
@@ -13,6 +16,8 @@ type Error struct {
 	Challenge string
 	// Rule names the rule that refused, for the audit trail only.
 	Rule string
+	// RetryAfter, when set, goes out as Retry-After (429).
+	RetryAfter time.Duration
 }
 
 // WithRule returns the error with its audit rule set.

@@ -132,7 +132,8 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	if !cn.Usable(now) {
 		return nil, errInvalidGrant("the consent is no longer authorised")
 	}
-	resp, err := s.issueForConsent(ctx, c, &cn, code.PSU, code.Scope, code.Nonce, h, cnf, GrantAuthorizationCode)
+	resp, err := s.issueForConsent(ctx, c, &cn, grant{PSU: code.PSU, Scope: code.Scope, Nonce: code.Nonce, Code: h, CNF: cnf,
+		Type: GrantAuthorizationCode, AuthTime: code.AuthTime})
 	if err != nil {
 		return nil, err
 	}
@@ -146,21 +147,31 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	return resp, nil
 }
 
+// grant is what tokens bound to a consent are issued under: the PSU's
+// authorisation (from the code, then carried by each refresh token).
+type grant struct {
+	PSU, Scope, Nonce string
+	Code              string // hash of the authorization code
+	CNF               string
+	Type              string // the grant type of this request
+	AuthTime          time.Time
+}
+
 // issueForConsent issues an access token bound to a consent, a refresh token
 // for long-lived consents (account access, funds confirmation) and an ID
 // token.
-func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consent, psu, scope, nonce, code, cnf, grant string) (*TokenResponse, error) {
-	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: scope, GrantType: grant, Consent: cn,
-		PSU: psu, Code: code, CNF: cnf})
+func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consent, g grant) (*TokenResponse, error) {
+	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: g.Scope, GrantType: g.Type, Consent: cn,
+		PSU: g.PSU, Code: g.Code, CNF: g.CNF})
 	if err != nil {
 		return nil, err
 	}
-	resp := &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: scope}
+	resp := &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: g.Scope}
 	var refreshExp time.Time
 	if c.hasGrant(GrantRefreshToken) && (cn.Kind == bank.ConsentAccountAccess || cn.Kind == bank.ConsentFundsConfirmation) {
 		now := s.Clock.Now()
-		rec := store.Token{Kind: "refresh", ClientID: c.ClientID, ConsentID: cn.ID, PSU: psu, Scope: scope,
-			GrantType: grant, IssuedAt: now, Code: code, CNF: cnf}
+		rec := store.Token{Kind: "refresh", ClientID: c.ClientID, ConsentID: cn.ID, PSU: g.PSU, Scope: g.Scope,
+			GrantType: g.Type, IssuedAt: now, Code: g.Code, CNF: g.CNF, AuthTime: g.AuthTime}
 		if s.RefreshTTL > 0 {
 			rec.ExpiresAt = now.Add(s.RefreshTTL)
 		}
@@ -176,8 +187,8 @@ func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consen
 			refreshExp = s.Clock.Wall().Add(rec.ExpiresAt.Sub(now))
 		}
 	}
-	if slices.Contains(strings.Fields(scope), "openid") {
-		if resp.IDToken, err = s.idToken(c.ClientID, psu, cn.ID, nonce, map[string]any{"at_hash": halfHash(iss.Token)}, refreshExp); err != nil {
+	if slices.Contains(strings.Fields(g.Scope), "openid") {
+		if resp.IDToken, err = s.idToken(c.ClientID, cn.ID, g.Nonce, g.AuthTime, map[string]any{"at_hash": halfHash(iss.Token)}, refreshExp); err != nil {
 			return nil, err
 		}
 	}
@@ -185,8 +196,11 @@ func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consen
 }
 
 // refresh redeems a refresh token (RFC 6749 §6). Refresh tokens rotate: the
-// old one is revoked and a new one issued; presenting a revoked one again is
-// treated as theft and revokes every token of the consent for the client.
+// old one is used up and a new one issued. A rotated-out token presented
+// again is treated as theft (RFC 9700 §4.14.2): every token of the consent
+// is revoked and the reuse is flagged for the anomaly rules. A token revoked
+// any other way — by the PSU, a consent deletion, RFC 7009 — is simply
+// invalid_grant: its holder did nothing wrong by trying it.
 func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
 	if p.RefreshToken == "" {
 		return nil, errInvalidRequest("refresh_token is missing")
@@ -199,19 +213,14 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 	if err != nil {
 		return nil, err
 	}
-	if !rec.RevokedAt.IsZero() {
-		if rec.ConsentID != "" {
-			if err := s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now); err != nil {
-				return nil, err
-			}
-		}
-		s.Log.WarnContext(ctx, "revoked refresh token presented: the consent's tokens are revoked", "client_id", c.ClientID, "consent_id", rec.ConsentID)
-		return nil, errInvalidGrant("the refresh token was revoked").WithRule(audit.RuleRefreshReused)
-	}
-	if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
+	switch {
+	case !rec.RotatedAt.IsZero():
+		return nil, s.refreshReused(ctx, c, rec, now)
+	case !rec.RevokedAt.IsZero():
+		return nil, errInvalidGrant("the refresh token was revoked")
+	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
 		return nil, errInvalidGrant("the refresh token has expired")
-	}
-	if rec.CNF != cnf {
+	case rec.CNF != cnf:
 		return nil, errInvalidGrant("the refresh token is bound to another certificate")
 	}
 	cn, err := s.Store.Consent(ctx, rec.ConsentID)
@@ -232,16 +241,27 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 	}
 	// The rotation is one atomic update: of two concurrent refreshes with the
 	// same token one wins, the other counts as reuse.
-	if ok, err := s.Store.RotateRefresh(ctx, rec.JTI, now); err != nil || !ok {
-		if err == nil {
-			err = s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now)
-		}
-		if err == nil {
-			err = errInvalidGrant("the refresh token was already used").WithRule(audit.RuleRefreshReused)
-		}
+	switch err := s.Store.RotateRefresh(ctx, rec.JTI, now); {
+	case errors.Is(err, store.ErrRefreshRotated):
+		return nil, s.refreshReused(ctx, c, rec, now)
+	case errors.Is(err, store.ErrRefreshRevoked):
+		return nil, errInvalidGrant("the refresh token was revoked")
+	case err != nil:
 		return nil, err
 	}
-	return s.issueForConsent(ctx, c, &cn, rec.PSU, scope, "", rec.Code, cnf, GrantRefreshToken)
+	return s.issueForConsent(ctx, c, &cn, grant{PSU: rec.PSU, Scope: scope, Code: rec.Code, CNF: cnf, Type: GrantRefreshToken,
+		AuthTime: rec.AuthTime})
+}
+
+// refreshReused answers a rotated-out refresh token presented again: the
+// consent's tokens are revoked, and the error names the rule the anomaly
+// rules raise refresh_token_reuse on.
+func (s *Server) refreshReused(ctx context.Context, c *Client, rec store.Token, now time.Time) error {
+	if err := s.Store.RevokeConsentTokens(ctx, rec.ConsentID, now); err != nil {
+		return err
+	}
+	s.Log.WarnContext(ctx, "rotated-out refresh token presented again: the consent's tokens are revoked", "client_id", c.ClientID, "consent_id", rec.ConsentID)
+	return errInvalidGrant("the refresh token was already used; the consent's tokens are revoked").WithRule(audit.RuleRefreshReused)
 }
 
 // Revoke revokes a token of the client (RFC 7009 §2.1). Unknown tokens and

@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/egress"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -48,9 +50,13 @@ type Server struct {
 	CodeTTL    time.Duration
 	// TLSClientAuth is on when the server terminates mutual TLS itself.
 	TLSClientAuth bool
-	// HTTPClient fetches clients' jwks_uri (nil: a client with a 5 s
-	// timeout that follows no redirects).
-	HTTPClient *http.Client
+	// JWKSPolicy says which addresses a client's jwks_uri may reach:
+	// AllowPrivate (--allow-private-jwks) lets it name loopback and private
+	// ones. JWKSRoots verify the servers (nil: the system's roots).
+	JWKSPolicy egress.Policy
+	JWKSRoots  *x509.CertPool
+	// AuthFailures limits failed client authentications (nil: no limit).
+	AuthFailures *gateway.AuthFailures
 
 	jwksMu   sync.Mutex
 	jwks     *jwksCache

@@ -23,14 +23,15 @@ type AuthCode struct {
 	IssuedAt      time.Time
 	ExpiresAt     time.Time
 	UsedAt        time.Time
+	AuthTime      time.Time // when the PSU authenticated (real time)
 }
 
 // SaveCode records a new authorization code.
 func (s *Store) SaveCode(ctx context.Context, c AuthCode) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO auth_codes(code_hash, client_id, consent_id, psu, redirect_uri, scope, nonce,
-			code_challenge, issued_at, expires_at) VALUES(?,?,?,?,?,?,?,?,?,?)`, c.Hash, c.ClientID, c.ConsentID, c.PSU,
-			c.RedirectURI, c.Scope, c.Nonce, c.CodeChallenge, unix(c.IssuedAt), unix(c.ExpiresAt))
+			code_challenge, issued_at, expires_at, auth_time) VALUES(?,?,?,?,?,?,?,?,?,?,?)`, c.Hash, c.ClientID, c.ConsentID, c.PSU,
+			c.RedirectURI, c.Scope, c.Nonce, c.CodeChallenge, unix(c.IssuedAt), unix(c.ExpiresAt), unix(c.AuthTime))
 		return err
 	})
 }
@@ -52,14 +53,14 @@ func (s *Store) UseCode(ctx context.Context, hash, clientID string, now time.Tim
 	var c AuthCode
 	var outcome error
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var iat, exp, used int64
+		var iat, exp, used, auth int64
 		err := tx.QueryRowContext(ctx, `SELECT code_hash, client_id, consent_id, psu, redirect_uri, scope, nonce, code_challenge,
-			issued_at, expires_at, used_at FROM auth_codes WHERE code_hash = ?`, hash).Scan(&c.Hash, &c.ClientID, &c.ConsentID,
-			&c.PSU, &c.RedirectURI, &c.Scope, &c.Nonce, &c.CodeChallenge, &iat, &exp, &used)
+			issued_at, expires_at, used_at, auth_time FROM auth_codes WHERE code_hash = ?`, hash).Scan(&c.Hash, &c.ClientID, &c.ConsentID,
+			&c.PSU, &c.RedirectURI, &c.Scope, &c.Nonce, &c.CodeChallenge, &iat, &exp, &used, &auth)
 		if err != nil {
 			return err
 		}
-		c.IssuedAt, c.ExpiresAt, c.UsedAt = fromUnix(iat), fromUnix(exp), fromUnix(used)
+		c.IssuedAt, c.ExpiresAt, c.UsedAt, c.AuthTime = fromUnix(iat), fromUnix(exp), fromUnix(used), fromUnix(auth)
 		switch {
 		case c.ClientID != clientID:
 			outcome = ErrWrongClient

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -28,9 +29,34 @@ func scanClient(sc interface{ Scan(...any) error }) (Client, error) {
 	return c, err
 }
 
-// CreateClient stores a new client; ErrConflict if the id is taken.
+// ErrSoftwareRegistered is returned by CreateClient and UpdateClient when
+// another client already holds the metadata's software_id.
+var ErrSoftwareRegistered = errors.New("the software already has a client")
+
+// softwareTaken checks, inside a write, that no other client holds the
+// software_id of c's metadata (none: nothing to check). The check and the
+// write share the transaction, so two concurrent registrations of one
+// software cannot both pass.
+func softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
+	var other string
+	err := tx.QueryRowContext(ctx, `SELECT client_id FROM clients WHERE json_extract(metadata, '$.software_id') = json_extract(?, '$.software_id')
+		AND client_id <> ? LIMIT 1`, string(c.Metadata), c.ID).Scan(&other)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return ErrSoftwareRegistered
+}
+
+// CreateClient stores a new client; ErrConflict if the id is taken,
+// ErrSoftwareRegistered if its software_id is another client's.
 func (s *Store) CreateClient(ctx context.Context, c Client) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := softwareTaken(ctx, tx, c); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO clients("+clientCols+") VALUES(?,?,?,?,?,?,?)",
 			c.ID, string(c.Metadata), c.SecretHash, c.Secret, c.RegistrationHash, unix(c.CreatedAt), c.Suspended)
 		return err
@@ -43,9 +69,13 @@ func (s *Store) Client(ctx context.Context, id string) (Client, error) {
 	return c, translate(err)
 }
 
-// UpdateClient rewrites a client's metadata and secrets; ErrNotFound if unknown.
+// UpdateClient rewrites a client's metadata and secrets; ErrNotFound if
+// unknown, ErrSoftwareRegistered if its software_id is another client's.
 func (s *Store) UpdateClient(ctx context.Context, c Client) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := softwareTaken(ctx, tx, c); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, "UPDATE clients SET metadata = ?, secret_hash = ?, secret = ?, registration_hash = ?, suspended = ? WHERE client_id = ?",
 			string(c.Metadata), c.SecretHash, c.Secret, c.RegistrationHash, c.Suspended, c.ID)
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"time"
 
@@ -23,8 +24,13 @@ type Token struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time // zero: never
 	RevokedAt time.Time
+	// RotatedAt is when a refresh token was used up by rotation (RevokedAt
+	// too); zero when it was revoked any other way or is live.
+	RotatedAt time.Time
 	Code      string // hash of the authorization code it came from
 	CNF       string // x5t#S256 of the certificate it is bound to
+	// AuthTime is when the PSU authenticated for the grant (real time).
+	AuthTime time.Time
 }
 
 // SaveToken records an issued token.
@@ -34,18 +40,18 @@ func (s *Store) SaveToken(ctx context.Context, t Token) error {
 
 func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO tokens(jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at,
-		expires_at, revoked_at, code, cnf) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`, t.JTI, t.Kind, t.ClientID, t.ConsentID, t.PSU,
-		t.Scope, t.GrantType, unix(t.IssuedAt), unix(t.ExpiresAt), unix(t.RevokedAt), t.Code, t.CNF)
+		expires_at, revoked_at, code, cnf, auth_time) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, t.JTI, t.Kind, t.ClientID, t.ConsentID, t.PSU,
+		t.Scope, t.GrantType, unix(t.IssuedAt), unix(t.ExpiresAt), unix(t.RevokedAt), t.Code, t.CNF, unix(t.AuthTime))
 	return err
 }
 
-const tokenCols = "jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at, expires_at, revoked_at, code, cnf"
+const tokenCols = "jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at, expires_at, revoked_at, rotated_at, code, cnf, auth_time"
 
 func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 	var t Token
-	var iat, exp, rev int64
-	err := sc.Scan(&t.JTI, &t.Kind, &t.ClientID, &t.ConsentID, &t.PSU, &t.Scope, &t.GrantType, &iat, &exp, &rev, &t.Code, &t.CNF)
-	t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromUnix(iat), fromUnix(exp), fromUnix(rev)
+	var iat, exp, rev, rot, auth int64
+	err := sc.Scan(&t.JTI, &t.Kind, &t.ClientID, &t.ConsentID, &t.PSU, &t.Scope, &t.GrantType, &iat, &exp, &rev, &rot, &t.Code, &t.CNF, &auth)
+	t.IssuedAt, t.ExpiresAt, t.RevokedAt, t.RotatedAt, t.AuthTime = fromUnix(iat), fromUnix(exp), fromUnix(rev), fromUnix(rot), fromUnix(auth)
 	return t, err
 }
 
@@ -106,20 +112,45 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, now time.Time) erro
 	})
 }
 
-// RotateRefresh revokes a refresh token for its one permitted use: false
-// when it was already revoked (so two concurrent refreshes cannot both win).
-func (s *Store) RotateRefresh(ctx context.Context, jti string, now time.Time) (bool, error) {
-	var ok bool
+// Outcomes of RotateRefresh other than success.
+var (
+	// ErrRefreshRotated: the refresh token was already used up by rotation;
+	// presenting it again is reuse (RFC 9700 §4.14.2).
+	ErrRefreshRotated = errors.New("refresh token already rotated")
+	// ErrRefreshRevoked: the refresh token was revoked otherwise (by the PSU,
+	// a consent deletion, RFC 7009, a detected reuse): not reuse.
+	ErrRefreshRevoked = errors.New("refresh token revoked")
+)
+
+// RotateRefresh uses up a refresh token for its one permitted use, in one
+// conditional update, so that of two concurrent refreshes exactly one wins.
+// It returns ErrRefreshRotated when the token was already rotated out and
+// ErrRefreshRevoked when it was revoked any other way.
+func (s *Store) RotateRefresh(ctx context.Context, jti string, now time.Time) error {
+	var outcome error
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE jti = ? AND kind = 'refresh' AND revoked_at = 0", now.Unix(), jti)
+		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ?, rotated_at = ? WHERE jti = ? AND kind = 'refresh' AND revoked_at = 0",
+			now.Unix(), now.Unix(), jti)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		ok = n == 1
-		return err
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var rotated int64
+		if err := tx.QueryRowContext(ctx, "SELECT rotated_at FROM tokens WHERE jti = ?", jti).Scan(&rotated); err != nil {
+			return err
+		}
+		outcome = ErrRefreshRevoked
+		if rotated != 0 {
+			outcome = ErrRefreshRotated
+		}
+		return nil
 	})
-	return ok, err
+	if err == nil {
+		err = outcome
+	}
+	return err
 }
 
 // RevokeConsentTokens revokes every token bound to a consent.
