@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -227,5 +226,3 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
-
-func getenvOS(k string) string { return os.Getenv(k) }
