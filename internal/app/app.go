@@ -65,6 +65,9 @@ type App struct {
 	spec func() (*openapi3.T, error)
 	// CA is the development certificate authority (when serving TLS).
 	CA *pki.CA
+	// showToken: the admin token was generated, not given (flag or
+	// environment): the banner prints it.
+	showToken bool
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -87,10 +90,15 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 			a.Close()
 		}
 	}()
+	var err error
+	// The address first: one in use is reported at once, not after seeding.
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, listenError(cfg.Addr, err)
+	}
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}
-	var err error
+	a.showToken = a.Config.AdminToken == "" // generated (now or at an earlier start), not given
 	if a.Config.AdminToken == "" {
 		if a.Config.AdminToken, err = a.Store.Setting(ctx, "admin_token"); errors.Is(err, bank.ErrNotFound) {
 			a.Config.AdminToken = randomHex(16)
@@ -99,9 +107,6 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, err
 	}
 	a.URL = deriveIssuer(a.ln.Addr())
 	if cfg.TLS {
@@ -132,6 +137,9 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := a.build(ctx, issuer, ""); err != nil {
 		return nil, err
 	}
+	if err := recordServer(ctx, a.Store, a.URL, issuer); err != nil {
+		return nil, err
+	}
 	a.srv = &http.Server{
 		Handler:           a,
 		TLSConfig:         tlsConfig,
@@ -156,7 +164,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.Fixtures, err = fixtures.Load(); err != nil {
 		return err
 	}
-	if a.Store, err = store.Open(ctx, a.Config.DB); err != nil {
+	if a.Store, err = openStore(ctx, a.Config.DB); err != nil {
 		return err
 	}
 	if err := a.ensureSeeded(ctx); err != nil {
