@@ -165,10 +165,16 @@ func tuneGC() {
 	}
 }
 
-// banner prints where the sandbox is and how to start using it. It prints
-// the admin token only when the sandbox made it: one given by flag or
-// environment is the user's own, and logs are no place for it.
-func (a *App) banner(ctx context.Context, w io.Writer) {
+// banner prints where the sandbox is and how to start using it, in one
+// write. It prints the admin token only when the sandbox made it: one given
+// by flag or environment is the user's own, and logs are no place for it.
+func (a *App) banner(ctx context.Context, out io.Writer) {
+	var b strings.Builder
+	a.writeBanner(ctx, &b)
+	io.WriteString(out, b.String())
+}
+
+func (a *App) writeBanner(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, a.Config.DB)
 	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
 	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
