@@ -35,17 +35,17 @@ func commands() []command {
 		{"serve", "serve the sandbox (the default when no command is given)", runServe},
 		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
-		{"keys", "keys rotate: make a new bank signing key (old ones keep verifying)", runKeys},
+		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying)", runKeys},
 		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
-		{"tpp", "tpp accounts|pay --sandbox URL --psu alice: run a reference TPP's journey headlessly, printing each exchange", runTPP},
-		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate (expired or revoked on request)", runCerts},
+		{"tpp", "tpp accounts|pay --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
+		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},
 		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
 		{"reset", "reset: put a running sandbox back to its seed (--sandbox URL, --admin-token)", runReset},
 		{"snapshot", "snapshot save|restore|list|delete NAME: save a running sandbox's whole state and put it back later", runSnapshot},
 		{"scenarios", "scenarios list|show|put|delete|activate|deactivate|bind|unbind: a running sandbox's scenario catalogue", runScenarios},
-		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
+		{"healthcheck", "exit 0 if this machine's sandbox answers GET /healthz with 200, over HTTP or HTTPS (container health checks)", runHealthcheck},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "sandbox", Version)
 			return nil
