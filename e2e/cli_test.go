@@ -121,8 +121,9 @@ func TestBanner(t *testing.T) {
 // fapi whether said by flag (which it cannot see) or by variable, with the
 // certificate verified when --cacert is given.
 func TestHealthcheckCLI(t *testing.T) {
-	t.Setenv("SANDBOX_TLS", "")
-	t.Setenv("SANDBOX_PROFILE", "")
+	for _, k := range []string{"SANDBOX_TLS", "SANDBOX_PROFILE", "SANDBOX_URL", "SANDBOX_CACERT"} {
+		t.Setenv(k, "")
+	}
 	addr := func(s *sandbox) string { u, _ := url.Parse(s.url); return u.Host }
 	healthy := func(t *testing.T, args ...string) {
 		t.Helper()
@@ -144,6 +145,10 @@ func TestHealthcheckCLI(t *testing.T) {
 	os.WriteFile(ca, fapi.app.CA.CertPEM, 0o600)
 	os.WriteFile(other, tlsOn.app.CA.CertPEM, 0o600) // another sandbox's CA
 	healthy(t, "--addr", addr(fapi), "--cacert", ca)
+	t.Run("BaseURLFromEnvironment", func(t *testing.T) {
+		t.Setenv("SANDBOX_URL", fapi.url) // as the other commands take it
+		healthy(t)
+	})
 	if code, _, errOut := cli(t, "healthcheck", "--addr", addr(fapi), "--cacert", other); code != 1 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("with a CA that did not sign the sandbox's certificate: exit %d %s", code, errOut)
 	}

@@ -270,7 +270,7 @@ func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) e
 	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "the sandbox serves HTTPS (found out when not said)")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "the sandbox's profile (fapi serves HTTPS)")
 	cacert := fs.String("cacert", "", "PEM file of the CA that signed the sandbox's certificate (sandbox certs ca); without it a sandbox on this machine's loopback is not verified")
-	target := fs.String("url", "", "health URL (default: /healthz at --addr)")
+	target := fs.String("url", "", "the sandbox's base URL or health URL (SANDBOX_URL; default: /healthz at --addr)")
 	fs.Usage = func() {
 		fmt.Fprintln(errOut, "Usage: sandbox healthcheck [--addr HOST:PORT] [--url URL] [--cacert FILE]\n\nExits 0 if the sandbox answers GET /healthz with 200 (HTTP or HTTPS).\n\nFlags:")
 		fs.PrintDefaults()
@@ -291,6 +291,9 @@ func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) e
 			scheme = "https"
 		}
 		*target = scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
+	}
+	if u, err := url.Parse(*target); err == nil && strings.Trim(u.Path, "/") == "" {
+		*target = strings.TrimRight(*target, "/") + "/healthz" // a base URL, as the other commands take
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
