@@ -123,7 +123,7 @@ func TestScheduledPayment(t *testing.T) {
 // after its number of payments.
 func TestStandingOrders(t *testing.T) {
 	s := start(t, realIssuer())
-	c, aisTok, acct := paymentSetup(t, s)
+	c, _, acct := paymentSetup(t, s)
 	first := s.app.Clock.Now().Add(72 * time.Hour).Truncate(time.Second)
 	weekly := func(ref string, n int) map[string]any {
 		in := map[string]any{"Frequency": "IntrvlWkDay:01:0" + fmt.Sprint(int(first.Weekday()+6)%7+1), "Reference": ref,
@@ -147,7 +147,7 @@ func TestStandingOrders(t *testing.T) {
 	submitOrder(t, c, "domestic-standing-orders", tok2, consent2, open)
 
 	s.advance("91d")
-	aisTok = s.freshAIS(c)
+	aisTok := s.freshAIS(c)
 	txs := items(t, s.get(ais+"/accounts/"+acct+"/transactions?page-size=1000&fromBookingDateTime="+first.Format("2006-01-02"), aisTok), "Transaction")
 	amounts := map[string][]string{}
 	for _, tx := range txs {

@@ -298,11 +298,9 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 		if err != nil {
 			return err
 		}
-		err = c.RegisterJWT(ctx, ssa)
-	} else {
-		err = c.Register(ctx, "private_key_jwt")
+		return c.RegisterJWT(ctx, ssa)
 	}
-	return err
+	return c.Register(ctx, "private_key_jwt")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -45,7 +45,6 @@ type entry struct {
 	kind     kind
 	cp       *bank.AccountRef
 	merchant *fixtures.Merchant
-	town     string
 	auth     string // card authorisation type, card entries only
 	ref      string
 	info     string

@@ -72,6 +72,9 @@ type App struct {
 	spec func() (*openapi3.T, error)
 	// CA is the development certificate authority (when serving TLS).
 	CA *pki.CA
+	// showToken: the admin token was generated, not given (flag or
+	// environment): the banner prints it.
+	showToken bool
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -94,14 +97,16 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 			a.Close()
 		}
 	}()
+	var err error
+	// The address first: one in use is reported at once, not after seeding.
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, listenError(cfg.Addr, err)
+	}
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}
+	a.showToken = a.Config.AdminToken == "" // generated (now or at an earlier start), not given
 	if err := a.loadAdminToken(ctx); err != nil {
-		return nil, err
-	}
-	var err error
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, err
 	}
 	a.URL = deriveIssuer(a.ln.Addr())
@@ -131,6 +136,9 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		a.tenants = newTenants(a)
 	}
 	if err := a.build(ctx, issuer, ""); err != nil {
+		return nil, err
+	}
+	if err := recordServer(ctx, a.Store, a.URL, issuer); err != nil {
 		return nil, err
 	}
 	a.srv = &http.Server{
@@ -213,6 +221,9 @@ func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
 // writer lock taken, the key file created if absent) or, with inspect, to
 // read it while a server may hold it (with the key file if there is one).
 func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, error) {
+	if err := pathProblem(cfg.DB); err != nil {
+		return nil, err
+	}
 	key, err := loadKey(cfg, !inspect)
 	if errors.Is(err, keyring.ErrMissing) && inspect {
 		key, err = nil, nil // reading needs no key; verifying the audit trail asks for it itself
@@ -227,8 +238,10 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 		return nil, fmt.Errorf("%w: one sandbox serves a database at a time; stop the other one, or give this one its own --db", err)
 	case errors.Is(err, store.ErrAuditKey):
 		return nil, fmt.Errorf("%w: the key file %s is not the one this database was started with; restore that one", err, path)
+	case err != nil:
+		return nil, dbError(cfg.DB, err)
 	}
-	return s, err
+	return s, nil
 }
 
 // build makes the bank's keys, the authorization server, the audit trail,

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -9,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/seed"
 )
 
@@ -30,17 +35,17 @@ func commands() []command {
 		{"serve", "serve the sandbox (the default when no command is given)", runServe},
 		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
-		{"keys", "keys rotate: make a new bank signing key (old ones keep verifying)", runKeys},
+		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying)", runKeys},
 		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
-		{"tpp", "tpp accounts|pay --sandbox URL --psu alice: run a reference TPP's journey headlessly, printing each exchange", runTPP},
-		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate (expired or revoked on request)", runCerts},
+		{"tpp", "tpp accounts|pay --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
+		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},
 		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
 		{"reset", "reset: put a running sandbox back to its seed (--sandbox URL, --admin-token)", runReset},
 		{"snapshot", "snapshot save|restore|list|delete NAME: save a running sandbox's whole state and put it back later", runSnapshot},
 		{"scenarios", "scenarios list|show|put|delete|activate|deactivate|bind|unbind: a running sandbox's scenario catalogue", runScenarios},
-		{"healthcheck", "exit 0 if the sandbox at --url answers GET /healthz with 200 (container health checks)", runHealthcheck},
+		{"healthcheck", "exit 0 if this machine's sandbox answers GET /healthz with 200, over HTTP or HTTPS (container health checks)", runHealthcheck},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "sandbox", Version)
 			return nil
@@ -55,9 +60,8 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" || name == "-h" || name == "--help" {
-		usage(errOut)
-		return 0
+	if name == "help" {
+		name, args = "serve", []string{"--help"} // the commands, then the serving flags
 	}
 	for _, c := range commands() {
 		if c.name == name {
@@ -88,10 +92,29 @@ func usage(w io.Writer) {
 	tw.Flush()
 }
 
+// parseFlags parses args: --help prints the command's usage; a bad flag is
+// one line naming it, with a pointer to --help instead of the whole usage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	case err != nil:
+		return fmt.Errorf("%w (%s --help lists the flags)", err, fs.Name())
+	}
+	return nil
+}
+
 // parse reads flags, then their SANDBOX_* environment twins for flags not
 // given on the command line.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -112,7 +135,8 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) error {
 	cfg := Defaults()
 	fs := flagSet("sandbox serve", &cfg, errOut)
 	fs.Usage = func() {
-		fmt.Fprintln(errOut, "Usage: sandbox [serve] [flags]\n\nServes the sandbox. Every flag has an environment twin: --db is SANDBOX_DB.\n\nFlags:")
+		usage(errOut)
+		fmt.Fprintln(errOut, "\nsandbox [serve] [flags] serves the sandbox. Every flag has an environment twin: --db is SANDBOX_DB.\n\nFlags of serve:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -141,13 +165,27 @@ func tuneGC() {
 	}
 }
 
-// banner prints where the sandbox is and how to start using it.
-func (a *App) banner(ctx context.Context, w io.Writer) {
+// banner prints where the sandbox is and how to start using it, in one
+// write. It prints the admin token only when the sandbox made it: one given
+// by flag or environment is the user's own, and logs are no place for it.
+func (a *App) banner(ctx context.Context, out io.Writer) {
+	var b strings.Builder
+	a.writeBanner(ctx, &b)
+	io.WriteString(out, b.String())
+}
+
+func (a *App) writeBanner(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, a.Config.DB)
 	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
 	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
 	fmt.Fprintf(w, "  Health       %s/healthz\n", a.URL)
-	fmt.Fprintf(w, "  Admin token  %s   (Authorization: Bearer <token> on /sandbox/...)\n", a.Config.AdminToken)
+	token := "<admin token>"
+	if a.showToken {
+		token = a.Config.AdminToken
+		fmt.Fprintf(w, "  Admin token  %s   (Authorization: Bearer <token> on /sandbox/...)\n", token)
+	} else {
+		fmt.Fprintln(w, "  Admin token  the one given by --admin-token / SANDBOX_ADMIN_TOKEN   (Authorization: Bearer <token> on /sandbox/...)")
+	}
 	if n, err := a.Store.PSUCount(ctx); err == nil { // a count: listing 10,000 PSUs would delay the start
 		fmt.Fprint(w, "  Test PSUs    ")
 		for _, p := range a.Fixtures.PSUs {
@@ -158,7 +196,18 @@ func (a *App) banner(ctx context.Context, w io.Writer) {
 	if a.Config.AllowPrivateJWKS {
 		fmt.Fprintln(w, "  Warning      --allow-private-jwks: clients' jwks_uri may name loopback and private addresses, which the bank then fetches")
 	}
+	if a.Config.Profile == oauth.ProfileFAPI {
+		// fapi takes no JSON registration: a client needs a certificate for
+		// mutual TLS and a software statement, both from the sandbox.
+		fmt.Fprintln(w, "  First step   a reference TPP gets a certificate and a software statement, registers, and reads alice's accounts:")
+		fmt.Fprintf(w, "    sandbox tpp accounts --sandbox %s --admin-token %s --psu alice\n", a.Auth.Issuer, token)
+		fmt.Fprintf(w, "  By hand      the CA: GET %s/sandbox/certs/ca.pem; a TPP certificate: POST /sandbox/certs; a software statement:\n", a.URL)
+		fmt.Fprintln(w, "               POST /sandbox/directory/software-statements (both with the admin token); then POST /as/register a signed")
+		fmt.Fprintln(w, "               request (application/jwt) over mutual TLS — README, \"Quick start: the fapi profile\"")
+		return
+	}
 	fmt.Fprintf(w, "  Register a client: curl -s -X POST %s/as/register -H 'Content-Type: application/json' -d '{\"redirect_uris\":[\"https://localhost:3000/callback\"]}'\n", a.URL)
+	fmt.Fprintf(w, "  Or the whole journey: sandbox tpp accounts --sandbox %s --psu alice\n", a.Auth.Issuer)
 }
 
 func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
@@ -210,41 +259,110 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+// runHealthcheck is the container's health check: GET /healthz on this
+// machine's sandbox, exit 0 on 200. It reads the variables serve reads
+// (SANDBOX_ADDR, SANDBOX_TLS, SANDBOX_PROFILE); a sandbox started with --tls
+// or --profile fapi as flags, which it cannot see, is found out by its
+// answer to plain HTTP, and asked again over HTTPS. /healthz needs no client
+// certificate, in any profile.
 func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) error {
 	cfg := Defaults()
 	fs := flag.NewFlagSet("sandbox healthcheck", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the sandbox's listen address")
-	url := fs.String("url", "", "health URL (default: from --addr)")
+	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "the sandbox serves HTTPS (found out when not said)")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "the sandbox's profile (fapi serves HTTPS)")
+	cacert := fs.String("cacert", "", "PEM file of the CA that signed the sandbox's certificate (sandbox certs ca); without it a sandbox on this machine's loopback is not verified")
+	target := fs.String("url", "", "the sandbox's base URL or health URL (SANDBOX_URL; default: /healthz at --addr)")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox healthcheck [--addr HOST:PORT] [--url URL] [--cacert FILE]\n\nExits 0 if the sandbox answers GET /healthz with 200 (HTTP or HTTPS).\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *url == "" {
+	if *target == "" {
 		host, port, err := net.SplitHostPort(cfg.Addr)
 		if err != nil {
-			return err
+			return fmt.Errorf("--addr %q: %w", cfg.Addr, err)
 		}
-		if host == "" || host == "0.0.0.0" || host == "::" {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			host = "127.0.0.1"
 		}
-		*url = "http://" + net.JoinHostPort(host, port) + "/healthz"
+		scheme := "http"
+		if cfg.TLS || cfg.Profile == oauth.ProfileFAPI {
+			scheme = "https"
+		}
+		*target = scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
+	}
+	if u, err := url.Parse(*target); err == nil && strings.Trim(u.Path, "/") == "" {
+		*target = strings.TrimRight(*target, "/") + "/healthz" // a base URL, as the other commands take
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	status, err := healthz(ctx, *target, *cacert)
+	if errors.Is(err, errHTTPSServer) {
+		*target = "https://" + strings.TrimPrefix(*target, "http://")
+		status, err = healthz(ctx, *target, *cacert)
+	}
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", *url, resp.Status)
+	if status != http.StatusOK {
+		return fmt.Errorf("%s: %d %s", *target, status, http.StatusText(status))
 	}
 	fmt.Fprintln(out, "healthy")
 	return nil
+}
+
+// errHTTPSServer: plain HTTP reached a server that speaks TLS.
+var errHTTPSServer = errors.New("the sandbox serves HTTPS")
+
+// healthz gets target and returns the status.
+func healthz(ctx context.Context, target, cacert string) (int, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return 0, err
+	}
+	tr := &http.Transport{}
+	if u.Scheme == "https" {
+		tc := &tls.Config{}
+		switch ip := net.ParseIP(u.Hostname()); {
+		case cacert != "":
+			pem, err := os.ReadFile(cacert)
+			if err != nil {
+				return 0, err
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return 0, fmt.Errorf("--cacert %s: no certificate in it", cacert)
+			}
+		case u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()):
+			// A liveness probe of the process beside it, trusting nothing
+			// but the status (Kubernetes' HTTPS probes do the same): the
+			// development CA is in no trust store.
+			tc.InsecureSkipVerify = true
+		default:
+			return 0, fmt.Errorf("%s is not on this machine: give --cacert (sandbox certs ca) to check it over TLS", u.Host)
+		}
+		tr.TLSClientConfig = tc
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	// Go's server answers plain HTTP on a TLS port with this 400.
+	if u.Scheme == "http" && resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("HTTP request to an HTTPS server")) {
+		return 0, errHTTPSServer
+	}
+	return resp.StatusCode, nil
 }
 
 func runClient(ctx context.Context, args []string, out, errOut io.Writer) error {

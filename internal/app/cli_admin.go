@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +42,20 @@ func openOffline(ctx context.Context, cfg *Config) (*offline, error) {
 		return nil, err
 	}
 	issuer, profile := cfg.Issuer, cfg.Profile
+	if issuer == "" { // the one the sandbox last serving the file had
+		rec, err := recordedServer(ctx, s)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		issuer = rec.Issuer
+	}
+	if issuer == "" {
+		issuer = DefaultURL
+		if profile == oauth.ProfileFAPI {
+			issuer = "https://" + strings.TrimPrefix(DefaultURL, "http://")
+		}
+	}
 	clk := clock.New(nil)
 	keys, err := oauth.LoadKeys(ctx, s, clk.Now())
 	if err != nil {
@@ -55,7 +71,7 @@ func offlineFlags(name string, errOut io.Writer) (*flag.FlagSet, *Config) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "the sandbox's database file")
-	fs.StringVar(&cfg.Issuer, "issuer", "http://127.0.0.1:8080", "the sandbox's issuer (its public base URL)")
+	fs.StringVar(&cfg.Issuer, "issuer", "", "the sandbox's issuer, its public base URL (default: the one the sandbox last serving the file had)")
 	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "the profile the sandbox runs in: dev or fapi")
 	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "the sandbox's key file (default: the database's path plus .key)")
 	return fs, &cfg
@@ -113,15 +129,19 @@ func runClientCreate(ctx context.Context, args []string, out, errOut io.Writer) 
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{
-		"client_id": reg.ClientID, "client_secret": reg.ClientSecret, "token_endpoint_auth_method": reg.TokenEndpointAuthMethod,
+	client := map[string]any{
+		"client_id": reg.ClientID, "token_endpoint_auth_method": reg.TokenEndpointAuthMethod,
 		"registration_access_token": reg.RegistrationAccessToken, "registration_client_uri": reg.RegistrationClientURI,
-		"issuer": cfg.Issuer, "token_endpoint": cfg.Issuer + oauth.PathToken, "kid": jwk.KeyID,
+		"issuer": o.auth.Issuer, "token_endpoint": o.auth.Issuer + oauth.PathToken, "kid": jwk.KeyID,
 		"private_key_pem": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		"jwks":            jwks, "software_statement": signed, "redirect_uris": reg.RedirectURIs,
-	})
+	}
+	if reg.ClientSecret != "" { // client_secret_basic (dev) only
+		client["client_secret"] = reg.ClientSecret
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(client)
 }
 
 type multi []string
@@ -138,27 +158,92 @@ func jwtPayload(tok string) []byte {
 	return b
 }
 
-// runKeysRotate makes a new bank signing key; the old one keeps verifying
-// until its tokens expire, and JWKS serves both. A running server picks the
-// new key up at its next start.
+// runKeysRotate makes a new bank signing key; the old ones keep verifying
+// until their tokens expire, and JWKS serves them all. A running sandbox
+// holds its keys in memory, so a key made in its file would not be served
+// until it restarts: with an admin token the command rotates through the
+// sandbox (POST /sandbox/keys/rotate), which serves the new key at once;
+// without one it works on the file, and refuses when a sandbox serves it.
 func runKeysRotate(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs, cfg := offlineFlags("sandbox keys rotate", errOut)
+	base := fs.String("sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "with --admin-token: the running sandbox's base URL (SANDBOX_URL)")
+	token := fs.String("admin-token", "", "the running sandbox's admin token (SANDBOX_ADMIN_TOKEN): rotate through it")
+	ca := fs.String("ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's own)")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox keys rotate --admin-token TOKEN [--sandbox URL]   (a running sandbox)\n       sandbox keys rotate [--db FILE]                              (a file no sandbox serves)\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *token != "" {
+		hc, err := tppHTTP(ctx, strings.TrimRight(*base, "/"), *ca)
+		if err != nil {
+			return err
+		}
+		r := &remote{base: strings.TrimRight(*base, "/"), token: *token, hc: hc, out: io.Discard}
+		b, err := r.call(ctx, http.MethodPost, "/sandbox/keys/rotate", nil)
+		if err != nil {
+			return err
+		}
+		var got struct{ KID string }
+		if err := json.Unmarshal(b, &got); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "new signing key %s, served by %s now\n", got.KID, r.base)
+		return nil
+	}
 	o, err := openOffline(ctx, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w\nif a sandbox is running on it, rotate through it: sandbox keys rotate --admin-token TOKEN --sandbox URL", err)
 	}
 	defer o.store.Close()
+	if url := servedBy(ctx, o); url != "" {
+		return fmt.Errorf("the sandbox at %s serves %s and keeps its keys in memory: a key made in the file would not be served until it restarts.\n"+
+			"Rotate through it: sandbox keys rotate --sandbox %s --admin-token TOKEN (the token it printed at start-up)", url, cfg.DB, url)
+	}
 	if err := oauth.RotateKeys(ctx, o.store, o.auth.Clock.Now()); err != nil {
 		return err
 	}
 	if err := o.auth.Keys.Reload(ctx, o.store); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "new signing key", o.auth.Keys.KID())
+	fmt.Fprintf(out, "new signing key %s, served from the next start on %s\n", o.auth.Keys.KID(), cfg.DB)
 	return nil
+}
+
+// servedBy is the URL of a running sandbox serving o's file, or "": the
+// sandbox last recorded there answers with keys of this file.
+func servedBy(ctx context.Context, o *offline) string {
+	rec, err := recordedServer(ctx, o.store)
+	if err != nil || rec.URL == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	// Only public key ids are compared: no trust in the answer is needed.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rec.URL+oauth.PathJWKS, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var served jose.JSONWebKeySet
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&served) != nil {
+		return ""
+	}
+	mine := o.auth.Keys.JWKS()
+	for _, k := range served.Keys {
+		if len(mine.Key(k.KeyID)) > 0 {
+			return rec.URL
+		}
+	}
+	return ""
 }
 
 // runPSUs lists the test PSUs of a database.
@@ -256,7 +341,7 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	signing := fs.Bool("signing", false, "issue: a signing certificate rather than a transport (mutual TLS) one")
 	expired := fs.Bool("expired", false, "issue: one that has already expired, to test failure")
 	revoked := fs.Bool("revoked", false, "issue: one revoked at once, to test failure")
-	dir := fs.String("out", ".", "issue: folder for cert.pem and key.pem")
+	dir := fs.String("out", "sandbox-certs", "issue: folder for NAME.pem and NAME.key (made if missing; the repository's .gitignore leaves sandbox-certs/ out)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -280,13 +365,33 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*dir, "cert.pem"), is.CertPEM, 0o644); err != nil {
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*dir, "key.pem"), is.KeyPEM, 0o600); err != nil {
+	name := fileName(*cn)
+	certFile, keyFile := filepath.Join(*dir, name+".pem"), filepath.Join(*dir, name+".key")
+	if err := os.WriteFile(certFile, is.CertPEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, is.KeyPEM, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s and %s\nsubject (tls_client_auth_subject_dn): %s\nx5t#S256: %s\nserial: %s, valid until %s\n",
-		filepath.Join(*dir, "cert.pem"), filepath.Join(*dir, "key.pem"), is.SubjectDN, is.X5tS256, is.Serial, is.NotAfter.Format(time.RFC3339))
+		certFile, keyFile, is.SubjectDN, is.X5tS256, is.Serial, is.NotAfter.Format(time.RFC3339))
 	return nil
+}
+
+// fileName makes a common name safe as a file name: letters, digits, dot,
+// dash and underscore stay, anything else becomes a dash.
+func fileName(cn string) string {
+	b := []byte(cn)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	if s := strings.Trim(string(b), "."); s != "" {
+		return s
+	}
+	return "tpp"
 }

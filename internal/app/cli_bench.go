@@ -67,7 +67,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 			"but this binary; Prism is skipped (with a line saying why) when it cannot be started.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -36,7 +36,7 @@ func remoteFlags(ctx context.Context, name, usage string, args []string, out, er
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	r := &remote{out: out}
-	fs.StringVar(&r.base, "sandbox", cmpOr(os.Getenv("SANDBOX_URL"), "http://127.0.0.1:8080"), "the sandbox's base URL (SANDBOX_URL)")
+	fs.StringVar(&r.base, "sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "the sandbox's base URL (SANDBOX_URL)")
 	fs.StringVar(&r.token, "admin-token", os.Getenv("SANDBOX_ADMIN_TOKEN"), "the sandbox's admin token, printed at start-up (SANDBOX_ADMIN_TOKEN)")
 	fs.StringVar(&r.ca, "ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's own)")
 	if extra != nil {
@@ -48,7 +48,7 @@ func remoteFlags(ctx context.Context, name, usage string, args []string, out, er
 	}
 	var rest []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, nil, err
 		}
 		if fs.NArg() == 0 {

@@ -29,36 +29,59 @@ import (
 // stderr and the result as JSON on stdout.
 func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || (args[0] != "accounts" && args[0] != "pay") {
-		return errors.New("usage: sandbox tpp accounts --psu alice | sandbox tpp pay --psu alice --amount 10.00 [flags] (--help for each)")
+		fmt.Fprint(errOut, tppUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			return flag.ErrHelp
+		}
+		return errors.New("say which journey: sandbox tpp accounts | sandbox tpp pay")
 	}
 	fs := flag.NewFlagSet("sandbox tpp "+args[0], flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	base := fs.String("sandbox", "http://127.0.0.1:8080", "the sandbox's base URL (a tenant's too: http://127.0.0.1:8080/t/job-42)")
+	base := fs.String("sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "the sandbox's base URL, its issuer (SANDBOX_URL; a tenant's too: "+DefaultURL+"/t/job-42)")
 	psu := fs.String("psu", "alice", "the test PSU who approves")
 	password := fs.String("password", "", "the PSU's password (default: from GET /sandbox/psus with --admin-token, else <psu>123)")
-	admin := fs.String("admin-token", "", "the sandbox's admin token (needed for fapi: software statement and certificate)")
+	admin := fs.String("admin-token", os.Getenv("SANDBOX_ADMIN_TOKEN"), "the sandbox's admin token (SANDBOX_ADMIN_TOKEN; needed in fapi, for a certificate and a software statement)")
 	caFile := fs.String("ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's, fetched from /sandbox/certs/ca.pem)")
 	quiet := fs.Bool("quiet", false, "do not print the HTTP exchanges")
-	redirect := fs.String("redirect-uri", "http://localhost:3000/callback", "the redirect URI to register (https outside dev); with --browser the TPP listens there")
-	browser := fs.Bool("browser", false, "the PSU approves in a browser: print the URL to open and wait at the redirect URI")
-	wait := fs.Duration("wait", 5*time.Minute, "with --browser: how long to wait for the PSU")
+	redirect := fs.String("redirect-uri", "", "the redirect URI to register (default: "+devRedirect+" in dev, "+fapiRedirect+" in fapi, which refuses localhost); with --browser the TPP listens there")
+	browser := fs.Bool("browser", false, "the PSU approves in a browser (dev): print the URL to open and wait at the redirect URI")
+	wait := fs.Duration("wait", 5*time.Minute, "with --browser: how long the authorization URL is good for, and so how long the TPP waits (at most 60m)")
 	scenario := fs.String("scenario", "", "send x-sandbox-scenario with every request (dev profile): e.g. psu-denies, short-pages")
-	read := fs.String("read", "accounts", "accounts: what to read, comma-separated: accounts, balances, transactions")
-	revoke := fs.Bool("revoke", false, "accounts: delete the consent afterwards and show that the token stops working")
-	amount := fs.String("amount", "10.00", "pay: the amount in GBP")
-	sortCode := fs.String("to-sort-code", "200415", "pay: the payee's sort code")
-	number := fs.String("to-account", "33104477", "pay: the payee's account number")
-	name := fs.String("to-name", "Greenfield Lettings", "pay: the payee's name")
-	ref := fs.String("reference", "SANDBOX TPP", "pay: the payment reference")
-	if err := fs.Parse(args[1:]); err != nil {
+	var read, amount, sortCode, number, name, ref *string
+	var revoke *bool
+	if args[0] == "accounts" {
+		read = fs.String("read", "accounts", "what to read, comma-separated: accounts, balances, transactions")
+		revoke = fs.Bool("revoke", false, "delete the consent afterwards and show that the token stops working")
+	} else {
+		amount = fs.String("amount", "10.00", "the amount in GBP")
+		sortCode = fs.String("to-sort-code", "200415", "the payee's sort code")
+		number = fs.String("to-account", "33104477", "the payee's account number")
+		name = fs.String("to-name", "Greenfield Lettings", "the payee's name")
+		ref = fs.String("reference", "SANDBOX TPP", "the payment reference")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(errOut, "Usage: sandbox tpp %s [flags]\n\n%s\nFlags:\n", args[0], tppAbout)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	reads := strings.Split(*read, ",")
-	for _, r := range reads {
-		if _, ok := tppReads[r]; !ok {
-			return fmt.Errorf("--read %q: accounts, balances or transactions", r)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (sandbox tpp %s --help lists the flags)", fs.Arg(0), args[0])
+	}
+	var reads []string
+	if read != nil {
+		reads = strings.Split(*read, ",")
+		for _, r := range reads {
+			if _, ok := tppReads[r]; !ok {
+				return fmt.Errorf("--read %q: accounts, balances or transactions", r)
+			}
 		}
 	}
+	if *browser && (*wait <= 0 || *wait > time.Hour) {
+		return fmt.Errorf("--wait %s: from 1s to 60m (a request object lives at most 60 minutes)", *wait)
+	}
+	*base = strings.TrimRight(*base, "/")
 	hc, err := tppHTTP(ctx, *base, *caFile)
 	if err != nil {
 		return err
@@ -75,13 +98,27 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	c, err := tpp.New(ctx, *base, *redirect, tpp.WithHTTPClient(hc))
 	if err != nil {
-		return err
+		return issuerHint(ctx, hc, *base, err)
 	}
 	c.Trace, c.Name = trace, "sandbox tpp (reference TPP)"
 	if *scenario != "" {
 		c.Header = http.Header{"X-Sandbox-Scenario": {*scenario}}
 	}
-	if err := registerTPP(ctx, c, hc, *base, *admin); err != nil {
+	fapi, err := isFAPI(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *redirect == "" {
+		*redirect = devRedirect
+		if fapi {
+			*redirect = fapiRedirect
+		}
+		c.RedirectURI = *redirect
+	}
+	if fapi && *browser {
+		return errors.New("--browser needs an http://localhost redirect URI for the TPP to listen at, and the fapi profile refuses those: let the PSU approve headlessly (leave out --browser), or use a dev sandbox")
+	}
+	if err := registerTPP(ctx, c, hc, fapi, *admin); err != nil {
 		return err
 	}
 	if *password == "" {
@@ -89,13 +126,21 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	// approve has the PSU decide on a consent and returns the tokens.
 	approve := func(consent, scope string) (*tpp.Tokens, error) {
-		a, err := c.Authorize(ctx, consent, tpp.AuthOptions{Scope: scope, Flow: tpp.Code, PAR: true})
+		opts := tpp.AuthOptions{Scope: scope, Flow: tpp.Code, PAR: true}
+		var until time.Time
+		if *browser {
+			// The request object travels in the URL and lives as long as
+			// the TPP waits: a pushed request (PAR) would expire in 90 s.
+			until = time.Now().Add(*wait)
+			opts.PAR, opts.Claims = false, map[string]any{"exp": until.Unix()}
+		}
+		a, err := c.Authorize(ctx, consent, opts)
 		if err != nil {
 			return nil, err
 		}
 		var to string
 		if *browser {
-			to, err = browserApproval(ctx, a.URL, *redirect, *psu, *wait, errOut)
+			to, err = browserApproval(ctx, a.URL, *redirect, *psu, until, errOut)
 		} else {
 			to, err = c.Headless(ctx, a, *psu, *password, "approve", nil)
 		}
@@ -172,13 +217,32 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return enc.Encode(payment)
 }
 
+// The redirect URIs registered by default: fapi refuses http and localhost
+// ones. tpp.example is a name reserved for examples (RFC 2606): with the
+// headless PSU no browser goes there.
+const (
+	devRedirect  = "http://localhost:3000/callback"
+	fapiRedirect = "https://tpp.example/callback"
+)
+
+const tppAbout = `A reference TPP runs a whole journey against a sandbox: it registers a client (in fapi with a
+certificate and a software statement from the sandbox, so the admin token is needed), creates
+the consent, has the PSU approve it (headlessly, or with --browser in a browser), exchanges the
+code, then reads (accounts) or pays (pay). Each HTTP exchange goes to stderr, the result as JSON
+to stdout.
+`
+
+const tppUsage = "Usage: sandbox tpp accounts [flags]   read a PSU's accounts, balances or transactions\n" +
+	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account\n\n" + tppAbout +
+	"\nsandbox tpp accounts --help and sandbox tpp pay --help list the flags.\n"
+
 // tppReads are the AIS lists `sandbox tpp accounts --read` can print.
 var tppReads = map[string]string{"accounts": "accounts", "balances": "balances", "transactions": "transactions"}
 
 // browserApproval prints the authorization URL for a person to open and
 // waits at the redirect URI (http on this machine) for the bank to send the
 // browser back; it returns the URL the browser was sent to.
-func browserApproval(ctx context.Context, authorizeURL, redirect, psu string, wait time.Duration, errOut io.Writer) (string, error) {
+func browserApproval(ctx context.Context, authorizeURL, redirect, psu string, until time.Time, errOut io.Writer) (string, error) {
 	u, err := url.Parse(redirect)
 	if err != nil || u.Scheme != "http" || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1") || u.Port() == "" {
 		return "", fmt.Errorf("--browser listens at the redirect URI: give an http://localhost:PORT/... or http://127.0.0.1:PORT/... one (%q)", redirect)
@@ -204,14 +268,16 @@ func browserApproval(ctx context.Context, authorizeURL, redirect, psu string, wa
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	fmt.Fprintf(errOut, "Open this URL in a browser and approve as %s:\n\n  %s\n\nWaiting at %s ...\n", psu, authorizeURL, redirect)
-	t := time.NewTimer(wait)
+	wait := time.Until(until).Round(time.Second)
+	fmt.Fprintf(errOut, "Open this URL in a browser and approve as %s within %s (the request expires at %s):\n\n  %s\n\nWaiting at %s until then ...\n",
+		psu, wait, until.Format("15:04:05"), authorizeURL, redirect)
+	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	select {
 	case to := <-got:
 		return to, nil
 	case <-t.C:
-		return "", fmt.Errorf("no answer from the browser in %s", wait)
+		return "", fmt.Errorf("no answer from the browser in %s: the authorization request has expired (a longer --wait gives more time)", wait)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -257,21 +323,47 @@ func tppHTTP(ctx context.Context, base, caFile string) (*http.Client, error) {
 	return hc, nil
 }
 
-// registerTPP registers the client: JSON in dev; in fapi a certificate for
-// mutual TLS and a software statement, both from the sandbox (admin token).
-func registerTPP(ctx context.Context, c *tpp.Client, hc *http.Client, base, admin string) error {
+// isFAPI reports whether the sandbox runs the fapi profile: its discovery
+// offers no client secrets.
+func isFAPI(ctx context.Context, c *tpp.Client) (bool, error) {
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := c.Call(ctx, http.MethodGet, "/.well-known/openid-configuration", "", "", nil, http.StatusOK, &meta); err != nil {
+		return false, err
+	}
+	return !strings.Contains(strings.Join(meta.AuthMethods, " "), "client_secret"), nil
+}
+
+// issuerHint explains a failed discovery: go-oidc refuses a sandbox whose
+// issuer is not the URL it was given (OpenID Connect Discovery 1.0 §4.3).
+func issuerHint(ctx context.Context, hc *http.Client, base string, err error) error {
+	req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/openid-configuration", nil)
+	if rerr != nil {
 		return err
 	}
-	fapi := !strings.Contains(strings.Join(meta.AuthMethods, " "), "client_secret")
+	resp, rerr := hc.Do(req)
+	if rerr != nil {
+		return fmt.Errorf("%w\nno sandbox answers at %s: start one (go run ./cmd/sandbox), or give its URL with --sandbox or SANDBOX_URL", err, base)
+	}
+	defer resp.Body.Close()
+	var disc struct {
+		Issuer string `json:"issuer"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&disc) == nil && disc.Issuer != "" && disc.Issuer != base {
+		return fmt.Errorf("the sandbox at %s calls itself %s (its issuer), and a TPP must use that URL: --sandbox %s", base, disc.Issuer, disc.Issuer)
+	}
+	return err
+}
+
+// registerTPP registers the client: JSON in dev; in fapi a certificate for
+// mutual TLS and a software statement, both from the sandbox (admin token).
+func registerTPP(ctx context.Context, c *tpp.Client, hc *http.Client, fapi bool, admin string) error {
 	if !fapi {
 		return c.Register(ctx, "private_key_jwt")
 	}
 	if admin == "" {
-		return errors.New("the sandbox runs the fapi profile: pass --admin-token so the TPP can get a certificate and a software statement")
+		return errors.New("the sandbox runs the fapi profile: give its admin token (--admin-token or SANDBOX_ADMIN_TOKEN) so the TPP can get a certificate and a software statement")
 	}
 	var cert struct {
 		Cert string `json:"certificate_pem"`

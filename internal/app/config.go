@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -279,11 +278,18 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// deriveIssuer is the base URL clients reach the listener at.
+// DefaultURL is where the sandbox is reached with no flags, and the URL the
+// CLI's commands talk to by default: what deriveIssuer gives for the default
+// --addr and for the container's 0.0.0.0:8080 alike, so one URL works for
+// `go run` and `docker run -p 8080:8080`.
+const DefaultURL = "http://127.0.0.1:8080"
+
+// deriveIssuer is the base URL clients reach the listener at. A listener on
+// every interface (0.0.0.0, ::) is reached on this machine at 127.0.0.1.
 func deriveIssuer(addr net.Addr) string {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
+		host = "127.0.0.1"
 	} else if ip.To4() == nil {
 		host = "[" + host + "]"
 	}
@@ -297,5 +303,3 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
-
-func getenvOS(k string) string { return os.Getenv(k) }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"io"
 	"path/filepath"
+	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +94,40 @@ func TestBannerSaysPrivateJWKS(t *testing.T) {
 		a.Close()
 		if got := strings.Contains(out.String(), "--allow-private-jwks"); got != on {
 			t.Errorf("--allow-private-jwks %v: the banner mentions it: %v\n%s", on, got, out.String())
+		}
+	}
+}
+
+// TestOneDefaultURL: the URL the sandbox derives with no flags, the one it
+// derives in the container (the Dockerfile's SANDBOX_ADDR, published with
+// `docker run -p 8080:8080`) and the one the CLI and the README use are the
+// same, so a client library that checks the issuer (go-oidc) accepts it.
+// Docker itself is not run here: the derivation is what decides.
+func TestOneDefaultURL(t *testing.T) {
+	docker, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`SANDBOX_ADDR=(\S+)`).FindSubmatch(docker)
+	if m == nil {
+		t.Fatal("the Dockerfile sets no SANDBOX_ADDR")
+	}
+	for _, addr := range []string{string(m[1]), Defaults().Addr, "[::]:8080", ":8080"} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := deriveIssuer(tcp); got != DefaultURL {
+			t.Errorf("--addr %s derives %s, want %s", addr, got, DefaultURL)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range []string{"http://localhost:8080", "https://localhost:8080"} {
+		if n := strings.Count(string(readme), other); n > 0 {
+			t.Errorf("the README names %s %d times: the sandbox derives %s", other, n, DefaultURL)
 		}
 	}
 }
