@@ -157,6 +157,15 @@ var retryWaits = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 2
 // anomaly rules and the subscribers, then tells the waiters. A batch that
 // never commits is logged as lost and shown to nobody.
 func (a *Auditor) write(batch []item) {
+	// Waiters learn of the commit after the anomaly rules have seen it, and
+	// are let go even if writing panics (the writer then starts again).
+	defer func() {
+		for _, b := range batch {
+			if b.done != nil {
+				close(b.done)
+			}
+		}
+	}()
 	entries := make([]*store.AuditEntry, 0, len(batch))
 	var shown, counted []*store.AuditEntry // in the order they came
 	flush := false
@@ -193,12 +202,6 @@ func (a *Auditor) write(batch []item) {
 			a.publish(counted)
 		} else {
 			a.publish(shown)
-		}
-	}
-	// Waiters learn of the commit after the anomaly rules have seen it.
-	for _, b := range batch {
-		if b.done != nil {
-			close(b.done)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/obsandbox/sandbox/internal/store"
 )
@@ -58,3 +59,21 @@ func TestAuditorSurvivesPanic(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestAuditWaiterReleasedOnPanic: a request waiting for its entry is let go
+// when writing that entry's batch panics, rather than waiting for ever.
+func TestAuditWaiterReleasedOnPanic(t *testing.T) {
+	st := &panicky{panicked: make(chan struct{})}
+	a := New(st, slog.New(slog.DiscardHandler), nil)
+	defer a.Close()
+	done := make(chan struct{})
+	go func() {
+		a.Record(&store.AuditEntry{ClientID: "c1", Path: "/first", Status: 201}, true)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // a failure, not a measurement: it hangs without the fix
+		t.Fatal("the waiter of a batch whose write panicked is still waiting")
+	}
+}
