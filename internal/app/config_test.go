@@ -3,9 +3,9 @@ package app
 import (
 	"bytes"
 	"io"
-	"path/filepath"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
