@@ -1,12 +1,10 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -27,7 +25,7 @@ func (s *Server) mountAIS(e *echo.Echo) {
 
 	m(http.MethodPost, "/aisp/account-access-consents", consent, s.createAccountAccessConsent)
 	m(http.MethodGet, "/aisp/account-access-consents/{ConsentId}", consent, s.getAccountAccessConsent)
-	m(http.MethodDelete, "/aisp/account-access-consents/{ConsentId}", consent, s.deleteAccountAccessConsent)
+	m(http.MethodDelete, "/aisp/account-access-consents/{ConsentId}", consent, s.deleteConsent(bank.ConsentAccountAccess))
 
 	m(http.MethodGet, "/aisp/accounts", data, s.listAccounts)
 	m(http.MethodGet, "/aisp/accounts/{AccountId}", data, s.listAccounts)
@@ -57,51 +55,6 @@ func (s *Server) mountAIS(e *echo.Echo) {
 	m(http.MethodGet, "/aisp/offers", data, s.offers)
 }
 
-// scope resolves the accounts a data request reaches: every account of the
-// grant, or the one in the path. The grant must hold one of perms (else 403).
-// An account id outside the consent is refused with 403 when it exists and
-// 400 UK.OBIE.Resource.NotFound when it does not.
-func (s *Server) scope(c echo.Context, perms ...bank.Permission) ([]bank.Account, *bank.Grant, error) {
-	g := GrantOf(c)
-	if len(perms) > 0 && !g.Permissions.Any(perms...) {
-		return nil, g, bank.Errorf(bank.KindForbidden, "", "the consent does not grant %s", permList(perms)).WithRule("permission.missing")
-	}
-	ids := g.Accounts
-	if id := c.Param("AccountId"); id != "" {
-		if !g.HasAccount(id) {
-			return nil, g, s.unknownAccount(c, id)
-		}
-		ids = []string{id}
-	}
-	accts, err := s.store.Accounts(c.Request().Context(), g.PSU, ids)
-	if err == nil && len(accts) == 0 && c.Param("AccountId") != "" {
-		err = bank.Errorf(bank.KindNotFound, "AccountId", "no account %s", truncate(c.Param("AccountId"), 64))
-	}
-	return accts, g, err
-}
-
-func permList(perms []bank.Permission) string {
-	out := ""
-	for i, p := range perms {
-		if i > 0 {
-			out += " or "
-		}
-		out += p.String()
-	}
-	return out
-}
-
-func (s *Server) unknownAccount(c echo.Context, id string) error {
-	exists, err := s.store.AccountExists(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	if exists {
-		return bank.Errorf(bank.KindForbidden, "AccountId", "account %s is not part of this consent", truncate(id, 64)).WithRule(audit.RuleForeignObject)
-	}
-	return bank.Errorf(bank.KindNotFound, "AccountId", "no account %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
-}
-
 // list renders a paged list held in memory under Data.<key>.
 func list[T any](s *Server, c echo.Context, key string, items []T) error {
 	p, err := pageOf(c)
@@ -124,7 +77,8 @@ func mapped[T, U any](xs []T, f func(T) U) []U {
 }
 
 func (s *Server) listAccounts(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadAccountsBasic, bank.ReadAccountsDetail)
+	g := GrantOf(c)
+	accts, err := s.bank.Accounts(c.Request().Context(), g, c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -136,54 +90,34 @@ func (s *Server) listAccounts(c echo.Context) error {
 }
 
 func (s *Server) balances(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadBalances)
+	bs, err := s.bank.Balances(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	states, err := s.store.Ledgers(c.Request().Context(), accts, now)
-	if err != nil {
-		return err
-	}
-	var out []obBalance
-	for _, a := range accts {
-		for _, b := range bank.Balances(a, states[a.Ref], now) {
-			out = append(out, toBalance(b))
-		}
-	}
-	return list(s, c, "Balance", out)
+	return list(s, c, "Balance", mapped(bs, toBalance))
 }
 
 func (s *Server) transactions(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadTransactionsBasic, bank.ReadTransactionsDetail)
-	if err != nil {
-		return err
-	}
 	from, to, err := dateRange(c, "fromBookingDateTime", "toBookingDateTime")
 	if err != nil {
 		return err
 	}
-	return s.txPage(c, g, bank.TxQuery{Accounts: accts, From: from, To: to})
-}
-
-// txPage answers a page of transactions within the consent's window, in the
-// direction (credits, debits) and detail its permissions allow.
-func (s *Server) txPage(c echo.Context, g *bank.Grant, q bank.TxQuery) error {
 	p, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	var ok bool
-	if q.From, q.To, ok = g.Window(q.From, q.To); !ok {
-		q.Direction = bank.DirectionNone
-	} else {
-		q.Direction = g.Permissions.TxDirection()
-	}
-	q.Offset, q.Limit = p.offset(), p.size
-	page, err := s.store.Transactions(c.Request().Context(), q)
+	g := GrantOf(c)
+	page, err := s.bank.Transactions(c.Request().Context(), g, bank.TxRequest{AccountID: c.Param("AccountId"), From: from, To: to,
+		Offset: p.offset(), Limit: p.size})
 	if err != nil {
 		return err
 	}
+	return s.txPage(c, g, p, page)
+}
+
+// txPage renders a page of transactions in the detail the grant's
+// permissions allow.
+func (s *Server) txPage(c echo.Context, g *bank.Grant, p pageReq, page bank.TxPage) error {
 	out, err := s.rendered.transactions(page.Items, g.Permissions.Has(bank.ReadTransactionsDetail))
 	if err != nil {
 		return err
@@ -194,11 +128,8 @@ func (s *Server) txPage(c echo.Context, g *bank.Grant, q bank.TxQuery) error {
 }
 
 func (s *Server) beneficiaries(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadBeneficiariesBasic, bank.ReadBeneficiariesDetail)
-	if err != nil {
-		return err
-	}
-	bs, err := s.store.Beneficiaries(c.Request().Context(), accts)
+	g := GrantOf(c)
+	bs, err := s.bank.Beneficiaries(c.Request().Context(), g, c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -207,11 +138,7 @@ func (s *Server) beneficiaries(c echo.Context) error {
 }
 
 func (s *Server) directDebits(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadDirectDebits)
-	if err != nil {
-		return err
-	}
-	ds, err := s.store.DirectDebits(c.Request().Context(), accts)
+	ds, err := s.bank.DirectDebits(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -219,11 +146,8 @@ func (s *Server) directDebits(c echo.Context) error {
 }
 
 func (s *Server) standingOrders(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadStandingOrdersBasic, bank.ReadStandingOrdersDetail)
-	if err != nil {
-		return err
-	}
-	os, err := s.store.StandingOrders(c.Request().Context(), accts)
+	g := GrantOf(c)
+	os, err := s.bank.StandingOrders(c.Request().Context(), g, c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -232,11 +156,8 @@ func (s *Server) standingOrders(c echo.Context) error {
 }
 
 func (s *Server) scheduledPayments(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadScheduledPaymentsBasic, bank.ReadScheduledPaymentsDetail)
-	if err != nil {
-		return err
-	}
-	ps, err := s.store.ScheduledPayments(c.Request().Context(), accts)
+	g := GrantOf(c)
+	ps, err := s.bank.ScheduledPayments(c.Request().Context(), g, c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -244,36 +165,19 @@ func (s *Server) scheduledPayments(c echo.Context) error {
 	return list(s, c, "ScheduledPayment", mapped(ps, func(p bank.ScheduledPayment) obScheduledPayment { return toScheduledPayment(p, detail) }))
 }
 
-// findStatements lists the statements the request reaches: those of the
-// accounts, filtered by the query and the consent's window (a statement must
-// lie wholly inside it), or the one named in the path (400 NotFound if not).
-func (s *Server) findStatements(c echo.Context, accts []bank.Account, g *bank.Grant) ([]bank.Statement, error) {
+// statementRequest reads the statements a request names.
+func statementRequest(c echo.Context) (bank.StatementRequest, error) {
 	from, to, err := dateRange(c, "fromStatementDateTime", "toStatementDateTime")
-	if err != nil {
-		return nil, err
-	}
-	sts, err := s.store.Statements(c.Request().Context(), bank.StatementQuery{Accounts: accts, ID: c.Param("StatementId"), From: from, To: to})
-	if err != nil {
-		return nil, err
-	}
-	kept := sts[:0]
-	for _, st := range sts {
-		if (g.TxFrom.IsZero() || !st.Start.Before(g.TxFrom)) && (g.TxTo.IsZero() || !st.End.After(g.TxTo)) {
-			kept = append(kept, st)
-		}
-	}
-	if c.Param("StatementId") != "" && len(kept) == 0 {
-		return nil, bank.Errorf(bank.KindNotFound, "StatementId", "no statement %s on this account within the consent", truncate(c.Param("StatementId"), 64))
-	}
-	return kept, nil
+	return bank.StatementRequest{AccountID: c.Param("AccountId"), StatementID: c.Param("StatementId"), From: from, To: to}, err
 }
 
 func (s *Server) statements(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadStatementsBasic, bank.ReadStatementsDetail)
+	r, err := statementRequest(c)
 	if err != nil {
 		return err
 	}
-	sts, err := s.findStatements(c, accts, g)
+	g := GrantOf(c)
+	sts, err := s.bank.Statements(c.Request().Context(), g, r)
 	if err != nil {
 		return err
 	}
@@ -282,27 +186,21 @@ func (s *Server) statements(c echo.Context) error {
 }
 
 func (s *Server) statementTransactions(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadStatementsBasic, bank.ReadStatementsDetail)
+	p, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	if !g.Permissions.Any(bank.ReadTransactionsBasic, bank.ReadTransactionsDetail) {
-		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadTransactionsBasic or ReadTransactionsDetail").WithRule("permission.missing")
-	}
-	sts, err := s.findStatements(c, accts, g)
+	g := GrantOf(c)
+	_, page, err := s.bank.StatementTransactions(c.Request().Context(), g, bank.StatementRequest{AccountID: c.Param("AccountId"),
+		StatementID: c.Param("StatementId")}, p.offset(), p.size)
 	if err != nil {
 		return err
 	}
-	st := sts[0]
-	return s.txPage(c, g, bank.TxQuery{Accounts: accts, From: st.Start, To: st.End, BookedOnly: true})
+	return s.txPage(c, g, p, page)
 }
 
 func (s *Server) accountParty(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadParty)
-	if err != nil {
-		return err
-	}
-	ps, err := s.store.PartiesOfAccount(c.Request().Context(), accts[0])
+	ps, err := s.bank.AccountParties(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -314,11 +212,7 @@ func (s *Server) accountParty(c echo.Context) error {
 }
 
 func (s *Server) accountParties(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadParty)
-	if err != nil {
-		return err
-	}
-	ps, err := s.store.PartiesOfAccount(c.Request().Context(), accts[0])
+	ps, err := s.bank.AccountParties(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -326,26 +220,19 @@ func (s *Server) accountParties(c echo.Context) error {
 }
 
 func (s *Server) psuParty(c echo.Context) error {
-	g := GrantOf(c)
-	if !g.Permissions.Has(bank.ReadPartyPSU) {
-		return bank.Errorf(bank.KindForbidden, "", "the consent does not grant ReadPartyPSU").WithRule("permission.missing")
-	}
-	p, err := s.store.PartyOfPSU(c.Request().Context(), g.PSU)
-	if errors.Is(err, bank.ErrNotFound) {
-		return c.JSON(http.StatusOK, envelope{Data: map[string]any{}, Links: s.links(c, pageReq{}, 0)})
-	}
+	p, ok, err := s.bank.PSUParty(c.Request().Context(), GrantOf(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, envelope{Data: map[string]any{"Party": toParty(p)}, Links: s.links(c, pageReq{}, 0)})
+	data := map[string]any{}
+	if ok {
+		data["Party"] = toParty(p)
+	}
+	return c.JSON(http.StatusOK, envelope{Data: data, Links: s.links(c, pageReq{}, 0)})
 }
 
 func (s *Server) products(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadProducts)
-	if err != nil {
-		return err
-	}
-	ps, err := s.store.Products(c.Request().Context(), accts)
+	ps, err := s.bank.Products(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}
@@ -353,11 +240,7 @@ func (s *Server) products(c echo.Context) error {
 }
 
 func (s *Server) offers(c echo.Context) error {
-	accts, _, err := s.scope(c, bank.ReadOffers)
-	if err != nil {
-		return err
-	}
-	os, err := s.store.Offers(c.Request().Context(), accts)
+	os, err := s.bank.Offers(c.Request().Context(), GrantOf(c), c.Param("AccountId"))
 	if err != nil {
 		return err
 	}

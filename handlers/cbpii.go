@@ -2,16 +2,15 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/scenario"
 )
 
 const cbpii = "/open-banking/v3.1/cbpii"
@@ -25,7 +24,7 @@ func (s *Server) mountCBPII(e *echo.Echo) {
 	m := func(method, path string, n need, h echo.HandlerFunc) { s.mount(e, method, path, n, h) }
 	m(http.MethodPost, "/cbpii/funds-confirmation-consents", client, s.createFundsConsent)
 	m(http.MethodGet, "/cbpii/funds-confirmation-consents/{ConsentId}", client, s.getFundsConsent)
-	m(http.MethodDelete, "/cbpii/funds-confirmation-consents/{ConsentId}", client, s.deleteFundsConsent)
+	m(http.MethodDelete, "/cbpii/funds-confirmation-consents/{ConsentId}", client, s.deleteConsent(bank.ConsentFundsConfirmation))
 	m(http.MethodPost, "/cbpii/funds-confirmations", psu, s.confirmFunds)
 }
 
@@ -45,25 +44,18 @@ func (s *Server) createFundsConsent(c echo.Context) error {
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 	}
-	debtor := req.Data.DebtorAccount.ref()
-	if err := bank.CheckAccountRef(debtor, "Data.DebtorAccount"); err != nil {
-		return err
-	}
-	now := s.clock.Now()
-	cn := &bank.Consent{ID: "fcc-" + uuid.NewString(), Kind: bank.ConsentFundsConfirmation, ClientID: PrincipalOf(c).Token.ClientID,
-		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, Initiation: &bank.Initiation{Debtor: &debtor},
-		Scenario: s.lastingScenario(c)}
+	r := bank.FundsConsentRequest{ClientID: PrincipalOf(c).Token.ClientID, Version: bank.VersionUK31, Scenario: s.lastingScenario(c),
+		Debtor: req.Data.DebtorAccount.ref()}
 	if v := req.Data.ExpirationDateTime; v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil || !t.After(now) {
+		if r.Expires, err = time.Parse(time.RFC3339, v); err != nil {
 			return bank.Errorf(bank.KindFieldInvalidDate, "Data.ExpirationDateTime", "ExpirationDateTime must be a date-time in the future")
 		}
-		cn.ExpiresAt = t.UTC()
 	}
-	if cn.Request, err = canonical(raw); err != nil {
+	if r.Request, err = bank.Canonical(raw); err != nil {
 		return err
 	}
-	if err := s.store.CreateConsent(c.Request().Context(), cn); err != nil {
+	cn, err := s.bank.CreateFundsConsent(c.Request().Context(), r)
+	if err != nil {
 		return err
 	}
 	return s.fundsConsentResponse(c, http.StatusCreated, cn)
@@ -94,17 +86,6 @@ func (s *Server) getFundsConsent(c echo.Context) error {
 	return s.fundsConsentResponse(c, http.StatusOK, cn)
 }
 
-func (s *Server) deleteFundsConsent(c echo.Context) error {
-	cn, err := s.ownConsent(c, bank.ConsentFundsConfirmation)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteConsent(c.Request().Context(), cn.ID, s.clock.Now()); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
-}
-
 // confirmFunds answers whether the consent's account can pay an amount now,
 // from its real available balance. A reference is used once per consent.
 func (s *Server) confirmFunds(c echo.Context) error {
@@ -118,38 +99,21 @@ func (s *Server) confirmFunds(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	cn, err := boundConsent(c, req.Data.ConsentID)
+	token := PrincipalOf(c).Consent
+	amount := req.Data.InstructedAmount.Amount
+	if v, err := bank.ParseMinor(amount); err == nil {
+		amount = bank.FormatMinor(v) // scenarios name amounts as the bank writes them
+	}
+	_, insufficient := s.scenarioFor(c, token, "", amount, func(sc scenario.Scenario) bool {
+		return sc.Payment == scenario.PaymentInsufficientFunds
+	})
+	f, err := s.bank.ConfirmFunds(c.Request().Context(), bank.FundsCheck{Token: token, ConsentID: req.Data.ConsentID,
+		Reference: req.Data.Reference, Amount: req.Data.InstructedAmount.Amount, Currency: req.Data.InstructedAmount.Currency,
+		Insufficient: insufficient})
 	if err != nil {
 		return err
 	}
-	amount, err := bank.ParseMinor(req.Data.InstructedAmount.Amount)
-	if err != nil || amount <= 0 {
-		return bank.Errorf(bank.KindFieldInvalid, "Data.InstructedAmount.Amount", "the amount must be positive with at most two decimals")
-	}
-	accts, err := s.store.Accounts(c.Request().Context(), cn.PSU, cn.Accounts[:1])
-	if err != nil {
-		return err
-	}
-	if len(accts) == 0 {
-		return bank.Errorf(bank.KindNotFound, "", "the consent's account is gone")
-	}
-	if cur := req.Data.InstructedAmount.Currency; cur != accts[0].Currency {
-		return bank.Errorf(bank.KindUnsupportedCurrency, "Data.InstructedAmount.Currency", "the account is in %s, not %s", accts[0].Currency, cur)
-	}
-	ok, err := s.fundsAvailable(c, cn, accts[0].ID, amount)
-	if err != nil {
-		return err
-	}
-	now := s.clock.Now()
-	f := bank.FundsConfirmation{ID: "fc-" + uuid.NewString(), ConsentID: cn.ID, Reference: req.Data.Reference, Amount: amount,
-		Currency: accts[0].Currency, Available: ok, CreatedAt: now}
-	if err := s.store.SaveFundsConfirmation(c.Request().Context(), f); err != nil {
-		if errors.Is(err, bank.ErrConflict) {
-			return bank.Errorf(bank.KindDuplicateReference, "Data.Reference", "reference %q was already used with this consent", truncate(f.Reference, 35))
-		}
-		return err
-	}
-	return c.JSON(http.StatusCreated, map[string]any{"Data": map[string]any{"FundsConfirmationId": f.ID, "ConsentId": cn.ID,
-		"CreationDateTime": isoTime(now), "FundsAvailable": ok, "Reference": f.Reference, "InstructedAmount": req.Data.InstructedAmount},
+	return c.JSON(http.StatusCreated, map[string]any{"Data": map[string]any{"FundsConfirmationId": f.ID, "ConsentId": f.ConsentID,
+		"CreationDateTime": isoTime(f.CreatedAt), "FundsAvailable": f.Available, "Reference": f.Reference, "InstructedAmount": req.Data.InstructedAmount},
 		"Links": obLinks{Self: s.cfg.Issuer + cbpii + "/funds-confirmations/" + f.ID}, "Meta": obMeta{}})
 }

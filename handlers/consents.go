@@ -2,13 +2,10 @@ package handlers
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -59,34 +56,17 @@ func (s *Server) createAccountAccessConsent(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	p := PrincipalOf(c)
-	cn, err := bank.NewAccountAccessConsent("aac-"+uuid.NewString(), p.Token.ClientID, req.Data, s.clock.Now())
+	cn, err := s.bank.CreateAccountAccessConsent(c.Request().Context(), PrincipalOf(c).Token.ClientID, bank.VersionUK31, req.Data, s.lastingScenario(c))
 	if err != nil {
-		return err
-	}
-	cn.Scenario = s.lastingScenario(c)
-	if err := s.store.CreateConsent(c.Request().Context(), cn); err != nil {
 		return err
 	}
 	return s.consentResponse(c, http.StatusCreated, cn)
 }
 
 // ownConsent reads a consent of the given kind that the calling client
-// created: unknown, deleted or of another kind -> 400 NotFound; another
-// client's -> 403.
+// created, as v3.1 sees it.
 func (s *Server) ownConsent(c echo.Context, kind string) (*bank.Consent, error) {
-	id := c.Param("ConsentId")
-	cn, err := s.store.Consent(c.Request().Context(), id)
-	if errors.Is(err, bank.ErrNotFound) || (err == nil && (cn.Kind != kind || cn.Deleted)) {
-		return nil, bank.Errorf(bank.KindNotFound, "ConsentId", "no consent %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if cn.ClientID != PrincipalOf(c).Token.ClientID {
-		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "consent %s belongs to another client", cn.ID).WithRule(audit.RuleForeignObject)
-	}
-	return &cn, nil
+	return s.bank.OwnConsent(c.Request().Context(), PrincipalOf(c).Token.ClientID, kind, bank.VersionUK31, c.Param("ConsentId"))
 }
 
 func (s *Server) getAccountAccessConsent(c echo.Context) error {
@@ -97,15 +77,13 @@ func (s *Server) getAccountAccessConsent(c echo.Context) error {
 	return s.consentResponse(c, http.StatusOK, cn)
 }
 
-// deleteAccountAccessConsent is the TPP's revocation: the consent is gone
-// (a later GET answers 400) and its tokens stop working at once.
-func (s *Server) deleteAccountAccessConsent(c echo.Context) error {
-	cn, err := s.ownConsent(c, bank.ConsentAccountAccess)
-	if err != nil {
-		return err
+// deleteConsent is the TPP's revocation: the consent is gone (a later GET
+// answers 400) and its tokens stop working at once.
+func (s *Server) deleteConsent(kind string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.bank.DeleteConsent(c.Request().Context(), PrincipalOf(c).Token.ClientID, kind, bank.VersionUK31, c.Param("ConsentId")); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
 	}
-	if err := s.store.DeleteConsent(c.Request().Context(), cn.ID, s.clock.Now()); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }

@@ -34,6 +34,7 @@ var obCode = map[bank.Kind]struct {
 	bank.KindConsentStatus:                {400, "UK.OBIE.Resource.InvalidConsentStatus"},
 	bank.KindConsentMismatch:              {400, "UK.OBIE.Resource.ConsentMismatch"},
 	bank.KindConflict:                     {400, "UK.OBIE.Header.Invalid"},
+	bank.KindIdempotencyConflict:          {400, "UK.OBIE.Header.Invalid"},
 	bank.KindUnsupportedCurrency:          {400, "UK.OBIE.Unsupported.Currency"},
 	bank.KindUnsupportedScheme:            {400, "UK.OBIE.Unsupported.Scheme"},
 	bank.KindUnsupportedLocalInstrument:   {400, "UK.OBIE.Unsupported.LocalInstrument"},

@@ -2,9 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/jws"
@@ -156,41 +151,9 @@ func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 		Key: func(kid string) (any, bool) { return s.auth.SigningKey(ctx, cl, kid) }})
 }
 
-// canonical is a JSON value with whitespace and key order removed: two
-// bodies are the same request when their canonical forms are equal.
-func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
-func sameJSON(a, b []byte) bool {
-	ca, err1 := canonical(a)
-	cb, err2 := canonical(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ca, cb)
-}
-
 // idem is the idempotency of a POST (UK OB profile, "Idempotency").
 func idem(c echo.Context, op string, raw []byte) (bank.Idem, error) {
-	cb, err := canonical(raw)
-	if err != nil {
-		return bank.Idem{}, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
-	}
-	sum := sha256.Sum256(cb)
-	return bank.Idem{ClientID: PrincipalOf(c).Token.ClientID, Operation: op, Key: c.Request().Header.Get("x-idempotency-key"),
-		BodyHash: hex.EncodeToString(sum[:])}, nil
-}
-
-func idemErr(err error) error {
-	if errors.Is(err, bank.ErrIdempotencyMismatch) {
-		return bank.Errorf(bank.KindHeaderInvalid, "x-idempotency-key",
-			"this x-idempotency-key was used in the last 24 hours with a different body; nothing was changed")
-	}
-	return err
+	return bank.NewIdem(PrincipalOf(c).Token.ClientID, op, c.Request().Header.Get("x-idempotency-key"), raw)
 }
 
 // Wire shapes of the domestic Initiation (OBWriteDomestic2DataInitiation).
@@ -260,38 +223,23 @@ func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error 
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	// A replay answers with what the first request made, whatever has
-	// changed since (dates that have passed, for one).
-	if cid, found, err := s.store.Replay(c.Request().Context(), id, now); err != nil {
-		return idemErr(err)
-	} else if found {
-		cn, err := s.store.Consent(c.Request().Context(), cid)
-		if err != nil {
-			return err
-		}
-		return s.paymentConsentResponse(c, http.StatusCreated, pt, &cn)
-	}
-	var req pisBody
-	if err := json.Unmarshal(raw, &req); err != nil {
-		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
-	}
-	in, err := pt.parse(req.Data.Initiation, now)
+	stored, err := bank.Canonical(raw)
 	if err != nil {
 		return err
 	}
-	stored, err := canonical(raw)
+	cn, err := s.bank.CreatePaymentConsent(c.Request().Context(), bank.PaymentConsentRequest{Kind: pt.consent,
+		ClientID: PrincipalOf(c).Token.ClientID, Version: bank.VersionUK31, Scenario: s.lastingScenario(c), Idem: id, Request: stored,
+		Parse: func(now time.Time) (*bank.Initiation, error) {
+			var req pisBody
+			if err := json.Unmarshal(raw, &req); err != nil {
+				return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
+			}
+			return pt.parse(req.Data.Initiation, now)
+		}})
 	if err != nil {
 		return err
 	}
-	cn := &bank.Consent{ID: pt.consentPrefix + uuid.NewString(), Kind: pt.consent, ClientID: PrincipalOf(c).Token.ClientID,
-		Status: bank.StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(bank.PaymentConsentLifetime),
-		Initiation: in, Request: stored, Scenario: s.lastingScenario(c)}
-	out, _, err := s.store.CreateConsentIdempotent(c.Request().Context(), cn, id, now)
-	if err != nil {
-		return idemErr(err)
-	}
-	return s.paymentConsentResponse(c, http.StatusCreated, pt, &out)
+	return s.paymentConsentResponse(c, http.StatusCreated, pt, cn)
 }
 
 func (s *Server) getPaymentConsent(pt *paymentType) echo.HandlerFunc {
@@ -306,18 +254,11 @@ func (s *Server) getPaymentConsent(pt *paymentType) echo.HandlerFunc {
 
 // debtor is the account the PSU chose, as OBCashAccountDebtor4.
 func (s *Server) debtor(c echo.Context, cn *bank.Consent) (*obCashAccount, error) {
-	if cn.PSU == "" || len(cn.Accounts) == 0 || cn.Status == bank.StatusRejected {
-		return nil, nil
-	}
-	accts, err := s.store.Accounts(c.Request().Context(), cn.PSU, cn.Accounts[:1])
-	if err != nil || len(accts) == 0 {
+	ref, err := s.bank.Debtor(c.Request().Context(), cn)
+	if err != nil || ref == nil {
 		return nil, err
 	}
-	ids := accts[0].Identifiers(false)
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	return cashAccount(ids[0]), nil
+	return cashAccount(*ref), nil
 }
 
 // paymentConsentResponse echoes the consent request as the TPP sent it and
@@ -340,7 +281,7 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	switch pt {
 	case domesticPayments:
 		data["ExpectedExecutionDateTime"] = isoTime(cn.CreatedAt)
-		data["ExpectedSettlementDateTime"] = isoTime(cn.CreatedAt.Add(s.settlementDelay()))
+		data["ExpectedSettlementDateTime"] = isoTime(cn.CreatedAt.Add(s.bank.SettlementDelay()))
 	case scheduledPayments:
 		data["ExpectedExecutionDateTime"] = isoTime(cn.Initiation.RequestedAt)
 		data["ExpectedSettlementDateTime"] = isoTime(cn.Initiation.RequestedAt)
@@ -356,59 +297,21 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 		"Links": obLinks{Self: s.cfg.Issuer + pisp + "/" + pt.consents + "/" + cn.ID}, "Meta": obMeta{}})
 }
 
-// boundConsent checks that a PSU token's consent is the one in the path or
-// body: a token reaches only its own consent (403).
-func boundConsent(c echo.Context, id string) (*bank.Consent, error) {
-	p := PrincipalOf(c)
-	if id != p.Consent.ID {
-		return nil, bank.Errorf(bank.KindForbidden, "ConsentId", "the access token is bound to consent %s, not %s", p.Consent.ID, truncate(id, 64)).WithRule(audit.RuleForeignObject)
-	}
-	return p.Consent, nil
-}
-
 func (s *Server) domesticFundsConfirmation(c echo.Context) error {
-	cn, err := boundConsent(c, c.Param("ConsentId"))
+	cn, err := bank.Bound(PrincipalOf(c).Consent, c.Param("ConsentId"))
 	if err != nil {
 		return err
 	}
-	if cn.Status != bank.StatusAuthorised {
-		return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not Authorised", cn.Status)
-	}
-	ok, err := s.fundsAvailable(c, cn, cn.Accounts[0], cn.Initiation.Amount)
+	_, insufficient := s.scenarioFor(c, cn, "", bank.FormatMinor(cn.Initiation.Amount), func(sc scenario.Scenario) bool {
+		return sc.Payment == scenario.PaymentInsufficientFunds
+	})
+	ok, err := s.bank.PaymentFundsCheck(c.Request().Context(), cn, insufficient)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"Data": map[string]any{"FundsAvailableResult": map[string]any{
 		"FundsAvailableDateTime": isoTime(s.clock.Now()), "FundsAvailable": ok}},
 		"Links": obLinks{Self: s.cfg.Issuer + c.Request().URL.Path}, "Meta": obMeta{}})
-}
-
-// fundsAvailable answers from the real available balance of the account
-// (or no, under the insufficient-funds scenario).
-func (s *Server) fundsAvailable(c echo.Context, cn *bank.Consent, accountID string, amount int64) (bool, error) {
-	if _, ok := s.scenarioFor(c, cn, "", bank.FormatMinor(amount), func(sc scenario.Scenario) bool {
-		return sc.Payment == scenario.PaymentInsufficientFunds
-	}); ok {
-		return false, nil
-	}
-	psu := cn.PSU
-	ctx := c.Request().Context()
-	if err := s.catchUp(ctx); err != nil {
-		return false, err
-	}
-	accts, err := s.store.Accounts(ctx, psu, []string{accountID})
-	if err != nil {
-		return false, err
-	}
-	if len(accts) == 0 {
-		return false, bank.Errorf(bank.KindNotFound, "", "the debtor account is gone")
-	}
-	st, err := s.store.Ledgers(ctx, accts, s.clock.Now())
-	if err != nil {
-		return false, err
-	}
-	ok, _ := bank.Accept(accts[0], st[accts[0].Ref], amount)
-	return ok, nil
 }
 
 func (s *Server) createOrder(pt *paymentType) echo.HandlerFunc {
@@ -427,105 +330,38 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	if pid, found, err := s.store.Replay(c.Request().Context(), id, now); err != nil {
-		return idemErr(err)
-	} else if found {
-		p, err := s.store.Payment(c.Request().Context(), pid)
-		if err != nil {
-			return err
-		}
-		return s.paymentResponse(c, http.StatusCreated, pt, &p, nil)
-	}
 	var req pisBody
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 	}
-	cn, err := boundConsent(c, req.Data.ConsentID)
-	if err != nil {
-		return err
-	}
-	var consent pisBody
-	if err := json.Unmarshal(cn.Request, &consent); err != nil {
-		return err
-	}
-	if !sameJSON(req.Data.Initiation, consent.Data.Initiation) {
-		return bank.Errorf(bank.KindConsentMismatch, "Data.Initiation", "the Initiation differs from the consent's")
-	}
-	if !sameJSON(req.Risk, consent.Risk) {
-		return bank.Errorf(bank.KindConsentMismatch, "Risk", "the Risk differs from the consent's")
-	}
-	initiationJSON, _ := canonical(req.Data.Initiation)
-	in := cn.Initiation
-	// The date a scheduled payment or standing order starts must still be ahead.
-	switch {
-	case pt == scheduledPayments && !in.RequestedAt.After(now):
-		return bank.Errorf(bank.KindFieldInvalidDate, "Data.Initiation.RequestedExecutionDateTime", "RequestedExecutionDateTime has passed")
-	case pt == standingOrders && !in.FirstAt.After(now):
-		return bank.Errorf(bank.KindFieldInvalidDate, "Data.Initiation.FirstPaymentDateTime", "FirstPaymentDateTime has passed")
-	}
-	o := bank.Order{
-		Payment: bank.Payment{ID: pt.orderPrefix + uuid.NewString(), Kind: pt.order, ConsentID: cn.ID, ClientID: cn.ClientID,
-			Amount: in.Amount, Currency: in.Currency, Request: initiationJSON,
-			ProcessAt: now.Add(s.inProcessAfter()), SettleAt: now.Add(s.settlementDelay())},
-		Debtor: cn.Accounts[0], Creditor: in.Creditor, Reference: in.Reference,
-		Check: func(c *bank.Consent) error {
-			if c.Status != bank.StatusAuthorised {
-				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not Authorised", c.Status)
+	token := PrincipalOf(c).Consent
+	r := bank.OrderRequest{Token: token, ConsentID: req.Data.ConsentID, Initiation: req.Data.Initiation, Risk: req.Risk, Idem: id}
+	if token.ID == req.Data.ConsentID && token.Initiation != nil {
+		if sc, ok := s.scenarioFor(c, token, "", bank.FormatMinor(token.Initiation.Amount), func(sc scenario.Scenario) bool {
+			return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && pt == domesticPayments)
+		}); ok {
+			if sc.Payment == scenario.PaymentDuplicateReference {
+				return bank.Errorf(bank.KindDuplicateReference, "Data.Initiation.RemittanceInformation.Reference",
+					"sandbox scenario %s: the bank holds a payment with this reference already", sc.Name).WithRule("scenario." + sc.Name)
 			}
-			if !now.Before(c.ExpiresAt) {
-				return bank.Errorf(bank.KindAfterCutOff, "", "the consent's CutOffDateTime %s has passed", isoTime(c.ExpiresAt))
-			}
-			return nil
-		},
-	}
-	if pt != domesticPayments {
-		o.Schedule = in
-	}
-	if sc, ok := s.scenarioFor(c, cn, "", bank.FormatMinor(in.Amount), func(sc scenario.Scenario) bool {
-		return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && pt == domesticPayments)
-	}); ok {
-		if sc.Payment == scenario.PaymentDuplicateReference {
-			return bank.Errorf(bank.KindDuplicateReference, "Data.Initiation.RemittanceInformation.Reference",
-				"sandbox scenario %s: the bank holds a payment with this reference already", sc.Name).WithRule("scenario." + sc.Name)
+			r.Outcome = sc.Payment
 		}
-		o.Outcome = sc.Payment
 	}
-	pay, _, err := s.store.Submit(c.Request().Context(), o, id, now)
+	pay, cn, err := s.bank.SubmitOrder(c.Request().Context(), r)
 	if err != nil {
-		return idemErr(err)
+		return err
 	}
-	return s.paymentResponse(c, http.StatusCreated, pt, &pay, cn)
+	return s.paymentResponse(c, http.StatusCreated, pt, pay, cn)
 }
-
-func (s *Server) settlementDelay() time.Duration {
-	if s.cfg.SettlementDelay > 0 {
-		return s.cfg.SettlementDelay
-	}
-	return bank.DefaultSettlementDelay
-}
-
-func (s *Server) inProcessAfter() time.Duration { return s.settlementDelay() / 2 }
 
 // ownPayment reads a payment order of the calling client, brought up to
 // the sandbox clock.
 func (s *Server) ownPayment(c echo.Context, pt *paymentType) (*bank.Payment, error) {
-	ctx := c.Request().Context()
-	if err := s.catchUp(ctx); err != nil {
-		return nil, err
+	p, err := s.bank.Order(c.Request().Context(), PrincipalOf(c).Token.ClientID, pt.order, c.Param(pt.idName))
+	if be := (*bank.Error)(nil); errors.As(err, &be) {
+		be.Path = pt.idName
 	}
-	id := c.Param(pt.idName)
-	p, err := s.store.Payment(ctx, id)
-	if errors.Is(err, bank.ErrNotFound) || (err == nil && p.Kind != pt.order) {
-		return nil, bank.Errorf(bank.KindNotFound, pt.idName, "no payment order %s", truncate(id, 64)).WithRule(audit.RuleUnknownObject)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if p.ClientID != PrincipalOf(c).Token.ClientID {
-		return nil, bank.Errorf(bank.KindForbidden, pt.idName, "payment order %s belongs to another client", p.ID).WithRule(audit.RuleForeignObject)
-	}
-	return &p, nil
+	return p, err
 }
 
 func (s *Server) getOrder(pt *paymentType) echo.HandlerFunc {
@@ -549,11 +385,10 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 		data["ExpectedSettlementDateTime"] = isoTime(p.SettleAt)
 	}
 	if cn == nil {
-		got, err := s.store.Consent(c.Request().Context(), p.ConsentID)
-		if err != nil {
+		var err error
+		if cn, err = s.bank.ConsentOf(c.Request().Context(), p); err != nil {
 			return err
 		}
-		cn = &got
 	}
 	if d, err := s.debtor(c, cn); err != nil {
 		return err
@@ -602,13 +437,6 @@ func (s *Server) orderDetailsFor(c echo.Context, pt *paymentType) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"Data": map[string]any{"PaymentStatus": out},
 		"Links": obLinks{Self: s.cfg.Issuer + c.Request().URL.Path}, "Meta": obMeta{}})
-}
-
-// catchUp brings payments up to the sandbox clock: settlement of domestic
-// payments, execution of scheduled payments and standing orders.
-func (s *Server) catchUp(ctx context.Context) error {
-	_, err := s.store.CatchUp(ctx, s.clock.Now())
-	return err
 }
 
 // Wire shapes of the scheduled and standing-order Initiations.

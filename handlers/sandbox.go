@@ -284,7 +284,7 @@ func (s *Server) advanceClock(c echo.Context) error {
 		return err
 	}
 	// Everything due by the new time happens before the answer.
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.bank.CatchUp(ctx); err != nil {
 		return err
 	}
 	return s.clockView(c)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/internal/audit"
+	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
@@ -35,9 +35,6 @@ type Config struct {
 	// MaxHeaderBytes bounds the request's header block (431 above; 0: none).
 	MaxHeaderBytes int
 	Version        string
-	// SettlementDelay is how long (sandbox time) a payment takes from
-	// acceptance to AcceptedSettlementCompleted; half of it in Pending.
-	SettlementDelay time.Duration
 	// Rates per endpoint class (nil: no rate limits); UnattendedLimit is the
 	// AIS calls a consent may have per day without the PSU (0: off).
 	Rates           map[gateway.Class]gateway.Rate
@@ -56,6 +53,8 @@ type Config struct {
 
 // Deps are the parts the handlers adapt.
 type Deps struct {
+	// Bank is the bank's use cases, which the standards' adapters call.
+	Bank   *bank.Bank
 	Store  *store.Store
 	Auth   *oauth.Server
 	Clock  *clock.Clock
@@ -84,6 +83,7 @@ type Deps struct {
 
 // Server holds the handlers' dependencies.
 type Server struct {
+	bank  *bank.Bank
 	store *store.Store
 	auth  *oauth.Server
 	clock *clock.Clock
@@ -106,7 +106,7 @@ type Server struct {
 
 // New builds the echo instance with every route and middleware mounted.
 func New(d Deps) (*echo.Echo, error) {
-	s := &Server{store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d, auditor: d.Auditor, scenarios: d.Scenarios}
+	s := &Server{bank: d.Bank, store: d.Store, auth: d.Auth, clock: d.Clock, log: d.Log, cfg: d.Config, spec: d.Spec, deps: d, auditor: d.Auditor, scenarios: d.Scenarios}
 	if s.cfg.BodyLimit <= 0 {
 		s.cfg.BodyLimit = 1 << 20
 	}

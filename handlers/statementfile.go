@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -59,24 +58,12 @@ func fileType(accept string) string {
 }
 
 func (s *Server) statementFile(c echo.Context) error {
-	accts, g, err := s.scope(c, bank.ReadStatementsDetail)
+	f, err := s.bank.PrintStatement(c.Request().Context(), GrantOf(c), bank.StatementRequest{AccountID: c.Param("AccountId"),
+		StatementID: c.Param("StatementId")})
 	if err != nil {
 		return err
 	}
-	sts, err := s.findStatements(c, accts, g)
-	if err != nil {
-		return err
-	}
-	st := sts[0]
-	page, err := s.store.Transactions(c.Request().Context(), bank.TxQuery{Accounts: accts, From: st.Start, To: st.End,
-		BookedOnly: true, Direction: bank.DirectionBoth, Limit: 5000})
-	if err != nil {
-		return err
-	}
-	// The store lists newest first (and shares the page with other
-	// readers); a statement reads oldest first.
-	items := slices.Clone(page.Items)
-	slices.Reverse(items)
+	st, items, acct := f.Statement, f.Transactions, f.Account
 	name := fmt.Sprintf("statement-%s", st.Reference)
 	switch fileType(c.Request().Header.Get("Accept")) {
 	case "application/json":
@@ -103,7 +90,6 @@ func (s *Server) statementFile(c echo.Context) error {
 		c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 		return c.Blob(http.StatusOK, "text/csv", buf.Bytes())
 	}
-	acct := accts[0]
 	lines := []string{
 		"Sandbox Bank plc - Statement " + st.Reference,
 		fmt.Sprintf("%s (%s)   %s", acct.Nickname, acct.HolderName, st.Description),

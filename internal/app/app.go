@@ -50,6 +50,7 @@ type App struct {
 	Store    *store.Store
 	Clock    *clock.Clock
 	Auth     *oauth.Server
+	Bank     *bank.Bank // the bank's use cases
 	Events   *events.Service
 	Fixtures *fixtures.Fixtures
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
@@ -282,9 +283,10 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	}
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
-	a.echo, err = handlers.New(handlers.Deps{Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
-			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version, SettlementDelay: a.Config.SettlementDelay,
+			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -27,8 +28,8 @@ const (
 	RuleCodeReused       = "code.reused"
 	RuleAssertionReplay  = "assertion.replayed"
 	RuleRefreshReused    = "refresh.reused"
-	RuleForeignObject    = "bola.foreign"    // another client's or PSU's object
-	RuleUnknownObject    = "bola.unknown_id" // an id that does not exist
+	RuleForeignObject    = bank.RuleForeignObject // another client's or PSU's object
+	RuleUnknownObject    = bank.RuleUnknownObject // an id that does not exist
 	severityHigh         = "high"
 	severityMedium       = "medium"
 	severityLow          = "low"

@@ -39,6 +39,7 @@ type Consent struct {
 	Deleted     bool        // deleted by the TPP
 	PSURevoked  bool        // access revoked by the PSU at the bank
 	Scenario    string      // the scenario it was created under (internal/scenario); "" for none
+	Version     string      // the API version it was created through (VersionUK31, VersionUK40)
 }
 
 // Expired reports whether the consent is past its ExpirationDateTime at now.

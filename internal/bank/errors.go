@@ -44,6 +44,7 @@ const (
 	KindConflict    // a unique key is taken (idempotency, registration)
 	KindUnavailable // the bank is (made) unavailable: 503
 	KindUnsupportedEventType
+	KindIdempotencyConflict // an idempotency key reused with another body
 )
 
 // Error is a refusal with its kind, a message for the client and, where one

@@ -10,14 +10,14 @@ import (
 )
 
 const consentCols = `id, consent_id, kind, client_id, status, psu, created_at, status_at, expires_at, tx_from, tx_to,
-	permissions, accounts, request, deleted, psu_revoked, initiation, scenario`
+	permissions, accounts, request, deleted, psu_revoked, initiation, scenario, api_version`
 
 func scanConsent(sc interface{ Scan(...any) error }) (bank.Consent, error) {
 	var c bank.Consent
 	var created, statusAt, expires, from, to int64
 	var accounts, request, initiation string
 	err := sc.Scan(&c.Ref, &c.ID, &c.Kind, &c.ClientID, &c.Status, &c.PSU, &created, &statusAt, &expires, &from, &to,
-		&c.Permissions, &accounts, &request, &c.Deleted, &c.PSURevoked, &initiation, &c.Scenario)
+		&c.Permissions, &accounts, &request, &c.Deleted, &c.PSURevoked, &initiation, &c.Scenario, &c.Version)
 	if err != nil {
 		return c, err
 	}
@@ -53,10 +53,15 @@ func insertConsent(ctx context.Context, tx *sql.Tx, c *bank.Consent) error {
 			return err
 		}
 	}
+	version := c.Version
+	if version == "" {
+		version = bank.VersionUK31
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO consents(consent_id, kind, client_id, status, psu, created_at, status_at,
-		expires_at, tx_from, tx_to, permissions, accounts, request, deleted, psu_revoked, initiation, scenario) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		expires_at, tx_from, tx_to, permissions, accounts, request, deleted, psu_revoked, initiation, scenario, api_version)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.Kind, c.ClientID, c.Status, c.PSU, unix(c.CreatedAt), unix(c.StatusAt), unix(c.ExpiresAt), unix(c.TxFrom),
-		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked, string(initiation), c.Scenario)
+		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked, string(initiation), c.Scenario, version)
 	if err != nil {
 		return err
 	}
