@@ -1,6 +1,9 @@
-// Package api holds the sandbox's own OpenAPI contract (openapi.yaml), embedded
-// in the binary. The server validates every resource request against it and
-// the tests validate every response against it; it is also served at
+// Package api holds the sandbox's own OpenAPI contracts, embedded in the
+// binary: openapi.yaml for UK Open Banking R/W v3.1.11 (served under
+// /open-banking/v3.1) and ukob-v4.0.yaml for v4.0 (under /open-banking/v4.0;
+// written by internal/gen from the official files). The server validates
+// every resource request against its contract and the tests validate every
+// response against it; the v3.1.11 one is also served at
 // /open-banking/v3.1/openapi.yaml.
 package api
 
@@ -14,45 +17,81 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// YAML is the contract as written.
+// YAML is the v3.1.11 contract as written.
 //
 //go:embed openapi.yaml
 var YAML []byte
 
-// BasePath is the path prefix the contract's paths live under (its server URL).
-const BasePath = "/open-banking/v3.1"
+//go:embed ukob-v4.0.yaml
+var yamlV4 []byte
 
-// Load parses and validates the embedded contract.
-func Load(ctx context.Context) (*openapi3.T, error) {
+// Base paths: the path prefix each contract's paths live under (its server
+// URL).
+const (
+	BasePath   = "/open-banking/v3.1"
+	BasePathV4 = "/open-banking/v4.0"
+)
+
+// Contract is one of the embedded contracts.
+type Contract struct {
+	file     string
+	basePath string
+	yaml     []byte
+}
+
+// The contracts.
+var (
+	UKOBv3 = Contract{file: "openapi.yaml", basePath: BasePath, yaml: YAML}       // UK OB R/W v3.1.11
+	UKOBv4 = Contract{file: "ukob-v4.0.yaml", basePath: BasePathV4, yaml: yamlV4} // UK OB R/W v4.0
+)
+
+// File is the contract's file name in api/.
+func (c Contract) File() string { return c.file }
+
+// BasePath is the path prefix the contract's paths live under.
+func (c Contract) BasePath() string { return c.basePath }
+
+// YAML is the contract as written.
+func (c Contract) YAML() []byte { return c.yaml }
+
+// Load parses and validates the v3.1.11 contract.
+func Load(ctx context.Context) (*openapi3.T, error) { return UKOBv3.Load(ctx) }
+
+// Start begins loading the v3.1.11 contract in the background; see
+// Contract.Start.
+func Start(ctx context.Context) func() (*openapi3.T, error) { return UKOBv3.Start(ctx) }
+
+// Load parses and validates the contract (its examples included).
+func (c Contract) Load(ctx context.Context) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
-	doc, err := loader.LoadFromData(YAML)
+	doc, err := loader.LoadFromData(c.yaml)
 	if err != nil {
-		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+		return nil, fmt.Errorf("api/%s: %w", c.file, err)
 	}
 	if err := doc.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+		return nil, fmt.Errorf("api/%s: %w", c.file, err)
 	}
 	if len(doc.Servers) == 0 {
-		return nil, fmt.Errorf("api/openapi.yaml: no server")
+		return nil, fmt.Errorf("api/%s: no server", c.file)
 	}
 	u, err := url.Parse(doc.Servers[0].URL)
-	if err != nil || u.Path != BasePath {
-		return nil, fmt.Errorf("api/openapi.yaml: server URL %q, want %q", doc.Servers[0].URL, BasePath)
+	if err != nil || u.Path != c.basePath {
+		return nil, fmt.Errorf("api/%s: server URL %q, want %q", c.file, doc.Servers[0].URL, c.basePath)
 	}
 	return doc, nil
 }
 
 // Start begins loading the contract in the background (it is the slowest
 // part of a start) and returns the function that waits for it.
-func Start(ctx context.Context) func() (*openapi3.T, error) {
+func (c Contract) Start(ctx context.Context) func() (*openapi3.T, error) {
 	type result struct {
 		doc *openapi3.T
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		doc, err := Load(ctx)
+		doc, err := c.Load(ctx)
 		ch <- result{doc, err}
 	}()
 	return sync.OnceValues(func() (*openapi3.T, error) {
