@@ -47,6 +47,29 @@ const (
 	KindIdempotencyConflict // an idempotency key reused with another body
 )
 
+var kindNames = map[Kind]string{
+	KindInternal: "internal", KindFieldInvalid: "field.invalid", KindFieldMissing: "field.missing",
+	KindFieldInvalidDate: "field.invalid_date", KindFieldUnexpected: "field.unexpected", KindFieldExpected: "field.expected",
+	KindMalformed: "body.malformed", KindHeaderMissing: "header.missing", KindHeaderInvalid: "header.invalid",
+	KindNotFound: "not_found", KindConsentStatus: "consent.status", KindConsentMismatch: "consent.mismatch",
+	KindUnauthenticated: "token.invalid", KindForbidden: "forbidden", KindReauthenticate: "reauthenticate",
+	KindRateLimited: "rate_limit", KindUnsupportedCurrency: "unsupported.currency", KindUnsupportedScheme: "unsupported.scheme",
+	KindUnsupportedLocalInstrument: "unsupported.local_instrument", KindUnsupportedAccountIdentifier: "unsupported.account_identifier",
+	KindUnsupportedFrequency: "unsupported.frequency", KindAfterCutOff: "rules.after_cut_off", KindDuplicateReference: "rules.duplicate_reference",
+	KindSignatureMissing: "signature.missing", KindSignatureMalformed: "signature.malformed", KindSignatureInvalid: "signature.invalid",
+	KindSignatureInvalidClaim: "signature.invalid_claim", KindSignatureMissingClaim: "signature.missing_claim",
+	KindSignatureUnexpected: "signature.unexpected", KindConflict: "conflict", KindUnavailable: "unavailable",
+	KindUnsupportedEventType: "unsupported.event_type", KindIdempotencyConflict: "idempotency.conflict",
+}
+
+// String names the kind (in the audit trail, where no standard's code does).
+func (k Kind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return "refused"
+}
+
 // Error is a refusal with its kind, a message for the client and, where one
 // field is at fault, its JSON path (or header / parameter name).
 type Error struct {

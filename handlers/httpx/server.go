@@ -1,0 +1,178 @@
+package httpx
+
+import (
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/obsandbox/sandbox/internal/audit"
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/gateway"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/scenario"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/web"
+)
+
+// Server is what every surface shares: the bank, the authorization server,
+// the store and the clock, the gateway's limits, the audit trail, the
+// scenarios, the page templates. Each surface's package embeds it.
+type Server struct {
+	Bank  *bank.Bank
+	Store *store.Store
+	Auth  *oauth.Server
+	Clock *clock.Clock
+	Log   *slog.Logger
+	Cfg   Config
+	Deps  Deps
+	Pages *template.Template
+
+	Limits     *gateway.Limiter
+	Unattended *gateway.Unattended
+	Auditor    *audit.Auditor
+	Scenarios  *scenario.Registry
+	DataCalls  callCounter // data calls per consent (scenario revoke_after)
+	Metrics    *metrics
+	// Renderers write errors in the envelope of the surface a path belongs
+	// to (by path prefix); other paths get RFC 6749 errors.
+	Renderers map[string]ErrorRenderer
+}
+
+// New builds the shared server and the echo instance with the middleware
+// every request goes through: interaction id, security headers, header
+// limit, CORS, metrics, panic recovery, the audit trail, the body limit and
+// scenarios. The surfaces mount their routes on it.
+func New(d Deps) (*Server, *echo.Echo, error) {
+	s := &Server{Bank: d.Bank, Store: d.Store, Auth: d.Auth, Clock: d.Clock, Log: d.Log, Cfg: d.Config, Deps: d, Auditor: d.Auditor,
+		Scenarios: d.Scenarios, Renderers: map[string]ErrorRenderer{}}
+	if s.Cfg.BodyLimit <= 0 {
+		s.Cfg.BodyLimit = 1 << 20
+	}
+	var err error
+	if s.Pages, err = web.Templates(); err != nil {
+		return nil, nil, err
+	}
+	if s.Cfg.Rates != nil {
+		s.Limits = gateway.NewLimiter(s.Cfg.Rates, d.Clock.Now)
+	}
+	s.Unattended = gateway.NewUnattended(s.Cfg.UnattendedLimit, d.Clock.Now)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Pre(interaction, commonHeaders(s.Cfg.Profile), s.headerLimit, s.cors)
+	s.Metrics = newMetrics(d.Store)
+	e.Use(s.Metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.Cfg.BodyLimit), s.applyScenario)
+	e.GET("/metrics", s.Metrics.handler())
+	e.GET("/healthz", s.healthz)
+	return s, e, nil
+}
+
+// Contract is one surface's OpenAPI document, its operations prepared once
+// (a kin-openapi route each, so no router runs per request).
+type Contract struct {
+	Base string // the path its operations are served under (its server URL)
+	ops  map[string]*Operation
+}
+
+// NewContract indexes a document's operations by method and path.
+func NewContract(spec *openapi3.T, base string) *Contract {
+	k := &Contract{Base: base, ops: map[string]*Operation{}}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &Operation{route: &routers.Route{Spec: spec, Server: spec.Servers[0], Path: path, PathItem: item,
+				Method: method, Operation: op}, query: map[string]bool{}}
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+					o.query[p.Value.Name] = true
+				}
+			}
+			k.ops[method+" "+path] = o
+		}
+	}
+	return k
+}
+
+// Op is the operation at method and path; it panics when the contract has
+// none (a route mounted without its contract is a bug).
+func (k *Contract) Op(method, path string) *Operation {
+	op, ok := k.ops[method+" "+path]
+	if !ok {
+		panic(fmt.Sprintf("httpx: %s %s is not in the contract served under %s", method, path, k.Base))
+	}
+	return op
+}
+
+// Route turns a contract path ("/aisp/accounts/{AccountId}") into an echo
+// route under the contract's base ("/open-banking/v3.1/aisp/accounts/:AccountId").
+func (k *Contract) Route(p string) string {
+	var sb strings.Builder
+	sb.WriteString(k.Base)
+	for _, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		sb.WriteByte('/')
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			sb.WriteString(":" + seg[1:len(seg)-1])
+		} else {
+			sb.WriteString(seg)
+		}
+	}
+	return sb.String()
+}
+
+// Mount adds a contract operation: authentication, then validation, then h.
+// Extra middleware (response signing) goes first, around everything.
+func (s *Server) Mount(e *echo.Echo, k *Contract, method, path string, n Need, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
+	mw := append(extra, AcceptJSON, s.RequireToken(n), ValidateRequest(k.Op(method, path)))
+	e.Add(method, k.Route(path), h, mw...)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	if err := s.Store.Ping(c.Request().Context()); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// headerLimit refuses a header block over the limit with 431.
+func (s *Server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.Cfg.MaxHeaderBytes > 0 {
+			n := len(c.Request().RequestURI)
+			for k, vs := range c.Request().Header {
+				for _, v := range vs {
+					n += len(k) + len(v) + 4
+				}
+			}
+			if n > s.Cfg.MaxHeaderBytes {
+				return c.NoContent(http.StatusRequestHeaderFieldsTooLarge)
+			}
+		}
+		return next(c)
+	}
+}
+
+// recoverer turns a panic in a handler into a logged 500, never a stack
+// trace on the wire.
+func recoverer(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll:   true,
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.ErrorContext(c.Request().Context(), "panic", "error", err, "stack", string(stack))
+			return err
+		},
+	})
+}
+
+// bodyLimit refuses bodies over n bytes with 413, whether announced by
+// Content-Length or found while reading.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", n)})
+}

@@ -1,0 +1,153 @@
+package httpx
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// Operation is one Operation of api/openapi.yaml, prepared once at start-up:
+// the kin-openapi route (so no router runs per request) and the query
+// parameters it declares.
+type Operation struct {
+	route *routers.Route
+	query map[string]bool
+}
+
+var validationOptions = &openapi3filter.Options{
+	// The bearer token is checked by the authentication middleware, before
+	// validation; the contract's security requirements are documentation.
+	AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+	SkipSettingDefaults: true,
+}
+
+// ValidateRequest checks a request against its operation in the contract:
+// no undeclared query parameter, then parameters, headers and body by
+// kin-openapi, whose errors become the standard's codes.
+func ValidateRequest(op *Operation) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			for k := range req.URL.Query() {
+				if !op.query[k] {
+					return bank.Errorf(bank.KindFieldUnexpected, k, "query parameter %q is not allowed here", k)
+				}
+			}
+			if req.Body != nil && req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut) {
+				raw, err := io.ReadAll(req.Body)
+				if err != nil {
+					if TooLarge(err) {
+						return echo.ErrStatusRequestEntityTooLarge
+					}
+					return bank.Errorf(bank.KindMalformed, "", "the request body could not be read")
+				}
+				req.Body = io.NopCloser(bytes.NewReader(raw))
+				if err := checkBody(raw); err != nil {
+					return err
+				}
+			}
+			names, values := c.ParamNames(), c.ParamValues()
+			params := make(map[string]string, len(names))
+			for i, n := range names {
+				params[n] = values[i]
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: validationOptions}
+			if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+				return validationError(err)
+			}
+			return next(c)
+		}
+	}
+}
+
+var unsupportedProperty = regexp.MustCompile(`property "([^"]+)" is unsupported`)
+
+// validationError maps a kin-openapi validation error to the standard's
+// error codes (SPEC §8 "Error codes").
+func validationError(err error) error {
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return bank.Errorf(bank.KindFieldInvalid, "", "%s", err.Error())
+	}
+	if p := re.Parameter; p != nil {
+		missing := errors.Is(re.Err, openapi3filter.ErrInvalidRequired)
+		switch p.In {
+		case openapi3.ParameterInHeader:
+			if missing {
+				return bank.Errorf(bank.KindHeaderMissing, p.Name, "header %s is required", p.Name)
+			}
+			return bank.Errorf(bank.KindHeaderInvalid, p.Name, "header %s has an invalid value", p.Name)
+		default:
+			switch {
+			case missing:
+				return bank.Errorf(bank.KindFieldMissing, p.Name, "%s is required", p.Name)
+			case strings.HasSuffix(p.Name, "DateTime"):
+				return bank.Errorf(bank.KindFieldInvalidDate, p.Name, "%s is not a valid date-time (YYYY-MM-DD or YYYY-MM-DDThh:mm:ss)", p.Name)
+			}
+			return bank.Errorf(bank.KindFieldInvalid, p.Name, "%s has an invalid value: %s", p.Name, schemaReason(re.Err))
+		}
+	}
+	if re.RequestBody != nil {
+		switch {
+		case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"):
+			return echo.NewHTTPError(http.StatusUnsupportedMediaType)
+		case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+			return bank.Errorf(bank.KindMalformed, "", "a JSON request body is required")
+		}
+		var se *openapi3.SchemaError
+		if errors.As(re.Err, &se) {
+			return schemaError(se)
+		}
+		var pe *openapi3filter.ParseError
+		if errors.As(re.Err, &pe) {
+			return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
+		}
+		return bank.Errorf(bank.KindMalformed, "", "the request body could not be read")
+	}
+	return bank.Errorf(bank.KindFieldInvalid, "", "%s", re.Reason)
+}
+
+func schemaReason(err error) string {
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		return se.Reason
+	}
+	if err == nil {
+		return "invalid"
+	}
+	return err.Error()
+}
+
+// schemaError turns a body schema failure into the code for its kind, with
+// the JSON path of the field (Data.Initiation.InstructedAmount.Amount).
+func schemaError(se *openapi3.SchemaError) error {
+	path := strings.Join(se.JSONPointer(), ".")
+	switch se.SchemaField {
+	case "required":
+		return bank.Errorf(bank.KindFieldMissing, path, "%s is required", path)
+	case "properties", "additionalProperties":
+		if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
+			path = strings.TrimPrefix(path+"."+m[1], ".")
+		}
+		return bank.Errorf(bank.KindFieldUnexpected, path, "%s is not allowed here", path)
+	case "format":
+		if f := se.Schema.Format; f == "date-time" || f == "date" {
+			return bank.Errorf(bank.KindFieldInvalidDate, path, "%s must be an ISO 8601 date-time with a timezone", path)
+		}
+	case "type":
+		if path == "" {
+			return bank.Errorf(bank.KindMalformed, "", "the request body must be a JSON object")
+		}
+	}
+	return bank.Errorf(bank.KindFieldInvalid, path, "%s: %s", path, se.Reason)
+}

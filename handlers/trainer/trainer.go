@@ -1,0 +1,468 @@
+package trainer
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/pki"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/tpp"
+)
+
+// The trainer view (SPEC §8): a page that shows, live, every decision the
+// bank makes (from the audit stream), and runs the reference TPP's journeys
+// one step at a time, showing each request and response.
+
+func (s *Server) mountTrainer(e *echo.Echo) {
+	s.journeys = &journeys{byID: map[string]*journey{}}
+	e.GET("/trainer", s.trainerPage, trainerHeaders)
+	e.GET("/trainer/stream", s.trainerStream)
+	e.POST("/trainer/journeys", s.startJourney)
+	e.POST("/trainer/journeys/:id/next", s.nextStep)
+}
+
+// trainerHeaders are the PSU pages' headers, plus the page's own script and
+// its calls back to the sandbox.
+func trainerHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return httpx.PageHeaders(func(c echo.Context) error {
+		c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		return next(c)
+	})
+}
+
+func (s *Server) trainerPage(c echo.Context) error {
+	return s.Page(c, http.StatusOK, "trainer.html", map[string]any{"Title": "Trainer view", "Profile": s.Cfg.Profile,
+		"AdminForJourneys": s.Cfg.Profile == oauth.ProfileFAPI})
+}
+
+// trainerStream sends committed audit entries as Server-Sent Events: those of
+// one journey (?journey=ID — the id is the capability), or, with the admin
+// token, every decision the bank makes.
+func (s *Server) trainerStream(c echo.Context) error {
+	var show func(store.AuditEntry) bool
+	if id := c.QueryParam("journey"); id != "" {
+		j := s.journeys.get(id)
+		if j == nil {
+			return errNoJourney
+		}
+		show = j.owns
+	} else if s.IsAdmin(c.Request()) {
+		show = func(store.AuditEntry) bool { return true }
+	} else {
+		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Challenge: `Bearer realm="sandbox"`,
+			Description: "watching every decision needs the admin token; a journey's own decisions need ?journey=<id>"}
+	}
+	if s.Auditor == nil {
+		return c.NoContent(http.StatusNotFound)
+	}
+	// A stream outlives the server's write timeout; it ends with the server.
+	rc := http.NewResponseController(c.Response())
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := c.Response().Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	c.Response().Flush()
+	entries, cancel := s.Auditor.Subscribe()
+	defer cancel()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.Request().Context().Done():
+			return nil
+		case <-s.Deps.Stopping:
+			return nil
+		case <-ping.C:
+			fmt.Fprint(c.Response(), ": ping\n\n")
+		case e := <-entries:
+			if !show(e) {
+				continue
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Response(), "event: decision\ndata: %s\n\n", b)
+		}
+		c.Response().Flush()
+	}
+}
+
+// exchange is one HTTP request and answer of a journey step.
+type exchange struct {
+	Method   string `json:"method"`
+	URL      string `json:"url"`
+	Request  string `json:"request,omitempty"`
+	Status   int    `json:"status"`
+	Response string `json:"response,omitempty"`
+	Signed   bool   `json:"signed,omitempty"` // the answer carried x-jws-signature
+}
+
+// step is one step of a journey: what it teaches and how to run it.
+type step struct {
+	Title   string `json:"title"`
+	Explain string `json:"explain"`
+	run     func(ctx context.Context, j *journey) (string, error)
+}
+
+// journey is a reference TPP going through a journey, one step per click.
+type journey struct {
+	id        string
+	kind, psu string
+	steps     []step
+
+	mu   sync.Mutex // held while a step runs
+	next int
+	c    *tpp.Client
+	log  []exchange
+	// state carried between steps
+	cc, token  string
+	auth       *tpp.Authorization
+	redirectTo string
+	initiation map[string]any
+
+	consent string
+
+	idsMu        sync.Mutex      // the stream reads this while a step runs
+	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
+}
+
+// owns reports whether an audit entry is this journey's: it names the
+// interaction id of one of its requests (remembered before the request is
+// sent, so no entry arrives before the journey knows it).
+func (j *journey) owns(e store.AuditEntry) bool {
+	j.idsMu.Lock()
+	defer j.idsMu.Unlock()
+	return j.interactions[e.InteractionID]
+}
+
+// roundTrip sends each of the journey's requests with an interaction id it
+// remembers.
+func (j *journey) roundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		id := uuid.NewString()
+		j.idsMu.Lock()
+		j.interactions[id] = true
+		j.idsMu.Unlock()
+		r = r.Clone(r.Context())
+		r.Header.Set("x-fapi-interaction-id", id)
+		return next.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// journeys keeps the last maxJourneys journeys started from the page.
+type journeys struct {
+	mu    sync.Mutex
+	byID  map[string]*journey
+	order []string
+}
+
+const maxJourneys = 64
+
+var errNoJourney = &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "no such journey; start another"}
+
+func (js *journeys) add(j *journey) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	js.byID[j.id] = j
+	js.order = append(js.order, j.id)
+	if len(js.order) > maxJourneys {
+		delete(js.byID, js.order[0])
+		js.order = js.order[1:]
+	}
+}
+
+func (js *journeys) get(id string) *journey {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return js.byID[id]
+}
+
+func (s *Server) startJourney(c echo.Context) error {
+	if s.Cfg.Profile == oauth.ProfileFAPI && !s.IsAdmin(c.Request()) {
+		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Challenge: `Bearer realm="sandbox"`,
+			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
+	}
+	var r struct {
+		Kind string `json:"kind"` // accounts | payment
+		PSU  string `json:"psu"`
+	}
+	if err := httpx.BindStrict(c, &r); err != nil {
+		return err
+	}
+	if r.Kind != "accounts" && r.Kind != "payment" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts or payment"}
+	}
+	if r.PSU == "" {
+		r.PSU = "alice"
+	}
+	if s.psuPassword(c.Request().Context(), r.PSU) == "" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
+	}
+	j := &journey{id: uuid.NewString(), kind: r.Kind, psu: r.PSU, interactions: map[string]bool{}}
+	j.steps = s.journeySteps(j)
+	s.journeys.add(j)
+	return c.JSON(http.StatusCreated, map[string]any{"id": j.id, "steps": j.steps})
+}
+
+func (s *Server) nextStep(c echo.Context) error {
+	j := s.journeys.get(c.Param("id"))
+	if j == nil {
+		return errNoJourney
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.next >= len(j.steps) {
+		return c.JSON(http.StatusOK, map[string]any{"done": true})
+	}
+	st := j.steps[j.next]
+	j.log = nil
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
+	defer cancel()
+	result, err := st.run(ctx, j)
+	out := map[string]any{"index": j.next, "title": st.Title, "explain": st.Explain, "exchanges": j.log, "result": result}
+	if err != nil {
+		out["error"] = err.Error()
+	} else {
+		j.next++
+	}
+	out["done"] = j.next >= len(j.steps)
+	return c.JSON(http.StatusOK, out)
+}
+
+// trainerTPP makes the reference TPP the page drives: it talks to this
+// sandbox over HTTP like any TPP; in fapi it gets a certificate and a
+// software statement straight from the sandbox.
+func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	var cert *pki.Issued
+	if s.Deps.CA != nil {
+		tc := &tls.Config{RootCAs: s.Deps.CA.Pool()}
+		if s.Cfg.Profile == oauth.ProfileFAPI {
+			var err error
+			if cert, err = s.Deps.CA.Issue(ctx, pki.Request{CommonName: "trainer-tpp", Organisation: "Trainer TPP Ltd"}, s.Clock.Wall()); err != nil {
+				return err
+			}
+			pair, err := tls.X509KeyPair(cert.CertPEM, cert.KeyPEM)
+			if err != nil {
+				return err
+			}
+			tc.Certificates = []tls.Certificate{pair}
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: tc}
+	}
+	if hc.Transport == nil {
+		hc.Transport = http.DefaultTransport
+	}
+	hc.Transport = j.roundTrip(hc.Transport)
+	trace := func(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
+		j.log = append(j.log, exchange{Method: req.Method, URL: req.URL.String(), Request: clip(reqBody), Status: resp.StatusCode,
+			Response: clip(body), Signed: resp.Header.Get("x-jws-signature") != ""})
+	}
+	c, err := tpp.New(ctx, s.Cfg.Issuer, "https://trainer.example/callback", tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall))
+	if err != nil {
+		return err
+	}
+	c.Trace, c.Name = trace, "Trainer's budgeting app"
+	j.c = c
+	if s.Cfg.Profile == oauth.ProfileFAPI {
+		ssa, err := s.Auth.IssueSoftwareStatement(oauth.SoftwareStatement{SoftwareClientName: c.Name,
+			SoftwareRedirectURIs: []string{c.RedirectURI}, SoftwareRoles: []string{"AISP", "PISP"}, SoftwareJWKS: ptr(c.JWKS())})
+		if err != nil {
+			return err
+		}
+		return c.RegisterJWT(ctx, ssa)
+	}
+	return c.Register(ctx, "private_key_jwt")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func clip(b []byte) string {
+	s := string(b)
+	if len(s) > 4000 {
+		s = s[:4000] + "\n…"
+	}
+	return s
+}
+
+func (s *Server) journeySteps(j *journey) []step {
+	register := step{"Register the app", "The TPP registers with the bank (dynamic client registration, RFC 7591): its redirect URI and its public keys. It gets a client_id.",
+		func(ctx context.Context, j *journey) (string, error) {
+			if err := s.trainerTPP(ctx, j); err != nil {
+				return "", err
+			}
+			return "client_id " + j.c.ClientID, nil
+		}}
+	token := func(scope string) step {
+		return step{"Get a client-credentials token", "The app proves who it is with a signed client assertion (private_key_jwt) and gets a token to create consents — not to read data.",
+			func(ctx context.Context, j *journey) (string, error) {
+				var err error
+				j.cc, err = j.c.ClientCredentials(ctx, scope)
+				return "a token with scope " + scope, err
+			}}
+	}
+	authorize := step{"Send the PSU to the bank", "The app signs a request object naming the consent (openbanking_intent_id) and sends the PSU to the bank's authorize URL.",
+		func(ctx context.Context, j *journey) (string, error) {
+			scope := "openid accounts"
+			if j.kind == "payment" {
+				scope = "openid payments"
+			}
+			var err error
+			j.auth, err = j.c.Authorize(ctx, j.consent, tpp.AuthOptions{Scope: scope})
+			if err != nil {
+				return "", err
+			}
+			return j.auth.URL, nil
+		}}
+	approve := step{"The PSU logs in and approves", "The PSU (" + j.psu + ") logs in at the bank, sees what the app asks for in plain words, picks the accounts and approves. (Headless here; open the URL of the previous step to do it in the browser.)",
+		func(ctx context.Context, j *journey) (string, error) {
+			var err error
+			j.redirectTo, err = j.c.Headless(ctx, j.auth, j.psu, s.psuPassword(ctx, j.psu), "approve", nil)
+			return j.redirectTo, err
+		}}
+	exchangeCode := step{"Exchange the code for tokens", "The bank sent the PSU back with a code and a signed ID token (checked: c_hash, s_hash, nonce, iss). The app trades the code for an access token bound to the consent.",
+		func(ctx context.Context, j *journey) (string, error) {
+			code, err := j.c.Callback(ctx, j.auth, j.redirectTo)
+			if err != nil {
+				return "", err
+			}
+			toks, err := j.c.Exchange(ctx, j.auth, code)
+			if err != nil {
+				return "", err
+			}
+			j.token = toks.AccessToken
+			return "an access token for consent " + j.consent, nil
+		}}
+	// read is a step that GETs a path with the journey's token and expects a status.
+	read := func(title, explain string, path func(*journey) string, status int, result string) step {
+		return step{title, explain, func(ctx context.Context, j *journey) (string, error) {
+			return result, j.c.Call(ctx, http.MethodGet, path(j), "", j.token, nil, status, nil)
+		}}
+	}
+	if j.kind == "accounts" {
+		return []step{register, token("accounts"),
+			{"Create an account-access consent", "The app asks the bank for a consent: which data (permissions) and until when. It is AwaitingAuthorisation until the PSU decides.",
+				func(ctx context.Context, j *journey) (string, error) {
+					id, err := j.c.AccountConsent(ctx, j.cc, []string{"ReadAccountsDetail", "ReadBalances", "ReadTransactionsBasic",
+						"ReadTransactionsCredits", "ReadTransactionsDebits"}, nil)
+					j.consent = id
+					return id, err
+				}},
+			authorize, approve, exchangeCode,
+			{"Read the accounts and balances", "With the token the app reads exactly what was consented to — the accounts the PSU picked, then their balances: the bank checks the token, the consent, the accounts and the permissions on every call.",
+				readAccounts},
+			read("Try to read beyond the consent", "The consent has no ReadBeneficiaries permission: the bank refuses (403) and says which rule decided.",
+				func(*journey) string { return "/open-banking/v3.1/aisp/beneficiaries" }, http.StatusForbidden, "refused as expected"),
+			{"Revoke the consent", "The app deletes the consent (the PSU could also revoke it at the bank): the token stops working at once — the next call gets 401.",
+				func(ctx context.Context, j *journey) (string, error) {
+					if err := j.c.Call(ctx, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+j.consent, "", j.cc, nil, http.StatusNoContent, nil); err != nil {
+						return "", err
+					}
+					err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", j.token, nil, http.StatusUnauthorized, nil)
+					return "the token is dead", err
+				}},
+		}
+	}
+	return []step{register, token("payments"),
+		{"Create a payment consent", "The app asks to pay 15.00 GBP to Greenfield Lettings. The request carries an x-idempotency-key and the app's x-jws-signature; the bank's answer is signed too.",
+			func(ctx context.Context, j *journey) (string, error) {
+				j.initiation = tpp.DomesticInitiation("15.00", tpp.Payee{Name: "Greenfield Lettings", SortCode: "200415", Number: "33104477"}, "TRAINER DEMO")
+				id, err := j.c.PaymentConsent(ctx, j.cc, j.initiation)
+				j.consent = id
+				return id, err
+			}},
+		authorize, approve, exchangeCode,
+		read("Confirm the funds", "Before paying, the app asks whether the PSU's account can cover the amount: the bank answers from the real available balance.",
+			func(j *journey) string {
+				return "/open-banking/v3.1/pisp/domestic-payment-consents/" + j.consent + "/funds-confirmation"
+			}, http.StatusOK, "funds checked"),
+		{"Make the payment", "The payment must repeat the consent's Initiation and Risk exactly. The debtor's available balance drops at once; the payment is Pending, then settles on the sandbox clock.",
+			func(ctx context.Context, j *journey) (string, error) {
+				id, status, err := j.c.Pay(ctx, j.token, j.consent, j.initiation, uuid.NewString())
+				return id + " " + status, err
+			}},
+		{"Try to pay twice", "The consent is now Consumed: a second payment is refused (400 UK.OBIE.Resource.InvalidConsentStatus).",
+			func(ctx context.Context, j *journey) (string, error) {
+				st, _, _, err := j.c.SignedPost(ctx, "/open-banking/v3.1/pisp/domestic-payments", j.token, uuid.NewString(),
+					map[string]any{"Data": map[string]any{"ConsentId": j.consent, "Initiation": j.initiation}, "Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
+				if err == nil && st != http.StatusBadRequest {
+					err = fmt.Errorf("status %d, want 400", st)
+				}
+				return "refused as expected", err
+			}},
+	}
+}
+
+// readAccounts reads the accounts the PSU shared and their balances, and
+// says what it read: each account's name and type with its available and
+// booked balances (the standard's InterimAvailable and InterimBooked).
+func readAccounts(ctx context.Context, j *journey) (string, error) {
+	var accts struct {
+		Data struct {
+			Account []struct{ AccountId, AccountSubType, Nickname string }
+		}
+	}
+	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", j.token, nil, http.StatusOK, &accts); err != nil {
+		return "", err
+	}
+	var bals struct {
+		Data struct {
+			Balance []struct {
+				AccountId, CreditDebitIndicator, Type string
+				Amount                                struct{ Amount, Currency string }
+			}
+		}
+	}
+	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/balances", "", j.token, nil, http.StatusOK, &bals); err != nil {
+		return "", err
+	}
+	if len(accts.Data.Account) == 0 {
+		return "", fmt.Errorf("the bank answered with no account, though the PSU shared some")
+	}
+	amounts := map[string]string{} // AccountId + balance type → signed amount
+	for _, b := range bals.Data.Balance {
+		sign := ""
+		if b.CreditDebitIndicator == "Debit" {
+			sign = "-"
+		}
+		amounts[b.AccountId+" "+b.Type] = sign + b.Amount.Amount + " " + b.Amount.Currency
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "%d accounts with their balances:", len(accts.Data.Account))
+	for _, a := range accts.Data.Account {
+		fmt.Fprintf(&out, "\n%s (%s): %s available, %s booked", a.Nickname, a.AccountSubType,
+			amounts[a.AccountId+" InterimAvailable"], amounts[a.AccountId+" InterimBooked"])
+	}
+	return out.String(), nil
+}
+
+// psuPassword reads a test PSU's password from the bank.
+func (s *Server) psuPassword(ctx context.Context, username string) string {
+	psus, err := s.Store.PSUs(ctx)
+	if err == nil {
+		for _, p := range psus {
+			if strings.EqualFold(p.Username, username) {
+				return p.Password
+			}
+		}
+	}
+	return ""
+}
