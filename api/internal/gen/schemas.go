@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -103,7 +104,7 @@ func closeRequest(n *yaml.Node) error {
 			continue
 		}
 		if refName(m) != "" {
-			return fmt.Errorf("Data is a reference")
+			return errors.New("the Data member is a reference")
 		}
 		if get(m, "additionalProperties") == nil {
 			set(m, "additionalProperties", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
