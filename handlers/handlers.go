@@ -5,12 +5,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/handlers/asapi"
 	"github.com/obsandbox/sandbox/handlers/httpx"
 	"github.com/obsandbox/sandbox/handlers/psu"
 	"github.com/obsandbox/sandbox/handlers/sandboxapi"
 	"github.com/obsandbox/sandbox/handlers/trainer"
 	"github.com/obsandbox/sandbox/handlers/ukob"
+	v31 "github.com/obsandbox/sandbox/handlers/ukob/v31"
 	"github.com/obsandbox/sandbox/web"
 )
 
@@ -46,7 +48,7 @@ func New(d Deps) (*echo.Echo, error) {
 	psu.Mount(core, e)
 	sandboxapi.Mount(core, e)
 	trainer.Mount(core, e)
-	ukob.Mount(core, e, d.Spec)
+	ukob.Mount(core, e, v31.Wire{}, d.Spec, api.YAML)
 	return e, nil
 }
 

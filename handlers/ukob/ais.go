@@ -6,18 +6,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 )
-
-// envelope is the standard's response body: Data, Links, Meta (the profile
-// makes Links and Meta mandatory; Meta may be empty).
-type envelope struct {
-	Data  any     `json:"Data"`
-	Links obLinks `json:"Links"`
-	Meta  obMeta  `json:"Meta"`
-}
 
 func (s *Server) mountAIS(e *echo.Echo) {
 	data := httpx.Need{Scope: oauth.ScopeAccounts, PSU: true, Consent: bank.ConsentAccountAccess, Class: gateway.ClassData}
@@ -68,7 +61,7 @@ func list[T any](s *Server, c echo.Context, key string, items []T) error {
 	if page == nil {
 		page = []T{}
 	}
-	return c.JSON(http.StatusOK, envelope{Data: map[string]any{key: page}, Links: s.links(c, p, pages), Meta: obMeta{TotalPages: pages}})
+	return c.JSON(http.StatusOK, obwire.Envelope{Data: map[string]any{key: page}, Links: s.links(c, p, pages), Meta: obwire.Meta{TotalPages: pages}})
 }
 
 func mapped[T, U any](xs []T, f func(T) U) []U {
@@ -85,9 +78,9 @@ func (s *Server) listAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := mapped(accts, func(a bank.Account) obAccount { return toAccount(a, g.Permissions) })
+	out := mapped(accts, func(a bank.Account) any { return s.w.Account(a, g.Permissions) })
 	if c.Param("AccountId") != "" {
-		return c.JSON(http.StatusOK, envelope{Data: map[string]any{"Account": out}, Links: s.links(c, pageReq{}, 0)})
+		return c.JSON(http.StatusOK, obwire.Envelope{Data: map[string]any{"Account": out}, Links: s.links(c, pageReq{}, 0)})
 	}
 	return list(s, c, "Account", out)
 }
@@ -97,7 +90,7 @@ func (s *Server) balances(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return list(s, c, "Balance", mapped(bs, toBalance))
+	return list(s, c, "Balance", mapped(bs, s.w.Balance))
 }
 
 func (s *Server) transactions(c echo.Context) error {
@@ -121,13 +114,13 @@ func (s *Server) transactions(c echo.Context) error {
 // txPage renders a page of transactions in the detail the grant's
 // permissions allow.
 func (s *Server) txPage(c echo.Context, g *bank.Grant, p pageReq, page bank.TxPage) error {
-	out, err := s.rendered.transactions(page.Items, g.Permissions.Has(bank.ReadTransactionsDetail))
+	out, err := s.rendered.transactions(s.w, page.Items, g.Permissions.Has(bank.ReadTransactionsDetail))
 	if err != nil {
 		return err
 	}
 	pages := totalPages(page.Total, p.size)
 	return pageJSON(c, "Transaction", out, s.links(c, p, pages),
-		obMeta{TotalPages: pages, FirstAvailableDateTime: isoTime(page.First), LastAvailableDateTime: isoTime(page.Last)})
+		obwire.Meta{TotalPages: pages, FirstAvailableDateTime: obwire.ISOTime(page.First), LastAvailableDateTime: obwire.ISOTime(page.Last)})
 }
 
 func (s *Server) beneficiaries(c echo.Context) error {
@@ -137,7 +130,7 @@ func (s *Server) beneficiaries(c echo.Context) error {
 		return err
 	}
 	detail := g.Permissions.Has(bank.ReadBeneficiariesDetail)
-	return list(s, c, "Beneficiary", mapped(bs, func(b bank.Beneficiary) obBeneficiary { return toBeneficiary(b, detail) }))
+	return list(s, c, "Beneficiary", mapped(bs, func(b bank.Beneficiary) any { return s.w.Beneficiary(b, detail) }))
 }
 
 func (s *Server) directDebits(c echo.Context) error {
@@ -145,7 +138,7 @@ func (s *Server) directDebits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return list(s, c, "DirectDebit", mapped(ds, toDirectDebit))
+	return list(s, c, "DirectDebit", mapped(ds, s.w.DirectDebit))
 }
 
 func (s *Server) standingOrders(c echo.Context) error {
@@ -155,7 +148,7 @@ func (s *Server) standingOrders(c echo.Context) error {
 		return err
 	}
 	detail := g.Permissions.Has(bank.ReadStandingOrdersDetail)
-	return list(s, c, "StandingOrder", mapped(os, func(o bank.StandingOrder) obStandingOrder { return toStandingOrder(o, detail) }))
+	return list(s, c, "StandingOrder", mapped(os, func(o bank.StandingOrder) any { return s.w.StandingOrder(o, detail) }))
 }
 
 func (s *Server) scheduledPayments(c echo.Context) error {
@@ -165,7 +158,7 @@ func (s *Server) scheduledPayments(c echo.Context) error {
 		return err
 	}
 	detail := g.Permissions.Has(bank.ReadScheduledPaymentsDetail)
-	return list(s, c, "ScheduledPayment", mapped(ps, func(p bank.ScheduledPayment) obScheduledPayment { return toScheduledPayment(p, detail) }))
+	return list(s, c, "ScheduledPayment", mapped(ps, func(p bank.ScheduledPayment) any { return s.w.ScheduledPayment(p, detail) }))
 }
 
 // statementRequest reads the statements a request names.
@@ -185,7 +178,7 @@ func (s *Server) statements(c echo.Context) error {
 		return err
 	}
 	detail := g.Permissions.Has(bank.ReadStatementsDetail)
-	return list(s, c, "Statement", mapped(sts, func(st bank.Statement) obStatement { return toStatement(st, detail) }))
+	return list(s, c, "Statement", mapped(sts, func(st bank.Statement) any { return s.w.Statement(st, detail) }))
 }
 
 func (s *Server) statementTransactions(c echo.Context) error {
@@ -209,9 +202,9 @@ func (s *Server) accountParty(c echo.Context) error {
 	}
 	data := map[string]any{}
 	if len(ps) > 0 {
-		data["Party"] = toParty(ps[0])
+		data["Party"] = s.w.Party(ps[0])
 	}
-	return c.JSON(http.StatusOK, envelope{Data: data, Links: s.links(c, pageReq{}, 0)})
+	return c.JSON(http.StatusOK, obwire.Envelope{Data: data, Links: s.links(c, pageReq{}, 0)})
 }
 
 func (s *Server) accountParties(c echo.Context) error {
@@ -219,7 +212,7 @@ func (s *Server) accountParties(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return list(s, c, "Party", mapped(ps, toParty))
+	return list(s, c, "Party", mapped(ps, s.w.Party))
 }
 
 func (s *Server) psuParty(c echo.Context) error {
@@ -229,9 +222,9 @@ func (s *Server) psuParty(c echo.Context) error {
 	}
 	data := map[string]any{}
 	if ok {
-		data["Party"] = toParty(p)
+		data["Party"] = s.w.Party(p)
 	}
-	return c.JSON(http.StatusOK, envelope{Data: data, Links: s.links(c, pageReq{}, 0)})
+	return c.JSON(http.StatusOK, obwire.Envelope{Data: data, Links: s.links(c, pageReq{}, 0)})
 }
 
 func (s *Server) products(c echo.Context) error {
@@ -239,7 +232,7 @@ func (s *Server) products(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return list(s, c, "Product", mapped(ps, toProduct))
+	return list(s, c, "Product", mapped(ps, s.w.Product))
 }
 
 func (s *Server) offers(c echo.Context) error {
@@ -247,5 +240,5 @@ func (s *Server) offers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return list(s, c, "Offer", mapped(os, toOffer))
+	return list(s, c, "Offer", mapped(os, s.w.Offer))
 }

@@ -8,13 +8,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/scenario"
 )
-
-const cbpii = "/open-banking/v3.1/cbpii"
 
 // mountCBPII adds confirmation of funds for card-based payment instrument
 // issuers: a long-lived consent naming one debtor account, and funds checks
@@ -33,8 +32,8 @@ func (s *Server) mountCBPII(e *echo.Echo) {
 
 type obFundsConsentRequest struct {
 	Data struct {
-		ExpirationDateTime string      `json:"ExpirationDateTime"`
-		DebtorAccount      obAccountID `json:"DebtorAccount"`
+		ExpirationDateTime string           `json:"ExpirationDateTime"`
+		DebtorAccount      obwire.AccountID `json:"DebtorAccount"`
 	} `json:"Data"`
 }
 
@@ -47,8 +46,8 @@ func (s *Server) createFundsConsent(c echo.Context) error {
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 	}
-	r := bank.FundsConsentRequest{ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: bank.VersionUK31, Scenario: s.LastingScenario(c),
-		Debtor: req.Data.DebtorAccount.ref()}
+	r := bank.FundsConsentRequest{ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: s.w.Version(), Scenario: s.LastingScenario(c),
+		Debtor: req.Data.DebtorAccount.Ref()}
 	if v := req.Data.ExpirationDateTime; v != "" {
 		if r.Expires, err = time.Parse(time.RFC3339, v); err != nil {
 			return bank.Errorf(bank.KindFieldInvalidDate, "Data.ExpirationDateTime", "ExpirationDateTime must be a date-time in the future")
@@ -75,10 +74,10 @@ func (s *Server) fundsConsentResponse(c echo.Context, status int, cn *bank.Conse
 	for k, v := range req.Data {
 		data[k] = v
 	}
-	data["ConsentId"], data["Status"] = cn.ID, cn.Status
-	data["CreationDateTime"], data["StatusUpdateDateTime"] = isoTime(cn.CreatedAt), isoTime(cn.StatusAt)
-	return c.JSON(status, map[string]any{"Data": data, "Links": obLinks{Self: s.Cfg.Issuer + cbpii + "/funds-confirmation-consents/" + cn.ID},
-		"Meta": obMeta{}})
+	data["ConsentId"], data["Status"] = cn.ID, s.w.ConsentStatus(cn, s.Clock.Now())
+	data["CreationDateTime"], data["StatusUpdateDateTime"] = obwire.ISOTime(cn.CreatedAt), obwire.ISOTime(cn.StatusAt)
+	return c.JSON(status, map[string]any{"Data": data, "Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/cbpii/funds-confirmation-consents/" + cn.ID},
+		"Meta": obwire.Meta{}})
 }
 
 func (s *Server) getFundsConsent(c echo.Context) error {
@@ -94,9 +93,9 @@ func (s *Server) getFundsConsent(c echo.Context) error {
 func (s *Server) confirmFunds(c echo.Context) error {
 	var req struct {
 		Data struct {
-			ConsentID        string   `json:"ConsentId"`
-			Reference        string   `json:"Reference"`
-			InstructedAmount obAmount `json:"InstructedAmount"`
+			ConsentID        string        `json:"ConsentId"`
+			Reference        string        `json:"Reference"`
+			InstructedAmount obwire.Amount `json:"InstructedAmount"`
 		} `json:"Data"`
 	}
 	if err := bindJSON(c, &req); err != nil {
@@ -117,6 +116,6 @@ func (s *Server) confirmFunds(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"Data": map[string]any{"FundsConfirmationId": f.ID, "ConsentId": f.ConsentID,
-		"CreationDateTime": isoTime(f.CreatedAt), "FundsAvailable": f.Available, "Reference": f.Reference, "InstructedAmount": req.Data.InstructedAmount},
-		"Links": obLinks{Self: s.Cfg.Issuer + cbpii + "/funds-confirmations/" + f.ID}, "Meta": obMeta{}})
+		"CreationDateTime": obwire.ISOTime(f.CreatedAt), "FundsAvailable": f.Available, "Reference": f.Reference, "InstructedAmount": req.Data.InstructedAmount},
+		"Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/cbpii/funds-confirmations/" + f.ID}, "Meta": obwire.Meta{}})
 }

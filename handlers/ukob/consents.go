@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -29,8 +30,8 @@ type obConsentData struct {
 type obConsentResponse struct {
 	Data  obConsentData   `json:"Data"`
 	Risk  json.RawMessage `json:"Risk"`
-	Links obLinks         `json:"Links"`
-	Meta  obMeta          `json:"Meta"`
+	Links obwire.Links    `json:"Links"`
+	Meta  obwire.Meta     `json:"Meta"`
 }
 
 // bindJSON decodes a body the contract already validated.
@@ -43,12 +44,12 @@ func bindJSON(c echo.Context, v any) error {
 
 func (s *Server) consentResponse(c echo.Context, status int, cn *bank.Consent) error {
 	r := cn.AccountAccess()
-	self := s.Cfg.Issuer + "/open-banking/v3.1/aisp/account-access-consents/" + cn.ID
+	self := s.Cfg.Issuer + s.w.Base() + "/aisp/account-access-consents/" + cn.ID
 	return c.JSON(status, obConsentResponse{
-		Data: obConsentData{ConsentID: cn.ID, CreationDateTime: isoTime(cn.CreatedAt), Status: cn.Status,
-			StatusUpdateDateTime: isoTime(cn.StatusAt), Permissions: cn.Permissions.Names(),
+		Data: obConsentData{ConsentID: cn.ID, CreationDateTime: obwire.ISOTime(cn.CreatedAt), Status: s.w.ConsentStatus(cn, s.Clock.Now()),
+			StatusUpdateDateTime: obwire.ISOTime(cn.StatusAt), Permissions: cn.Permissions.Names(),
 			ExpirationDateTime: r.Expiration, TxFrom: r.TxFrom, TxTo: r.TxTo},
-		Risk: json.RawMessage("{}"), Links: obLinks{Self: self},
+		Risk: json.RawMessage("{}"), Links: obwire.Links{Self: self},
 	})
 }
 
@@ -57,7 +58,7 @@ func (s *Server) createAccountAccessConsent(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	cn, err := s.Bank.CreateAccountAccessConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, bank.VersionUK31, req.Data, s.LastingScenario(c))
+	cn, err := s.Bank.CreateAccountAccessConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, s.w.Version(), req.Data, s.LastingScenario(c))
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (s *Server) createAccountAccessConsent(c echo.Context) error {
 // ownConsent reads a consent of the given kind that the calling client
 // created, as v3.1 sees it.
 func (s *Server) ownConsent(c echo.Context, kind string) (*bank.Consent, error) {
-	return s.Bank.OwnConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, kind, bank.VersionUK31, c.Param("ConsentId"))
+	return s.Bank.OwnConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, kind, s.w.Version(), c.Param("ConsentId"))
 }
 
 func (s *Server) getAccountAccessConsent(c echo.Context) error {
@@ -82,7 +83,7 @@ func (s *Server) getAccountAccessConsent(c echo.Context) error {
 // answers 400) and its tokens stop working at once.
 func (s *Server) deleteConsent(kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.Bank.DeleteConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, kind, bank.VersionUK31, c.Param("ConsentId")); err != nil {
+		if err := s.Bank.DeleteConsent(c.Request().Context(), httpx.PrincipalOf(c).Token.ClientID, kind, s.w.Version(), c.Param("ConsentId")); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)

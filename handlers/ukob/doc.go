@@ -10,23 +10,24 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
-	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/handlers/httpx"
 )
 
-// Server is the UK Open Banking API over the shared server.
+// Server is one version of the UK Open Banking API over the shared server.
 type Server struct {
 	*httpx.Server
+	w        Wire
 	contract *httpx.Contract
 	rendered rendered // transaction pages as JSON, for as long as the store serves the same page
 }
 
-// Mount adds the v3.1.11 API described by spec (api/openapi.yaml).
-func Mount(core *httpx.Server, e *echo.Echo, spec *openapi3.T) {
-	s := &Server{Server: core, contract: httpx.NewContract(spec, api.BasePath)}
-	core.Register(api.BasePath+"/", obEnvelope{})
-	e.GET(api.BasePath+"/openapi.yaml", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "application/yaml", api.YAML)
+// Mount adds one version of the API: its wire format w, its contract spec
+// (served as written, yaml, at <base>/openapi.yaml).
+func Mount(core *httpx.Server, e *echo.Echo, w Wire, spec *openapi3.T, yaml []byte) {
+	s := &Server{Server: core, w: w, contract: httpx.NewContract(spec, w.Base())}
+	core.Register(w.Base()+"/", w.Envelope())
+	e.GET(w.Base()+"/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", yaml)
 	})
 	s.mountAIS(e)
 	s.mountPIS(e)

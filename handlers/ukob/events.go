@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -82,16 +83,16 @@ type obEventSubscriptionRequest struct {
 
 type obEventSubscriptionResponse struct {
 	Data  obEventSubscriptionData `json:"Data"`
-	Links obLinks                 `json:"Links"`
-	Meta  obMeta                  `json:"Meta"`
+	Links obwire.Links            `json:"Links"`
+	Meta  obwire.Meta             `json:"Meta"`
 }
 
 type obEventSubscriptionsResponse struct {
 	Data struct {
 		EventSubscription []obEventSubscriptionData `json:"EventSubscription"`
 	} `json:"Data"`
-	Links obLinks `json:"Links"`
-	Meta  obMeta  `json:"Meta"`
+	Links obwire.Links `json:"Links"`
+	Meta  obwire.Meta  `json:"Meta"`
 }
 
 const eventSubscriptionsPath = "/open-banking/v3.1/event-subscriptions"
@@ -149,7 +150,7 @@ func (s *Server) createEventSubscription(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, obEventSubscriptionResponse{Data: subscriptionData(sub),
-		Links: obLinks{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
+		Links: obwire.Links{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
 }
 
 func (s *Server) listEventSubscriptions(c echo.Context) error {
@@ -197,7 +198,7 @@ func (s *Server) updateEventSubscription(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, obEventSubscriptionResponse{Data: subscriptionData(sub),
-		Links: obLinks{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
+		Links: obwire.Links{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
 }
 
 func (s *Server) deleteEventSubscription(c echo.Context) error {

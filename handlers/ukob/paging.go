@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -51,16 +52,16 @@ func totalPages(total, size int) int {
 	return max(1, (total+size-1)/size)
 }
 
-// links builds absolute Links for a (possibly paged) response: Self is the
+// links builds absolute obwire.Links for a (possibly paged) response: Self is the
 // request as made; First, Prev, Next and Last keep every other parameter.
-func (s *Server) links(c echo.Context, p pageReq, pages int) obLinks {
+func (s *Server) links(c echo.Context, p pageReq, pages int) obwire.Links {
 	u := *c.Request().URL
 	base := s.Cfg.Issuer + u.Path
 	self := base
 	if u.RawQuery != "" {
 		self += "?" + u.RawQuery
 	}
-	l := obLinks{Self: self}
+	l := obwire.Links{Self: self}
 	if pages == 0 {
 		return l
 	}

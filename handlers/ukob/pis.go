@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/jws"
@@ -25,31 +24,23 @@ import (
 // signatures.
 const BankOrgID = "0015800001SANDBOX"
 
-const pisp = "/open-banking/v3.1/pisp"
-
 // paymentType describes one family of payment orders: its consent kind,
-// paths, ids and how its Initiation is read.
+// order kind, paths and ids.
 type paymentType struct {
-	consent       string // bank consent kind
-	order         string // store order kind
-	consents      string // "domestic-payment-consents"
-	orders        string // "domestic-payments"
-	idName        string // "DomesticPaymentId": path parameter and response field
-	consentPrefix string
-	orderPrefix   string
-	parse         func(raw json.RawMessage, now time.Time) (*bank.Initiation, error)
+	consent  string // bank consent kind
+	order    string // store order kind
+	consents string // "domestic-payment-consents"
+	orders   string // "domestic-payments"
+	idName   string // "DomesticPaymentId": path parameter and response field
 }
 
 var (
 	domesticPayments = &paymentType{consent: bank.ConsentDomesticPayment, order: bank.OrderDomestic,
-		consents: "domestic-payment-consents", orders: "domestic-payments", idName: "DomesticPaymentId",
-		consentPrefix: "pdc-", orderPrefix: "dp-", parse: func(raw json.RawMessage, _ time.Time) (*bank.Initiation, error) { return initiation(raw) }}
+		consents: "domestic-payment-consents", orders: "domestic-payments", idName: "DomesticPaymentId"}
 	scheduledPayments = &paymentType{consent: bank.ConsentDomesticScheduled, order: bank.OrderScheduled,
-		consents: "domestic-scheduled-payment-consents", orders: "domestic-scheduled-payments", idName: "DomesticScheduledPaymentId",
-		consentPrefix: "psc-", orderPrefix: "dsp-", parse: scheduledInitiation}
+		consents: "domestic-scheduled-payment-consents", orders: "domestic-scheduled-payments", idName: "DomesticScheduledPaymentId"}
 	standingOrders = &paymentType{consent: bank.ConsentDomesticStanding, order: bank.OrderStanding,
-		consents: "domestic-standing-order-consents", orders: "domestic-standing-orders", idName: "DomesticStandingOrderId",
-		consentPrefix: "pso-", orderPrefix: "dso-", parse: standingInitiation}
+		consents: "domestic-standing-order-consents", orders: "domestic-standing-orders", idName: "DomesticStandingOrderId"}
 )
 
 func (s *Server) mountPIS(e *echo.Echo) {
@@ -159,49 +150,6 @@ func idem(c echo.Context, op string, raw []byte) (bank.Idem, error) {
 	return bank.NewIdem(httpx.PrincipalOf(c).Token.ClientID, op, c.Request().Header.Get("x-idempotency-key"), raw)
 }
 
-// Wire shapes of the domestic Initiation (OBWriteDomestic2DataInitiation).
-type obAccountID struct {
-	SchemeName              string `json:"SchemeName"`
-	Identification          string `json:"Identification"`
-	Name                    string `json:"Name,omitempty"`
-	SecondaryIdentification string `json:"SecondaryIdentification,omitempty"`
-}
-
-func (a *obAccountID) ref() bank.AccountRef {
-	return bank.AccountRef{Scheme: a.SchemeName, Identification: a.Identification, Name: a.Name, Secondary: a.SecondaryIdentification}
-}
-
-type obInitiation struct {
-	InstructionIdentification string       `json:"InstructionIdentification"`
-	EndToEndIdentification    string       `json:"EndToEndIdentification"`
-	LocalInstrument           string       `json:"LocalInstrument"`
-	InstructedAmount          obAmount     `json:"InstructedAmount"`
-	DebtorAccount             *obAccountID `json:"DebtorAccount"`
-	CreditorAccount           obAccountID  `json:"CreditorAccount"`
-	RemittanceInformation     *struct {
-		Unstructured string `json:"Unstructured"`
-		Reference    string `json:"Reference"`
-	} `json:"RemittanceInformation"`
-}
-
-// initiation reads and checks a domestic Initiation.
-func initiation(raw json.RawMessage) (*bank.Initiation, error) {
-	var w obInitiation
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read: %v", err)
-	}
-	in := &bank.Initiation{InstructionID: w.InstructionIdentification, EndToEndID: w.EndToEndIdentification,
-		LocalInstrument: w.LocalInstrument, Currency: w.InstructedAmount.Currency, Creditor: w.CreditorAccount.ref()}
-	if w.DebtorAccount != nil {
-		d := w.DebtorAccount.ref()
-		in.Debtor = &d
-	}
-	if r := w.RemittanceInformation; r != nil {
-		in.Reference, in.Unstructured = r.Reference, r.Unstructured
-	}
-	return in, bank.CheckInitiation(in, w.InstructedAmount.Amount, "Data.Initiation")
-}
-
 type pisBody struct {
 	Data struct {
 		ConsentID  string          `json:"ConsentId"`
@@ -231,13 +179,13 @@ func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error 
 		return err
 	}
 	cn, err := s.Bank.CreatePaymentConsent(c.Request().Context(), bank.PaymentConsentRequest{Kind: pt.consent,
-		ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: bank.VersionUK31, Scenario: s.LastingScenario(c), Idem: id, Request: stored,
+		ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: s.w.Version(), Scenario: s.LastingScenario(c), Idem: id, Request: stored,
 		Parse: func(now time.Time) (*bank.Initiation, error) {
 			var req pisBody
 			if err := json.Unmarshal(raw, &req); err != nil {
 				return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
 			}
-			return pt.parse(req.Data.Initiation, now)
+			return s.w.Initiation(pt.consent, req.Data.Initiation, now)
 		}})
 	if err != nil {
 		return err
@@ -256,12 +204,12 @@ func (s *Server) getPaymentConsent(pt *paymentType) echo.HandlerFunc {
 }
 
 // debtor is the account the PSU chose, as OBCashAccountDebtor4.
-func (s *Server) debtor(c echo.Context, cn *bank.Consent) (*obCashAccount, error) {
+func (s *Server) debtor(c echo.Context, cn *bank.Consent) (*obwire.CashAccount, error) {
 	ref, err := s.Bank.Debtor(c.Request().Context(), cn)
 	if err != nil || ref == nil {
 		return nil, err
 	}
-	return cashAccount(*ref), nil
+	return obwire.NewCashAccount(*ref), nil
 }
 
 // paymentConsentResponse echoes the consent request as the TPP sent it and
@@ -278,16 +226,16 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	for k, v := range req.Data {
 		data[k] = v
 	}
-	data["ConsentId"], data["Status"] = cn.ID, cn.Status
-	data["CreationDateTime"], data["StatusUpdateDateTime"] = isoTime(cn.CreatedAt), isoTime(cn.StatusAt)
-	data["CutOffDateTime"] = isoTime(cn.ExpiresAt)
+	data["ConsentId"], data["Status"] = cn.ID, s.w.ConsentStatus(cn, s.Clock.Now())
+	data["CreationDateTime"], data["StatusUpdateDateTime"] = obwire.ISOTime(cn.CreatedAt), obwire.ISOTime(cn.StatusAt)
+	data["CutOffDateTime"] = obwire.ISOTime(cn.ExpiresAt)
 	switch pt {
 	case domesticPayments:
-		data["ExpectedExecutionDateTime"] = isoTime(cn.CreatedAt)
-		data["ExpectedSettlementDateTime"] = isoTime(cn.CreatedAt.Add(s.Bank.SettlementDelay()))
+		data["ExpectedExecutionDateTime"] = obwire.ISOTime(cn.CreatedAt)
+		data["ExpectedSettlementDateTime"] = obwire.ISOTime(cn.CreatedAt.Add(s.Bank.SettlementDelay()))
 	case scheduledPayments:
-		data["ExpectedExecutionDateTime"] = isoTime(cn.Initiation.RequestedAt)
-		data["ExpectedSettlementDateTime"] = isoTime(cn.Initiation.RequestedAt)
+		data["ExpectedExecutionDateTime"] = obwire.ISOTime(cn.Initiation.RequestedAt)
+		data["ExpectedSettlementDateTime"] = obwire.ISOTime(cn.Initiation.RequestedAt)
 	}
 	d, err := s.debtor(c, cn)
 	if err != nil {
@@ -297,7 +245,7 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 		data["Debtor"] = d
 	}
 	return c.JSON(status, map[string]any{"Data": data, "Risk": req.Risk,
-		"Links": obLinks{Self: s.Cfg.Issuer + pisp + "/" + pt.consents + "/" + cn.ID}, "Meta": obMeta{}})
+		"Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.consents + "/" + cn.ID}, "Meta": obwire.Meta{}})
 }
 
 func (s *Server) domesticFundsConfirmation(c echo.Context) error {
@@ -313,8 +261,8 @@ func (s *Server) domesticFundsConfirmation(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"Data": map[string]any{"FundsAvailableResult": map[string]any{
-		"FundsAvailableDateTime": isoTime(s.Clock.Now()), "FundsAvailable": ok}},
-		"Links": obLinks{Self: s.Cfg.Issuer + c.Request().URL.Path}, "Meta": obMeta{}})
+		"FundsAvailableDateTime": obwire.ISOTime(s.Clock.Now()), "FundsAvailable": ok}},
+		"Links": obwire.Links{Self: s.Cfg.Issuer + c.Request().URL.Path}, "Meta": obwire.Meta{}})
 }
 
 func (s *Server) createOrder(pt *paymentType) echo.HandlerFunc {
@@ -381,11 +329,11 @@ func (s *Server) getOrder(pt *paymentType) echo.HandlerFunc {
 // standing-order siblings). cn is the payment's consent when the caller has
 // it (its PSU and accounts never change), else nil.
 func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p *bank.Payment, cn *bank.Consent) error {
-	data := map[string]any{pt.idName: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": isoTime(p.CreatedAt),
-		"Status": p.Status, "StatusUpdateDateTime": isoTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
+	data := map[string]any{pt.idName: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
+		"Status": s.w.OrderStatus(pt.order, p.Status), "StatusUpdateDateTime": obwire.ISOTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
 	if pt != standingOrders && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
-		data["ExpectedExecutionDateTime"] = isoTime(p.ProcessAt)
-		data["ExpectedSettlementDateTime"] = isoTime(p.SettleAt)
+		data["ExpectedExecutionDateTime"] = obwire.ISOTime(p.ProcessAt)
+		data["ExpectedSettlementDateTime"] = obwire.ISOTime(p.SettleAt)
 	}
 	if cn == nil {
 		var err error
@@ -398,21 +346,7 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 	} else if d != nil {
 		data["Debtor"] = d
 	}
-	return c.JSON(status, map[string]any{"Data": data, "Links": obLinks{Self: s.Cfg.Issuer + pisp + "/" + pt.orders + "/" + p.ID}, "Meta": obMeta{}})
-}
-
-type obPaymentStatus struct {
-	PaymentTransactionID string          `json:"PaymentTransactionId"`
-	Status               string          `json:"Status"`
-	StatusUpdateDateTime string          `json:"StatusUpdateDateTime"`
-	StatusDetail         *obStatusDetail `json:"StatusDetail,omitempty"`
-}
-
-type obStatusDetail struct {
-	LocalInstrument         string `json:"LocalInstrument,omitempty"`
-	Status                  string `json:"Status"`
-	StatusReason            string `json:"StatusReason,omitempty"`
-	StatusReasonDescription string `json:"StatusReasonDescription,omitempty"`
+	return c.JSON(status, map[string]any{"Data": data, "Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.orders + "/" + p.ID}, "Meta": obwire.Meta{}})
 }
 
 // orderDetails is a payment order's status history
@@ -430,145 +364,10 @@ func (s *Server) orderDetailsFor(c echo.Context, pt *paymentType) error {
 	if txID == "" {
 		txID = p.ID
 	}
-	out := make([]obPaymentStatus, 0, len(p.History))
+	out := make([]any, 0, len(p.History))
 	for _, h := range p.History {
-		st := obPaymentStatus{PaymentTransactionID: txID, Status: detailStatus(pt, h.Status), StatusUpdateDateTime: isoTime(h.At)}
-		if h.Reason != "" {
-			st.StatusDetail = &obStatusDetail{Status: h.Status, StatusReason: "ProprietaryRejection", StatusReasonDescription: httpx.Truncate(h.Reason, 256)}
-		}
-		out = append(out, st)
+		out = append(out, s.w.PaymentDetail(pt.order, txID, h))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"Data": map[string]any{"PaymentStatus": out},
-		"Links": obLinks{Self: s.Cfg.Issuer + c.Request().URL.Path}, "Meta": obMeta{}})
-}
-
-// Wire shapes of the scheduled and standing-order Initiations.
-type obScheduled struct {
-	obInitiation
-	RequestedExecutionDateTime string `json:"RequestedExecutionDateTime"`
-}
-
-func futureTime(v, path string, now time.Time) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return t, bank.Errorf(bank.KindFieldInvalidDate, path, "%s must be an ISO 8601 date-time with a timezone", path)
-	}
-	if !t.After(now) {
-		return t, bank.Errorf(bank.KindFieldInvalidDate, path, "%s must be in the future", path)
-	}
-	return t.UTC(), nil
-}
-
-func scheduledInitiation(raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
-	in, err := initiation(raw)
-	if err != nil {
-		return nil, err
-	}
-	var w obScheduled
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read")
-	}
-	in.RequestedAt, err = futureTime(w.RequestedExecutionDateTime, "Data.Initiation.RequestedExecutionDateTime", now)
-	return in, err
-}
-
-type obStanding struct {
-	Frequency              string       `json:"Frequency"`
-	Reference              string       `json:"Reference"`
-	NumberOfPayments       string       `json:"NumberOfPayments"`
-	FirstPaymentDateTime   string       `json:"FirstPaymentDateTime"`
-	FinalPaymentDateTime   string       `json:"FinalPaymentDateTime"`
-	FirstPaymentAmount     obAmount     `json:"FirstPaymentAmount"`
-	RecurringPaymentAmount *obAmount    `json:"RecurringPaymentAmount"`
-	FinalPaymentAmount     *obAmount    `json:"FinalPaymentAmount"`
-	DebtorAccount          *obAccountID `json:"DebtorAccount"`
-	CreditorAccount        obAccountID  `json:"CreditorAccount"`
-}
-
-// standingInitiation reads a standing order: its frequency, first date and
-// amounts; payments stop after NumberOfPayments or FinalPaymentDateTime.
-func standingInitiation(raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
-	const path = "Data.Initiation"
-	var w obStanding
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read")
-	}
-	if _, err := bank.ParseFrequency(w.Frequency, path+".Frequency"); err != nil {
-		return nil, err
-	}
-	in := &bank.Initiation{Frequency: w.Frequency, Reference: w.Reference, Currency: w.FirstPaymentAmount.Currency,
-		Creditor: w.CreditorAccount.ref()}
-	if w.DebtorAccount != nil {
-		d := w.DebtorAccount.ref()
-		in.Debtor = &d
-	}
-	var err error
-	if in.FirstAt, err = futureTime(w.FirstPaymentDateTime, path+".FirstPaymentDateTime", now); err != nil {
-		return nil, err
-	}
-	if w.FinalPaymentDateTime != "" {
-		if in.FinalAt, err = futureTime(w.FinalPaymentDateTime, path+".FinalPaymentDateTime", now); err != nil {
-			return nil, err
-		}
-		if in.FinalAt.Before(in.FirstAt) {
-			return nil, bank.Errorf(bank.KindFieldInvalidDate, path+".FinalPaymentDateTime", "FinalPaymentDateTime is before FirstPaymentDateTime")
-		}
-	}
-	if w.NumberOfPayments != "" {
-		n, err := strconv.Atoi(w.NumberOfPayments)
-		if err != nil || n < 1 {
-			return nil, bank.Errorf(bank.KindFieldInvalid, path+".NumberOfPayments", "NumberOfPayments must be a whole number from 1")
-		}
-		in.Count = n
-	}
-	if err := bank.CheckInitiation(in, w.FirstPaymentAmount.Amount, path); err != nil {
-		return nil, fixAmountPath(err, "FirstPaymentAmount")
-	}
-	in.Recurring, in.Final = in.Amount, 0
-	for name, a := range map[string]*obAmount{"RecurringPaymentAmount": w.RecurringPaymentAmount, "FinalPaymentAmount": w.FinalPaymentAmount} {
-		if a == nil {
-			continue
-		}
-		v, err := bank.ParseMinor(a.Amount)
-		if err != nil || v <= 0 {
-			return nil, bank.Errorf(bank.KindFieldInvalid, path+"."+name+".Amount", "the amount must be positive with at most two decimals")
-		}
-		if a.Currency != in.Currency {
-			return nil, bank.Errorf(bank.KindUnsupportedCurrency, path+"."+name+".Currency", "all the standing order's amounts are in %s", in.Currency)
-		}
-		if name == "RecurringPaymentAmount" {
-			in.Recurring = v
-		} else {
-			in.Final = v
-		}
-	}
-	return in, nil
-}
-
-// fixAmountPath renames the InstructedAmount path CheckInitiation reports.
-func fixAmountPath(err error, field string) error {
-	var be *bank.Error
-	if errors.As(err, &be) {
-		be.Path = strings.Replace(be.Path, "InstructedAmount", field, 1)
-	}
-	return err
-}
-
-// detailStatus maps an order's status to the extended payment-details
-// status (v3.1.11 has only those 20 there): a waiting scheduled payment is
-// Pending, an executed one AcceptedSettlementCompleted, a standing order
-// set up Accepted, a failure Rejected.
-func detailStatus(pt *paymentType, status string) string {
-	switch status {
-	case bank.OrderInitiationPending:
-		return bank.PaymentPending
-	case bank.OrderInitiationFailed:
-		return bank.PaymentRejected
-	case bank.OrderInitiationCompleted:
-		if pt == standingOrders {
-			return "Accepted"
-		}
-		return bank.PaymentCompleted
-	}
-	return status
+		"Links": obwire.Links{Self: s.Cfg.Issuer + c.Request().URL.Path}, "Meta": obwire.Meta{}})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -32,7 +33,7 @@ type renderKey struct {
 const maxRendered = 8 << 20
 
 // transactions returns the JSON array of items as the standard shows it.
-func (r *rendered) transactions(items []bank.Transaction, detail bool) (json.RawMessage, error) {
+func (r *rendered) transactions(w Wire, items []bank.Transaction, detail bool) (json.RawMessage, error) {
 	if len(items) == 0 {
 		return json.RawMessage("[]"), nil
 	}
@@ -43,9 +44,9 @@ func (r *rendered) transactions(items []bank.Transaction, detail bool) (json.Raw
 	if ok {
 		return b, nil
 	}
-	out := make([]obTransaction, len(items))
+	out := make([]any, len(items))
 	for i := range items {
-		out[i] = toTransaction(&items[i], detail)
+		out[i] = w.Transaction(&items[i], detail)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -64,13 +65,13 @@ func (r *rendered) transactions(items []bank.Transaction, detail bool) (json.Raw
 // pageJSON answers 200 with the envelope whose Data holds key: items, an
 // array already rendered: the bytes c.JSON writes for it, without having
 // encoding/json re-read the array (it would check every byte of it again).
-func pageJSON(c echo.Context, key string, items json.RawMessage, links obLinks, meta obMeta) error {
+func pageJSON(c echo.Context, key string, items json.RawMessage, links obwire.Links, meta obwire.Meta) error {
 	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
-		return c.JSON(http.StatusOK, envelope{Data: map[string]any{key: items}, Links: links, Meta: meta})
+		return c.JSON(http.StatusOK, obwire.Envelope{Data: map[string]any{key: items}, Links: links, Meta: meta})
 	}
 	rest, err := json.Marshal(struct {
-		Links obLinks `json:"Links"`
-		Meta  obMeta  `json:"Meta"`
+		Links obwire.Links `json:"Links"`
+		Meta  obwire.Meta  `json:"Meta"`
 	}{links, meta})
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
+	v31 "github.com/obsandbox/sandbox/handlers/ukob/v31"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -27,22 +29,22 @@ func testItems() []bank.Transaction {
 // envelope, for both permission levels and with or without links.
 func TestPageJSONIsWhatJSONWrites(t *testing.T) {
 	e := echo.New()
-	links := obLinks{Self: "http://127.0.0.1/aisp/transactions?a=<b>&c=d", First: "http://x/?page=1", Last: "http://x/?page=3"}
-	meta := obMeta{TotalPages: 3, FirstAvailableDateTime: "2026-01-01T00:00:00+00:00"}
+	links := obwire.Links{Self: "http://127.0.0.1/aisp/transactions?a=<b>&c=d", First: "http://x/?page=1", Last: "http://x/?page=3"}
+	meta := obwire.Meta{TotalPages: 3, FirstAvailableDateTime: "2026-01-01T00:00:00+00:00"}
 	for _, detail := range []bool{true, false} {
 		items := testItems()
 		var r rendered
-		raw, err := r.transactions(items, detail)
+		raw, err := r.transactions(v31.Wire{}, items, detail)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := make([]obTransaction, len(items))
+		out := make([]any, len(items))
 		for i := range items {
-			out[i] = toTransaction(&items[i], detail)
+			out[i] = v31.Wire{}.Transaction(&items[i], detail)
 		}
 		want := httptest.NewRecorder()
 		if err := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), want).JSON(http.StatusOK,
-			envelope{Data: map[string]any{"Transaction": out}, Links: links, Meta: meta}); err != nil {
+			obwire.Envelope{Data: map[string]any{"Transaction": out}, Links: links, Meta: meta}); err != nil {
 			t.Fatal(err)
 		}
 		got := httptest.NewRecorder()
@@ -64,21 +66,21 @@ func TestPageJSONIsWhatJSONWrites(t *testing.T) {
 func TestRenderedOnlyForTheSamePage(t *testing.T) {
 	var r rendered
 	page := testItems()
-	basic, _ := r.transactions(page, false)
-	detail, _ := r.transactions(page, true)
+	basic, _ := r.transactions(v31.Wire{}, page, false)
+	detail, _ := r.transactions(v31.Wire{}, page, true)
 	if string(basic) == string(detail) {
 		t.Fatal("basic and detail renderings are the same")
 	}
-	if again, _ := r.transactions(page, false); &again[0] != &basic[0] {
+	if again, _ := r.transactions(v31.Wire{}, page, false); &again[0] != &basic[0] {
 		t.Error("the same page was rendered twice")
 	}
 	fresh := testItems()
 	fresh[0].Status = bank.StatusRejected // what a write could change
-	got, _ := r.transactions(fresh, false)
+	got, _ := r.transactions(v31.Wire{}, fresh, false)
 	if &got[0] == &basic[0] || string(got) == string(basic) {
 		t.Errorf("a new page got the old rendering: %s", got)
 	}
-	if empty, _ := r.transactions(nil, true); string(empty) != "[]" {
+	if empty, _ := r.transactions(v31.Wire{}, nil, true); string(empty) != "[]" {
 		t.Errorf("empty page = %s", empty)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -67,12 +68,12 @@ func (s *Server) statementFile(c echo.Context) error {
 	name := fmt.Sprintf("statement-%s", st.Reference)
 	switch fileType(c.Request().Header.Get("Accept")) {
 	case "application/json":
-		txs := make([]obTransaction, len(items))
+		txs := make([]any, len(items))
 		for i := range items {
-			txs[i] = toTransaction(&items[i], true)
+			txs[i] = s.w.Transaction(&items[i], true)
 		}
-		return c.JSON(http.StatusOK, envelope{Data: map[string]any{"Statement": []obStatement{toStatement(st, true)}, "Transaction": txs},
-			Links: s.links(c, pageReq{}, 0), Meta: obMeta{TotalPages: 1}})
+		return c.JSON(http.StatusOK, obwire.Envelope{Data: map[string]any{"Statement": []any{s.w.Statement(st, true)}, "Transaction": txs},
+			Links: s.links(c, pageReq{}, 0), Meta: obwire.Meta{TotalPages: 1}})
 	case "text/csv":
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)

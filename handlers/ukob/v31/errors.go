@@ -1,4 +1,4 @@
-package ukob
+package v31
 
 import (
 	"fmt"
@@ -64,13 +64,13 @@ type obErrorResponse struct {
 	Errors  []obErrorItem `json:"Errors"`
 }
 
-// obEnvelope renders errors as OBErrorResponse1 (v3.1.11): the standard
+// Envelope renders errors as OBErrorResponse1 (v3.1.11): the standard
 // gives 401, 404, 405, 406, 413, 415 and 429 no body.
-type obEnvelope struct{}
+type Envelope struct{}
 
-func (obEnvelope) RenderStatus(c echo.Context, status int) { c.NoContent(status) }
+func (Envelope) RenderStatus(c echo.Context, status int) { c.NoContent(status) }
 
-func (obEnvelope) RenderError(c echo.Context, be *bank.Error) {
+func (Envelope) RenderError(c echo.Context, be *bank.Error) {
 	switch be.Kind {
 	case bank.KindUnauthenticated:
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
