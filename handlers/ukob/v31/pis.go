@@ -2,10 +2,6 @@ package v31
 
 import (
 	"encoding/json"
-	"errors"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -24,22 +20,18 @@ type obInitiation struct {
 	} `json:"RemittanceInformation"`
 }
 
-// initiation reads and checks a domestic Initiation.
-func initiation(raw json.RawMessage) (*bank.Initiation, error) {
+// payment reads a domestic Initiation's fields.
+func payment(raw json.RawMessage) (obInitiation, obwire.Payment, error) {
 	var w obInitiation
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read: %v", err)
+		return w, obwire.Payment{}, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read: %v", err)
 	}
-	in := &bank.Initiation{InstructionID: w.InstructionIdentification, EndToEndID: w.EndToEndIdentification,
-		LocalInstrument: w.LocalInstrument, Currency: w.InstructedAmount.Currency, Creditor: w.CreditorAccount.Ref()}
-	if w.DebtorAccount != nil {
-		d := w.DebtorAccount.Ref()
-		in.Debtor = &d
-	}
+	p := obwire.Payment{InstructionID: w.InstructionIdentification, EndToEndID: w.EndToEndIdentification,
+		LocalInstrument: w.LocalInstrument, Amount: w.InstructedAmount, Debtor: w.DebtorAccount, Creditor: w.CreditorAccount}
 	if r := w.RemittanceInformation; r != nil {
-		in.Reference, in.Unstructured = r.Reference, r.Unstructured
+		p.Reference, p.Unstructured = r.Reference, r.Unstructured
 	}
-	return in, bank.CheckInitiation(in, w.InstructedAmount.Amount, "Data.Initiation")
+	return w, p, nil
 }
 
 type obPaymentStatus struct {
@@ -62,30 +54,6 @@ type obScheduled struct {
 	RequestedExecutionDateTime string `json:"RequestedExecutionDateTime"`
 }
 
-func futureTime(v, path string, now time.Time) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return t, bank.Errorf(bank.KindFieldInvalidDate, path, "%s must be an ISO 8601 date-time with a timezone", path)
-	}
-	if !t.After(now) {
-		return t, bank.Errorf(bank.KindFieldInvalidDate, path, "%s must be in the future", path)
-	}
-	return t.UTC(), nil
-}
-
-func scheduledInitiation(raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
-	in, err := initiation(raw)
-	if err != nil {
-		return nil, err
-	}
-	var w obScheduled
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read")
-	}
-	in.RequestedAt, err = futureTime(w.RequestedExecutionDateTime, "Data.Initiation.RequestedExecutionDateTime", now)
-	return in, err
-}
-
 type obStanding struct {
 	Frequency              string            `json:"Frequency"`
 	Reference              string            `json:"Reference"`
@@ -99,73 +67,16 @@ type obStanding struct {
 	CreditorAccount        obwire.AccountID  `json:"CreditorAccount"`
 }
 
-// standingInitiation reads a standing order: its frequency, first date and
-// amounts; payments stop after NumberOfPayments or FinalPaymentDateTime.
-func standingInitiation(raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
+func standing(raw json.RawMessage) (obwire.StandingOrder, error) {
 	const path = "Data.Initiation"
 	var w obStanding
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read")
+		return obwire.StandingOrder{}, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read")
 	}
-	if _, err := bank.ParseFrequency(w.Frequency, path+".Frequency"); err != nil {
-		return nil, err
-	}
-	in := &bank.Initiation{Frequency: w.Frequency, Reference: w.Reference, Currency: w.FirstPaymentAmount.Currency,
-		Creditor: w.CreditorAccount.Ref()}
-	if w.DebtorAccount != nil {
-		d := w.DebtorAccount.Ref()
-		in.Debtor = &d
-	}
-	var err error
-	if in.FirstAt, err = futureTime(w.FirstPaymentDateTime, path+".FirstPaymentDateTime", now); err != nil {
-		return nil, err
-	}
-	if w.FinalPaymentDateTime != "" {
-		if in.FinalAt, err = futureTime(w.FinalPaymentDateTime, path+".FinalPaymentDateTime", now); err != nil {
-			return nil, err
-		}
-		if in.FinalAt.Before(in.FirstAt) {
-			return nil, bank.Errorf(bank.KindFieldInvalidDate, path+".FinalPaymentDateTime", "FinalPaymentDateTime is before FirstPaymentDateTime")
-		}
-	}
-	if w.NumberOfPayments != "" {
-		n, err := strconv.Atoi(w.NumberOfPayments)
-		if err != nil || n < 1 {
-			return nil, bank.Errorf(bank.KindFieldInvalid, path+".NumberOfPayments", "NumberOfPayments must be a whole number from 1")
-		}
-		in.Count = n
-	}
-	if err := bank.CheckInitiation(in, w.FirstPaymentAmount.Amount, path); err != nil {
-		return nil, fixAmountPath(err, "FirstPaymentAmount")
-	}
-	in.Recurring, in.Final = in.Amount, 0
-	for name, a := range map[string]*obwire.Amount{"RecurringPaymentAmount": w.RecurringPaymentAmount, "FinalPaymentAmount": w.FinalPaymentAmount} {
-		if a == nil {
-			continue
-		}
-		v, err := bank.ParseMinor(a.Amount)
-		if err != nil || v <= 0 {
-			return nil, bank.Errorf(bank.KindFieldInvalid, path+"."+name+".Amount", "the amount must be positive with at most two decimals")
-		}
-		if a.Currency != in.Currency {
-			return nil, bank.Errorf(bank.KindUnsupportedCurrency, path+"."+name+".Currency", "all the standing order's amounts are in %s", in.Currency)
-		}
-		if name == "RecurringPaymentAmount" {
-			in.Recurring = v
-		} else {
-			in.Final = v
-		}
-	}
-	return in, nil
-}
-
-// fixAmountPath renames the InstructedAmount path CheckInitiation reports.
-func fixAmountPath(err error, field string) error {
-	var be *bank.Error
-	if errors.As(err, &be) {
-		be.Path = strings.Replace(be.Path, "InstructedAmount", field, 1)
-	}
-	return err
+	return obwire.StandingOrder{Frequency: w.Frequency, Reference: w.Reference, NumberOfPayments: w.NumberOfPayments,
+		First: w.FirstPaymentDateTime, Final: w.FinalPaymentDateTime, FirstAmount: w.FirstPaymentAmount,
+		RecurringAmount: w.RecurringPaymentAmount, FinalAmount: w.FinalPaymentAmount, Debtor: w.DebtorAccount, Creditor: w.CreditorAccount,
+		FrequencyPath: path + ".Frequency", FirstPath: path + ".FirstPaymentDateTime", FinalPath: path + ".FinalPaymentDateTime"}, nil
 }
 
 // detailStatus maps an order's status to the extended payment-details

@@ -45,13 +45,25 @@ func (Wire) ConsentStatus(c *bank.Consent, _ time.Time) string { return c.Status
 
 // Initiation reads a domestic, scheduled or standing-order Initiation.
 func (Wire) Initiation(kind string, raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
-	switch kind {
-	case bank.ConsentDomesticScheduled:
-		return scheduledInitiation(raw, now)
-	case bank.ConsentDomesticStanding:
-		return standingInitiation(raw, now)
+	if kind == bank.ConsentDomesticStanding {
+		o, err := standing(raw)
+		if err != nil {
+			return nil, err
+		}
+		return o.Initiation(now)
 	}
-	return initiation(raw)
+	_, p, err := payment(raw)
+	if err != nil {
+		return nil, err
+	}
+	if kind == bank.ConsentDomesticScheduled {
+		var w obScheduled
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Initiation", "the Initiation cannot be read")
+		}
+		return p.Scheduled(w.RequestedExecutionDateTime, "Data.Initiation.RequestedExecutionDateTime", now)
+	}
+	return p.Initiation("Data.Initiation")
 }
 
 // OrderStatus: v3.1.11's words are the bank's.
