@@ -464,7 +464,7 @@ func TestEventSubscriptionRefusals(t *testing.T) {
 		})}, 400, "UK.OBIE.Field.Invalid", "Data.CallbackUrl"},
 		{"ErrCallbackNotURL", req{method: "POST", path: eventSubs, token: cc, body: data(func(d map[string]any) { d["CallbackUrl"] = "event-notifications" })},
 			400, "UK.OBIE.Field.Invalid", "Data.CallbackUrl"},
-		{"ErrVersion", req{method: "POST", path: eventSubs, token: cc, body: data(func(d map[string]any) { d["Version"] = "4.0" })},
+		{"ErrVersion", req{method: "POST", path: eventSubs, token: cc, body: data(func(d map[string]any) { d["Version"] = "5.0" })},
 			400, "UK.OBIE.Field.Invalid", "Data.Version"},
 		{"ErrVersionMissing", req{method: "POST", path: eventSubs, token: cc, body: data(func(d map[string]any) { delete(d, "Version") })},
 			400, "UK.OBIE.Field.Missing", "Data.Version"},
@@ -564,7 +564,9 @@ func TestEventPushSignedAndVerified(t *testing.T) {
 	typ, _, sub := subject(t, claims)
 	rlk, _ := sub["http://openbanking.org.uk/rlk"].([]any)
 	if typ != typeUpdate || sub["http://openbanking.org.uk/rid"] != consent || sub["http://openbanking.org.uk/rty"] != "account-access-consent" ||
-		len(rlk) != 1 || rlk[0].(map[string]any)["link"] != link || rlk[0].(map[string]any)["version"] != "v3.1" {
+		len(rlk) != 2 || rlk[0].(map[string]any)["link"] != link || rlk[0].(map[string]any)["version"] != "v3.1" ||
+		rlk[1].(map[string]any)["version"] != "v4.0" || rlk[1].(map[string]any)["link"] != strings.Replace(link, "/v3.1/", "/v4.0/", 1) {
+		// A v3.1 account-access consent is served through v4.0 too: its links in both.
 		t.Errorf("event %v", claims["events"])
 	}
 	if d := ob[0].Deliveries; ob[0].AckedBy != "push" || len(d) != 1 || d[0].State != "delivered" || d[0].Attempts != 1 || d[0].LastStatus != 202 {

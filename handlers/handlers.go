@@ -12,7 +12,8 @@ import (
 	"github.com/obsandbox/sandbox/handlers/sandboxapi"
 	"github.com/obsandbox/sandbox/handlers/trainer"
 	"github.com/obsandbox/sandbox/handlers/ukob"
-	v31 "github.com/obsandbox/sandbox/handlers/ukob/v31"
+	"github.com/obsandbox/sandbox/handlers/ukob/wire31"
+	"github.com/obsandbox/sandbox/handlers/ukob/wire40"
 	"github.com/obsandbox/sandbox/web"
 )
 
@@ -48,7 +49,9 @@ func New(d Deps) (*echo.Echo, error) {
 	psu.Mount(core, e)
 	sandboxapi.Mount(core, e)
 	trainer.Mount(core, e)
-	ukob.Mount(core, e, v31.Wire{}, d.Spec, api.YAML)
+	ukob.Mount(core, e, wire31.Wire{}, d.Spec, api.UKOBv3.YAML())
+	ukob.Mount(core, e, wire40.Wire{}, d.SpecV4, api.UKOBv4.YAML())
+	ukob.MountEventControls(core, e)
 	return e, nil
 }
 

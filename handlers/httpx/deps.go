@@ -90,7 +90,8 @@ type Deps struct {
 	Auth   *oauth.Server
 	Clock  *clock.Clock
 	Log    *slog.Logger
-	Spec   *openapi3.T
+	Spec   *openapi3.T // the UK OB v3.1.11 contract (api/openapi.yaml)
+	SpecV4 *openapi3.T // the UK OB v4.0 contract (api/ukob-v4.0.yaml)
 	Config Config
 	// Reset puts the bank back to its seed (POST /sandbox/reset).
 	Reset func(context.Context) error

@@ -132,6 +132,9 @@ type Need struct {
 	PSU     bool     // an authorization-code token bound to a consent; else client credentials
 	Consent string   // the consent kind a psu token must be bound to
 	Class   gateway.Class
+	// Version is the API version a PSU token's consent must be usable
+	// through (bank.Consent.UsableThrough); "" for any.
+	Version string
 }
 
 // bearer extracts the token of an "Authorization: Bearer" header (RFC 6750
@@ -199,6 +202,9 @@ func checkTokenKind(p *oauth.Principal, n Need) error {
 	}
 	if p.Consent.Kind != n.Consent {
 		return bank.Errorf(bank.KindForbidden, "", "the access token is bound to a %s consent, not a %s consent", p.Consent.Kind, n.Consent)
+	}
+	if n.Version != "" {
+		return p.Consent.UsableThrough(n.Version)
 	}
 	return nil
 }

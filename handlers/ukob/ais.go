@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) mountAIS(e *echo.Echo) {
-	data := httpx.Need{Scope: oauth.ScopeAccounts, PSU: true, Consent: bank.ConsentAccountAccess, Class: gateway.ClassData}
+	data := httpx.Need{Scope: oauth.ScopeAccounts, PSU: true, Consent: bank.ConsentAccountAccess, Class: gateway.ClassData, Version: s.w.Version()}
 	consent := httpx.Need{Scope: oauth.ScopeAccounts, Class: gateway.ClassConsents}
 	m := func(method, path string, n httpx.Need, h echo.HandlerFunc) {
 		s.Mount(e, s.contract, method, path, n, h)

@@ -19,7 +19,7 @@ import (
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/handlers/httpx"
 	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
-	v31 "github.com/obsandbox/sandbox/handlers/ukob/v31"
+	"github.com/obsandbox/sandbox/handlers/ukob/wire31"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
@@ -38,7 +38,7 @@ func benchOps(b *testing.B) *Server {
 	if benchSpec.err != nil {
 		b.Fatal(benchSpec.err)
 	}
-	return &Server{Server: &httpx.Server{Cfg: httpx.Config{Issuer: "http://127.0.0.1:8080"}}, w: v31.Wire{}, contract: httpx.NewContract(benchSpec.spec, api.BasePath)}
+	return &Server{Server: &httpx.Server{Cfg: httpx.Config{Issuer: "http://127.0.0.1:8080"}}, w: wire31.Wire{}, contract: httpx.NewContract(benchSpec.spec, api.BasePath)}
 }
 
 func benchValidate(b *testing.B, op *httpx.Operation, newReq func() *http.Request, names, values []string) {
@@ -140,7 +140,7 @@ func BenchmarkEncodeTransactions(b *testing.B) {
 	for b.Loop() {
 		out := make([]any, len(page.Items))
 		for i := range page.Items {
-			out[i] = v31.Wire{}.Transaction(&page.Items[i], true)
+			out[i] = wire31.Wire{}.Transaction(&page.Items[i], true)
 		}
 		env := obwire.Envelope{Data: map[string]any{"Transaction": out}, Links: obwire.Links{Self: "http://127.0.0.1:8080/x"},
 			Meta: obwire.Meta{TotalPages: 9, FirstAvailableDateTime: obwire.ISOTime(page.First), LastAvailableDateTime: obwire.ISOTime(page.Last)}}
@@ -162,7 +162,7 @@ func BenchmarkEncodeAccounts(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		out := mapped(accts, func(a bank.Account) any { return v31.Wire{}.Account(a, perms) })
+		out := mapped(accts, func(a bank.Account) any { return wire31.Wire{}.Account(a, perms) })
 		env := obwire.Envelope{Data: map[string]any{"Account": out}, Links: obwire.Links{Self: "http://127.0.0.1:8080/x"}, Meta: obwire.Meta{TotalPages: 1}}
 		if err := json.NewEncoder(io.Discard).Encode(env); err != nil {
 			b.Fatal(err)

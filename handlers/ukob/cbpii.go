@@ -20,7 +20,7 @@ import (
 // against its real available balance.
 func (s *Server) mountCBPII(e *echo.Echo) {
 	client := httpx.Need{Scope: oauth.ScopeFundsConfirmations, Class: gateway.ClassConsents}
-	psu := httpx.Need{Scope: oauth.ScopeFundsConfirmations, PSU: true, Consent: bank.ConsentFundsConfirmation, Class: gateway.ClassFunds}
+	psu := httpx.Need{Scope: oauth.ScopeFundsConfirmations, PSU: true, Consent: bank.ConsentFundsConfirmation, Class: gateway.ClassFunds, Version: s.w.Version()}
 	m := func(method, path string, n httpx.Need, h echo.HandlerFunc) {
 		s.Mount(e, s.contract, method, path, n, h)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
 	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
+	"github.com/obsandbox/sandbox/handlers/ukob/wire31"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -23,8 +24,7 @@ import (
 )
 
 // mountEvents adds the events API (event-subscriptions and aggregated
-// polling, UK OB v3.1.11 events-openapi) and the administrator's controls
-// over event delivery under /sandbox/events.
+// polling, the events-openapi of the version).
 func (s *Server) mountEvents(e *echo.Echo) {
 	if s.Deps.Events == nil {
 		return
@@ -43,7 +43,15 @@ func (s *Server) mountEvents(e *echo.Echo) {
 	m(http.MethodPut, "/event-subscriptions/{EventSubscriptionId}", s.updateEventSubscription, s.signResponse)
 	m(http.MethodDelete, "/event-subscriptions/{EventSubscriptionId}", s.deleteEventSubscription, s.signResponse)
 	m(http.MethodPost, "/events", s.pollEvents)
+}
 
+// MountEventControls adds the administrator's controls over event delivery
+// under /sandbox/events (once, whatever versions are served).
+func MountEventControls(core *httpx.Server, e *echo.Echo) {
+	if core.Deps.Events == nil {
+		return
+	}
+	s := &Server{Server: core, w: wire31.Wire{}}
 	admin := e.Group("/sandbox/events", s.RequireAdmin, httpx.NoStore)
 	admin.GET("", s.listOutbox)
 	admin.POST("/fire", s.fireEvent)
@@ -94,8 +102,6 @@ type obEventSubscriptionsResponse struct {
 	Links obwire.Links `json:"Links"`
 	Meta  obwire.Meta  `json:"Meta"`
 }
-
-const eventSubscriptionsPath = "/open-banking/v3.1/event-subscriptions"
 
 func subscriptionData(sub store.EventSubscription) obEventSubscriptionData {
 	return obEventSubscriptionData{EventSubscriptionID: sub.ID, CallbackURL: sub.CallbackURL, Version: sub.Version, EventTypes: sub.EventTypes}
@@ -150,7 +156,7 @@ func (s *Server) createEventSubscription(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, obEventSubscriptionResponse{Data: subscriptionData(sub),
-		Links: obwire.Links{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
+		Links: obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/event-subscriptions" + "/" + sub.ID}})
 }
 
 func (s *Server) listEventSubscriptions(c echo.Context) error {
@@ -163,7 +169,7 @@ func (s *Server) listEventSubscriptions(c echo.Context) error {
 	case !errors.Is(err, bank.ErrNotFound):
 		return err
 	}
-	out.Links.Self = s.Cfg.Issuer + eventSubscriptionsPath
+	out.Links.Self = s.Cfg.Issuer + s.w.Base() + "/event-subscriptions"
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -198,7 +204,7 @@ func (s *Server) updateEventSubscription(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, obEventSubscriptionResponse{Data: subscriptionData(sub),
-		Links: obwire.Links{Self: s.Cfg.Issuer + eventSubscriptionsPath + "/" + sub.ID}})
+		Links: obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/event-subscriptions" + "/" + sub.ID}})
 }
 
 func (s *Server) deleteEventSubscription(c echo.Context) error {

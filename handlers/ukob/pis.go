@@ -50,19 +50,19 @@ func (s *Server) mountPIS(e *echo.Echo) {
 		s.Mount(e, s.contract, method, path, n, h, s.signResponse)
 	}
 	for _, pt := range []*paymentType{domesticPayments, scheduledPayments, standingOrders} {
-		psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: pt.consent, Class: gateway.ClassPayments}
+		psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: pt.consent, Class: gateway.ClassPayments, Version: s.w.Version()}
 		m(http.MethodPost, "/pisp/"+pt.consents, consents, s.createPaymentConsent(pt))
 		m(http.MethodGet, "/pisp/"+pt.consents+"/{ConsentId}", consents, s.getPaymentConsent(pt))
 		m(http.MethodPost, "/pisp/"+pt.orders, psu, s.createOrder(pt))
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}", orders, s.getOrder(pt))
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}/payment-details", orders, s.orderDetails(pt))
 	}
-	psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: bank.ConsentDomesticPayment, Class: gateway.ClassFunds}
+	psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: bank.ConsentDomesticPayment, Class: gateway.ClassFunds, Version: s.w.Version()}
 	m(http.MethodGet, "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", psu, s.domesticFundsConfirmation)
 }
 
 // signResponse signs every PIS response with a body the standard lists
-// (2xx, 400, 403, 500) with the bank's key: a detached x-jws-signature.
+// (2xx, 400, 403, 500; v4.0 adds 409) with the bank's key: a detached x-jws-signature.
 func (s *Server) signResponse(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		res := c.Response()
@@ -82,7 +82,7 @@ func (s *Server) signResponse(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		res.Writer = w.ResponseWriter
-		if st := w.status; (st >= 200 && st < 300 || st == 400 || st == 403 || st == 500) && w.buf.Len() > 0 {
+		if st := w.status; (st >= 200 && st < 300 || st == 400 || st == 403 || st == 409 || st == 500) && w.buf.Len() > 0 {
 			kid, key := s.Auth.Keys.Signer()
 			if sig, err := jws.Sign(w.buf.Bytes(), kid, BankOrgID, key, s.Clock.Wall()); err == nil {
 				res.Header().Set("x-jws-signature", sig)

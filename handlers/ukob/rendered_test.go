@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
-	v31 "github.com/obsandbox/sandbox/handlers/ukob/v31"
+	"github.com/obsandbox/sandbox/handlers/ukob/wire31"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -34,13 +34,13 @@ func TestPageJSONIsWhatJSONWrites(t *testing.T) {
 	for _, detail := range []bool{true, false} {
 		items := testItems()
 		var r rendered
-		raw, err := r.transactions(v31.Wire{}, items, detail)
+		raw, err := r.transactions(wire31.Wire{}, items, detail)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := make([]any, len(items))
 		for i := range items {
-			out[i] = v31.Wire{}.Transaction(&items[i], detail)
+			out[i] = wire31.Wire{}.Transaction(&items[i], detail)
 		}
 		want := httptest.NewRecorder()
 		if err := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), want).JSON(http.StatusOK,
@@ -66,21 +66,21 @@ func TestPageJSONIsWhatJSONWrites(t *testing.T) {
 func TestRenderedOnlyForTheSamePage(t *testing.T) {
 	var r rendered
 	page := testItems()
-	basic, _ := r.transactions(v31.Wire{}, page, false)
-	detail, _ := r.transactions(v31.Wire{}, page, true)
+	basic, _ := r.transactions(wire31.Wire{}, page, false)
+	detail, _ := r.transactions(wire31.Wire{}, page, true)
 	if string(basic) == string(detail) {
 		t.Fatal("basic and detail renderings are the same")
 	}
-	if again, _ := r.transactions(v31.Wire{}, page, false); &again[0] != &basic[0] {
+	if again, _ := r.transactions(wire31.Wire{}, page, false); &again[0] != &basic[0] {
 		t.Error("the same page was rendered twice")
 	}
 	fresh := testItems()
 	fresh[0].Status = bank.StatusRejected // what a write could change
-	got, _ := r.transactions(v31.Wire{}, fresh, false)
+	got, _ := r.transactions(wire31.Wire{}, fresh, false)
 	if &got[0] == &basic[0] || string(got) == string(basic) {
 		t.Errorf("a new page got the old rendering: %s", got)
 	}
-	if empty, _ := r.transactions(v31.Wire{}, nil, true); string(empty) != "[]" {
+	if empty, _ := r.transactions(wire31.Wire{}, nil, true); string(empty) != "[]" {
 		t.Errorf("empty page = %s", empty)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // Wire is one version of the standard's shapes: the handlers, written once,
 // parse requests and render answers through it. Each version's package
-// (v31, v40) implements it; what does not differ between versions lives in
+// (wire31, wire40) implements it; what does not differ between versions lives in
 // obwire.
 type Wire interface {
 	// Version is the bank's name of the version (bank.VersionUK31, ...);

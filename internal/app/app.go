@@ -69,8 +69,9 @@ type App struct {
 	// rootAdminToken is the root's admin token, inside a tenant: the root's
 	// admin administers every tenant.
 	rootAdminToken string
-	// spec waits for the contract New began loading; nil: build loads it.
-	spec func() (*openapi3.T, error)
+	// specs waits for the contracts New began loading (the slowest part of
+	// a start); tenants share the root's.
+	specs func() (contracts, error)
 	// CA is the development certificate authority (when serving TLS).
 	CA *pki.CA
 	// showToken: the admin token was generated, not given (flag or
@@ -91,7 +92,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), spec: api.Start(ctx)}
+	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), specs: startContracts(ctx)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -218,6 +219,23 @@ func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
 	return key, nil
 }
 
+// contracts are the served APIs' parsed contracts (package api).
+type contracts struct{ v3, v4 *openapi3.T }
+
+// startContracts parses both UK contracts in the background and returns
+// the function that waits for them.
+func startContracts(ctx context.Context) func() (contracts, error) {
+	v3, v4 := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx)
+	return sync.OnceValues(func() (contracts, error) {
+		a, err := v3()
+		if err != nil {
+			return contracts{}, err
+		}
+		b, err := v4()
+		return contracts{a, b}, err
+	})
+}
+
 // openStore opens the database of cfg with its key file: to serve it (the
 // writer lock taken, the key file created if absent) or, with inspect, to
 // read it while a server may hold it (with the key file if there is one).
@@ -261,11 +279,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS,
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
-	load := a.spec
-	if load == nil {
-		load = func() (*openapi3.T, error) { return api.Load(ctx) }
-	}
-	spec, err := load()
+	specs, err := a.specs()
 	if err != nil {
 		return err
 	}
@@ -284,7 +298,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: spec,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})

@@ -89,7 +89,9 @@ func TestFilter(t *testing.T) {
 		{"LegacyVersionResourceUpdateOnly", "3.1.1", nil, []string{TypeResourceUpdate}, 0},
 		{"ErrLegacyVersionOtherType", "3.1.1", []string{"UK.OBIE.Consent-Authorization-Revoked"}, nil, bank.KindUnsupportedEventType},
 		{"ErrUnknownType", "3.1", []string{"UK.OBIE.Resource-Update", "UK.OBIE.Payment-Made"}, nil, bank.KindUnsupportedEventType},
-		{"ErrVersion4", "4.0", nil, nil, bank.KindFieldInvalid},
+		{"Version4", "4.0", nil, nil, 0},
+		{"Version4Minor", "4.0.1", []string{"UK.OBIE.Resource-Update"}, []string{TypeResourceUpdate}, 0},
+		{"ErrVersion5", "5.0", nil, nil, bank.KindFieldInvalid},
 		{"ErrVersionGarbage", "3.1.x", nil, nil, bank.KindFieldInvalid},
 	}
 	for _, tt := range tests {

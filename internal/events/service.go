@@ -15,8 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/internal/background"
+	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/egress"
 	"github.com/obsandbox/sandbox/internal/store"
@@ -268,31 +268,78 @@ func (s *Service) signPending(ctx context.Context, clientID string) error {
 	}
 }
 
-// Link is the absolute URL of an event's resource, and its resource type.
+// Link is the absolute URL of an event's resource (through the first
+// version that serves it), and its resource type.
 func (s *Service) Link(e store.Event) (rty, link string, err error) {
+	rty, links, err := s.links(e)
+	if err != nil {
+		return "", "", err
+	}
+	return rty, links[0]["link"], nil
+}
+
+// apiBases are the versions of the UK standard the bank serves, oldest first.
+var apiBases = []struct{ version, name, base string }{
+	{bank.VersionUK31, "v3.1", "/open-banking/v3.1"},
+	{bank.VersionUK40, "v4.0", "/open-banking/v4.0"},
+}
+
+// links are the URLs of an event's resource in every version that serves
+// it (the rlk claim): a payment, or a payment consent, through the version
+// that made it; an account-access or funds-confirmation consent made
+// through v3.1 through v3.1 and v4.0 alike (the migration rule), one made
+// through v4.0 through v4.0 only.
+func (s *Service) links(e store.Event) (string, []map[string]string, error) {
 	r, ok := resources[[2]string{e.Family, e.Kind}]
 	if !ok {
-		return "", "", fmt.Errorf("no resource type for %s %s", e.Family, e.Kind)
+		return "", nil, fmt.Errorf("no resource type for %s %s", e.Family, e.Kind)
 	}
-	return r.rty, s.cfg.Issuer + api.BasePath + r.path + e.RID, nil
+	version, both := s.resourceVersion(e)
+	var out []map[string]string
+	for _, b := range apiBases {
+		if b.version == version || both {
+			out = append(out, map[string]string{"version": b.name, "link": s.cfg.Issuer + b.base + r.path + e.RID})
+		}
+	}
+	return r.rty, out, nil
+}
+
+// resourceVersion is the version that made an event's resource, and
+// whether every version serves it.
+func (s *Service) resourceVersion(e store.Event) (string, bool) {
+	ctx := context.Background()
+	consentID := e.RID
+	if e.Family == store.EventPayment {
+		p, err := s.cfg.Store.Payment(ctx, e.RID)
+		if err != nil {
+			return bank.VersionUK31, false
+		}
+		consentID = p.ConsentID
+	}
+	c, err := s.cfg.Store.Consent(ctx, consentID)
+	if err != nil || c.Version == "" {
+		return bank.VersionUK31, false
+	}
+	return c.Version, c.Version == bank.VersionUK31 && !c.IsPayment() && e.Family == store.EventConsent
 }
 
 // Sign makes an event's SET (OBEventNotification2): iss the bank, aud the
-// client, sub and rlk the resource's URL, jti and txn from the outbox, iat
-// and toe real time (SPEC §8: the bank's JWTs carry real time; the event is
-// signed within a delivery pass of its commit), events with the one event
-// and its subject. The header is alg PS256, kid of the bank's current key,
-// typ JWT.
+// client, sub the resource's URL and rlk its URL in each version that
+// serves it, jti and txn from the outbox, iat and toe real time (SPEC §8:
+// the bank's JWTs carry real time; the event is signed within a delivery
+// pass of its commit), events with the one event and its subject. The
+// header is alg PS256, kid of the bank's current key, typ JWT.
 func (s *Service) Sign(e store.Event) (string, error) {
-	rty, link, err := s.Link(e)
+	rty, links, err := s.links(e)
 	if err != nil {
 		return "", err
 	}
+	link := links[0]["link"]
 	event := map[string]any{"subject": map[string]any{
 		"subject_type":                  "http://openbanking.org.uk/rid_http://openbanking.org.uk/rty",
 		"http://openbanking.org.uk/rid": e.RID,
 		"http://openbanking.org.uk/rty": rty,
-		"http://openbanking.org.uk/rlk": []map[string]string{{"version": "v3.1", "link": link}},
+		"http://openbanking.org.uk/rlk": links,
 	}}
 	if e.Reason != "" {
 		event["reason"] = e.Reason

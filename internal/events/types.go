@@ -48,16 +48,17 @@ func ParseType(v string) (string, bool) {
 	return "", false
 }
 
-var version = regexp.MustCompile(`^3\.1(\.\d{1,2})?$`)
+var version = regexp.MustCompile(`^(3\.1|4\.0)(\.\d{1,2})?$`)
 
 // Filter reads a subscription's Version and EventTypes into the event types
-// it takes (nil: every type). Only version 3.1 is served (3.1 or 3.1.N);
+// it takes (nil: every type). Versions 3.1 and 4.0 are served (3.1, 3.1.N,
+// 4.0, 4.0.N);
 // 3.1.0 and 3.1.1 take resource-update only (the profile's backwards
 // compatibility rule). Errors are the standard's: UK.OBIE.Field.Invalid for
 // the version, UK.OBIE.Unsupported.EventType for an event type.
 func Filter(ver string, types []string) ([]string, error) {
 	if !version.MatchString(ver) {
-		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Version", "Version %q is not served: this bank serves 3.1 (3.1 or 3.1.N)", truncate(ver, 10))
+		return nil, bank.Errorf(bank.KindFieldInvalid, "Data.Version", "Version %q is not served: this bank serves 3.1 (3.1 or 3.1.N) and 4.0 (4.0 or 4.0.N)", truncate(ver, 10))
 	}
 	legacy := ver == "3.1.0" || ver == "3.1.1"
 	var out []string

@@ -277,7 +277,7 @@ func (c *Client) AccountConsent(ctx context.Context, ccToken string, perms []str
 	var out struct {
 		Data struct{ ConsentId, Status string }
 	}
-	err := c.Call(ctx, http.MethodPost, "/open-banking/v3.1/aisp/account-access-consents", "application/json", ccToken,
+	err := c.Call(ctx, http.MethodPost, c.API()+"/aisp/account-access-consents", "application/json", ccToken,
 		map[string]any{"Data": data, "Risk": map[string]any{}}, http.StatusCreated, &out)
 	if err != nil {
 		return "", fmt.Errorf("account-access consent: %w", err)

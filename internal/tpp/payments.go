@@ -11,8 +11,6 @@ import (
 	"github.com/obsandbox/sandbox/internal/jws"
 )
 
-const pisp = "/open-banking/v3.1/pisp"
-
 // Signature is the TPP's detached x-jws-signature of a body: PS256, its
 // kid, iss the client (or org-id/software-id when registered with a
 // software statement).
@@ -40,6 +38,20 @@ func DomesticInitiation(amount string, to Payee, reference string) map[string]an
 	}
 }
 
+// Initiation builds a domestic payment's Initiation in the TPP's version:
+// v4.0 carries the reference as a structured creditor reference and the
+// unstructured text as a list.
+func (c *Client) Initiation(amount string, to Payee, reference string) map[string]any {
+	in := DomesticInitiation(amount, to, reference)
+	if c.Version == "4.0" {
+		in["RemittanceInformation"] = map[string]any{
+			"Structured":   []any{map[string]any{"CreditorReferenceInformation": map[string]any{"Reference": reference}}},
+			"Unstructured": []string{"Sandbox payment"},
+		}
+	}
+	return in
+}
+
 // SignedPost POSTs a PIS body with an idempotency key and the TPP's
 // signature and returns the answer as it is.
 func (c *Client) SignedPost(ctx context.Context, path, token, key string, body any) (int, []byte, http.Header, error) {
@@ -56,8 +68,8 @@ func (c *Client) SignedPost(ctx context.Context, path, token, key string, body a
 
 // PaymentConsent creates a domestic payment consent.
 func (c *Client) PaymentConsent(ctx context.Context, ccToken string, initiation map[string]any) (string, error) {
-	st, body, _, err := c.SignedPost(ctx, pisp+"/domestic-payment-consents", ccToken, uuid.NewString(),
-		map[string]any{"Data": map[string]any{"Initiation": initiation}, "Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
+	st, body, _, err := c.SignedPost(ctx, c.API()+"/pisp/domestic-payment-consents", ccToken, uuid.NewString(),
+		map[string]any{"Data": map[string]any{"Initiation": initiation}, "Risk": c.risk()})
 	if err != nil {
 		return "", err
 	}
@@ -70,8 +82,8 @@ func (c *Client) PaymentConsent(ctx context.Context, ccToken string, initiation 
 
 // Pay submits the payment of an authorised consent.
 func (c *Client) Pay(ctx context.Context, token, consentID string, initiation map[string]any, key string) (id, status string, err error) {
-	st, body, _, err := c.SignedPost(ctx, pisp+"/domestic-payments", token, key, map[string]any{
-		"Data": map[string]any{"ConsentId": consentID, "Initiation": initiation}, "Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
+	st, body, _, err := c.SignedPost(ctx, c.API()+"/pisp/domestic-payments", token, key, map[string]any{
+		"Data": map[string]any{"ConsentId": consentID, "Initiation": initiation}, "Risk": c.risk()})
 	if err != nil {
 		return "", "", err
 	}
@@ -108,6 +120,6 @@ func (c *Client) PaymentJourney(ctx context.Context, psu, password string, initi
 // PaymentStatus reads a payment's status with a client-credentials token.
 func (c *Client) PaymentStatus(ctx context.Context, ccToken, id string) (string, error) {
 	var out struct{ Data struct{ Status string } }
-	err := c.Call(ctx, http.MethodGet, pisp+"/domestic-payments/"+id, "", ccToken, nil, http.StatusOK, &out)
+	err := c.Call(ctx, http.MethodGet, c.API()+"/pisp/domestic-payments/"+id, "", ccToken, nil, http.StatusOK, &out)
 	return out.Data.Status, err
 }

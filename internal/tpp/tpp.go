@@ -48,9 +48,29 @@ type Client struct {
 	// Header is added to every request the TPP makes itself (not the
 	// libraries' token exchange), e.g. x-sandbox-scenario.
 	Header http.Header
+	// Version is the UK OB version the TPP calls: "3.1" (the default,
+	// v3.1.11) or "4.0".
+	Version string
 
 	provider *oidc.Provider
 	disc     Discovery
+}
+
+// API is the base path of the resource APIs of the TPP's version.
+func (c *Client) API() string {
+	if c.Version == "4.0" {
+		return "/open-banking/v4.0"
+	}
+	return "/open-banking/v3.1"
+}
+
+// risk is the Risk the TPP sends with payments: a person-to-person
+// transfer in each version's words (v4.0 dropped PartyToParty).
+func (c *Client) risk() map[string]any {
+	if c.Version == "4.0" {
+		return map[string]any{"PaymentContextCode": "TransferToThirdParty"}
+	}
+	return map[string]any{"PaymentContextCode": "PartyToParty"}
 }
 
 // Discovery is the part of the OpenID configuration the TPP uses.

@@ -1,7 +1,7 @@
-// Package v31 is UK Open Banking Read/Write v3.1.11's wire format: its
+// Package wire31 is UK Open Banking Read/Write v3.1.11's wire format: its
 // account-information shapes, its payment Initiations, its status words and
 // its OBErrorResponse1 with UK.OBIE.* codes.
-package v31
+package wire31
 
 import (
 	"encoding/json"
@@ -20,22 +20,22 @@ type Wire struct{}
 
 func (Wire) Version() string                                { return bank.VersionUK31 }
 func (Wire) Base() string                                   { return Base }
-func (Wire) Envelope() httpx.ErrorRenderer                  { return Envelope{} }
+func (Wire) Envelope() httpx.ErrorRenderer                  { return Errors }
 func (Wire) Account(a bank.Account, p bank.Permissions) any { return ToAccount(a, p) }
 func (Wire) Balance(b bank.Balance) any                     { return ToBalance(b) }
 func (Wire) Transaction(t *bank.Transaction, detail bool) any {
 	return ToTransaction(t, detail)
 }
 func (Wire) Beneficiary(b bank.Beneficiary, detail bool) any { return ToBeneficiary(b, detail) }
-func (Wire) DirectDebit(d bank.DirectDebit) any              { return toDirectDebit(d) }
+func (Wire) DirectDebit(d bank.DirectDebit) any              { return ToDirectDebit(d) }
 func (Wire) StandingOrder(o bank.StandingOrder, detail bool) any {
-	return toStandingOrder(o, detail)
+	return ToStandingOrder(o, detail)
 }
 func (Wire) ScheduledPayment(p bank.ScheduledPayment, detail bool) any {
 	return ToScheduledPayment(p, detail)
 }
 func (Wire) Statement(s bank.Statement, detail bool) any { return ToStatement(s, detail) }
-func (Wire) Party(p bank.Party) any                      { return toParty(p) }
+func (Wire) Party(p bank.Party) any                      { return ToParty(p) }
 func (Wire) Product(p bank.Product) any                  { return ToProduct(p) }
 func (Wire) Offer(o bank.Offer) any                      { return ToOffer(o) }
 

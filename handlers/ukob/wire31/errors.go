@@ -1,4 +1,4 @@
-package v31
+package wire31
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
+	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -64,37 +65,29 @@ type obErrorResponse struct {
 	Errors  []obErrorItem `json:"Errors"`
 }
 
-// Envelope renders errors as OBErrorResponse1 (v3.1.11): the standard
-// gives 401, 404, 405, 406, 413, 415 and 429 no body.
-type Envelope struct{}
-
-func (Envelope) RenderStatus(c echo.Context, status int) { c.NoContent(status) }
-
-func (Envelope) RenderError(c echo.Context, be *bank.Error) {
-	switch be.Kind {
-	case bank.KindUnauthenticated:
-		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		c.NoContent(http.StatusUnauthorized)
-		return
-	case bank.KindRateLimited:
-		c.NoContent(http.StatusTooManyRequests)
-		return
-	}
-	m, ok := obCode[be.Kind]
+// Code is the status and UK.OBIE code of a refusal kind.
+func Code(k bank.Kind) obwire.ErrorCode {
+	m, ok := obCode[k]
 	if !ok {
 		m = obCode[bank.KindInternal]
 	}
-	if be.Rule == "" {
-		c.Set(httpx.KeyRule, m.code) // the audit trail names the standard's code
-	}
-	item := obErrorItem{ErrorCode: m.code, Message: httpx.Truncate(be.Message, 500), Path: httpx.Truncate(be.Path, 500)}
-	if item.Message == "" {
-		item.Message = http.StatusText(m.status)
-	}
-	c.JSON(m.status, obErrorResponse{
-		Code:    fmt.Sprintf("%d %s", m.status, strings.ReplaceAll(http.StatusText(m.status), " ", "")),
-		ID:      httpx.InteractionID(c),
-		Message: item.Message,
-		Errors:  []obErrorItem{item},
-	})
+	return obwire.ErrorCode{Status: m.status, Code: m.code}
+}
+
+// Errors renders OBErrorResponse1 as v3.1.11 has it: Code, Id, Message and
+// Errors, each with a UK.OBIE.* ErrorCode and a Message.
+var Errors = obwire.Errors{
+	Codes: func(_ echo.Context, k bank.Kind) obwire.ErrorCode { return Code(k) },
+	Body: func(c echo.Context, e obwire.ErrorCode, be *bank.Error) any {
+		item := obErrorItem{ErrorCode: e.Code, Message: httpx.Truncate(be.Message, 500), Path: httpx.Truncate(be.Path, 500)}
+		if item.Message == "" {
+			item.Message = http.StatusText(e.Status)
+		}
+		return obErrorResponse{
+			Code:    fmt.Sprintf("%d %s", e.Status, strings.ReplaceAll(http.StatusText(e.Status), " ", "")),
+			ID:      httpx.InteractionID(c),
+			Message: item.Message,
+			Errors:  []obErrorItem{item},
+		}
+	},
 }

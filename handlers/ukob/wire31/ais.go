@@ -1,4 +1,4 @@
-package v31
+package wire31
 
 import (
 	"github.com/obsandbox/sandbox/handlers/httpx"
@@ -180,7 +180,7 @@ type obDirectDebit struct {
 	PreviousPaymentAmount   *obwire.Amount `json:"PreviousPaymentAmount,omitempty"`
 }
 
-func toDirectDebit(d bank.DirectDebit) obDirectDebit {
+func ToDirectDebit(d bank.DirectDebit) obDirectDebit {
 	out := obDirectDebit{AccountID: d.AccountID, DirectDebitID: d.ID, MandateIdentification: d.Mandate,
 		DirectDebitStatusCode: d.Status, Name: httpx.Truncate(d.Name, 70), Frequency: d.Frequency,
 		PreviousPaymentDateTime: obwire.ISOTime(d.PreviousAt)}
@@ -206,7 +206,7 @@ type obStandingOrder struct {
 	CreditorAccount         *obwire.CashAccount `json:"CreditorAccount,omitempty"`
 }
 
-func toStandingOrder(o bank.StandingOrder, detail bool) obStandingOrder {
+func ToStandingOrder(o bank.StandingOrder, detail bool) obStandingOrder {
 	out := obStandingOrder{AccountID: o.AccountID, StandingOrderID: o.ID, Frequency: o.Frequency, Reference: o.Reference,
 		FirstPaymentDateTime: obwire.ISOTime(o.FirstAt), NextPaymentDateTime: obwire.ISOTime(o.NextAt), LastPaymentDateTime: obwire.ISOTime(o.LastAt),
 		FinalPaymentDateTime: obwire.ISOTime(o.FinalAt), StandingOrderStatusCode: o.Status,
@@ -306,7 +306,7 @@ type obParty struct {
 	Address        []obAddress `json:"Address,omitempty"`
 }
 
-func toParty(p bank.Party) obParty {
+func ToParty(p bank.Party) obParty {
 	out := obParty{PartyID: p.ID, PartyNumber: p.Number, PartyType: p.Type, Name: p.Name, FullLegalName: p.LegalName,
 		AccountRole: p.Role, EmailAddress: p.Email, Phone: p.Phone, Mobile: p.Mobile}
 	if p.Business {

@@ -1,4 +1,4 @@
-package v31
+package wire31
 
 import (
 	"encoding/json"
