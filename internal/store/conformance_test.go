@@ -19,3 +19,17 @@ func TestConformanceSQLite(t *testing.T) {
 		return s
 	})
 }
+
+// TestConformancePostgres runs the store's conformance suite on
+// PostgreSQL, a fresh schema for each test, when SANDBOX_TEST_POSTGRES
+// names a server.
+func TestConformancePostgres(t *testing.T) {
+	storetest.Postgres(t)
+	storetest.Run(t, func(t *testing.T) *store.Store {
+		s, err := store.Open(context.Background(), storetest.FreshSchema(t), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
