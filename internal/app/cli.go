@@ -21,6 +21,7 @@ import (
 
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
 
@@ -175,7 +176,7 @@ func (a *App) banner(ctx context.Context, out io.Writer) {
 }
 
 func (a *App) writeBanner(ctx context.Context, w io.Writer) {
-	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, a.Config.DB)
+	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, store.Redacted(a.Config.DB))
 	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
 	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
 	fmt.Fprintf(w, "  Health       %s/healthz\n", a.URL)

@@ -265,6 +265,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, entries []*AuditEnt
 		return err
 	}
 	for _, e := range entries {
+		if s.pg != nil { // chain the text as PostgreSQL stores it
+			for _, f := range []*string{&e.InteractionID, &e.IP, &e.ClientID, &e.PSU, &e.ConsentID, &e.Method, &e.Path, &e.Decision, &e.Rule, &e.Detail} {
+				*f = pgText(*f)
+			}
+		}
 		seq++
 		e.Seq, e.PrevHash = seq, prev
 		e.Hash = s.mac(entryBytes(prev, e))

@@ -586,7 +586,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, clientID string, reverse 
 			return bank.ErrNotFound
 		}
 		if res, err = tx.ExecContext(ctx, `UPDATE event_deliveries SET state = 'pending', next_attempt_at = ?,
-			ord = CASE WHEN ? THEN -id ELSE 0 END WHERE client_id = ? AND state = 'held'`, ms(now), reverse, clientID); err != nil {
+			ord = CASE WHEN CAST(? AS INTEGER) <> 0 THEN -id ELSE 0 END WHERE client_id = ? AND state = 'held'`, ms(now), reverse, clientID); err != nil {
 			return err
 		}
 		n, err = res.RowsAffected()

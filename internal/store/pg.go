@@ -259,3 +259,48 @@ func pgError(err error) error {
 	}
 	return err
 }
+
+// withServer runs f on a short-lived connection to the server dsn names.
+func withServer(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return f(conn)
+}
+
+// SchemaExists reports whether the schema dsn names exists.
+func SchemaExists(ctx context.Context, dsn string) (bool, error) {
+	var ok bool
+	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", SchemaOf(dsn)).Scan(&ok)
+	})
+	return ok, err
+}
+
+// Schemas lists the schemas of dsn's database whose names start with prefix.
+func Schemas(ctx context.Context, dsn, prefix string) ([]string, error) {
+	var out []string
+	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return out, err
+}
+
+// DropSchema removes the schema dsn names, with everything in it.
+func DropSchema(ctx context.Context, dsn string) error {
+	schema := SchemaOf(dsn)
+	if !schemaName.MatchString(schema) || schema == "public" {
+		return fmt.Errorf("will not drop schema %q", schema)
+	}
+	return withServer(ctx, dsn, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
+		return err
+	})
+}

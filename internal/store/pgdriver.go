@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -108,16 +109,32 @@ func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.N
 	return c.Conn.QueryContext(ctx, pgQuery(query), args)
 }
 
-// CheckNamedValue passes every value to pgx as it is, but a bool: the
-// schema's flags are integers, as SQLite's.
+// CheckNamedValue passes every value to pgx as it is, but a bool (the
+// schema's flags are integers, as SQLite's) and text PostgreSQL cannot hold
+// (see pgText).
 func (c *pgConn) CheckNamedValue(v *driver.NamedValue) error {
-	if b, ok := v.Value.(bool); ok {
+	switch x := v.Value.(type) {
+	case bool:
 		v.Value = int64(0)
-		if b {
+		if x {
 			v.Value = int64(1)
 		}
+	case string:
+		v.Value = pgText(x)
 	}
 	return nil
+}
+
+// pgText is s as PostgreSQL's text can hold it: valid UTF-8 without NUL
+// (SQLite keeps any bytes). What a client sent that PostgreSQL cannot hold
+// (an id with a NUL in it) becomes U+FFFD: it matches nothing the bank made,
+// and the audit trail records it as such (appendAudit chains the same text
+// it stores).
+func pgText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 var (

@@ -433,3 +433,39 @@ func (s *Store) ResetState(ctx context.Context) error {
 		return nil
 	})
 }
+
+// Ready checks that the database answers and holds the schema this binary
+// migrates to (a replica started by an older binary, or a schema another
+// one has not finished migrating, is not ready).
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	want := LatestVersion()
+	var have int
+	var err error
+	if s.pg != nil {
+		have, err = s.pgVersion(ctx)
+	} else {
+		err = s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
+	}
+	if err != nil {
+		return err
+	}
+	if have != want {
+		return fmt.Errorf("schema version %d, want %d", have, want)
+	}
+	return nil
+}
+
+// LatestVersion is the schema version this binary migrates to.
+func LatestVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	v := 0
+	for _, name := range names {
+		if n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0]); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}
