@@ -119,6 +119,9 @@ func New(d Deps) (*echo.Echo, error) {
 	}
 	if s.cfg.Rates != nil {
 		s.limits = gateway.NewLimiter(s.cfg.Rates, d.Clock.Now)
+		if d.Store.Shared() { // replicas spend one budget
+			s.limits.Share(d.Store.TakeTokens())
+		}
 	}
 	s.unattended = gateway.NewUnattended(s.cfg.UnattendedLimit, d.Clock.Now)
 	e := echo.New()

@@ -304,3 +304,37 @@ func DropSchema(ctx context.Context, dsn string) error {
 		return err
 	})
 }
+
+// TakeToken takes one request from the shared token bucket key, of burst
+// size refilled at per requests a second, at now: whether it was allowed,
+// and the tokens left. One statement, atomic under the row's lock: the
+// replicas together spend one budget. PostgreSQL only.
+func (s *Store) TakeToken(ctx context.Context, key string, per float64, burst int, now time.Time) (bool, float64, error) {
+	if s.pg == nil {
+		return false, 0, errors.New("shared rate limits need PostgreSQL")
+	}
+	const refill = "least(CAST(? AS DOUBLE PRECISION), b.tokens + greatest(0, CAST(? AS BIGINT) - b.at) * CAST(? AS DOUBLE PRECISION) / 1000.0)"
+	var ok bool
+	var left float64
+	nowMS := now.UnixMilli()
+	err := s.w.QueryRowContext(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, ok) VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), true)
+		ON CONFLICT (key) DO UPDATE SET
+		  tokens = `+refill+` - CASE WHEN `+refill+` >= 1 THEN 1 ELSE 0 END,
+		  ok = `+refill+` >= 1,
+		  at = greatest(b.at, CAST(? AS BIGINT))
+		RETURNING ok, tokens`,
+		key, float64(burst)-1, nowMS,
+		float64(burst), nowMS, per, float64(burst), nowMS, per,
+		float64(burst), nowMS, per,
+		nowMS).Scan(&ok, &left)
+	return ok, left, translate(err)
+}
+
+// TakeTokens is TakeToken for a rate limiter (gateway.TakeFunc).
+func (s *Store) TakeTokens() func(key string, per float64, burst int, now time.Time) (bool, float64, error) {
+	return func(key string, per float64, burst int, now time.Time) (bool, float64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return s.TakeToken(ctx, key, per, burst, now)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -425,7 +426,11 @@ var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		for _, t := range stateTables {
+		tables := stateTables
+		if s.pg != nil {
+			tables = append(slices.Clone(tables), "rate_buckets")
+		}
+		for _, t := range tables {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}

@@ -584,3 +584,13 @@ BEGIN
 END $$;
 CREATE TRIGGER event_outbox_deliver AFTER INSERT ON event_outbox FOR EACH ROW
   WHEN (NEW.fresh = 1) EXECUTE FUNCTION event_outbox_deliver();
+
+-- Rate-limit buckets shared by the replicas (SQLite's one process keeps
+-- them in memory): a token bucket per class and caller, refilled at the
+-- rate, taken from in one atomic upsert (store.TakeToken).
+CREATE TABLE rate_buckets (
+  key    TEXT PRIMARY KEY,
+  tokens DOUBLE PRECISION NOT NULL,
+  at     BIGINT NOT NULL,          -- sandbox time of the last take, unix ms
+  ok     BOOLEAN NOT NULL
+);
