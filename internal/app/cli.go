@@ -216,7 +216,8 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	cfg.DB = ""
 	fs := flag.NewFlagSet("sandbox seed", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	fs.StringVar(&cfg.DB, "db", "", "database file to build (required; replaces its bank, keeps its clients)")
+	fs.StringVar(&cfg.DB, "db", "", "database file to build (required; replaces its bank, keeps its clients), or a postgres:// URL")
+	fs.StringVar(&cfg.KeyFile, "key-file", os.Getenv("SANDBOX_KEY_FILE"), "the sandbox's key file (required with PostgreSQL: the one the replicas are given)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	fs.IntVar(&cfg.PSUs, "psus", cfg.PSUs, "generated PSUs beyond the fixture personas")
 	txPerPSU := fs.Int("tx-per-psu", 1000, "rough number of transactions per generated PSU")
@@ -235,6 +236,9 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if cfg.DB == "" {
 		fs.Usage()
 		return errors.New("--db is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	s, err := openStore(ctx, &cfg, false)
 	if err != nil {
