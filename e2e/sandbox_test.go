@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/store/storetest"
 )
 
 // wallBase is the tests' real time: fixed, so dates in responses are the
@@ -41,6 +43,30 @@ type option func(*app.Config)
 
 func withProfile(p string) option { return func(c *app.Config) { c.Profile = p } }
 
+// EnvE2EPostgres, set to 1, runs the end-to-end tests on PostgreSQL (the
+// server SANDBOX_TEST_POSTGRES names), each sandbox in a fresh schema,
+// instead of a SQLite file.
+const EnvE2EPostgres = "SANDBOX_E2E_POSTGRES"
+
+func onPostgres() bool { return os.Getenv(EnvE2EPostgres) == "1" }
+
+// pgSchemas maps the SQLite files the tests name to the schemas that stand
+// for them on PostgreSQL: a test that restarts a sandbox on its file finds
+// its schema again, with the key file beside the file it named.
+var pgSchemas sync.Map
+
+func pgFor(t testing.TB, path string) (dsn, keyFile string) {
+	if path == store.Memory || path == "" {
+		return storetest.FreshSchema(t), filepath.Join(t.TempDir(), "sandbox.key")
+	}
+	if v, ok := pgSchemas.Load(path); ok {
+		return v.(string), path + ".key"
+	}
+	dsn = storetest.FreshSchema(t)
+	pgSchemas.Store(path, dsn)
+	return dsn, path + ".key"
+}
+
 // start runs the real sandbox on 127.0.0.1:0 with a temp-dir database.
 func start(t testing.TB, opts ...option) *sandbox {
 	t.Helper()
@@ -54,6 +80,9 @@ func start(t testing.TB, opts ...option) *sandbox {
 	cfg.Wall = func() time.Time { return wallBase.Add(time.Since(t0)) }
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if onPostgres() {
+		cfg.DB, cfg.KeyFile = pgFor(t, cfg.DB)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, testLog{t})

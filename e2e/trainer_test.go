@@ -284,7 +284,16 @@ func checkButtons(t *testing.T, b *browser, when string, enabled map[string]bool
 // balances, and shows each account by name with the balances it read.
 func TestTrainerReadsAccounts(t *testing.T) {
 	s := start(t, realIssuer())
-	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice"}`})
+	for _, v := range []struct{ version, api, available, booked string }{
+		{"3.1", ais, "InterimAvailable", "InterimBooked"},
+		{"4.0", ais4, "ITAV", "ITBD"},
+	} {
+		t.Run("v"+v.version, func(t *testing.T) { trainerReadsAccounts(t, s, v.version, v.api, v.available, v.booked) })
+	}
+}
+
+func trainerReadsAccounts(t *testing.T, s *sandbox, version, api, available, booked string) {
+	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice","version":"` + version + `"}`})
 	expect(t, r, 201)
 	var j struct{ ID string }
 	r.JSON(t, &j)
@@ -311,7 +320,7 @@ func TestTrainerReadsAccounts(t *testing.T) {
 	if st.Error != "" || len(st.Exchanges) != 2 {
 		t.Fatalf("the step failed (%q) or sent %d requests, want 2", st.Error, len(st.Exchanges))
 	}
-	for i, path := range []string{ais + "/accounts", ais + "/balances"} {
+	for i, path := range []string{api + "/accounts", api + "/balances"} {
 		if x := st.Exchanges[i]; x.Method != http.MethodGet || x.URL != s.url+path || x.Status != 200 {
 			t.Errorf("request %d: %s %s → %d, want GET %s → 200", i+1, x.Method, x.URL, x.Status, path)
 		}
@@ -345,7 +354,11 @@ func TestTrainerReadsAccounts(t *testing.T) {
 	}
 	want := fmt.Sprintf("%d accounts with their balances:", len(accts))
 	for _, a := range accts {
-		want += fmt.Sprintf("\n%s (%s): %s available, %s booked", a.Nickname, a.SubType, amount(a.ID, "InterimAvailable"), amount(a.ID, "InterimBooked"))
+		subtype := a.SubType
+		if version == "4.0" {
+			subtype = map[string]string{"CurrentAccount": "CACC", "Savings": "SVGS", "CreditCard": "CARD"}[a.SubType]
+		}
+		want += fmt.Sprintf("\n%s (%s): %s available, %s booked", a.Nickname, subtype, amount(a.ID, available), amount(a.ID, booked))
 	}
 	if st.Result != want {
 		t.Errorf("the step says\n%s\nwant\n%s", st.Result, want)

@@ -30,7 +30,7 @@ const (
 // untouchable paths are never shaped by a scenario: the admin must always be
 // able to switch one off, and health checks must tell the truth.
 func untouchable(path string) bool {
-	for _, p := range []string{"/sandbox/", "/healthz", "/metrics", "/trainer", "/static/", "/psu/"} {
+	for _, p := range []string{"/sandbox/", "/healthz", "/readyz", "/metrics", "/trainer", "/static/", "/psu/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

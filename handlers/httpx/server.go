@@ -62,6 +62,9 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 	}
 	if s.Cfg.Rates != nil {
 		s.Limits = gateway.NewLimiter(s.Cfg.Rates, d.Clock.Now)
+		if d.Store.Shared() { // replicas spend one budget
+			s.Limits.Share(d.Store.TakeTokens())
+		}
 	}
 	s.Unattended = gateway.NewUnattended(s.Cfg.UnattendedLimit, d.Clock.Now)
 	e := echo.New()
@@ -72,6 +75,7 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 	e.Use(s.Metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.Cfg.BodyLimit), s.applyScenario)
 	e.GET("/metrics", s.Metrics.handler())
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	return s, e, nil
 }
 
@@ -133,10 +137,8 @@ func (s *Server) Mount(e *echo.Echo, k *Contract, method, path string, n Need, h
 	e.Add(method, k.Route(path), h, mw...)
 }
 
+// healthz says the process is up (liveness); readyz whether it can serve.
 func (s *Server) healthz(c echo.Context) error {
-	if err := s.Store.Ping(c.Request().Context()); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 

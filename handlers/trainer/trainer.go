@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -122,6 +123,7 @@ type step struct {
 type journey struct {
 	id        string
 	kind, psu string
+	version   string // the UK OB version the journey calls
 	steps     []step
 
 	mu   sync.Mutex // held while a step runs
@@ -201,8 +203,9 @@ func (s *Server) startJourney(c echo.Context) error {
 			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
 	}
 	var r struct {
-		Kind string `json:"kind"` // accounts | payment
-		PSU  string `json:"psu"`
+		Kind    string `json:"kind"` // accounts | payment
+		PSU     string `json:"psu"`
+		Version string `json:"version"` // 3.1 (default) | 4.0
 	}
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
@@ -213,10 +216,16 @@ func (s *Server) startJourney(c echo.Context) error {
 	if r.PSU == "" {
 		r.PSU = "alice"
 	}
+	if r.Version == "" {
+		r.Version = "3.1"
+	}
+	if r.Version != "3.1" && r.Version != "4.0" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1 or 4.0"}
+	}
 	if s.psuPassword(c.Request().Context(), r.PSU) == "" {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
 	}
-	j := &journey{id: uuid.NewString(), kind: r.Kind, psu: r.PSU, interactions: map[string]bool{}}
+	j := &journey{id: uuid.NewString(), kind: r.Kind, psu: r.PSU, version: r.Version, interactions: map[string]bool{}}
 	j.steps = s.journeySteps(j)
 	s.journeys.add(j)
 	return c.JSON(http.StatusCreated, map[string]any{"id": j.id, "steps": j.steps})
@@ -280,7 +289,7 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	if err != nil {
 		return err
 	}
-	c.Trace, c.Name = trace, "Trainer's budgeting app"
+	c.Trace, c.Name, c.Version = trace, "Trainer's budgeting app", j.version
 	j.c = c
 	if s.Cfg.Profile == oauth.ProfileFAPI {
 		ssa, err := s.Auth.IssueSoftwareStatement(oauth.SoftwareStatement{SoftwareClientName: c.Name,
@@ -370,13 +379,13 @@ func (s *Server) journeySteps(j *journey) []step {
 			{"Read the accounts and balances", "With the token the app reads exactly what was consented to — the accounts the PSU picked, then their balances: the bank checks the token, the consent, the accounts and the permissions on every call.",
 				readAccounts},
 			read("Try to read beyond the consent", "The consent has no ReadBeneficiaries permission: the bank refuses (403) and says which rule decided.",
-				func(*journey) string { return "/open-banking/v3.1/aisp/beneficiaries" }, http.StatusForbidden, "refused as expected"),
+				func(*journey) string { return j.c.API() + "/aisp/beneficiaries" }, http.StatusForbidden, "refused as expected"),
 			{"Revoke the consent", "The app deletes the consent (the PSU could also revoke it at the bank): the token stops working at once — the next call gets 401.",
 				func(ctx context.Context, j *journey) (string, error) {
-					if err := j.c.Call(ctx, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+j.consent, "", j.cc, nil, http.StatusNoContent, nil); err != nil {
+					if err := j.c.Call(ctx, http.MethodDelete, j.c.API()+"/aisp/account-access-consents/"+j.consent, "", j.cc, nil, http.StatusNoContent, nil); err != nil {
 						return "", err
 					}
-					err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", j.token, nil, http.StatusUnauthorized, nil)
+					err := j.c.Call(ctx, http.MethodGet, j.c.API()+"/aisp/accounts", "", j.token, nil, http.StatusUnauthorized, nil)
 					return "the token is dead", err
 				}},
 		}
@@ -384,7 +393,7 @@ func (s *Server) journeySteps(j *journey) []step {
 	return []step{register, token("payments"),
 		{"Create a payment consent", "The app asks to pay 15.00 GBP to Greenfield Lettings. The request carries an x-idempotency-key and the app's x-jws-signature; the bank's answer is signed too.",
 			func(ctx context.Context, j *journey) (string, error) {
-				j.initiation = tpp.DomesticInitiation("15.00", tpp.Payee{Name: "Greenfield Lettings", SortCode: "200415", Number: "33104477"}, "TRAINER DEMO")
+				j.initiation = j.c.Initiation("15.00", tpp.Payee{Name: "Greenfield Lettings", SortCode: "200415", Number: "33104477"}, "TRAINER DEMO")
 				id, err := j.c.PaymentConsent(ctx, j.cc, j.initiation)
 				j.consent = id
 				return id, err
@@ -392,7 +401,7 @@ func (s *Server) journeySteps(j *journey) []step {
 		authorize, approve, exchangeCode,
 		read("Confirm the funds", "Before paying, the app asks whether the PSU's account can cover the amount: the bank answers from the real available balance.",
 			func(j *journey) string {
-				return "/open-banking/v3.1/pisp/domestic-payment-consents/" + j.consent + "/funds-confirmation"
+				return j.c.API() + "/pisp/domestic-payment-consents/" + j.consent + "/funds-confirmation"
 			}, http.StatusOK, "funds checked"),
 		{"Make the payment", "The payment must repeat the consent's Initiation and Risk exactly. The debtor's available balance drops at once; the payment is Pending, then settles on the sandbox clock.",
 			func(ctx context.Context, j *journey) (string, error) {
@@ -401,7 +410,7 @@ func (s *Server) journeySteps(j *journey) []step {
 			}},
 		{"Try to pay twice", "The consent is now Consumed: a second payment is refused (400 UK.OBIE.Resource.InvalidConsentStatus).",
 			func(ctx context.Context, j *journey) (string, error) {
-				st, _, _, err := j.c.SignedPost(ctx, "/open-banking/v3.1/pisp/domestic-payments", j.token, uuid.NewString(),
+				st, _, _, err := j.c.SignedPost(ctx, j.c.API()+"/pisp/domestic-payments", j.token, uuid.NewString(),
 					map[string]any{"Data": map[string]any{"ConsentId": j.consent, "Initiation": j.initiation}, "Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
 				if err == nil && st != http.StatusBadRequest {
 					err = fmt.Errorf("status %d, want 400", st)
@@ -417,10 +426,10 @@ func (s *Server) journeySteps(j *journey) []step {
 func readAccounts(ctx context.Context, j *journey) (string, error) {
 	var accts struct {
 		Data struct {
-			Account []struct{ AccountId, AccountSubType, Nickname string }
+			Account []struct{ AccountId, AccountSubType, AccountTypeCode, Nickname string }
 		}
 	}
-	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", j.token, nil, http.StatusOK, &accts); err != nil {
+	if err := j.c.Call(ctx, http.MethodGet, j.c.API()+"/aisp/accounts", "", j.token, nil, http.StatusOK, &accts); err != nil {
 		return "", err
 	}
 	var bals struct {
@@ -431,7 +440,7 @@ func readAccounts(ctx context.Context, j *journey) (string, error) {
 			}
 		}
 	}
-	if err := j.c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/balances", "", j.token, nil, http.StatusOK, &bals); err != nil {
+	if err := j.c.Call(ctx, http.MethodGet, j.c.API()+"/aisp/balances", "", j.token, nil, http.StatusOK, &bals); err != nil {
 		return "", err
 	}
 	if len(accts.Data.Account) == 0 {
@@ -448,8 +457,11 @@ func readAccounts(ctx context.Context, j *journey) (string, error) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "%d accounts with their balances:", len(accts.Data.Account))
 	for _, a := range accts.Data.Account {
-		fmt.Fprintf(&out, "\n%s (%s): %s available, %s booked", a.Nickname, a.AccountSubType,
-			amounts[a.AccountId+" InterimAvailable"], amounts[a.AccountId+" InterimBooked"])
+		avail, booked := amounts[a.AccountId+" InterimAvailable"], amounts[a.AccountId+" InterimBooked"]
+		if j.version == "4.0" { // v4.0's codes for the same balances
+			avail, booked = amounts[a.AccountId+" ITAV"], amounts[a.AccountId+" ITBD"]
+		}
+		fmt.Fprintf(&out, "\n%s (%s): %s available, %s booked", a.Nickname, cmp.Or(a.AccountSubType, a.AccountTypeCode), avail, booked)
 	}
 	return out.String(), nil
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -195,12 +196,17 @@ func (a *App) open(ctx context.Context) error {
 		d, _ := time.ParseDuration(off)
 		a.Clock.SetOffset(d)
 	}
+	// A replica sharing the database moved the clock (or reset it).
+	a.Store.OnSetting("clock_offset", func(v string) {
+		d, _ := time.ParseDuration(v)
+		a.Clock.SetOffset(d)
+	})
 	return nil
 }
 
 // keyFile is where cfg's key file is ("" for a throw-away database).
 func keyFile(cfg *Config) string {
-	if cfg.KeyFile == "" && cfg.DB != store.Memory && cfg.DB != "" {
+	if cfg.KeyFile == "" && cfg.DB != store.Memory && cfg.DB != "" && !store.IsPostgres(cfg.DB) {
 		return cfg.DB + ".key"
 	}
 	return cfg.KeyFile
@@ -251,7 +257,7 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 		return nil, err
 	}
 	path := keyFile(cfg)
-	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect})
+	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns})
 	switch {
 	case errors.Is(err, store.ErrInUse):
 		return nil, fmt.Errorf("%w: one sandbox serves a database at a time; stop the other one, or give this one its own --db", err)
@@ -290,6 +296,13 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.Scenarios, err = a.loadScenarios(ctx); err != nil {
 		return err
 	}
+	// A replica sharing the database changed the catalogue.
+	scenarios := a.Scenarios
+	a.Store.OnSetting("scenarios", func(v string) {
+		if err := scenarios.Load([]byte(v)); err != nil {
+			a.Log.Error("reloading the scenario catalogue another replica changed", "error", err)
+		}
+	})
 	a.stopping = make(chan struct{})
 	var caPEM []byte
 	if a.CA != nil {
@@ -311,7 +324,21 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(out, opts)
 	}
-	return slog.New(interactionHandler{h})
+	l := slog.New(interactionHandler{h})
+	if id := replicaID(cfg); id != "" {
+		l = l.With("replica", id)
+	}
+	return l
+}
+
+// replicaID names this process in its logs: --replica-id, else, when
+// replicas may share the database, host:pid.
+func replicaID(cfg Config) string {
+	if cfg.ReplicaID != "" || !store.IsPostgres(cfg.DB) {
+		return cfg.ReplicaID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
 // interactionHandler adds the request's x-fapi-interaction-id to every log
@@ -434,6 +461,13 @@ func (a *App) Serve(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
+	if a.Config.DrainDelay > 0 {
+		// Draining: /readyz answers 503 and new requests are still served
+		// until the load balancer has noticed.
+		a.stopStreams()
+		a.Log.Info("draining", "for", a.Config.DrainDelay)
+		time.Sleep(a.Config.DrainDelay)
+	}
 	stopBG()
 	<-working
 	a.Log.Info("shutting down")
@@ -494,7 +528,9 @@ func (a *App) auditLoop(ctx context.Context) {
 
 // saveHead writes the signed head beside a database file when it moved.
 func (a *App) saveHead(ctx context.Context, last *store.Head) error {
-	if a.Config.DB == store.Memory || a.Config.DB == "" || a.Auth == nil || a.Store == nil {
+	// On PostgreSQL there is no file to keep it beside: the head is served by
+	// GET /sandbox/audit/head and signed there.
+	if a.Config.DB == store.Memory || a.Config.DB == "" || store.IsPostgres(a.Config.DB) || a.Auth == nil || a.Store == nil {
 		return nil
 	}
 	if a.auditor != nil {

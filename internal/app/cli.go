@@ -21,6 +21,7 @@ import (
 
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
 
@@ -175,7 +176,7 @@ func (a *App) banner(ctx context.Context, out io.Writer) {
 }
 
 func (a *App) writeBanner(ctx context.Context, w io.Writer) {
-	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, a.Config.DB)
+	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, store.Redacted(a.Config.DB))
 	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
 	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
 	fmt.Fprintf(w, "  Health       %s/healthz\n", a.URL)
@@ -215,7 +216,8 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	cfg.DB = ""
 	fs := flag.NewFlagSet("sandbox seed", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	fs.StringVar(&cfg.DB, "db", "", "database file to build (required; replaces its bank, keeps its clients)")
+	fs.StringVar(&cfg.DB, "db", "", "database file to build (required; replaces its bank, keeps its clients), or a postgres:// URL")
+	fs.StringVar(&cfg.KeyFile, "key-file", os.Getenv("SANDBOX_KEY_FILE"), "the sandbox's key file (required with PostgreSQL: the one the replicas are given)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	fs.IntVar(&cfg.PSUs, "psus", cfg.PSUs, "generated PSUs beyond the fixture personas")
 	txPerPSU := fs.Int("tx-per-psu", 1000, "rough number of transactions per generated PSU")
@@ -234,6 +236,9 @@ func runSeed(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if cfg.DB == "" {
 		fs.Usage()
 		return errors.New("--db is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	s, err := openStore(ctx, &cfg, false)
 	if err != nil {

@@ -47,6 +47,7 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	browser := fs.Bool("browser", false, "the PSU approves in a browser (dev): print the URL to open and wait at the redirect URI")
 	wait := fs.Duration("wait", 5*time.Minute, "with --browser: how long the authorization URL is good for, and so how long the TPP waits (at most 60m)")
 	scenario := fs.String("scenario", "", "send x-sandbox-scenario with every request (dev profile): e.g. psu-denies, short-pages")
+	version := fs.String("version", "3.1", "the UK OB version to call: 3.1 (v3.1.11) or 4.0")
 	var read, amount, sortCode, number, name, ref *string
 	var revoke *bool
 	if args[0] == "accounts" {
@@ -100,7 +101,10 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return issuerHint(ctx, hc, *base, err)
 	}
-	c.Trace, c.Name = trace, "sandbox tpp (reference TPP)"
+	if *version != "3.1" && *version != "4.0" {
+		return fmt.Errorf("--version %q: 3.1 or 4.0", *version)
+	}
+	c.Trace, c.Name, c.Version = trace, "sandbox tpp (reference TPP)", *version
 	if *scenario != "" {
 		c.Header = http.Header{"X-Sandbox-Scenario": {*scenario}}
 	}
@@ -171,16 +175,16 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		got := map[string]any{}
 		for _, r := range reads {
 			var v any
-			if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/"+tppReads[r], "", toks.AccessToken, nil, http.StatusOK, &v); err != nil {
+			if err := c.Call(ctx, http.MethodGet, c.API()+"/aisp/"+tppReads[r], "", toks.AccessToken, nil, http.StatusOK, &v); err != nil {
 				return err
 			}
 			got[r] = v
 		}
 		if *revoke {
-			if err := c.Call(ctx, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, "", cc, nil, http.StatusNoContent, nil); err != nil {
+			if err := c.Call(ctx, http.MethodDelete, c.API()+"/aisp/account-access-consents/"+consent, "", cc, nil, http.StatusNoContent, nil); err != nil {
 				return err
 			}
-			if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/aisp/accounts", "", toks.AccessToken, nil, http.StatusUnauthorized, nil); err != nil {
+			if err := c.Call(ctx, http.MethodGet, c.API()+"/aisp/accounts", "", toks.AccessToken, nil, http.StatusUnauthorized, nil); err != nil {
 				return fmt.Errorf("after revoking: %w", err)
 			}
 			fmt.Fprintf(errOut, "consent %s revoked: its token now gets 401\n", consent)
@@ -190,7 +194,7 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		return enc.Encode(got)
 	}
-	in := tpp.DomesticInitiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
+	in := c.Initiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
 	cc, err := c.ClientCredentials(ctx, "payments")
 	if err != nil {
 		return err
@@ -208,7 +212,7 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	var payment any
-	if err := c.Call(ctx, http.MethodGet, "/open-banking/v3.1/pisp/domestic-payments/"+id, "", cc, nil, http.StatusOK, &payment); err != nil {
+	if err := c.Call(ctx, http.MethodGet, c.API()+"/pisp/domestic-payments/"+id, "", cc, nil, http.StatusOK, &payment); err != nil {
 		return err
 	}
 	if !*quiet {

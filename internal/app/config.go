@@ -24,8 +24,17 @@ import (
 // Config is the sandbox's configuration: defaults, then SANDBOX_* environment
 // variables, then flags.
 type Config struct {
-	Addr       string
-	DB         string
+	Addr string
+	// DB is a SQLite file, or a postgres:// URL: a database several
+	// sandbox processes (replicas) may serve together.
+	DB string
+	// DBMaxConns bounds each PostgreSQL connection pool (writes, reads).
+	DBMaxConns int
+	// ReplicaID names this process in its logs (default: host:pid).
+	ReplicaID string
+	// DrainDelay is how long a stopping sandbox keeps serving while /readyz
+	// says it is draining, for a load balancer to stop sending it traffic.
+	DrainDelay time.Duration
 	Seed       uint64
 	PSUs       int
 	SeedDate   time.Time
@@ -125,7 +134,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (host:port)")
-	fs.StringVar(&cfg.DB, "db", cfg.DB, `SQLite database file; ":memory:" for a throw-away bank`)
+	fs.StringVar(&cfg.DB, "db", cfg.DB, `SQLite database file; ":memory:" for a throw-away bank; or a PostgreSQL URL (postgres://user:pass@host:5432/db?search_path=schema) that several sandbox processes serve together`)
+	fs.IntVar(&cfg.DBMaxConns, "db-max-conns", cfg.DBMaxConns, "PostgreSQL: connections of each of the two pools, writes and reads (0: 8)")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", cfg.DrainDelay, "on SIGTERM, keep serving this long while /readyz answers 503 (draining), then finish the requests in flight and stop: give the load balancer's check interval")
+	fs.StringVar(&cfg.ReplicaID, "replica-id", cfg.ReplicaID, "this process's name in its logs, to tell replicas apart (default: host:pid)")
 	fs.Func("seed", fmt.Sprintf("random seed of the generated bank (default %d)", cfg.Seed), func(v string) error {
 		n, err := strconv.ParseUint(v, 10, 64)
 		cfg.Seed, cfg.seedSet = n, true
@@ -255,6 +267,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sync != store.SyncFull && c.Sync != store.SyncNormal {
 		return fmt.Errorf("--sync %q: want full or normal", c.Sync)
+	}
+	if store.IsPostgres(c.DB) && c.KeyFile == "" {
+		return fmt.Errorf("--db %s: a PostgreSQL database needs --key-file: the key that chains the audit trail lives outside the database, and every replica must be given the same file", store.Redacted(c.DB))
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
 		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)

@@ -41,7 +41,7 @@ func listenError(addr string, err error) error {
 // pathProblem says what is wrong with a --db path before anything is
 // created beside it (its key file, its lock): a folder, or a missing folder.
 func pathProblem(path string) error {
-	if path == store.Memory || path == "" {
+	if path == store.Memory || path == "" || store.IsPostgres(path) {
 		return nil
 	}
 	if fi, e := os.Stat(path); e == nil && fi.IsDir() {
@@ -59,6 +59,9 @@ func pathProblem(path string) error {
 func dbError(path string, err error) error {
 	if p := pathProblem(path); p != nil {
 		return p
+	}
+	if store.IsPostgres(path) {
+		return fmt.Errorf("--db %s: %w", store.Redacted(path), err)
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

@@ -26,6 +26,9 @@ type Snapshot = handlers.Snapshot
 func (a *App) snapshotDir() string { return a.Store.Path() + ".snapshots" }
 
 func (a *App) snapshotPath(name string) (string, error) {
+	if store.IsPostgres(a.Config.DB) {
+		return "", bank.Errorf(bank.KindConflict, "name", "snapshots are SQLite files: a sandbox on PostgreSQL has none yet")
+	}
 	if !snapshotName.MatchString(name) || strings.Contains(name, "..") {
 		return "", bank.Errorf(bank.KindFieldInvalid, "name", "a snapshot name is 1 to 64 letters, digits, '.', '_' or '-'")
 	}

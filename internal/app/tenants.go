@@ -22,6 +22,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/gateway"
+	"github.com/obsandbox/sandbox/internal/store"
 )
 
 // Tenants: /t/<name>/... is a whole sandbox of its own — its own SQLite file
@@ -86,7 +87,28 @@ func newTenants(root *App) *tenants {
 
 func (ts *tenants) dir() string { return ts.root.Store.Path() + ".tenants" }
 
-func (ts *tenants) path(name string) string { return filepath.Join(ts.dir(), name+".db") }
+func (ts *tenants) path(name string) string {
+	if ts.pg() {
+		return store.WithSchema(ts.root.Config.DB, tenantSchemaPrefix(ts.root.Config.DB)+strings.ReplaceAll(name, "-", "_"))
+	}
+	return filepath.Join(ts.dir(), name+".db")
+}
+
+// On PostgreSQL a tenant is a schema of the root's database, named after the
+// root's schema and the tenant (dashes as underscores).
+func (ts *tenants) pg() bool { return store.IsPostgres(ts.root.Config.DB) }
+
+func tenantSchemaPrefix(db string) string { return store.SchemaOf(db) + "_t_" }
+
+// exists reports whether a tenant has a database (a file, or a schema).
+func (ts *tenants) exists(name string) bool {
+	if ts.pg() {
+		ok, err := store.SchemaExists(context.Background(), ts.path(name))
+		return err == nil && ok
+	}
+	_, err := os.Stat(ts.path(name))
+	return err == nil
+}
 
 // ServeHTTP routes /t/<name>/... to the tenant, everything else to the root.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,8 +233,7 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	}
 	// Not in memory: open it from its file, or make it.
 	path := ts.path(name)
-	_, statErr := os.Stat(path)
-	exists := statErr == nil
+	exists := ts.exists(name)
 	if err := ts.mayOpen(name, exists, how, source); err != nil {
 		ts.mu.Unlock()
 		return nil, err
@@ -284,6 +305,16 @@ func (ts *tenants) countLocked() (int, error) {
 // onDisk is the tenants with a file.
 func (ts *tenants) onDisk() (map[string]bool, error) {
 	out := map[string]bool{}
+	if ts.pg() {
+		prefix := tenantSchemaPrefix(ts.root.Config.DB)
+		schemas, err := store.Schemas(context.Background(), ts.root.Config.DB, prefix)
+		for _, s := range schemas {
+			if name := strings.ReplaceAll(strings.TrimPrefix(s, prefix), "_", "-"); tenantName.MatchString(name) {
+				out[name] = true
+			}
+		}
+		return out, err
+	}
 	entries, err := os.ReadDir(ts.dir())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -310,8 +341,10 @@ func (ts *tenants) release(t *tenant) {
 // open opens (or makes and seeds) a tenant's database and starts its
 // background work.
 func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
-	if err := os.MkdirAll(ts.dir(), 0o755); err != nil {
-		return err
+	if !ts.pg() {
+		if err := os.MkdirAll(ts.dir(), 0o755); err != nil {
+			return err
+		}
 	}
 	root := ts.root
 	cfg := root.Config
@@ -337,7 +370,7 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
 		defer close(t.done)
 		a.background(bg)
 	}()
-	root.Log.Info("tenant opened", "tenant", t.name, "db", path)
+	root.Log.Info("tenant opened", "tenant", t.name, "db", store.Redacted(path))
 	return nil
 }
 
@@ -485,6 +518,9 @@ func (ts *tenants) closeAll() error {
 }
 
 func removeTenantFiles(path string) error {
+	if store.IsPostgres(path) {
+		return store.DropSchema(context.Background(), path)
+	}
 	var errs []error
 	for _, f := range []string{path, path + "-wal", path + "-shm", path + ".key", path + ".lock", headPath(path)} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -546,7 +582,7 @@ func (ts *tenants) DeleteTenant(_ context.Context, name string) error {
 	path := ts.path(name)
 	found := false
 	err := ts.remove(name, true, func() error {
-		if _, err := os.Stat(path); err != nil {
+		if !ts.exists(name) {
 			return nil
 		}
 		found = true

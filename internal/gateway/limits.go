@@ -83,7 +83,17 @@ type Limiter struct {
 	mu      sync.Mutex
 	rates   map[Class]Rate
 	buckets map[string]*rate.Limiter
+	shared  TakeFunc
 }
+
+// TakeFunc takes one request from a token bucket kept outside this process
+// (the database replicas share): allowed, and the tokens left.
+type TakeFunc func(key string, per float64, burst int, now time.Time) (bool, float64, error)
+
+// Share makes the limiter spend buckets take keeps, so that processes
+// serving one sandbox together spend one budget. A bucket take cannot
+// reach (an error) is spent in this process's memory meanwhile.
+func (l *Limiter) Share(take TakeFunc) { l.shared = take }
 
 // NewLimiter makes a limiter with a rate per class; now is the sandbox clock.
 func NewLimiter(rates map[Class]Rate, now func() time.Time) *Limiter {
@@ -96,6 +106,17 @@ func (l *Limiter) Allow(c Class, key string) Verdict {
 	r := l.rates[c]
 	if r.Per == 0 {
 		return Verdict{Allowed: true}
+	}
+	if l.shared != nil {
+		now := l.now()
+		if ok, tokens, err := l.shared(string(c)+"\x00"+key, r.Per, r.Burst, now); err == nil {
+			v := Verdict{Limit: r.Burst, Allowed: ok, Remaining: max(0, int(tokens))}
+			if !ok {
+				v.RetryAfter = time.Duration((1 - tokens) / r.Per * float64(time.Second))
+			}
+			v.Reset = time.Duration((float64(r.Burst) - tokens) / r.Per * float64(time.Second))
+			return v
+		}
 	}
 	l.mu.Lock()
 	b, ok := l.buckets[string(c)+"\x00"+key]

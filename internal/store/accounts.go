@@ -215,7 +215,7 @@ func txQueries(q bank.TxQuery) (countSQL string, countArgs []any, pageSQL string
 	for i, a := range q.Accounts {
 		counts[i] = "(SELECT count(*) FROM transactions t WHERE t.account = ?" + filter + ")"
 		countArgs = append(append(countArgs, a.Ref), fargs...)
-		pages[i] = "SELECT * FROM (" + txSelect + " WHERE t.account = ?" + filter + order + " LIMIT ?)"
+		pages[i] = "SELECT * FROM (" + txSelect + " WHERE t.account = ?" + filter + order + " LIMIT ?) AS page" + strconv.Itoa(i)
 		pageArgs = append(append(pageArgs, a.Ref), fargs...)
 		pageArgs = append(pageArgs, q.Offset+q.Limit)
 	}
@@ -248,7 +248,7 @@ func txFilter(q bank.TxQuery) (string, []any) {
 	case bank.DirectionDebits:
 		sb.WriteString(" AND t.amount < 0")
 	case bank.DirectionNone:
-		sb.WriteString(" AND 0")
+		sb.WriteString(" AND 1 = 0")
 	}
 	if q.BookedOnly {
 		sb.WriteString(" AND t.status = 0")
@@ -411,6 +411,15 @@ func list[T any](ctx context.Context, s *Store, accts []bank.Account, query stri
 	return listWhere(ctx, s, accts, query, "", nil, scan)
 }
 
+// rowOrder is the order of a table's rows within an account: by row id,
+// but for products, one per account and keyed by it.
+func rowOrder(query string) string {
+	if strings.HasSuffix(query, " FROM products") {
+		return "account"
+	}
+	return "account, id"
+}
+
 // listWhere runs a per-account query for the accounts, ordered by account
 // then row, and scans every row; scan gets a function from account Ref to
 // AccountId.
@@ -425,7 +434,7 @@ func listWhere[T any](ctx context.Context, s *Store, accts []bank.Account, query
 		ids[a.Ref] = a.ID
 	}
 	acct := func(ref int64) string { return ids[ref] }
-	rows, err := s.rc.QueryContext(ctx, query+" WHERE account IN "+inList(len(accts))+cond+" ORDER BY account, rowid",
+	rows, err := s.rc.QueryContext(ctx, query+" WHERE account IN "+inList(len(accts))+cond+" ORDER BY "+rowOrder(query),
 		append(refs(accts), extra...)...)
 	if err != nil {
 		return nil, translate(err)
@@ -513,7 +522,7 @@ func (s *Store) PSUs(ctx context.Context) ([]PSU, error) {
 			out = append(out, p)
 		}
 		rows.Close()
-		accts, err := queryAccounts(ctx, tx, "1")
+		accts, err := queryAccounts(ctx, tx, "1 = 1")
 		if err != nil {
 			return err
 		}

@@ -84,15 +84,21 @@ func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx)
 	if who == nil {
 		return f
 	}
+	// The rows the transaction changed so far: SQLite counts them per
+	// connection, PostgreSQL per transaction in its statistics views.
+	changes := "SELECT total_changes()"
+	if s.pg != nil {
+		changes = "SELECT CAST(coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT) FROM pg_stat_xact_user_tables"
+	}
 	return func(tx *sql.Tx) error {
 		var before, after int64
-		if err := tx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
+		if err := tx.QueryRowContext(ctx, changes).Scan(&before); err != nil {
 			return err
 		}
 		if err := f(tx); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&after); err != nil {
+		if err := tx.QueryRowContext(ctx, changes).Scan(&after); err != nil {
 			return err
 		}
 		if after == before {
@@ -259,6 +265,11 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, entries []*AuditEnt
 		return err
 	}
 	for _, e := range entries {
+		if s.pg != nil { // chain the text as PostgreSQL stores it
+			for _, f := range []*string{&e.InteractionID, &e.IP, &e.ClientID, &e.PSU, &e.ConsentID, &e.Method, &e.Path, &e.Decision, &e.Rule, &e.Detail} {
+				*f = pgText(*f)
+			}
+		}
 		seq++
 		e.Seq, e.PrevHash = seq, prev
 		e.Hash = s.mac(entryBytes(prev, e))
@@ -548,7 +559,7 @@ func (s *Store) AddRefused(ctx context.Context, counts []Refused) error {
 	return s.writeLog(ctx, func(tx *sql.Tx) error {
 		for _, c := range counts {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO refused_traffic(minute, source, rule, n) VALUES(?,?,?,?)
-				ON CONFLICT(minute, source, rule) DO UPDATE SET n = n + excluded.n`, c.Minute.Unix()/60, c.Source, c.Rule, c.N); err != nil {
+				ON CONFLICT(minute, source, rule) DO UPDATE SET n = refused_traffic.n + excluded.n`, c.Minute.Unix()/60, c.Source, c.Rule, c.N); err != nil {
 				return err
 			}
 		}

@@ -357,7 +357,7 @@ func payStanding(ctx context.Context, tx *sql.Tx, id int64) error {
 	if last || following.IsZero() {
 		status, nextAt = "Inactive", 0
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE standing_orders SET next_at = ?, last_at = CASE WHEN ? <> 0 THEN ? ELSE last_at END,
+	_, err = tx.ExecContext(ctx, `UPDATE standing_orders SET next_at = ?, last_at = CASE WHEN CAST(? AS BIGINT) <> 0 THEN ? ELSE last_at END,
 		remaining = ?, made = ?, status = ? WHERE id = ?`, nextAt, lastAt, lastAt, o.remaining, o.made, status, id)
 	return err
 }

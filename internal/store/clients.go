@@ -37,9 +37,13 @@ var ErrSoftwareRegistered = errors.New("the software already has a client")
 // software_id of c's metadata (none: nothing to check). The check and the
 // write share the transaction, so two concurrent registrations of one
 // software cannot both pass.
-func softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
+func (s *Store) softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
+	field := func(expr string) string { return "json_extract(" + expr + ", '$.software_id')" }
+	if s.pg != nil {
+		field = func(expr string) string { return "(" + expr + ")::jsonb ->> 'software_id'" }
+	}
 	var other string
-	err := tx.QueryRowContext(ctx, `SELECT client_id FROM clients WHERE json_extract(metadata, '$.software_id') = json_extract(?, '$.software_id')
+	err := tx.QueryRowContext(ctx, `SELECT client_id FROM clients WHERE `+field("metadata")+` = `+field("?")+`
 		AND client_id <> ? LIMIT 1`, string(c.Metadata), c.ID).Scan(&other)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -54,7 +58,7 @@ func softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
 // ErrSoftwareRegistered if its software_id is another client's.
 func (s *Store) CreateClient(ctx context.Context, c Client) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := softwareTaken(ctx, tx, c); err != nil {
+		if err := s.softwareTaken(ctx, tx, c); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO clients("+clientCols+") VALUES(?,?,?,?,?,?,?)",
@@ -73,7 +77,7 @@ func (s *Store) Client(ctx context.Context, id string) (Client, error) {
 // unknown, ErrSoftwareRegistered if its software_id is another client's.
 func (s *Store) UpdateClient(ctx context.Context, c Client) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := softwareTaken(ctx, tx, c); err != nil {
+		if err := s.softwareTaken(ctx, tx, c); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE clients SET metadata = ?, secret_hash = ?, secret = ?, registration_hash = ?, suspended = ? WHERE client_id = ?",

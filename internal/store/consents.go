@@ -57,16 +57,11 @@ func insertConsent(ctx context.Context, tx *sql.Tx, c *bank.Consent) error {
 	if version == "" {
 		version = bank.VersionUK31
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO consents(consent_id, kind, client_id, status, psu, created_at, status_at,
+	return tx.QueryRowContext(ctx, `INSERT INTO consents(consent_id, kind, client_id, status, psu, created_at, status_at,
 		expires_at, tx_from, tx_to, permissions, accounts, request, deleted, psu_revoked, initiation, scenario, api_version)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		c.ID, c.Kind, c.ClientID, c.Status, c.PSU, unix(c.CreatedAt), unix(c.StatusAt), unix(c.ExpiresAt), unix(c.TxFrom),
-		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked, string(initiation), c.Scenario, version)
-	if err != nil {
-		return err
-	}
-	c.Ref, err = res.LastInsertId()
-	return err
+		unix(c.TxTo), c.Permissions, string(accounts), req, c.Deleted, c.PSURevoked, string(initiation), c.Scenario, version).Scan(&c.Ref)
 }
 
 func nonNil(s []string) []string {

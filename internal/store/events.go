@@ -240,12 +240,9 @@ func queryEvents(ctx context.Context, q interface {
 // first push due at `due` (zero: at once). Its Ref is set.
 func (s *Store) AddEvent(ctx context.Context, e *Event, due time.Time) error {
 	return s.writeLog(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO event_outbox(jti, txn, client_id, type, family, kind, rid, reason, cause)
-			VALUES(?,?,?,?,?,?,?,?,?)`, e.JTI, e.TXN, e.ClientID, e.Type, e.Family, e.Kind, e.RID, e.Reason, e.Cause)
-		if err != nil {
-			return err
-		}
-		if e.Ref, err = res.LastInsertId(); err != nil || due.IsZero() {
+		err := tx.QueryRowContext(ctx, `INSERT INTO event_outbox(jti, txn, client_id, type, family, kind, rid, reason, cause)
+			VALUES(?,?,?,?,?,?,?,?,?) RETURNING id`, e.JTI, e.TXN, e.ClientID, e.Type, e.Family, e.Kind, e.RID, e.Reason, e.Cause).Scan(&e.Ref)
+		if err != nil || due.IsZero() {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE event_deliveries SET next_attempt_at = ? WHERE event = ?", ms(due), e.Ref)
@@ -426,7 +423,7 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, o Outcome) error {
 // stopping): the attempt is not counted and the delivery is due at once.
 func (s *Store) ReleaseClaim(ctx context.Context, id int64, now time.Time) error {
 	return s.writeLog(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE event_deliveries SET attempts = max(attempts - 1, 0), next_attempt_at = ?
+		_, err := tx.ExecContext(ctx, `UPDATE event_deliveries SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = ?
 			WHERE id = ? AND state = 'pending'`, ms(now), id)
 		return err
 	})
@@ -525,12 +522,8 @@ func (s *Store) DuplicateDelivery(ctx context.Context, jti string, at time.Time)
 		if url.String == "" {
 			return ErrNoCallback
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO event_deliveries(event, client_id, kind, state, next_attempt_at)
-			VALUES(?, ?, 'duplicate', 'pending', ?)`, d.Event, d.ClientID, ms(at))
-		if err != nil {
-			return err
-		}
-		d.ID, err = res.LastInsertId()
+		err := tx.QueryRowContext(ctx, `INSERT INTO event_deliveries(event, client_id, kind, state, next_attempt_at)
+			VALUES(?, ?, 'duplicate', 'pending', ?) RETURNING id`, d.Event, d.ClientID, ms(at)).Scan(&d.ID)
 		d.Kind, d.State, d.NextAttemptAt = "duplicate", DeliveryPending, at
 		return err
 	})
@@ -593,7 +586,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, clientID string, reverse 
 			return bank.ErrNotFound
 		}
 		if res, err = tx.ExecContext(ctx, `UPDATE event_deliveries SET state = 'pending', next_attempt_at = ?,
-			ord = CASE WHEN ? THEN -id ELSE 0 END WHERE client_id = ? AND state = 'held'`, ms(now), reverse, clientID); err != nil {
+			ord = CASE WHEN CAST(? AS INTEGER) <> 0 THEN -id ELSE 0 END WHERE client_id = ? AND state = 'held'`, ms(now), reverse, clientID); err != nil {
 			return err
 		}
 		n, err = res.RowsAffected()

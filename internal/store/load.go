@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -40,14 +42,18 @@ type HouseholdAccount struct {
 // row ids itself, in the order households arrive, so the same households give
 // the same file.
 type Loader struct {
-	ctx    context.Context
-	tx     *sql.Tx
-	kinds  map[[3]string]int64
-	cps    map[[4]string]int64
-	nextTx int64
-	txRows []any
-	txStmt *sql.Stmt
-	stats  LoadStats
+	ctx   context.Context
+	tx    *sql.Tx
+	kinds map[[3]string]int64
+	cps   map[[4]string]int64
+	// The last row id given in each table whose ids the loader sets.
+	nextTx, nextParty, nextPSU, nextAccount, nextKind, nextCP int64
+	txRows                                                    []any
+	txStmt                                                    *sql.Stmt
+	// copy writes transactions in bulk (PostgreSQL's COPY); nil: batched
+	// inserts through txStmt.
+	copy  func(rows [][]any) error
+	stats LoadStats
 }
 
 // LoadStats counts what a load wrote.
@@ -61,13 +67,20 @@ const txCols = 12
 // Load clears the bank (PSUs, parties, accounts and their records; nothing of
 // clients, consents or tokens) and runs f with a Loader in one transaction,
 // then builds the transaction index. Readers keep seeing the old bank until
-// the commit.
+// the commit (on PostgreSQL they wait for it: the bank's tables are
+// truncated, which is far quicker than deleting a million rows).
 func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, error) {
 	var st LoadStats
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, t := range bankTables {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+	load := func(conn *sql.Conn, tx *sql.Tx) error {
+		if s.pg != nil {
+			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")); err != nil {
 				return err
+			}
+		} else {
+			for _, t := range bankTables {
+				if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+					return err
+				}
 			}
 		}
 		for _, ix := range []string{"transactions_by_account", "transactions_pending_cards"} {
@@ -76,12 +89,16 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 			}
 		}
 		l := &Loader{ctx: ctx, tx: tx, kinds: map[[3]string]int64{}, cps: map[[4]string]int64{}}
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO transactions VALUES "+placeholders(txCols, txBatch))
-		if err != nil {
-			return err
+		if s.pg != nil {
+			l.copy = func(rows [][]any) error { return copyTransactions(ctx, conn, rows) }
+		} else {
+			stmt, err := tx.PrepareContext(ctx, "INSERT INTO transactions VALUES "+placeholders(txCols, txBatch))
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			l.txStmt = stmt
 		}
-		defer stmt.Close()
-		l.txStmt = stmt
 		if err := f(l); err != nil {
 			return err
 		}
@@ -94,9 +111,26 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 		if _, err := tx.ExecContext(ctx, pendingCardsIndex); err != nil {
 			return err
 		}
+		if s.pg != nil {
+			if err := syncSequences(ctx, tx); err != nil {
+				return err
+			}
+			// The planner's statistics of the new bank, before anyone reads it.
+			if _, err := tx.ExecContext(ctx, "ANALYZE "+strings.Join(bankTables, ", ")); err != nil {
+				return err
+			}
+		}
 		st = l.stats
 		return nil
-	})
+	}
+	if who := actorOf(ctx); who != nil {
+		inner := load
+		load = func(conn *sql.Conn, tx *sql.Tx) error {
+			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) })(tx)
+		}
+	}
+	err := s.commitConn(ctx, s.sync, "", load)
+	s.version.Add(1)
 	return st, err
 }
 
@@ -115,11 +149,15 @@ func placeholders(cols, rows int) string {
 }
 
 func (l *Loader) exec(query string, args ...any) (int64, error) {
-	res, err := l.tx.ExecContext(l.ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	_, err := l.tx.ExecContext(l.ctx, query, args...)
+	return 0, err
+}
+
+// insert writes a row whose id (the first argument) the loader chose.
+func (l *Loader) insert(next *int64, query string, args ...any) (int64, error) {
+	*next++
+	_, err := l.tx.ExecContext(l.ctx, query, append([]any{*next}, args...)...)
+	return *next, err
 }
 
 func (l *Loader) party(p bank.Party) (int64, error) {
@@ -127,8 +165,8 @@ func (l *Loader) party(p bank.Party) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return l.exec(`INSERT INTO parties(party_id, number, type, name, legal_name, email, phone, mobile, business, address)
-		VALUES(?,?,?,?,?,?,?,?,?,?)`, p.ID, p.Number, p.Type, p.Name, p.LegalName, p.Email, p.Phone, p.Mobile, p.Business, string(addr))
+	return l.insert(&l.nextParty, `INSERT INTO parties(id, party_id, number, type, name, legal_name, email, phone, mobile, business, address)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?)`, p.ID, p.Number, p.Type, p.Name, p.LegalName, p.Email, p.Phone, p.Mobile, p.Business, string(addr))
 }
 
 // Household writes one PSU with its parties, accounts and records.
@@ -143,7 +181,7 @@ func (l *Loader) Household(h *Household) error {
 			return err
 		}
 	}
-	psu, err := l.exec("INSERT INTO psus(username, password, party, scenario) VALUES(?,?,?,?)", h.Username, h.Password, person, h.Scenario)
+	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.Password, person, h.Scenario)
 	if err != nil {
 		return fmt.Errorf("psu %s: %w", h.Username, err)
 	}
@@ -158,9 +196,9 @@ func (l *Loader) Household(h *Household) error {
 
 func (l *Loader) account(psu, person, business int64, ha *HouseholdAccount) error {
 	a := &ha.Account
-	ref, err := l.exec(`INSERT INTO accounts(account_id, psu, currency, type, sub_type, nickname, description, status,
+	ref, err := l.insert(&l.nextAccount, `INSERT INTO accounts(id, account_id, psu, currency, type, sub_type, nickname, description, status,
 		opened_at, holder_name, sort_code, number, iban, pan, bic, card_pan, card_scheme, credit_limit, product_id,
-		opening_balance, booked, pending_debits, pending_credits) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		opening_balance, booked, pending_debits, pending_credits) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		a.ID, psu, a.Currency, a.Type, a.SubType, a.Nickname, a.Description, a.Status, a.OpenedAt.Unix(),
 		a.HolderName, a.SortCode, a.Number, a.IBAN, a.PAN, a.BIC, a.CardPAN, a.CardScheme, a.CreditLimit, a.ProductID,
 		ha.Opening, ha.Booked, ha.PendingDebits, ha.PendingCredits)
@@ -234,7 +272,7 @@ func (l *Loader) kind(t *bank.Transaction) (int64, error) {
 	if id, ok := l.kinds[k]; ok {
 		return id, nil
 	}
-	id, err := l.exec("INSERT INTO tx_kinds(code, sub_code, proprietary_code) VALUES(?,?,?)", k[0], k[1], k[2])
+	id, err := l.insert(&l.nextKind, "INSERT INTO tx_kinds(id, code, sub_code, proprietary_code) VALUES(?,?,?,?)", k[0], k[1], k[2])
 	l.kinds[k] = id
 	return id, err
 }
@@ -252,7 +290,7 @@ func (l *Loader) counterparty(t *bank.Transaction) (any, error) {
 	if id, ok := l.cps[k]; ok {
 		return id, nil
 	}
-	id, err := l.exec("INSERT INTO counterparties(name, mcc, scheme, identification) VALUES(?,?,?,?)", k[0], k[1], k[2], k[3])
+	id, err := l.insert(&l.nextCP, "INSERT INTO counterparties(id, name, mcc, scheme, identification) VALUES(?,?,?,?,?)", k[0], k[1], k[2], k[3])
 	l.cps[k] = id
 	return id, err
 }
@@ -277,7 +315,10 @@ func (l *Loader) transaction(account int64, t *bank.Transaction) error {
 	l.txRows = append(l.txRows, l.nextTx, account, t.BookedAt.Unix(), value, statusCode(t.Status), t.Amount,
 		balance, kind, cp, cardAuthCode(t.Card), t.Reference, t.Information)
 	l.stats.Transactions++
-	if len(l.txRows) == txBatch*txCols {
+	switch {
+	case l.copy != nil && len(l.txRows) == copyBatch*txCols:
+		return l.flush()
+	case l.copy == nil && len(l.txRows) == txBatch*txCols:
 		if _, err := l.txStmt.ExecContext(l.ctx, l.txRows...); err != nil {
 			return err
 		}
@@ -286,11 +327,35 @@ func (l *Loader) transaction(account int64, t *bank.Transaction) error {
 	return nil
 }
 
+// copyBatch is how many transactions one COPY writes.
+const copyBatch = 8192
+
 func (l *Loader) flush() error {
 	if len(l.txRows) == 0 {
 		return nil
 	}
+	if l.copy != nil {
+		rows := make([][]any, 0, len(l.txRows)/txCols)
+		for i := 0; i < len(l.txRows); i += txCols {
+			rows = append(rows, l.txRows[i:i+txCols:i+txCols])
+		}
+		err := l.copy(rows)
+		l.txRows = make([]any, 0, copyBatch*txCols) // the copied rows are still referenced until COPY returns
+		return err
+	}
 	_, err := l.tx.ExecContext(l.ctx, "INSERT INTO transactions VALUES "+placeholders(txCols, len(l.txRows)/txCols), l.txRows...)
 	l.txRows = l.txRows[:0]
 	return err
+}
+
+var txColumns = []string{"id", "account", "booked_at", "value_at", "status", "amount", "balance", "kind", "counterparty",
+	"card_auth", "reference", "info"}
+
+// copyTransactions writes rows into transactions with PostgreSQL's COPY,
+// inside the transaction open on conn.
+func copyTransactions(ctx context.Context, conn *sql.Conn, rows [][]any) error {
+	return conn.Raw(func(dc any) error {
+		_, err := dc.(*pgConn).Conn.Conn().CopyFrom(ctx, pgx.Identifier{"transactions"}, txColumns, pgx.CopyFromRows(rows))
+		return err
+	})
 }

@@ -30,6 +30,9 @@ const maxMemoWeight = 50000
 // remember returns the value of key read at the current version, reading
 // it with load when there is none; weight tells how much it holds.
 func remember[T any](s *Store, key string, weight func(T) int, load func() (T, error)) (T, error) {
+	if !s.watching() {
+		return load() // another process may write unseen: nothing is remembered
+	}
 	v := s.version.Load()
 	s.memo.mu.Lock()
 	e, ok := s.memo.m[key]

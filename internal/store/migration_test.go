@@ -3,7 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +67,21 @@ func TestPaymentTimesMigration(t *testing.T) {
 		if got[id] != w {
 			t.Errorf("%s: got %+v, want %+v", id, got[id], w)
 		}
+	}
+}
+
+// TestPostgresSchemaKeepsPace: the PostgreSQL migrations reach the schema
+// version of the SQLite ones (a PostgreSQL migration carries the number of
+// the SQLite migration whose schema it matches), so a new SQLite migration
+// without its PostgreSQL twin fails here, not on a replica.
+func TestPostgresSchemaKeepsPace(t *testing.T) {
+	names, err := fs.Glob(os.DirFS("migrations_pg"), "*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no PostgreSQL migrations: %v", err)
+	}
+	sort.Strings(names)
+	last, _ := strconv.Atoi(strings.SplitN(names[len(names)-1], "_", 2)[0])
+	if want := LatestVersion(); last != want {
+		t.Fatalf("the last PostgreSQL migration is %d, the SQLite schema is at %d: add migrations_pg/%03d_*.sql", last, want, want)
 	}
 }

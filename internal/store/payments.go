@@ -157,9 +157,10 @@ func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, 
 		return 0, err
 	}
 	if !booked {
-		res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
-			card_auth, reference, info) VALUES(?,?,NULL,1,?,NULL,?,?,0,?,?)`, account, at.Unix(), amount, kind, cpID, ref, infoLine(cp.Name, ref))
-		if err != nil {
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+			card_auth, reference, info) VALUES(?,?,NULL,1,?,NULL,?,?,0,?,?) RETURNING id`, account, at.Unix(), amount, kind, cpID, ref,
+			infoLine(cp.Name, ref)).Scan(&id); err != nil {
 			return 0, err
 		}
 		col, v := "pending_debits", -amount
@@ -169,7 +170,7 @@ func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, 
 		if _, err := tx.ExecContext(ctx, "UPDATE accounts SET "+col+" = "+col+" + ? WHERE id = ?", v, account); err != nil {
 			return 0, err
 		}
-		return res.LastInsertId()
+		return id, nil
 	}
 	when, err := bookingTime(ctx, tx, account, 1<<62, at.Unix())
 	if err != nil {
@@ -179,13 +180,10 @@ func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, 
 	if err := tx.QueryRowContext(ctx, "UPDATE accounts SET booked = booked + ? WHERE id = ? RETURNING booked", amount, account).Scan(&balance); err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
-		card_auth, reference, info) VALUES(?,?,NULL,0,?,?,?,?,0,?,?)`, account, when, amount, balance, kind, cpID, ref, infoLine(cp.Name, ref))
-	if err != nil {
-		return 0, err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO transactions(account, booked_at, value_at, status, amount, balance, kind, counterparty,
+		card_auth, reference, info) VALUES(?,?,NULL,0,?,?,?,?,0,?,?) RETURNING id`, account, when, amount, balance, kind, cpID, ref,
+		infoLine(cp.Name, ref)).Scan(&id); err != nil {
 		return 0, err
 	}
 	return id, creditInternal(ctx, tx, account, id, -amount, when)

@@ -78,7 +78,7 @@ func TestHotQueryPlans(t *testing.T) {
 				// one account's come in index order.
 				merged := strings.HasSuffix(tc.name, "two_accounts")
 				sorted := strings.Contains(step, "TEMP B-TREE") && !merged
-				scan := strings.HasPrefix(step, "SCAN ") && step != "SCAN CONSTANT ROW" && !(merged && strings.HasPrefix(step, "SCAN (subquery"))
+				scan := strings.HasPrefix(step, "SCAN ") && step != "SCAN CONSTANT ROW" && !(merged && strings.HasPrefix(step, "SCAN page"))
 				if scan || sorted {
 					t.Errorf("plan step %q\nwhole plan: %q", step, plan)
 				}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,8 @@ type Store struct {
 	version atomic.Uint64
 	memo    memo
 	Version int // schema version after migration
+	// pg is the PostgreSQL backend; nil on SQLite.
+	pg *pgBackend
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -60,6 +63,9 @@ type Options struct {
 	// Inspect opens a database another process may be serving, to read it:
 	// no writer lock, no migrations, no anchors; writes fail.
 	Inspect bool
+	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
+	// reads); 0: 8. SQLite has one writer and its own reader pool.
+	MaxConns int
 }
 
 // Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
@@ -94,6 +100,9 @@ func dsn(path string, readOnly bool) string {
 //
 // One process at a time serves a file: Open takes an exclusive lock on
 // path+".lock" (ErrInUse when another process holds it), released by Close.
+//
+// A path that IsPostgres names a PostgreSQL database instead (see pg.go):
+// any number of processes may serve it together.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{path: path, sync: o.Sync, syncNow: SyncNormal}
 	if s.sync == "" {
@@ -101,6 +110,18 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if s.sync != SyncFull && s.sync != SyncNormal {
 		return nil, fmt.Errorf("sync must be %s or %s, not %q", SyncFull, SyncNormal, o.Sync)
+	}
+	if IsPostgres(path) {
+		key := o.Key
+		if key == nil {
+			key = keyring.New()
+		}
+		s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
+		if err := s.openPG(ctx, path, o); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
+		}
+		return s, nil
 	}
 	if path == Memory || path == "" {
 		dir, err := os.MkdirTemp("", "sandbox-mem-")
@@ -155,11 +176,16 @@ func (s *Store) Path() string { return s.path }
 // is lost: SQLite's WAL is durable at commit.
 func (s *Store) Close() error {
 	var errs []error
+	if s.pg != nil && s.pg.watch != nil {
+		s.pg.watch.stop()
+		s.pg.watch = nil
+	}
 	if s.rc != nil {
 		s.rc.close()
 	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
+		s.r = nil
 	}
 	if s.w != nil && s.lock != nil {
 		_, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -167,6 +193,7 @@ func (s *Store) Close() error {
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
+		s.w = nil
 	}
 	if s.lock != nil {
 		errs = append(errs, unlockFile(s.lock))
@@ -226,7 +253,7 @@ func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
 	if actorOf(ctx) != nil {
 		f = s.recordingChanges(ctx, callerOp(), f)
 	}
-	err := s.commit(ctx, s.sync, f)
+	err := s.commit(ctx, s.sync, "", f)
 	s.version.Add(1) // also after a failure: a commit may have landed anyway
 	return err
 }
@@ -235,10 +262,25 @@ func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
 // the bank does not need synced at every commit: the audit trail's request
 // entries and the event outbox, written all the time under load.
 func (s *Store) writeLog(ctx context.Context, f func(*sql.Tx) error) error {
-	return s.commit(ctx, SyncNormal, f)
+	return s.commit(ctx, SyncNormal, logWrite, f)
 }
 
-func (s *Store) commit(ctx context.Context, sync string, f func(*sql.Tx) error) error {
+// logWrite is commit's notice for a write no remembered read depends on.
+const logWrite = "log"
+
+// commit runs f in a write transaction. On PostgreSQL the transaction first
+// takes the schema's write lock and, unless notice is logWrite, tells the
+// other replicas what it changes ("" the bank's state, "setting:KEY").
+func (s *Store) commit(ctx context.Context, sync, notice string, f func(*sql.Tx) error) error {
+	return s.commitConn(ctx, sync, notice, func(_ *sql.Conn, tx *sql.Tx) error { return f(tx) })
+}
+
+// commitConn is commit for work that also needs the transaction's
+// connection (a bulk copy).
+func (s *Store) commitConn(ctx context.Context, sync, notice string, f func(*sql.Conn, *sql.Tx) error) error {
+	if s.pg != nil {
+		return s.commitPG(ctx, notice, f)
+	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return translate(err)
@@ -258,7 +300,7 @@ func (s *Store) commit(ctx context.Context, sync string, f func(*sql.Tx) error) 
 		if err != nil {
 			return err
 		}
-		if err := f(tx); err != nil {
+		if err := f(conn, tx); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -270,9 +312,39 @@ func (s *Store) commit(ctx context.Context, sync string, f func(*sql.Tx) error) 
 	return translate(err)
 }
 
+// commitPG is commit on PostgreSQL.
+func (s *Store) commitPG(ctx context.Context, notice string, f func(*sql.Conn, *sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if notice == logWrite {
+		_, err = tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", s.pg.lock)
+	} else {
+		_, err = tx.ExecContext(ctx, notifySQL, s.pg.lock, s.channel(), s.pg.origin()+" "+notice)
+	}
+	if err == nil {
+		err = f(conn, tx)
+	}
+	if err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
 // read runs f in a read transaction (one consistent snapshot).
 func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.pg != nil {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return translate(err)
 	}
@@ -297,11 +369,17 @@ func translate(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return bank.ErrNotFound
 	}
+	if errors.Is(err, errConflict) {
+		return err
+	}
+	if err = pgError(err); errors.Is(err, errConflict) {
+		return err
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %v", bank.ErrConflict, err)
+			return fmt.Errorf("%w: %v", errConflict, err)
 		}
 	}
 	return err
@@ -314,13 +392,23 @@ func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	return v, translate(err)
 }
 
-// SetSetting writes a key of the settings table.
+// SetSetting writes a key of the settings table; other processes sharing
+// the database learn of it (OnSetting).
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	f := func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
 		return err
-	})
+	}
+	if actorOf(ctx) != nil {
+		f = s.recordingChanges(ctx, "SetSetting", f)
+	}
+	err := s.commit(ctx, s.sync, "setting:"+key, f)
+	s.version.Add(1)
+	return err
 }
+
+// errConflict is bank.ErrConflict, as translate wraps it.
+var errConflict = bank.ErrConflict
 
 // Ping checks that both pools answer.
 func (s *Store) Ping(ctx context.Context) error {
@@ -338,11 +426,51 @@ var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		for _, t := range stateTables {
+		tables := stateTables
+		if s.pg != nil {
+			tables = append(slices.Clone(tables), "rate_buckets")
+		}
+		for _, t := range tables {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// Ready checks that the database answers and holds the schema this binary
+// migrates to (a replica started by an older binary, or a schema another
+// one has not finished migrating, is not ready).
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	want := LatestVersion()
+	var have int
+	var err error
+	if s.pg != nil {
+		have, err = s.pgVersion(ctx)
+	} else {
+		err = s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have)
+	}
+	if err != nil {
+		return err
+	}
+	if have != want {
+		return fmt.Errorf("schema version %d, want %d", have, want)
+	}
+	return nil
+}
+
+// LatestVersion is the schema version this binary migrates to.
+func LatestVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	v := 0
+	for _, name := range names {
+		if n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0]); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
 }

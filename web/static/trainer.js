@@ -90,7 +90,7 @@
 
   async function start(kind) {
     const res = await fetch(base + "/trainer/journeys", { method: "POST", headers: headers(true),
-      body: JSON.stringify({ kind: kind, psu: $("psu").value }) });
+      body: JSON.stringify({ kind: kind, psu: $("psu").value, version: $("version").value }) });
     const body = await res.json();
     if (!res.ok) { status(body.error_description || body.error || "could not start", true); return; }
     journey = body;

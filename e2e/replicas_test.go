@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/obsandbox/sandbox/internal/store/storetest"
+	"github.com/obsandbox/sandbox/internal/tpp"
+)
+
+// The replica suite (SPEC §9.3): three sandbox processes serve one
+// PostgreSQL schema and act as one sandbox. The TPP reaches them through a
+// small load balancer of the test's own, which sends each request to the
+// replica the test picks; every replica is given the balancer's URL as its
+// issuer, as behind a real one.
+
+type replicas struct {
+	t      *testing.T
+	nodes  []*child
+	lb     string       // the balancer's URL: the issuer
+	target atomic.Int32 // the replica the balancer sends to
+	admin  string
+}
+
+func startReplicas(t *testing.T, extra ...string) *replicas {
+	t.Helper()
+	dsn := storetest.FreshSchema(t)
+	key := filepath.Join(t.TempDir(), "sandbox.key")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &replicas{t: t, lb: "http://" + ln.Addr().String(), admin: "replica-admin"}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		u, _ := url.Parse(r.nodes[r.target.Load()].url)
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host // the replicas see the issuer's host, as behind a balancer
+	}}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	args := append([]string{"--db", dsn, "--key-file", key, "--issuer", r.lb, "--admin-token", r.admin,
+		"--log-level", "warn"}, extra...)
+	// The first migrates and seeds; the others start together on it.
+	r.nodes = append(r.nodes, startChild(t, args...))
+	var wg sync.WaitGroup
+	more := make([]*child, 2)
+	for i := range more {
+		wg.Go(func() { more[i] = startChild(t, args...) })
+	}
+	wg.Wait()
+	r.nodes = append(r.nodes, more...)
+	return r
+}
+
+// via sends the balancer's traffic to replica i.
+func (r *replicas) via(i int) { r.target.Store(int32(i)) }
+
+// adminCall calls a /sandbox/ endpoint of replica i.
+func (r *replicas) adminCall(i int, method, path string, body any, out any) int {
+	r.t.Helper()
+	c := &tpp.Client{HTTP: http.DefaultClient}
+	st, raw, _, err := c.Send(context.Background(), method, r.nodes[i].url+path, "application/json", r.admin, body, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if out != nil && st < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			r.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+	return st
+}
+
+// within polls cond until it holds or d has passed.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReplicasActAsOneSandbox(t *testing.T) {
+	storetest.Postgres(t)
+	ctx := context.Background()
+	r := startReplicas(t, "--rate-limit", "off", "--rate-limit-data", "5:10", "--settlement-delay", "2s")
+	cl, err := tpp.New(ctx, r.lb, callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.via(0)
+	if err := cl.Register(ctx, "private_key_jwt"); err != nil {
+		t.Fatal(err)
+	}
+
+	var aisToken, consentID string
+	t.Run("ConsentMadeOnAApprovedOnBReadOnC", func(t *testing.T) {
+		r.via(0)
+		cc, err := cl.ClientCredentials(ctx, "accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if consentID, err = cl.AccountConsent(ctx, cc, []string{"ReadAccountsDetail", "ReadBalances"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		r.via(1)
+		toks, err := cl.Approve(ctx, consentID, tpp.AuthOptions{Scope: "openid accounts"}, "alice", "alice123", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aisToken = toks.AccessToken
+		st, body, _, err := cl.Send(ctx, http.MethodGet, r.nodes[2].url+"/open-banking/v3.1/aisp/accounts", "", aisToken, nil, nil)
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("accounts through C: %d %v %s", st, err, body)
+		}
+	})
+
+	t.Run("RateLimitIsOneBudget", func(t *testing.T) {
+		// Refilled: the journey above spent some of the data bucket.
+		time.Sleep(2500 * time.Millisecond)
+		var ok, limited atomic.Int32
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for i := range 30 {
+			wg.Go(func() {
+				st, _, _, err := cl.Send(ctx, http.MethodGet, r.nodes[i%3].url+"/open-banking/v3.1/aisp/accounts", "", aisToken, nil, nil)
+				switch {
+				case err != nil:
+					t.Error(err)
+				case st == http.StatusOK:
+					ok.Add(1)
+				case st == http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					t.Errorf("status %d", st)
+				}
+			})
+		}
+		wg.Wait()
+		// The bucket refills at 5/s while the burst is under way: one budget
+		// admits 10 ± 1 plus that; one per replica would admit 30.
+		refill := 5 * time.Since(t0).Seconds()
+		if n := float64(ok.Load()); n < 9 || n > 11+refill {
+			t.Fatalf("a burst of 10 spread over three replicas admitted %v of 30 (%d refused) in %s, want 10 ± 1 (+%.1f refilled)",
+				n, limited.Load(), time.Since(t0).Round(time.Millisecond), refill)
+		}
+		t.Logf("admitted %d of 30 in %s", ok.Load(), time.Since(t0).Round(time.Millisecond))
+	})
+
+	t.Run("RevocationOnARefusedByBAndCWithin1s", func(t *testing.T) {
+		time.Sleep(2500 * time.Millisecond) // the data bucket refills
+		// Both B and C have read (and so remembered) the grant.
+		for _, i := range []int{1, 2} {
+			if st, _, _, _ := cl.Send(ctx, http.MethodGet, r.nodes[i].url+"/open-banking/v3.1/aisp/accounts", "", aisToken, nil, nil); st != http.StatusOK {
+				t.Fatalf("replica %d before the revocation: %d", i, st)
+			}
+		}
+		cc, err := cl.ClientCredentials(ctx, "accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, body, _, err := cl.Send(ctx, http.MethodDelete, r.nodes[0].url+"/open-banking/v3.1/aisp/account-access-consents/"+consentID, "", cc, nil, nil)
+		if err != nil || st != http.StatusNoContent {
+			t.Fatalf("delete through A: %d %v %s", st, err, body)
+		}
+		t0 := time.Now()
+		for _, i := range []int{1, 2} {
+			if !within(time.Second-time.Since(t0), func() bool {
+				st, _, _, _ := cl.Send(ctx, http.MethodGet, r.nodes[i].url+"/open-banking/v3.1/aisp/accounts", "", aisToken, nil, nil)
+				return st == http.StatusUnauthorized || st == http.StatusForbidden
+			}) {
+				t.Fatalf("replica %d still served the revoked consent 1s after its deletion", i)
+			}
+		}
+	})
+
+	t.Run("ClockAdvanceOnBSeenByA", func(t *testing.T) {
+		var before, after struct{ Now time.Time }
+		r.adminCall(0, http.MethodGet, "/sandbox/clock", nil, &before)
+		if st := r.adminCall(1, http.MethodPost, "/sandbox/clock", map[string]string{"advance": "1h"}, nil); st != http.StatusOK {
+			t.Fatalf("advance through B: %d", st)
+		}
+		if !within(time.Second, func() bool {
+			r.adminCall(0, http.MethodGet, "/sandbox/clock", nil, &after)
+			return after.Now.Sub(before.Now) >= time.Hour
+		}) {
+			t.Fatalf("A's clock went from %s to %s within 1s of B's advance of 1h", before.Now, after.Now)
+		}
+	})
+
+	initiation := func(id string) map[string]any {
+		return map[string]any{"InstructionIdentification": id, "EndToEndIdentification": "replicas",
+			"InstructedAmount": map[string]any{"Amount": "1.00", "Currency": "GBP"},
+			"CreditorAccount":  map[string]any{"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "20041533104477", "Name": "Greenfield Lettings"}}
+	}
+	payToken := func(t *testing.T, id string) (string, string) {
+		r.via(0)
+		cc, err := cl.ClientCredentials(ctx, "payments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cid, err := cl.PaymentConsent(ctx, cc, initiation(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := cl.Approve(ctx, cid, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cid, toks.AccessToken
+	}
+
+	t.Run("ConcurrentReplaysMakeOnePayment", func(t *testing.T) {
+		cid, tok := payToken(t, "replay")
+		body, _ := json.Marshal(map[string]any{"Data": map[string]any{"ConsentId": cid, "Initiation": initiation("replay")},
+			"Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
+		sig, err := cl.Signature(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := uuid.NewString()
+		var mu sync.Mutex
+		ids := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				st, raw, _, err := cl.Send(ctx, http.MethodPost, r.nodes[i%3].url+"/open-banking/v3.1/pisp/domestic-payments", "application/json",
+					tok, body, map[string]string{"x-idempotency-key": key, "x-jws-signature": sig})
+				if err != nil || st != http.StatusCreated {
+					t.Errorf("replay %d: %d %v %s", i, st, err, raw)
+					return
+				}
+				var out struct {
+					Data struct{ DomesticPaymentId string }
+				}
+				json.Unmarshal(raw, &out)
+				mu.Lock()
+				ids[out.Data.DomesticPaymentId]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(ids) != 1 {
+			t.Fatalf("50 replays of one key over three replicas made %d payments: %v", len(ids), ids)
+		}
+	})
+
+	t.Run("SettlementGoesOnWhenItsReplicaIsKilled", func(t *testing.T) {
+		cid, tok := payToken(t, "settle")
+		r.via(0)
+		id, status, err := cl.Pay(ctx, tok, cid, initiation("settle"), uuid.NewString())
+		if err != nil || status != "Pending" {
+			t.Fatalf("pay through A: %s %s %v", id, status, err)
+		}
+		r.nodes[0].cmd.Process.Kill() // kill -9: no shutdown, no hand-over
+		<-r.nodes[0].done
+		r.via(2)
+		cc, err := cl.ClientCredentials(ctx, "payments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last string
+		if !within(10*time.Second, func() bool {
+			last, _ = cl.PaymentStatus(ctx, cc, id)
+			return last == "AcceptedSettlementCompleted"
+		}) {
+			t.Fatalf("payment %s is %s 10s after the replica that took it was killed (settlement delay 2s)", id, last)
+		}
+	})
+}

@@ -1,0 +1,63 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/obsandbox/sandbox/internal/store"
+)
+
+// EnvPostgres names the PostgreSQL server the tests may use, as a URL
+// (postgres://user@127.0.0.1:5432/db). Unset, or naming a server that does
+// not answer, the PostgreSQL tests skip and say why.
+const EnvPostgres = "SANDBOX_TEST_POSTGRES"
+
+// Postgres is the server's URL, or skips tb.
+func Postgres(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv(EnvPostgres)
+	if dsn == "" {
+		tb.Skipf("PostgreSQL tests skipped: %s is not set (e.g. %s=postgres://postgres@127.0.0.1:5432/postgres)", EnvPostgres, EnvPostgres)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Skipf("PostgreSQL tests skipped: %s names %s, which does not answer: %v", EnvPostgres, store.Redacted(dsn), err)
+	}
+	conn.Close(ctx)
+	return dsn
+}
+
+// FreshSchema is the server's URL set to a new, empty schema of its own,
+// dropped when the test ends.
+func FreshSchema(tb testing.TB) string {
+	tb.Helper()
+	dsn := Postgres(tb)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	tb.Cleanup(func() { DropSchema(tb, dsn, schema) })
+	return store.WithSchema(dsn, schema)
+}
+
+// DropSchema removes a schema and everything in it.
+func DropSchema(tb testing.TB, dsn, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Errorf("dropping schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
+		tb.Errorf("dropping schema %s: %v", schema, err)
+	}
+}
