@@ -121,7 +121,7 @@ func (s *Server) readSubscription(c echo.Context, sub *store.EventSubscription) 
 		return err
 	}
 	if d.CallbackURL != "" {
-		if err := events.CheckCallbackURL(d.CallbackURL, s.cfg.Profile == oauth.ProfileFAPI); err != nil {
+		if err := events.CheckCallbackURL(d.CallbackURL, oauth.Strict(s.cfg.Profile)); err != nil {
 			return err
 		}
 	}

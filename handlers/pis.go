@@ -128,7 +128,7 @@ func body(c echo.Context) ([]byte, error) {
 func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 	sig := c.Request().Header.Get("x-jws-signature")
 	if sig == "" {
-		if s.cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.cfg.Profile) {
 			return bank.Errorf(bank.KindSignatureMissing, "x-jws-signature", "x-jws-signature is required on payment requests")
 		}
 		return nil
@@ -143,7 +143,7 @@ func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 	issuers := []string{cl.ClientID}
 	if cl.OrgID != "" && cl.SoftwareID != "" {
 		issuers = append(issuers, cl.OrgID+"/"+cl.SoftwareID)
-		if s.cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.cfg.Profile) {
 			issuers = issuers[1:]
 		}
 	}

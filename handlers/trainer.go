@@ -44,7 +44,7 @@ func trainerHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) trainerPage(c echo.Context) error {
 	return s.page(c, http.StatusOK, "trainer.html", map[string]any{"Title": "Trainer view", "Profile": s.cfg.Profile,
-		"AdminForJourneys": s.cfg.Profile == oauth.ProfileFAPI})
+		"AdminForJourneys": oauth.Strict(s.cfg.Profile)})
 }
 
 // isAdmin reports whether the request carries the admin token (inside a
@@ -206,7 +206,7 @@ func (js *journeys) get(id string) *journey {
 }
 
 func (s *Server) startJourney(c echo.Context) error {
-	if s.cfg.Profile == oauth.ProfileFAPI && !s.isAdmin(c.Request()) {
+	if oauth.Strict(s.cfg.Profile) && !s.isAdmin(c.Request()) {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Challenge: `Bearer realm="sandbox"`,
 			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
 	}
@@ -265,7 +265,7 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	var cert *pki.Issued
 	if s.deps.CA != nil {
 		tc := &tls.Config{RootCAs: s.deps.CA.Pool()}
-		if s.cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.cfg.Profile) {
 			var err error
 			if cert, err = s.deps.CA.Issue(ctx, pki.Request{CommonName: "trainer-tpp", Organisation: "Trainer TPP Ltd"}, s.clock.Wall()); err != nil {
 				return err
@@ -292,7 +292,7 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	}
 	c.Trace, c.Name = trace, "Trainer's budgeting app"
 	j.c = c
-	if s.cfg.Profile == oauth.ProfileFAPI {
+	if oauth.Strict(s.cfg.Profile) {
 		ssa, err := s.auth.IssueSoftwareStatement(oauth.SoftwareStatement{SoftwareClientName: c.Name,
 			SoftwareRedirectURIs: []string{c.RedirectURI}, SoftwareRoles: []string{"AISP", "PISP"}, SoftwareJWKS: ptr(c.JWKS())})
 		if err != nil {

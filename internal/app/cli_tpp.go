@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -127,6 +128,9 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	// approve has the PSU decide on a consent and returns the tokens.
 	approve := func(consent, scope string) (*tpp.Tokens, error) {
 		opts := tpp.AuthOptions{Scope: scope, Flow: tpp.Code, PAR: true}
+		if c.Discovery().Profile() == oauth.ProfileFAPI {
+			opts.ResponseMode = "jwt" // FAPI 1.0 Advanced: code only with a signed response (JARM)
+		}
 		var until time.Time
 		if *browser {
 			// The request object travels in the URL and lives as long as

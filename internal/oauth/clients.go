@@ -58,6 +58,8 @@ type Metadata struct {
 	SoftwareStatement           string              `json:"software_statement,omitempty"`
 	OrgID                       string              `json:"org_id,omitempty"`
 	SoftwareRoles               []string            `json:"software_roles,omitempty"`
+	// AuthorizationSignedResponseAlg is JARM's (§3): PS256 only.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
 }
 
 // Client is a registered client, ready to authenticate.
@@ -93,15 +95,25 @@ func (s *Server) validate(m *Metadata) error {
 	}
 	code := slices.Contains(m.GrantTypes, GrantAuthorizationCode)
 	if len(m.ResponseTypes) == 0 && code {
-		m.ResponseTypes = []string{ResponseCodeIDToken}
-		if dev {
-			m.ResponseTypes = append(m.ResponseTypes, ResponseCode)
+		switch {
+		case s.FAPI2():
+			m.ResponseTypes = []string{ResponseCode}
+		case dev:
+			m.ResponseTypes = []string{ResponseCodeIDToken, ResponseCode}
+		default:
+			m.ResponseTypes = []string{ResponseCodeIDToken}
 		}
 	}
 	for _, r := range m.ResponseTypes {
 		if r != ResponseCodeIDToken && r != ResponseCode {
 			return errMetadata("response_types: %q is not supported (use \"code id_token\" or \"code\")", r)
 		}
+		if r == ResponseCodeIDToken && s.FAPI2() {
+			return errMetadata("response_types: the fapi2 profile has no hybrid flow; register \"code\" (FAPI 2.0 Security Profile 5.3.2.2)")
+		}
+	}
+	if a := m.AuthorizationSignedResponseAlg; a != "" && (a != "PS256" || s.FAPI2()) {
+		return errMetadata("authorization_signed_response_alg: the bank signs authorization responses (JARM) with PS256, and not in the fapi2 profile")
 	}
 	if code && len(m.RedirectURIs) == 0 {
 		return errRedirectURI("redirect_uris is required for the authorization_code grant")

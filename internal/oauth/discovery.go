@@ -33,6 +33,8 @@ type Discovery struct {
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
+	// JARM (signed authorization responses).
+	AuthorizationSigningAlgValuesSupported []string `json:"authorization_signing_alg_values_supported,omitempty"`
 }
 
 // Discovery describes the server.
@@ -46,6 +48,17 @@ func (s *Server) Discovery() Discovery {
 	if s.TLSClientAuth {
 		auth = append(auth, AuthTLSClient)
 	}
+	responseTypes := []string{ResponseCodeIDToken, ResponseCode}
+	// What checkParams takes: fapi needs JARM with code and never puts an
+	// ID token in the query; fapi2 answers code in the query only.
+	modes := []string{"query", "fragment", "jwt", "query.jwt", "fragment.jwt"}
+	jarm := []string{"PS256"}
+	switch {
+	case s.FAPI1():
+		modes = modes[1:]
+	case s.FAPI2():
+		responseTypes, modes, jarm = []string{ResponseCode}, []string{"query"}, nil
+	}
 	return Discovery{
 		Issuer:                                     s.Issuer,
 		AuthorizationEndpoint:                      s.Issuer + PathAuthorize,
@@ -57,8 +70,8 @@ func (s *Server) Discovery() Discovery {
 		UserinfoEndpoint:                           s.Issuer + PathUserinfo,
 		JWKSURI:                                    s.Issuer + PathJWKS,
 		ScopesSupported:                            allScopes,
-		ResponseTypesSupported:                     []string{ResponseCodeIDToken, ResponseCode},
-		ResponseModesSupported:                     []string{"fragment", "query"},
+		ResponseTypesSupported:                     responseTypes,
+		ResponseModesSupported:                     modes,
 		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{"PS256"},
@@ -74,6 +87,8 @@ func (s *Server) Discovery() Discovery {
 		RequestParameterSupported:                  true,
 		RequestURIParameterSupported:               true,
 		RequireRequestURIRegistration:              false,
+		RequirePushedAuthorizationRequests:         s.FAPI2(),
+		AuthorizationSigningAlgValuesSupported:     jarm,
 		AuthorizationResponseIssParameterSupported: true,
 		ACRValuesSupported:                         []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
 		TLSClientCertificateBoundAccessTokens:      s.TLSClientAuth,

@@ -17,11 +17,18 @@ import (
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
-// Profiles (SPEC §4.2).
+// Profiles: dev relaxes the rules and says so; fapi is FAPI 1.0 Advanced
+// (Final) as UK Open Banking profiles it; fapi2 is the FAPI 2.0 Security
+// Profile (Final).
 const (
-	ProfileDev  = "dev"
-	ProfileFAPI = "fapi"
+	ProfileDev   = "dev"
+	ProfileFAPI  = "fapi"
+	ProfileFAPI2 = "fapi2"
 )
+
+// Strict reports whether a profile is one of the FAPI ones, which allow
+// none of dev's relaxations.
+func Strict(profile string) bool { return profile == ProfileFAPI || profile == ProfileFAPI2 }
 
 // Scopes of the UK OB APIs.
 const (
@@ -44,7 +51,7 @@ type Server struct {
 	Keys       *Keys
 	Log        *slog.Logger
 	Issuer     string // the issuer identifier: the sandbox's public base URL
-	Profile    string // ProfileDev | ProfileFAPI
+	Profile    string // ProfileDev | ProfileFAPI | ProfileFAPI2
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration // 0: refresh tokens do not expire
 	CodeTTL    time.Duration
@@ -85,7 +92,13 @@ const (
 )
 
 // Dev reports whether the dev profile's relaxations apply.
-func (s *Server) Dev() bool { return s.Profile != ProfileFAPI }
+func (s *Server) Dev() bool { return !Strict(s.Profile) }
+
+// FAPI1 reports whether the server runs FAPI 1.0 Advanced (the fapi profile).
+func (s *Server) FAPI1() bool { return s.Profile == ProfileFAPI }
+
+// FAPI2 reports whether the server runs the FAPI 2.0 Security Profile.
+func (s *Server) FAPI2() bool { return s.Profile == ProfileFAPI2 }
 
 // randomToken is 32 random bytes, base64url: codes, refresh tokens, secrets.
 func randomToken() string {

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,25 @@ type Discovery struct {
 	RegistrationEndpoint  string `json:"registration_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	// What the sandbox supports: the TPP picks its flow from these.
+	ResponseTypes []string `json:"response_types_supported"`
+	ResponseModes []string `json:"response_modes_supported"`
+	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	RequirePAR    bool     `json:"require_pushed_authorization_requests"`
+}
+
+// Profile names the sandbox's security profile as its discovery shows it:
+// fapi2 requires PAR and answers code only; fapi offers no client secrets;
+// dev does.
+func (d Discovery) Profile() string {
+	switch {
+	case d.RequirePAR && len(d.ResponseTypes) == 1 && d.ResponseTypes[0] == "code":
+		return "fapi2"
+	case !slices.ContainsFunc(d.AuthMethods, func(m string) bool { return strings.HasPrefix(m, "client_secret") }):
+		return "fapi"
+	}
+	return "dev"
 }
 
 // New prepares a TPP for the sandbox at base, with a fresh 2048-bit PS256
@@ -135,9 +155,13 @@ func (c *Client) Sign(claims jwt.Claims) (string, error) {
 
 // Metadata is the registration request the TPP sends.
 func (c *Client) Metadata(authMethod string) map[string]any {
+	types := []string{"code id_token", "code"}
+	if c.disc.Profile() == "fapi2" {
+		types = []string{"code"} // no hybrid flow in FAPI 2.0
+	}
 	m := map[string]any{"client_name": c.Name, "redirect_uris": []string{c.RedirectURI},
 		"grant_types":    []string{"authorization_code", "client_credentials", "refresh_token"},
-		"response_types": []string{"code id_token", "code"}, "token_endpoint_auth_method": authMethod,
+		"response_types": types, "token_endpoint_auth_method": authMethod,
 		"scope": "openid accounts payments fundsconfirmations"}
 	// The keys sign request objects whatever the authentication method.
 	m["jwks"] = c.JWKS()
