@@ -127,11 +127,12 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
 			hosts = append([]string{u.Hostname()}, hosts...)
 		}
-		cert, err := a.CA.ServerCert(ctx, hosts, a.Clock.Wall())
+		fapi := oauth.Strict(cfg.Profile)
+		cert, err := a.CA.ServerCert(ctx, hosts, fapi, a.Clock.Wall())
 		if err != nil {
 			return nil, err
 		}
-		tlsConfig = a.CA.ServerConfig(cert)
+		tlsConfig = a.CA.ServerConfig(cert, fapi)
 	}
 	if cfg.MaxTenants > 0 {
 		a.tenants = newTenants(a)
