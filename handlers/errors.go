@@ -174,7 +174,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		if be.Kind == bank.KindUnauthenticated {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			if c.Response().Header().Get("WWW-Authenticate") == "" { // a DPoP challenge is set already
+				c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
 			if fam == familyOB {
 				c.NoContent(http.StatusUnauthorized)
 				return
@@ -235,6 +237,9 @@ func writeOAuth(c echo.Context, e *oauth.Error) {
 	h := c.Response().Header()
 	if e.Challenge != "" {
 		h.Set("WWW-Authenticate", e.Challenge)
+	}
+	if e.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", e.DPoPNonce)
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))

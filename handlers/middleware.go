@@ -146,16 +146,12 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// requireToken authenticates the request's bearer token and checks it is the
+// requireToken authenticates the request's access token and checks it is the
 // kind the endpoint takes: wrong kind, scope or consent type -> 403.
 func (s *Server) requireToken(n need) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			tok, ok := bearer(c.Request())
-			if !ok {
-				return oauth.ErrUnauthenticated
-			}
-			p, err := s.auth.Authenticate(c.Request().Context(), tok, certThumb(c))
+			p, err := s.authenticateResource(c)
 			if err != nil {
 				return err
 			}

@@ -120,6 +120,10 @@ func (s *Server) authClient(c echo.Context) (url.Values, *oauth.Client, error) {
 }
 
 func (s *Server) token(c echo.Context) error {
+	proof, err := s.auth.TokenProof(c.Request().Context(), s.presented(c))
+	if err != nil {
+		return err
+	}
 	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
@@ -129,7 +133,7 @@ func (s *Server) token(c echo.Context) error {
 	}
 	resp, err := s.auth.Token(c.Request().Context(), cl, oauth.TokenParams{GrantType: f.Get("grant_type"), Code: f.Get("code"),
 		RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier"), RefreshToken: f.Get("refresh_token"),
-		Scope: f.Get("scope")}, certThumb(c))
+		Scope: f.Get("scope"), Proof: proof}, certThumb(c))
 	if err != nil {
 		return err
 	}
@@ -176,12 +180,7 @@ func (s *Server) introspect(c echo.Context) error {
 
 // userinfo answers for an access token the PSU authorised with openid.
 func (s *Server) userinfo(c echo.Context) error {
-	tok, ok := bearer(c.Request())
-	if !ok {
-		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "a bearer access token is required",
-			Challenge: `Bearer error="invalid_token"`}
-	}
-	p, err := s.auth.Authenticate(c.Request().Context(), tok, certThumb(c))
+	p, err := s.authenticateResource(c)
 	if err != nil || p.Token.PSU == "" || !p.HasScope("openid") {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
 			Description: "the token is not valid for userinfo (it needs the openid scope and a PSU)", Challenge: `Bearer error="invalid_token"`}

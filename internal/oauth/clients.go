@@ -60,6 +60,9 @@ type Metadata struct {
 	SoftwareRoles               []string            `json:"software_roles,omitempty"`
 	// AuthorizationSignedResponseAlg is JARM's (§3): PS256 only.
 	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
+	// DPoPBoundAccessTokens: the client's tokens are bound to its DPoP key
+	// (RFC 9449 §5.2), not to its certificate.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // Client is a registered client, ready to authenticate.
@@ -111,6 +114,9 @@ func (s *Server) validate(m *Metadata) error {
 		if r == ResponseCodeIDToken && s.FAPI2() {
 			return errMetadata("response_types: the fapi2 profile has no hybrid flow; register \"code\" (FAPI 2.0 Security Profile 5.3.2.2)")
 		}
+	}
+	if m.DPoPBoundAccessTokens && s.FAPI1() {
+		return errMetadata("dpop_bound_access_tokens: the fapi profile (FAPI 1.0 Advanced) binds tokens to certificates (RFC 8705); DPoP is in dev and fapi2")
 	}
 	if a := m.AuthorizationSignedResponseAlg; a != "" && (a != "PS256" || s.FAPI2()) {
 		return errMetadata("authorization_signed_response_alg: the bank signs authorization responses (JARM) with PS256, and not in the fapi2 profile")

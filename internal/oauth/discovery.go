@@ -35,6 +35,8 @@ type Discovery struct {
 	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
 	// JARM (signed authorization responses).
 	AuthorizationSigningAlgValuesSupported []string `json:"authorization_signing_alg_values_supported,omitempty"`
+	// DPoP (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Discovery describes the server.
@@ -52,10 +54,10 @@ func (s *Server) Discovery() Discovery {
 	// What checkParams takes: fapi needs JARM with code and never puts an
 	// ID token in the query; fapi2 answers code in the query only.
 	modes := []string{"query", "fragment", "jwt", "query.jwt", "fragment.jwt"}
-	jarm := []string{"PS256"}
+	jarm, dpop := []string{"PS256"}, DPoPAlgs
 	switch {
 	case s.FAPI1():
-		modes = modes[1:]
+		modes, dpop = modes[1:], nil
 	case s.FAPI2():
 		responseTypes, modes, jarm = []string{ResponseCode}, []string{"query"}, nil
 	}
@@ -89,6 +91,7 @@ func (s *Server) Discovery() Discovery {
 		RequireRequestURIRegistration:              false,
 		RequirePushedAuthorizationRequests:         s.FAPI2(),
 		AuthorizationSigningAlgValuesSupported:     jarm,
+		DPoPSigningAlgValuesSupported:              dpop,
 		AuthorizationResponseIssParameterSupported: true,
 		ACRValuesSupported:                         []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
 		TLSClientCertificateBoundAccessTokens:      s.TLSClientAuth,

@@ -68,6 +68,9 @@ type Server struct {
 	jwksMu   sync.Mutex
 	jwks     *jwksCache
 	verified verifiedTokens // access tokens already verified
+
+	nonceMu  sync.Mutex
+	nonceKey []byte // the MAC key of DPoP nonces, from the settings table
 }
 
 // Defaults for the lifetimes.

@@ -297,6 +297,7 @@ func (c *Client) Exchange(ctx context.Context, a *Authorization, code string) (*
 	if err != nil {
 		return nil, err
 	}
+	c.markDPoP(tok.AccessToken, tok.TokenType)
 	out := &Tokens{Token: tok}
 	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
 		if out.IDToken, err = c.verifyIDToken(ctx, raw); err != nil {
@@ -311,10 +312,15 @@ func (c *Client) Exchange(ctx context.Context, a *Authorization, code string) (*
 // client assertion to a refresh) for private_key_jwt.
 func (c *Client) Refresh(ctx context.Context, refresh string) (*oauth2.Token, error) {
 	if c.AuthMethod != "private_key_jwt" {
-		return c.OAuth2().TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refresh, Expiry: time.Unix(1, 0)}).Token()
+		tok, err := c.OAuth2().TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refresh, Expiry: time.Unix(1, 0)}).Token()
+		if err == nil {
+			c.markDPoP(tok.AccessToken, tok.TokenType)
+		}
+		return tok, err
 	}
 	var tok struct {
 		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
 		RefreshToken string `json:"refresh_token"`
 		ExpiresIn    int    `json:"expires_in"`
 		Error        string `json:"error"`
@@ -327,7 +333,8 @@ func (c *Client) Refresh(ctx context.Context, refresh string) (*oauth2.Token, er
 	if status != http.StatusOK {
 		return nil, &oauth2.RetrieveError{ErrorCode: tok.Error, ErrorDescription: tok.Description, Response: &http.Response{StatusCode: status}}
 	}
-	return &oauth2.Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: "Bearer",
+	c.markDPoP(tok.AccessToken, tok.TokenType)
+	return &oauth2.Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
 		Expiry: c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)}, nil
 }
 

@@ -49,6 +49,8 @@ type Client struct {
 	// Header is added to every request the TPP makes itself (not the
 	// libraries' token exchange), e.g. x-sandbox-scenario.
 	Header http.Header
+	// DPoP, when set (UseDPoP), is the key the TPP's tokens are bound to.
+	DPoP *DPoP
 
 	provider *oidc.Provider
 	disc     Discovery
@@ -168,6 +170,9 @@ func (c *Client) Metadata(authMethod string) map[string]any {
 	m["request_object_signing_alg"] = "PS256"
 	if authMethod == "private_key_jwt" {
 		m["token_endpoint_auth_signing_alg"] = "PS256"
+	}
+	if c.DPoP != nil {
+		m["dpop_bound_access_tokens"] = true
 	}
 	return m
 }
@@ -295,6 +300,7 @@ func (c *Client) PostForm(ctx context.Context, endpoint string, v url.Values, ou
 func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
@@ -305,6 +311,7 @@ func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, e
 	if status != http.StatusOK {
 		return "", fmt.Errorf("client credentials: %d %s: %s", status, tok.Error, tok.Description)
 	}
+	c.markDPoP(tok.AccessToken, tok.TokenType)
 	return tok.AccessToken, nil
 }
 
@@ -349,7 +356,11 @@ func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body 
 		req.Header.Set("Content-Type", ctype)
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		scheme := "Bearer "
+		if c.isDPoP(token) {
+			scheme = "DPoP " // and the transport adds the proof
+		}
+		req.Header.Set("Authorization", scheme+token)
 	}
 	req.Header.Set("x-fapi-interaction-id", uuid.NewString())
 	for k, v := range headers {
@@ -362,7 +373,7 @@ func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body 
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if c.Trace != nil {
-		c.Trace(req, raw, resp, out)
+		c.Trace(sent(req, resp), raw, resp, out)
 	}
 	return resp.StatusCode, out, resp.Header, err
 }
@@ -393,9 +404,18 @@ func (c *Client) do(req *http.Request, reqBody []byte) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if c.Trace != nil {
-		c.Trace(req, reqBody, resp, body)
+		c.Trace(sent(req, resp), reqBody, resp, body)
 	}
 	return resp.StatusCode, body, err
+}
+
+// sent is the request as it went out: with the headers the transport
+// added (a DPoP proof), where the response says.
+func sent(req *http.Request, resp *http.Response) *http.Request {
+	if resp.Request != nil {
+		return resp.Request
+	}
+	return req
 }
 
 // traced is the HTTP client the libraries use, reporting to Trace.
@@ -430,7 +450,7 @@ func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	t.c.Trace(req, reqBody, resp, body)
+	t.c.Trace(sent(req, resp), reqBody, resp, body)
 	return resp, nil
 }
 
