@@ -133,7 +133,7 @@ func (s *Server) token(c echo.Context) error {
 	}
 	resp, err := s.auth.Token(c.Request().Context(), cl, oauth.TokenParams{GrantType: f.Get("grant_type"), Code: f.Get("code"),
 		RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier"), RefreshToken: f.Get("refresh_token"),
-		Scope: f.Get("scope"), Proof: proof}, certThumb(c))
+		Scope: f.Get("scope"), Proof: proof, AuthReqID: f.Get("auth_req_id")}, certThumb(c))
 	if err != nil {
 		return err
 	}

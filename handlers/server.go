@@ -137,6 +137,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.StaticFS("/static", web.Static())
 	s.mountOAuth(e)
+	s.mountCIBA(e)
 	s.mountPSU(e)
 	s.mountSandbox(e)
 	s.mountTrainer(e)

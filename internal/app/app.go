@@ -282,6 +282,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.CA != nil {
 		caPEM = a.CA.CertPEM
 	}
+	a.Auth.Notify = oauth.NotifyClient(caPEM)
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})

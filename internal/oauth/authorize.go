@@ -290,19 +290,12 @@ type requestClaims struct {
 // nbf. Times are real time (SPEC §8 "Two clocks").
 func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (AuthParams, error) {
 	var rc requestClaims
-	algs := []string{"PS256", "ES256"}
-	if c.RequestObjectSigningAlg != "" && c.RequestObjectSigningAlg != "HS256" {
-		algs = []string{c.RequestObjectSigningAlg}
-	}
-	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
-		algs = append(algs, "HS256")
-	}
 	err := parseJWT(raw, &rc, func(t *jwt.Token) (any, error) {
 		if t.Method.Alg() == "HS256" {
 			return []byte(c.secret), nil
 		}
 		return s.keyFor(ctx, c, t)
-	}, jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
+	}, jwt.WithValidMethods(s.requestAlgs(c)), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
 	if err != nil {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
 	}
@@ -313,25 +306,52 @@ func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (Auth
 	if name, bad := controlClaim("", map[string]any(all)); bad {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's %q holds control characters or is not UTF-8", name)
 	}
-	now := s.Clock.Wall()
 	switch {
 	case rc.Issuer != c.ClientID:
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's iss must be the client_id")
 	case rc.ClientID != c.ClientID:
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's client_id must be the client's")
-	case !slices.Contains(rc.Audience, s.Issuer):
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's aud must be the issuer %s", s.Issuer)
-	case rc.NotBefore == nil:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object has no nbf")
-	case now.Sub(rc.NotBefore.Time) > MaxRequestObjectAge:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's nbf is more than 60 minutes in the past")
-	case rc.ExpiresAt.Time.Sub(rc.NotBefore.Time) > MaxRequestObjectLifetime:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's exp is more than 60 minutes after its nbf")
+	}
+	if problem := s.requestJWTRules(rc.RegisteredClaims); problem != "" {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's %s", problem)
 	}
 	p := AuthParams{ClientID: rc.ClientID, ResponseType: rc.ResponseType, ResponseMode: rc.ResponseMode, RedirectURI: rc.RedirectURI, Scope: rc.Scope,
 		State: rc.State, Nonce: rc.Nonce, CodeChallenge: rc.CodeChallenge, CodeChallengeMethod: rc.CodeChallengeMethod}
 	p.IntentID, p.ACR = intentOf(rc.Claims)
 	return p, nil
+}
+
+// requestAlgs are the algorithms a client's signed requests may use: PS256
+// or ES256 (the one it registered, if any); in dev also HS256 with its
+// client secret.
+func (s *Server) requestAlgs(c *Client) []string {
+	algs := []string{"PS256", "ES256"}
+	if c.RequestObjectSigningAlg != "" && c.RequestObjectSigningAlg != "HS256" {
+		algs = []string{c.RequestObjectSigningAlg}
+	}
+	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
+		algs = append(algs, "HS256")
+	}
+	return algs
+}
+
+// requestJWTRules are the rules of a signed request's audience and times
+// (FAPI 1 Advanced 5.2.2-13/15/17; CIBA Core §7.1.1 for authentication
+// requests): aud the issuer, nbf present and at most 60 minutes in the past,
+// exp at most 60 minutes after nbf. Times are real time (SPEC §8 "Two
+// clocks"). It names what is wrong, or returns "".
+func (s *Server) requestJWTRules(rc jwt.RegisteredClaims) string {
+	switch {
+	case !slices.Contains(rc.Audience, s.Issuer):
+		return "aud must be the issuer " + s.Issuer
+	case rc.NotBefore == nil:
+		return "nbf is missing"
+	case s.Clock.Wall().Sub(rc.NotBefore.Time) > MaxRequestObjectAge:
+		return "nbf is more than 60 minutes in the past"
+	case rc.ExpiresAt.Time.Sub(rc.NotBefore.Time) > MaxRequestObjectLifetime:
+		return "exp is more than 60 minutes after its nbf"
+	}
+	return ""
 }
 
 // intentOf reads claims.id_token.openbanking_intent_id.value (or, failing
@@ -601,7 +621,6 @@ type Decision struct {
 // token) on approval, error=access_denied on denial (the consent becomes
 // Rejected).
 func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (string, error) {
-	now := s.Clock.Now()
 	p := ar.Params
 	if err := s.Consume(ctx, ar); err != nil {
 		return "", err
@@ -612,80 +631,18 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 	if !d.Approve && ar.Reauth {
 		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU did not re-authorise the consent"}), nil
 	}
-	if !d.Approve {
-		_, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-			if c.Status != bank.StatusAwaitingAuthorisation {
-				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
-			}
-			c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
-			return nil
-		})
-		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
-			return "", err
-		}
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: cmp.Or(d.Why, "the PSU denied the request")}), nil
-	}
-	eligible, err := s.Eligible(ctx, ar.Consent, d.PSU)
+	refused, err := s.settle(ctx, ar.Consent, ar.Reauth, d)
 	if err != nil {
 		return "", err
 	}
-	chosen := d.Accounts
-	if len(chosen) == 0 {
-		for _, a := range eligible {
-			chosen = append(chosen, a.ID)
-		}
-		if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
-			chosen = chosen[:1]
-		}
-	}
-	if d.Limit > 0 && len(chosen) > d.Limit {
-		chosen = chosen[:d.Limit]
-	}
-	if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
-		return "", &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}
-	}
-	for _, id := range chosen {
-		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
-			return "", &AuthorizeError{Code: "invalid_request", Description: fmt.Sprintf("account %s is not one the PSU can choose for this consent", id)}
-		}
-	}
-	if len(chosen) == 0 {
-		// A failed authorisation rejects the consent (R/W profile).
-		if !ar.Reauth {
-			if _, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-				if c.Status == bank.StatusAwaitingAuthorisation {
-					c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
-				}
-				return nil
-			}); err != nil {
-				return "", err
-			}
-		}
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU has no account this consent can use"}), nil
-	}
-	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-		if ar.Reauth {
-			if c.Status != bank.StatusAuthorised || c.PSU != d.PSU {
-				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
-			}
-			c.PSURevoked, c.Accounts = false, chosen
-			return nil
-		}
-		if c.Status != bank.StatusAwaitingAuthorisation {
-			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
-		}
-		c.Status, c.StatusAt, c.PSU, c.Accounts = bank.StatusAuthorised, now, d.PSU, chosen
-		return nil
-	})
-	if bank.KindOf(err) == bank.KindConsentStatus {
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "invalid_request", Description: err.Error()}), nil
-	}
-	if err != nil {
-		return "", err
+	if refused != nil {
+		refused.Params = p
+		return s.ErrorRedirect(refused), nil
 	}
 	// The PSU has just authenticated and approved: every ID token of this
 	// grant, refreshed ones included, carries this auth_time (OIDC Core §2).
 	authTime := s.Clock.Wall()
+	now := s.Clock.Now()
 	code := randomToken()
 	if err := s.Store.SaveCode(ctx, store.AuthCode{Hash: hash(code), ClientID: ar.Client.ClientID, ConsentID: ar.Consent.ID,
 		PSU: d.PSU, RedirectURI: p.RedirectURI, Scope: p.Scope, Nonce: p.Nonce, CodeChallenge: p.CodeChallenge,
@@ -705,6 +662,85 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		v.Set("id_token", idt)
 	}
 	return s.respond(p, v)
+}
+
+// settle records the PSU's decision on a consent — the redirect flows' and
+// the decoupled one's: Rejected on a denial, Authorised with the accounts
+// the PSU chose on approval (for a re-authorisation, the accounts change and
+// the PSU's revocation is lifted). A refusal to report to the client comes
+// back as an AuthorizeError without its Params; a choice the PSU cannot make
+// (an account not theirs) as the error.
+func (s *Server) settle(ctx context.Context, cn *bank.Consent, reauth bool, d Decision) (*AuthorizeError, error) {
+	now := s.Clock.Now()
+	if !d.Approve {
+		_, err := s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+			if c.Status != bank.StatusAwaitingAuthorisation {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+			return nil
+		})
+		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
+			return nil, err
+		}
+		return &AuthorizeError{Code: "access_denied", Description: cmp.Or(d.Why, "the PSU denied the request")}, nil
+	}
+	eligible, err := s.Eligible(ctx, cn, d.PSU)
+	if err != nil {
+		return nil, err
+	}
+	chosen := d.Accounts
+	if len(chosen) == 0 {
+		for _, a := range eligible {
+			chosen = append(chosen, a.ID)
+		}
+		if cn.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+			chosen = chosen[:1]
+		}
+	}
+	if d.Limit > 0 && len(chosen) > d.Limit {
+		chosen = chosen[:d.Limit]
+	}
+	if cn.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+		return nil, &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}
+	}
+	for _, id := range chosen {
+		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
+			return nil, &AuthorizeError{Code: "invalid_request", Description: fmt.Sprintf("account %s is not one the PSU can choose for this consent", id)}
+		}
+	}
+	if len(chosen) == 0 {
+		// A failed authorisation rejects the consent (R/W profile).
+		if !reauth {
+			if _, err := s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+				if c.Status == bank.StatusAwaitingAuthorisation {
+					c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return &AuthorizeError{Code: "access_denied", Description: "the PSU has no account this consent can use"}, nil
+	}
+	_, err = s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+		if reauth {
+			if c.Status != bank.StatusAuthorised || c.PSU != d.PSU {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.PSURevoked, c.Accounts = false, chosen
+			return nil
+		}
+		if c.Status != bank.StatusAwaitingAuthorisation {
+			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
+		}
+		c.Status, c.StatusAt, c.PSU, c.Accounts = bank.StatusAuthorised, now, d.PSU, chosen
+		return nil
+	})
+	if bank.KindOf(err) == bank.KindConsentStatus {
+		return &AuthorizeError{Code: "invalid_request", Description: err.Error()}, nil
+	}
+	return nil, err
 }
 
 func optionalHash(s string) any {

@@ -63,6 +63,11 @@ type Metadata struct {
 	// DPoPBoundAccessTokens: the client's tokens are bound to its DPoP key
 	// (RFC 9449 §5.2), not to its certificate.
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Decoupled authentication (OpenID CIBA Core 1.0 §4).
+	BackchannelTokenDeliveryMode               string `json:"backchannel_token_delivery_mode,omitempty"`
+	BackchannelClientNotificationEndpoint      string `json:"backchannel_client_notification_endpoint,omitempty"`
+	BackchannelAuthenticationRequestSigningAlg string `json:"backchannel_authentication_request_signing_alg,omitempty"`
+	BackchannelUserCodeParameter               bool   `json:"backchannel_user_code_parameter,omitempty"`
 }
 
 // Client is a registered client, ready to authenticate.
@@ -92,9 +97,12 @@ func (s *Server) validate(m *Metadata) error {
 		m.GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken}
 	}
 	for _, g := range m.GrantTypes {
-		if g != GrantAuthorizationCode && g != GrantClientCredentials && g != GrantRefreshToken {
+		if g != GrantAuthorizationCode && g != GrantClientCredentials && g != GrantRefreshToken && g != GrantCIBA {
 			return errMetadata("grant_types: %q is not supported", g)
 		}
+	}
+	if err := s.checkCIBAMetadata(m); err != nil {
+		return err
 	}
 	code := slices.Contains(m.GrantTypes, GrantAuthorizationCode)
 	if len(m.ResponseTypes) == 0 && code {

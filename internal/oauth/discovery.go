@@ -37,6 +37,11 @@ type Discovery struct {
 	AuthorizationSigningAlgValuesSupported []string `json:"authorization_signing_alg_values_supported,omitempty"`
 	// DPoP (RFC 9449 §5.1).
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// Decoupled authentication (OpenID CIBA Core 1.0 §4).
+	BackchannelAuthenticationEndpoint                         string   `json:"backchannel_authentication_endpoint"`
+	BackchannelTokenDeliveryModesSupported                    []string `json:"backchannel_token_delivery_modes_supported"`
+	BackchannelAuthenticationRequestSigningAlgValuesSupported []string `json:"backchannel_authentication_request_signing_alg_values_supported"`
+	BackchannelUserCodeParameterSupported                     bool     `json:"backchannel_user_code_parameter_supported"`
 }
 
 // Discovery describes the server.
@@ -74,7 +79,7 @@ func (s *Server) Discovery() Discovery {
 		ScopesSupported:                            allScopes,
 		ResponseTypesSupported:                     responseTypes,
 		ResponseModesSupported:                     modes,
-		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken},
+		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantCIBA},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{"PS256"},
 		RequestObjectSigningAlgValuesSupported:     objAlgs,
@@ -85,15 +90,18 @@ func (s *Server) Discovery() Discovery {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "openbanking_intent_id",
 			"c_hash", "s_hash", "at_hash", "http://openbanking.org.uk/refresh_token_expires_at"},
-		ClaimsParameterSupported:                   true,
-		RequestParameterSupported:                  true,
-		RequestURIParameterSupported:               true,
-		RequireRequestURIRegistration:              false,
-		RequirePushedAuthorizationRequests:         s.FAPI2(),
-		AuthorizationSigningAlgValuesSupported:     jarm,
-		DPoPSigningAlgValuesSupported:              dpop,
-		AuthorizationResponseIssParameterSupported: true,
-		ACRValuesSupported:                         []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
-		TLSClientCertificateBoundAccessTokens:      s.TLSClientAuth,
+		ClaimsParameterSupported:                                  true,
+		RequestParameterSupported:                                 true,
+		RequestURIParameterSupported:                              true,
+		RequireRequestURIRegistration:                             false,
+		RequirePushedAuthorizationRequests:                        s.FAPI2(),
+		AuthorizationSigningAlgValuesSupported:                    jarm,
+		DPoPSigningAlgValuesSupported:                             dpop,
+		BackchannelAuthenticationEndpoint:                         s.Issuer + PathBackchannel,
+		BackchannelTokenDeliveryModesSupported:                    []string{CIBAPoll, CIBAPing},
+		BackchannelAuthenticationRequestSigningAlgValuesSupported: objAlgs,
+		AuthorizationResponseIssParameterSupported:                true,
+		ACRValuesSupported:                                        []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
+		TLSClientCertificateBoundAccessTokens:                     s.TLSClientAuth,
 	}
 }

@@ -25,6 +25,8 @@ type TokenParams struct {
 	Scope        string
 	// Proof is the request's verified DPoP proof (TokenProof), or nil.
 	Proof *Proof
+	// AuthReqID is the CIBA grant's (CIBA Core §10.1).
+	AuthReqID string
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1).
@@ -44,7 +46,7 @@ func (s *Server) Token(ctx context.Context, c *Client, p TokenParams, cnf string
 	if p.GrantType == "" {
 		return nil, errInvalidRequest("grant_type is missing")
 	}
-	if !slices.Contains([]string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}, p.GrantType) {
+	if !slices.Contains([]string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantCIBA}, p.GrantType) {
 		return nil, oerr(400, "unsupported_grant_type", "grant_type %q is not supported", p.GrantType)
 	}
 	if !c.hasGrant(p.GrantType) {
@@ -60,6 +62,8 @@ func (s *Server) Token(ctx context.Context, c *Client, p TokenParams, cnf string
 		return s.clientCredentials(ctx, c, p.Scope, b)
 	case GrantAuthorizationCode:
 		return s.exchangeCode(ctx, c, p, b)
+	case GrantCIBA:
+		return s.cibaGrant(ctx, c, p, b)
 	}
 	return s.refresh(ctx, c, p, b)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -42,6 +43,7 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	GrantCIBA              = "urn:openid:params:grant-type:ciba" // OpenID CIBA Core 1.0 §10.1
 )
 
 // Server is the authorization server.
@@ -64,6 +66,10 @@ type Server struct {
 	JWKSRoots  *x509.CertPool
 	// AuthFailures limits failed client authentications (nil: no limit).
 	AuthFailures *gateway.AuthFailures
+	// Notify calls clients' CIBA notification endpoints (ping mode): the
+	// guarded client of package egress (nil: one allowing private
+	// addresses, with the system's roots).
+	Notify *http.Client
 
 	jwksMu   sync.Mutex
 	jwks     *jwksCache
@@ -92,6 +98,7 @@ const (
 	PathJWKS          = "/as/jwks"
 	PathDiscovery     = "/.well-known/openid-configuration"
 	PathAuthorizeDone = "/as/authorize/done"
+	PathBackchannel   = "/as/bc-authorize" // CIBA backchannel authentication endpoint
 )
 
 // Dev reports whether the dev profile's relaxations apply.

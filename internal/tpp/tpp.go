@@ -51,6 +51,9 @@ type Client struct {
 	Header http.Header
 	// DPoP, when set (UseDPoP), is the key the TPP's tokens are bound to.
 	DPoP *DPoP
+	// CIBAMode is the CIBA token delivery mode it registers (poll when
+	// empty; ping needs CIBANotify, its notification endpoint).
+	CIBAMode, CIBANotify string
 
 	provider *oidc.Provider
 	disc     Discovery
@@ -71,6 +74,8 @@ type Discovery struct {
 	ResponseModes []string `json:"response_modes_supported"`
 	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
 	RequirePAR    bool     `json:"require_pushed_authorization_requests"`
+	// CIBA (decoupled authentication).
+	BackchannelEndpoint string `json:"backchannel_authentication_endpoint"`
 }
 
 // Profile names the sandbox's security profile as its discovery shows it:
@@ -173,6 +178,13 @@ func (c *Client) Metadata(authMethod string) map[string]any {
 	}
 	if c.DPoP != nil {
 		m["dpop_bound_access_tokens"] = true
+	}
+	if c.disc.BackchannelEndpoint != "" {
+		m["grant_types"] = append(m["grant_types"].([]string), "urn:openid:params:grant-type:ciba")
+		m["backchannel_token_delivery_mode"] = cmpOr(c.CIBAMode, "poll")
+		if c.CIBANotify != "" {
+			m["backchannel_client_notification_endpoint"] = c.CIBANotify
+		}
 	}
 	return m
 }
@@ -452,6 +464,13 @@ func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	t.c.Trace(sent(req, resp), reqBody, resp, body)
 	return resp, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func pkce() (verifier, challenge string) {
