@@ -169,3 +169,21 @@ func (t *dpopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// DecodeJWT shows a compact JWT's header and claims as JSON, for people to
+// read (nothing is verified).
+func DecodeJWT(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return "(not a JWT)"
+	}
+	var dec [2][]byte
+	for i := range dec {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || !json.Valid(b) {
+			return "(not a JWT)"
+		}
+		dec[i] = b
+	}
+	return `{"header":` + string(dec[0]) + `,"claims":` + string(dec[1]) + `}`
+}
