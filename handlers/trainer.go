@@ -142,8 +142,8 @@ type journey struct {
 	kind, psu string
 	steps     []step
 
-	mu   sync.Mutex // held while a step runs
-	next int
+	mu      sync.Mutex // held while a step runs
+	next    int
 	c       *tpp.Client
 	log     []exchange
 	decoded []decoded // what the current step shows decoded
