@@ -391,3 +391,70 @@ func TestFAPI2(t *testing.T) {
 	})
 
 }
+
+// TestDPoPElsewhere: in dev a client may register DPoP too (its tokens are
+// then DPoP-bound, at the APIs and at userinfo, and introspection says so);
+// fapi (FAPI 1.0 Advanced: certificate-bound tokens) refuses the
+// registration and takes no DPoP scheme.
+func TestDPoPElsewhere(t *testing.T) {
+	t.Run("dev", func(t *testing.T) {
+		s := start(t, realIssuer())
+		ctx := context.Background()
+		c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.UseDPoP(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Register(ctx, "private_key_jwt"); err != nil {
+			t.Fatal(err)
+		}
+		toks, _, err := c.AISJourney(ctx, "alice", "alice123", []string{"ReadAccountsBasic"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if toks.TokenType != "DPoP" {
+			t.Fatalf("token_type %q", toks.TokenType)
+		}
+		if err := c.Call(ctx, http.MethodGet, "/as/userinfo", "", toks.AccessToken, nil, 200, nil); err != nil {
+			t.Errorf("userinfo with DPoP: %v", err)
+		}
+		expect(t, s.get(ais+"/accounts", toks.AccessToken), 401) // as a bearer token
+		var intro struct {
+			Active    bool   `json:"active"`
+			TokenType string `json:"token_type"`
+			CNF       struct {
+				JKT string `json:"jkt"`
+			} `json:"cnf"`
+		}
+		if _, err := c.PostForm(ctx, s.url+"/as/introspect", url.Values{"token": {toks.AccessToken}}, &intro); err != nil ||
+			!intro.Active || intro.TokenType != "DPoP" || intro.CNF.JKT != c.DPoP.JKT() {
+			t.Errorf("introspection: %v %+v", err, intro)
+		}
+	})
+	t.Run("fapi", func(t *testing.T) {
+		s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI))
+		ctx := context.Background()
+		cert := s.certificate("dpop-in-fapi", false, false)
+		c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.UseDPoP(); err != nil {
+			t.Fatal(err)
+		}
+		ssa, err := c.SoftwareStatement(ctx, s.app.Config.AdminToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RegisterJWT(ctx, ssa); err == nil || !strings.Contains(err.Error(), "dpop_bound_access_tokens") {
+			t.Errorf("a DPoP registration in fapi: %v", err)
+		}
+		var d oauth.Discovery
+		s.get("/.well-known/openid-configuration", "").JSON(t, &d)
+		if d.DPoPSigningAlgValuesSupported != nil {
+			t.Errorf("fapi lists DPoP algorithms %v", d.DPoPSigningAlgValuesSupported)
+		}
+	})
+}
