@@ -220,6 +220,8 @@ func testCIBA(t *testing.T, profile string) {
 			"Two":           {map[string]any{"auth_req_id": r.AuthReqID, "authorize_url": s.url + "/as/authorize", "username": "alice", "password": "alice123", "decision": "approve"}, 400},
 			"None":          {map[string]any{"username": "alice", "password": "alice123", "decision": "approve"}, 400},
 			"BerlinGroup":   {map[string]any{"authorisation_url": s.url + "/psd2/v1/consents/x/authorisations/y", "username": "alice", "password": "alice123", "decision": "approve"}, 400},
+			"ForeignAccount": {map[string]any{"auth_req_id": r.AuthReqID, "username": "alice", "password": "alice123", "decision": "approve",
+				"accounts": s.accountsOf("bob")}, 400},
 		} {
 			if got := s.do(req{method: "POST", path: "/sandbox/psu/authorize", body: tc.body}); got.Status != tc.status {
 				t.Errorf("%s: %d %s, want %d", name, got.Status, got.Body, tc.status)

@@ -438,23 +438,25 @@ func (s *Server) DecideCIBA(ctx context.Context, a *CIBAApproval, d Decision) er
 		return err
 	}
 	refused, err := s.settle(ctx, a.Consent, false, d)
-	status, reason := cibaApproved, ""
-	switch {
-	case err != nil || (refused != nil && refused.Code != "access_denied"):
-		// Nothing was decided: the request waits again.
+	var ae *AuthorizeError
+	if errors.As(err, &ae) || (refused != nil && refused.Code != "access_denied") {
+		// The PSU's choice could not be taken (an account not theirs), or
+		// the consent moved on meanwhile: nothing was decided.
+		if ae == nil {
+			ae = refused
+		}
+		err = errInvalidRequest("%s", ae.Description)
+	}
+	if err != nil {
+		// The request waits for a decision again.
 		s.Store.UpdateCIBA(context.WithoutCancel(ctx), a.Request.ID, func(r *store.CIBARequest) error {
 			r.Status = cibaPending
 			return nil
 		})
-		if err == nil {
-			err = errInvalidRequest("%s", refused.Description)
-		}
-		var ae *AuthorizeError
-		if errors.As(err, &ae) {
-			err = errInvalidRequest("%s", ae.Description)
-		}
 		return err
-	case refused != nil:
+	}
+	status, reason := cibaApproved, ""
+	if refused != nil {
 		status, reason = cibaDenied, refused.Description
 	}
 	r, err := s.Store.UpdateCIBA(ctx, a.Request.ID, func(r *store.CIBARequest) error {

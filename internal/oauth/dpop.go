@@ -390,7 +390,11 @@ func (s *Server) AuthenticateRequest(ctx context.Context, pr Presented) (*Princi
 		}
 		return p, err
 	}
-	return nil, &ChallengeError{Challenge: bearerChallenge, Description: "the Authorization scheme must be Bearer" + map[bool]string{true: "", false: " or DPoP"}[s.FAPI1()]}
+	schemes := "Bearer or DPoP"
+	if s.FAPI1() {
+		schemes = "Bearer"
+	}
+	return nil, &ChallengeError{Challenge: bearerChallenge, Description: "the Authorization scheme must be " + schemes}
 }
 
 // errNeedsDPoP refuses a DPoP-bound token presented as a bearer token.
