@@ -370,17 +370,24 @@ func caFile(t *testing.T, s *sandbox) string {
 	return f
 }
 
-// TestFAPIQuickStart runs the README's "Quick start: the fapi profile" as
-// written: the serve line (on a free port and a temp file), the exports
-// (with the admin token the serve line printed), then each command.
+// TestFAPIQuickStart runs the README's "Quick start: the fapi profile" and
+// "Quick start: the fapi2 profile" as written: the serve line (on a free
+// port and a temp file), the exports (with the admin token the serve line
+// printed), then each command.
 func TestFAPIQuickStart(t *testing.T) {
+	for _, profile := range []string{"fapi", "fapi2"} {
+		t.Run(profile, func(t *testing.T) { quickStart(t, profile) })
+	}
+}
+
+func quickStart(t *testing.T, profile string) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## Quick start: the fapi profile\n.*?```sh\n(.*?)```").FindSubmatch(readme)
+	m := regexp.MustCompile("(?s)## Quick start: the " + profile + " profile\n.*?```sh\n(.*?)```").FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("the README has no fapi quick start")
+		t.Fatalf("the README has no %s quick start", profile)
 	}
 	t.Setenv("SANDBOX_URL", "")
 	t.Setenv("SANDBOX_ADMIN_TOKEN", "")
@@ -413,5 +420,8 @@ func TestFAPIQuickStart(t *testing.T) {
 	}
 	if base == "" || !strings.HasPrefix(base, "https://") || ran < 2 {
 		t.Errorf("the quick start served %q and ran %d commands", base, ran)
+	}
+	if got, _, _ := cli(t, "tpp", "accounts", "--quiet", "--profile", profile); got != 0 {
+		t.Errorf("the quick start's sandbox does not run the %s profile", profile)
 	}
 }

@@ -114,9 +114,12 @@ func TestFAPIRules(t *testing.T) {
 	id, _ = c.AccountConsent(ctx, cc, []string{"ReadAccountsBasic"}, nil)
 	a, _ = c.Authorize(ctx, id, tpp.AuthOptions{Flow: tpp.Code})
 	if got := redirectError(t, s.headless(a, "alice", "alice123", "approve")); got != "invalid_request" {
-		t.Errorf("fapi code flow without PAR: %q, want invalid_request", got)
+		t.Errorf("fapi code flow without JARM: %q, want invalid_request", got)
 	}
-	a, err = c.Authorize(ctx, id, tpp.AuthOptions{Flow: tpp.Code, PAR: true})
+	if _, err := c.Authorize(ctx, id, tpp.AuthOptions{Flow: tpp.Code, PAR: true}); err == nil || !strings.Contains(err.Error(), "JARM") {
+		t.Errorf("fapi code flow pushed without JARM: %v, want refused", err)
+	}
+	a, err = c.Authorize(ctx, id, tpp.AuthOptions{Flow: tpp.Code, PAR: true, ResponseMode: "jwt"})
 	if err != nil {
 		t.Fatal(err)
 	}

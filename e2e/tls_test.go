@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -136,5 +138,59 @@ func TestTLSClientAuth(t *testing.T) {
 	}
 	if h := s.get("/psu/apps", "").Header.Get("Strict-Transport-Security"); h == "" {
 		t.Error("no HSTS on the PSU pages over TLS")
+	}
+}
+
+// TestFAPITLSSuites: the fapi and fapi2 listeners speak TLS 1.2 with exactly
+// the FAPI 1.0 Advanced §8.5 suites Go has — the two ECDHE-RSA ones, over an
+// RSA certificate from the development CA — and TLS 1.3; a Go client
+// restricted to each allowed suite connects, TLS 1.1 and CBC, ChaCha20,
+// ECDSA and non-forward-secret suites are refused. (The §8.5 DHE suites
+// cannot be tried: Go's crypto/tls implements no DHE, client or server.)
+func TestFAPITLSSuites(t *testing.T) {
+	for _, profile := range []string{oauth.ProfileFAPI, oauth.ProfileFAPI2} {
+		t.Run(profile, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(profile))
+			addr := strings.TrimPrefix(s.url, "https://")
+			dial := func(cfg *tls.Config) (tls.ConnectionState, error) {
+				cfg.RootCAs = s.app.CA.Pool()
+				conn, err := tls.Dial("tcp", addr, cfg)
+				if err != nil {
+					return tls.ConnectionState{}, err
+				}
+				defer conn.Close()
+				return conn.ConnectionState(), nil
+			}
+			for _, suite := range []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384} {
+				st, err := dial(&tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+				if err != nil {
+					t.Errorf("TLS 1.2 with %s: %v", tls.CipherSuiteName(suite), err)
+					continue
+				}
+				if st.CipherSuite != suite || st.Version != tls.VersionTLS12 || st.PeerCertificates[0].PublicKeyAlgorithm != x509.RSA {
+					t.Errorf("%s: negotiated %s, version %x, key %s", tls.CipherSuiteName(suite), tls.CipherSuiteName(st.CipherSuite), st.Version, st.PeerCertificates[0].PublicKeyAlgorithm)
+				}
+			}
+			if st, err := dial(&tls.Config{MinVersion: tls.VersionTLS13}); err != nil || st.Version != tls.VersionTLS13 {
+				t.Errorf("TLS 1.3: %v", err)
+			}
+			refused := map[string]*tls.Config{
+				"TLS1.1": {MaxVersion: tls.VersionTLS11},
+				"TLS1.0": {MaxVersion: tls.VersionTLS10},
+			}
+			for _, suite := range []uint16{
+				tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+				tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+				tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+				tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			} {
+				refused[tls.CipherSuiteName(suite)] = &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}}
+			}
+			for name, cfg := range refused {
+				if st, err := dial(cfg); err == nil {
+					t.Errorf("%s: connected with %s", name, tls.CipherSuiteName(st.CipherSuite))
+				}
+			}
+		})
 	}
 }

@@ -27,9 +27,9 @@ func runCLI(t *testing.T, args ...string) []byte {
 
 // TestBuiltInTPP runs `sandbox tpp accounts` and `sandbox tpp pay` against a
 // real server, in dev and (with certificates and a software statement from
-// the sandbox) in fapi.
+// the sandbox) in fapi and fapi2.
 func TestBuiltInTPP(t *testing.T) {
-	for _, tc := range []struct{ profile, version string }{{"dev", "3.1"}, {"fapi", "3.1"}, {"dev", "4.0"}} {
+	for _, tc := range []struct{ profile, version string }{{"dev", "3.1"}, {"fapi", "3.1"}, {"fapi2", "3.1"}, {"dev", "4.0"}} {
 		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
 			// The command is a separate program with the machine's clock.
 			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
@@ -136,5 +136,46 @@ func TestBuiltInTPPBrowser(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.Bytes(), &accounts); err != nil || len(accounts.Data.Account) != 3 {
 		t.Errorf("accounts after the browser approval: %v %.300s", err, out.String())
+	}
+}
+
+// TestBuiltInTPPProfiles: `sandbox tpp` follows the sandbox's profile and
+// shows what the profile adds: in fapi the JARM response decoded, in fapi2
+// each DPoP proof decoded (or certificate-bound tokens with --binding
+// mtls); --ciba runs the decoupled journey; --profile names the profile the
+// sandbox must run.
+func TestBuiltInTPPProfiles(t *testing.T) {
+	for _, profile := range []string{"fapi", "fapi2"} {
+		t.Run(profile, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(profile), func(c *app.Config) { c.Wall = nil })
+			base := []string{"tpp", "accounts", "--psu", "alice", "--sandbox", s.url, "--admin-token", s.app.Config.AdminToken}
+			run := func(extra ...string) string {
+				t.Helper()
+				code, out, errOut := cli(t, append(base, extra...)...)
+				var accounts struct {
+					Data struct{ Account []json.RawMessage }
+				}
+				if code != 0 || json.Unmarshal([]byte(out), &accounts) != nil || len(accounts.Data.Account) != 3 {
+					t.Fatalf("sandbox tpp %v: exit %d\n%.300s\n%s", extra, code, out, errOut)
+				}
+				return errOut
+			}
+			shows := map[string]string{"fapi": `JARM response {"header":{"alg":"PS256"`, "fapi2": `DPoP proof {"header":{"alg":"ES256"`}[profile]
+			if errOut := run("--profile", profile); !strings.Contains(errOut, shows) {
+				t.Errorf("the exchanges do not show %q:\n%s", shows, errOut)
+			}
+			if errOut := run("--ciba"); !strings.Contains(errOut, "/as/bc-authorize") {
+				t.Errorf("--ciba did not use the backchannel authentication endpoint:\n%s", errOut)
+			}
+			if profile == "fapi2" {
+				if errOut := run("--binding", "mtls"); strings.Contains(errOut, "DPoP proof") {
+					t.Errorf("--binding mtls sent DPoP proofs:\n%s", errOut)
+				}
+			}
+			other := map[string]string{"fapi": "fapi2", "fapi2": "fapi"}[profile]
+			if code, _, errOut := cli(t, append(base, "--quiet", "--profile", other)...); code == 0 || !strings.Contains(errOut, "runs the "+profile+" profile") {
+				t.Errorf("--profile %s against a %s sandbox: exit %d, %s", other, profile, code, errOut)
+			}
+		})
 	}
 }

@@ -52,6 +52,13 @@ func TestBrowserTrainer(t *testing.T) {
 			{Text: "POST /open-banking/v3.1/pisp/domestic-payments → 201"},
 			{Text: "POST /open-banking/v3.1/pisp/domestic-payments → 400", Refused: true},
 		}},
+		{"#start-ciba", 8, []trainerDecision{
+			{Text: "POST /as/register → 201"},
+			{Text: "POST /as/bc-authorize → 200"},
+			{Text: "POST /as/token → 400", Refused: true, Rule: "authorization_pending"},
+			{Text: "POST /sandbox/psu/authorize → 204"},
+			{Text: "GET /open-banking/v3.1/aisp/balances → 200"},
+		}},
 	} {
 		t.Run(strings.TrimPrefix(tc.button, "#start-"), func(t *testing.T) {
 			b.do(t, chromedp.Click(byCSS(tc.button)),
@@ -362,5 +369,55 @@ func trainerReadsAccounts(t *testing.T, s *sandbox, version, api, available, boo
 	}
 	if st.Result != want {
 		t.Errorf("the step says\n%s\nwant\n%s", st.Result, want)
+	}
+}
+
+// TestTrainerProfiles: in fapi and fapi2 the trainer's journeys — the
+// redirect one and the decoupled one — run to the end with the profile's
+// flow, and show what the profile adds: the JARM response decoded (fapi),
+// each DPoP proof decoded and the token bound to its key (fapi2).
+func TestTrainerProfiles(t *testing.T) {
+	for _, profile := range []string{oauth.ProfileFAPI, oauth.ProfileFAPI2} {
+		t.Run(profile, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(profile))
+			for _, kind := range []string{"accounts", "payment", "ciba"} {
+				r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", token: s.app.Config.AdminToken, body: `{"kind":"` + kind + `","psu":"alice"}`})
+				expect(t, r, 201)
+				var j struct{ ID string }
+				r.JSON(t, &j)
+				var all strings.Builder
+				for i := 0; ; i++ {
+					r := s.do(req{method: http.MethodPost, path: "/trainer/journeys/" + j.ID + "/next"})
+					expect(t, r, 200)
+					var out struct {
+						Error   string
+						Done    bool
+						Title   string
+						Decoded []struct{ Title, JWT string }
+					}
+					r.JSON(t, &out)
+					if out.Error != "" {
+						t.Fatalf("%s step %d (%s): %s", kind, i+1, out.Title, out.Error)
+					}
+					all.Write(r.Body)
+					if out.Done {
+						break
+					}
+				}
+				got := all.String()
+				want := map[string][]string{
+					oauth.ProfileFAPI:  {`JARM`, `\"alg\":\"PS256\"`, `x5t#S256`},
+					oauth.ProfileFAPI2: {`dpop+jwt`, `\"jkt\":`, `use_dpop_nonce`},
+				}[profile]
+				if kind == "ciba" {
+					want = []string{"login_hint", "authorization_pending"}
+				}
+				for _, w := range want {
+					if !strings.Contains(got, w) {
+						t.Errorf("the %s journey never shows %s", kind, w)
+					}
+				}
+			}
+		})
 	}
 }

@@ -15,4 +15,8 @@ import (
 type Server struct{ *httpx.Server }
 
 // Mount adds the authorization server's routes.
-func Mount(core *httpx.Server, e *echo.Echo) { (&Server{core}).mountOAuth(e) }
+func Mount(core *httpx.Server, e *echo.Echo) {
+	s := &Server{core}
+	s.mountOAuth(e)
+	s.mountCIBA(e)
+}

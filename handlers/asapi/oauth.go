@@ -111,6 +111,10 @@ func (s *Server) authClient(c echo.Context) (url.Values, *oauth.Client, error) {
 }
 
 func (s *Server) token(c echo.Context) error {
+	proof, err := s.Auth.TokenProof(c.Request().Context(), s.Presented(c))
+	if err != nil {
+		return err
+	}
 	f, cl, err := s.authClient(c)
 	if err != nil {
 		return err
@@ -120,7 +124,7 @@ func (s *Server) token(c echo.Context) error {
 	}
 	resp, err := s.Auth.Token(c.Request().Context(), cl, oauth.TokenParams{GrantType: f.Get("grant_type"), Code: f.Get("code"),
 		RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier"), RefreshToken: f.Get("refresh_token"),
-		Scope: f.Get("scope")}, httpx.CertThumb(c))
+		Scope: f.Get("scope"), Proof: proof, AuthReqID: f.Get("auth_req_id")}, httpx.CertThumb(c))
 	if err != nil {
 		return err
 	}
@@ -167,12 +171,7 @@ func (s *Server) introspect(c echo.Context) error {
 
 // userinfo answers for an access token the PSU authorised with openid.
 func (s *Server) userinfo(c echo.Context) error {
-	tok, ok := httpx.Bearer(c.Request())
-	if !ok {
-		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "a bearer access token is required",
-			Challenge: `Bearer error="invalid_token"`}
-	}
-	p, err := s.Auth.Authenticate(c.Request().Context(), tok, httpx.CertThumb(c))
+	p, err := s.AuthenticateResource(c)
 	if err != nil || p.Token.PSU == "" || !p.HasScope("openid") {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
 			Description: "the token is not valid for userinfo (it needs the openid scope and a PSU)", Challenge: `Bearer error="invalid_token"`}

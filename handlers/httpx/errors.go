@@ -123,7 +123,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		WriteOAuth(c, oe)
 		return
 	}
-	if be.Kind == bank.KindUnauthenticated {
+	if be.Kind == bank.KindUnauthenticated && c.Response().Header().Get("WWW-Authenticate") == "" { // a DPoP challenge is set already
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
 	m, ok := oauthCode[be.Kind]
@@ -160,6 +160,9 @@ func WriteOAuth(c echo.Context, e *oauth.Error) {
 	h := c.Response().Header()
 	if e.Challenge != "" {
 		h.Set("WWW-Authenticate", e.Challenge)
+	}
+	if e.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", e.DPoPNonce)
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))

@@ -149,16 +149,12 @@ func Bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// RequireToken authenticates the request's bearer token and checks it is the
+// RequireToken authenticates the request's access token and checks it is the
 // kind the endpoint takes: wrong kind, scope or consent type -> 403.
 func (s *Server) RequireToken(n Need) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			tok, ok := Bearer(c.Request())
-			if !ok {
-				return oauth.ErrUnauthenticated
-			}
-			p, err := s.Auth.Authenticate(c.Request().Context(), tok, CertThumb(c))
+			p, err := s.AuthenticateResource(c)
 			if err != nil {
 				return err
 			}

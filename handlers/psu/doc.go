@@ -21,6 +21,10 @@ func Mount(core *httpx.Server, e *echo.Echo) {
 	s := &Server{core}
 	s.mountPSU(e)
 	e.GET(oauth.PathAuthorize, s.authorize, httpx.NoStore)
+	// Decoupled (CIBA) requests waiting for the PSU: approved in the pages.
+	g := e.Group("/psu", httpx.PageHeaders)
+	g.GET("/approvals/:handle", s.approvalPage)
+	g.POST("/approvals/:handle/decision", s.approvalDecision)
 	login := s.LimitIP(gateway.ClassLogin)
 	e.POST("/sandbox/psu/authorize", s.headlessAuthorize, httpx.NoStore, login)
 	e.POST("/sandbox/psu/revoke", s.headlessRevoke, httpx.NoStore, login)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -13,11 +14,14 @@ import (
 )
 
 type headlessRequest struct {
-	AuthorizeURL string   `json:"authorize_url"`
-	Username     string   `json:"username"`
-	Password     string   `json:"password"`
-	Decision     string   `json:"decision"`
-	Accounts     []string `json:"accounts"`
+	AuthorizeURL string `json:"authorize_url"`
+	AuthReqID    string `json:"auth_req_id"` // a decoupled (CIBA) request
+	// AuthorisationURL is a Berlin Group decoupled authorisation resource.
+	AuthorisationURL string   `json:"authorisation_url"`
+	Username         string   `json:"username"`
+	Password         string   `json:"password"`
+	Decision         string   `json:"decision"`
+	Accounts         []string `json:"accounts"`
 }
 
 // headlessAuthorize is the PSU in CI (SPEC §4.3): the same checks as the
@@ -29,6 +33,14 @@ func (s *Server) headlessAuthorize(c echo.Context) error {
 	}
 	if r.Decision != "approve" && r.Decision != "deny" {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: `decision must be "approve" or "deny"`}
+	}
+	switch n := len(slices.DeleteFunc([]string{r.AuthorizeURL, r.AuthReqID, r.AuthorisationURL}, func(v string) bool { return v == "" })); {
+	case n != 1:
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "send exactly one of authorize_url, auth_req_id and authorisation_url"}
+	case r.AuthReqID != "":
+		return s.headlessCIBA(c, r)
+	case r.AuthorisationURL != "":
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "authorisation_url (Berlin Group decoupled authorisation) is not served by this sandbox"}
 	}
 	u, err := url.Parse(r.AuthorizeURL)
 	if err != nil || !strings.HasSuffix(u.Path, oauth.PathAuthorize) {

@@ -205,40 +205,50 @@ func endingIn(id string) string {
 }
 
 func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, rec store.AuthRequest, msg string) error {
-	eligible, err := s.Auth.Eligible(c.Request().Context(), ar.Consent, rec.PSU)
+	data, err := s.consentView(c.Request().Context(), ar.Consent, ar.Client, rec.PSU)
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": "Review and confirm", "Client": clientName(ar.Client), "PSU": rec.PSU, "Error": msg,
-		"ConsentID": ar.Consent.ID, "Action": s.At("/psu/authorize/" + rec.ID + "/decision"), "CSRF": rec.CSRF}
+	data["Error"], data["Action"], data["CSRF"] = msg, s.At("/psu/authorize/"+rec.ID+"/decision"), rec.CSRF
+	return s.Page(c, status, "consent.html", data)
+}
+
+// consentView is what the consent page shows of a consent a client asks the
+// PSU to authorise (a redirect or a decoupled request).
+func (s *Server) consentView(ctx context.Context, cn *bank.Consent, cl *oauth.Client, psu string) (map[string]any, error) {
+	eligible, err := s.Auth.Eligible(ctx, cn, psu)
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]any{"Title": "Review and confirm", "Client": clientName(cl), "PSU": psu, "ConsentID": cn.ID}
 	var choices []accountChoice
 	for i, a := range eligible {
-		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a, false), Checked: ar.Consent.Kind == bank.ConsentAccountAccess || i == 0})
+		choices = append(choices, accountChoice{ID: a.ID, Label: accountLabel(a, false), Checked: cn.Kind == bank.ConsentAccountAccess || i == 0})
 	}
 	data["Accounts"] = choices
-	if ar.Consent.Kind == bank.ConsentAccountAccess {
-		data["Permissions"] = ar.Consent.Permissions.Describe()
-		if !ar.Consent.ExpiresAt.IsZero() {
-			data["Until"] = ar.Consent.ExpiresAt.Format("2 January 2006, 15:04 MST")
+	if cn.Kind == bank.ConsentAccountAccess {
+		data["Permissions"] = cn.Permissions.Describe()
+		if !cn.ExpiresAt.IsZero() {
+			data["Until"] = cn.ExpiresAt.Format("2 January 2006, 15:04 MST")
 		}
-		if !ar.Consent.TxFrom.IsZero() || !ar.Consent.TxTo.IsZero() {
+		if !cn.TxFrom.IsZero() || !cn.TxTo.IsZero() {
 			w := "the start of your history"
-			if !ar.Consent.TxFrom.IsZero() {
-				w = ar.Consent.TxFrom.Format("2 Jan 2006")
+			if !cn.TxFrom.IsZero() {
+				w = cn.TxFrom.Format("2 Jan 2006")
 			}
-			if !ar.Consent.TxTo.IsZero() {
-				w += " to " + ar.Consent.TxTo.Format("2 Jan 2006")
+			if !cn.TxTo.IsZero() {
+				w += " to " + cn.TxTo.Format("2 Jan 2006")
 			}
 			data["Window"] = w
 		}
-	} else if ar.Consent.Kind == bank.ConsentFundsConfirmation {
+	} else if cn.Kind == bank.ConsentFundsConfirmation {
 		data["Title"] = "Allow funds checks"
 		data["Permissions"] = []string{"Whether the account below has enough money for an amount the app asks about (a yes or no answer, never your balance)"}
 		data["Funds"] = true
-		if !ar.Consent.ExpiresAt.IsZero() {
-			data["Until"] = ar.Consent.ExpiresAt.Format("2 January 2006, 15:04 MST")
+		if !cn.ExpiresAt.IsZero() {
+			data["Until"] = cn.ExpiresAt.Format("2 January 2006, 15:04 MST")
 		}
-	} else if in := ar.Consent.Initiation; in != nil {
+	} else if in := cn.Initiation; in != nil {
 		data["Title"] = "Confirm your payment"
 		payee := in.Creditor.Identification
 		if in.Creditor.Scheme == bank.SchemeSortCode && len(payee) == 14 {
@@ -272,7 +282,7 @@ func (s *Server) consentPage(c echo.Context, status int, ar *oauth.AuthRequest, 
 		data["Payment"] = map[string]string{"Amount": "£" + bank.FormatMinor(in.Amount), "Payee": in.Creditor.Name,
 			"PayeeAccount": payee, "Reference": ref, "When": when, "Later": later}
 	}
-	return s.Page(c, status, "consent.html", data)
+	return data, nil
 }
 
 func (s *Server) authorizeDecision(c echo.Context) error {
@@ -378,8 +388,12 @@ func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string
 		}
 		apps = append(apps, app)
 	}
+	pending, err := s.pendingApprovals(c.Request().Context(), sess.Username)
+	if err != nil {
+		return err
+	}
 	return s.Page(c, http.StatusOK, "apps.html", map[string]any{"Title": "Your connected apps", "Apps": apps, "PSU": sess.Username,
-		"CSRF": sess.CSRF, "Notice": notice})
+		"CSRF": sess.CSRF, "Notice": notice, "Pending": pending})
 }
 
 func (s *Server) appsLogin(c echo.Context) error {

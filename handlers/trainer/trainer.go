@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,7 +46,7 @@ func trainerHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) trainerPage(c echo.Context) error {
 	return s.Page(c, http.StatusOK, "trainer.html", map[string]any{"Title": "Trainer view", "Profile": s.Cfg.Profile,
-		"AdminForJourneys": s.Cfg.Profile == oauth.ProfileFAPI})
+		"AdminForJourneys": oauth.Strict(s.Cfg.Profile)})
 }
 
 // trainerStream sends committed audit entries as Server-Sent Events: those of
@@ -110,6 +111,13 @@ type exchange struct {
 	Status   int    `json:"status"`
 	Response string `json:"response,omitempty"`
 	Signed   bool   `json:"signed,omitempty"` // the answer carried x-jws-signature
+	DPoP     string `json:"dpop,omitempty"`   // the request's DPoP proof, decoded
+}
+
+// decoded is a JWT a step shows decoded (a JARM response, an access token).
+type decoded struct {
+	Title string `json:"title"`
+	JWT   string `json:"jwt"` // header and claims as JSON
 }
 
 // step is one step of a journey: what it teaches and how to run it.
@@ -126,15 +134,18 @@ type journey struct {
 	version   string // the UK OB version the journey calls
 	steps     []step
 
-	mu   sync.Mutex // held while a step runs
-	next int
-	c    *tpp.Client
-	log  []exchange
+	mu      sync.Mutex // held while a step runs
+	next    int
+	c       *tpp.Client
+	log     []exchange
+	decoded []decoded // what the current step shows decoded
 	// state carried between steps
 	cc, token  string
 	auth       *tpp.Authorization
 	redirectTo string
 	initiation map[string]any
+	ciba       *tpp.CIBARequest
+	polledAt   time.Time // sandbox time of the last CIBA poll
 
 	consent string
 
@@ -198,7 +209,7 @@ func (js *journeys) get(id string) *journey {
 }
 
 func (s *Server) startJourney(c echo.Context) error {
-	if s.Cfg.Profile == oauth.ProfileFAPI && !s.IsAdmin(c.Request()) {
+	if oauth.Strict(s.Cfg.Profile) && !s.IsAdmin(c.Request()) {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Challenge: `Bearer realm="sandbox"`,
 			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
 	}
@@ -210,8 +221,8 @@ func (s *Server) startJourney(c echo.Context) error {
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
 	}
-	if r.Kind != "accounts" && r.Kind != "payment" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts or payment"}
+	if r.Kind != "accounts" && r.Kind != "payment" && r.Kind != "ciba" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts, payment or ciba"}
 	}
 	if r.PSU == "" {
 		r.PSU = "alice"
@@ -242,11 +253,11 @@ func (s *Server) nextStep(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"done": true})
 	}
 	st := j.steps[j.next]
-	j.log = nil
+	j.log, j.decoded = nil, nil
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
 	defer cancel()
 	result, err := st.run(ctx, j)
-	out := map[string]any{"index": j.next, "title": st.Title, "explain": st.Explain, "exchanges": j.log, "result": result}
+	out := map[string]any{"index": j.next, "title": st.Title, "explain": st.Explain, "exchanges": j.log, "result": result, "decoded": j.decoded}
 	if err != nil {
 		out["error"] = err.Error()
 	} else {
@@ -264,7 +275,7 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	var cert *pki.Issued
 	if s.Deps.CA != nil {
 		tc := &tls.Config{RootCAs: s.Deps.CA.Pool()}
-		if s.Cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.Cfg.Profile) {
 			var err error
 			if cert, err = s.Deps.CA.Issue(ctx, pki.Request{CommonName: "trainer-tpp", Organisation: "Trainer TPP Ltd"}, s.Clock.Wall()); err != nil {
 				return err
@@ -282,8 +293,12 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	}
 	hc.Transport = j.roundTrip(hc.Transport)
 	trace := func(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
-		j.log = append(j.log, exchange{Method: req.Method, URL: req.URL.String(), Request: clip(reqBody), Status: resp.StatusCode,
-			Response: clip(body), Signed: resp.Header.Get("x-jws-signature") != ""})
+		x := exchange{Method: req.Method, URL: req.URL.String(), Request: clip(reqBody), Status: resp.StatusCode,
+			Response: clip(body), Signed: resp.Header.Get("x-jws-signature") != ""}
+		if proof := req.Header.Get("DPoP"); proof != "" {
+			x.DPoP = tpp.DecodeJWT(proof)
+		}
+		j.log = append(j.log, x)
 	}
 	c, err := tpp.New(ctx, s.Cfg.Issuer, "https://trainer.example/callback", tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall))
 	if err != nil {
@@ -291,7 +306,12 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	}
 	c.Trace, c.Name, c.Version = trace, "Trainer's budgeting app", j.version
 	j.c = c
-	if s.Cfg.Profile == oauth.ProfileFAPI {
+	if s.Cfg.Profile == oauth.ProfileFAPI2 {
+		if err := c.UseDPoP(); err != nil { // FAPI 2.0: DPoP-bound tokens
+			return err
+		}
+	}
+	if oauth.Strict(s.Cfg.Profile) {
 		ssa, err := s.Auth.IssueSoftwareStatement(oauth.SoftwareStatement{SoftwareClientName: c.Name,
 			SoftwareRedirectURIs: []string{c.RedirectURI}, SoftwareRoles: []string{"AISP", "PISP"}, SoftwareJWKS: ptr(c.JWKS())})
 		if err != nil {
@@ -328,14 +348,17 @@ func (s *Server) journeySteps(j *journey) []step {
 				return "a token with scope " + scope, err
 			}}
 	}
-	authorize := step{"Send the PSU to the bank", "The app signs a request object naming the consent (openbanking_intent_id) and sends the PSU to the bank's authorize URL.",
+	flow, authExplain, codeExplain := s.trainerFlow()
+	authorize := step{"Send the PSU to the bank", authExplain,
 		func(ctx context.Context, j *journey) (string, error) {
 			scope := "openid accounts"
 			if j.kind == "payment" {
 				scope = "openid payments"
 			}
+			o := flow
+			o.Scope = scope
 			var err error
-			j.auth, err = j.c.Authorize(ctx, j.consent, tpp.AuthOptions{Scope: scope})
+			j.auth, err = j.c.Authorize(ctx, j.consent, o)
 			if err != nil {
 				return "", err
 			}
@@ -347,18 +370,22 @@ func (s *Server) journeySteps(j *journey) []step {
 			j.redirectTo, err = j.c.Headless(ctx, j.auth, j.psu, s.psuPassword(ctx, j.psu), "approve", nil)
 			return j.redirectTo, err
 		}}
-	exchangeCode := step{"Exchange the code for tokens", "The bank sent the PSU back with a code and a signed ID token (checked: c_hash, s_hash, nonce, iss). The app trades the code for an access token bound to the consent.",
+	exchangeCode := step{"Exchange the code for tokens", codeExplain,
 		func(ctx context.Context, j *journey) (string, error) {
 			code, err := j.c.Callback(ctx, j.auth, j.redirectTo)
 			if err != nil {
 				return "", err
+			}
+			if j.auth.JARM != "" {
+				j.decoded = append(j.decoded, decoded{"The signed authorization response (JARM), decoded", tpp.DecodeJWT(j.auth.JARM)})
 			}
 			toks, err := j.c.Exchange(ctx, j.auth, code)
 			if err != nil {
 				return "", err
 			}
 			j.token = toks.AccessToken
-			return "an access token for consent " + j.consent, nil
+			j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
+			return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
 		}}
 	// read is a step that GETs a path with the journey's token and expects a status.
 	read := func(title, explain string, path func(*journey) string, status int, result string) step {
@@ -366,18 +393,64 @@ func (s *Server) journeySteps(j *journey) []step {
 			return result, j.c.Call(ctx, http.MethodGet, path(j), "", j.token, nil, status, nil)
 		}}
 	}
-	if j.kind == "accounts" {
-		return []step{register, token("accounts"),
-			{"Create an account-access consent", "The app asks the bank for a consent: which data (permissions) and until when. It is AwaitingAuthorisation until the PSU decides.",
+	accountConsent := step{"Create an account-access consent", "The app asks the bank for a consent: which data (permissions) and until when. It is AwaitingAuthorisation until the PSU decides.",
+		func(ctx context.Context, j *journey) (string, error) {
+			id, err := j.c.AccountConsent(ctx, j.cc, []string{"ReadAccountsDetail", "ReadBalances", "ReadTransactionsBasic",
+				"ReadTransactionsCredits", "ReadTransactionsDebits"}, nil)
+			j.consent = id
+			return id, err
+		}}
+	readData := step{"Read the accounts and balances", "With the token the app reads exactly what was consented to — the accounts the PSU picked, then their balances: the bank checks the token, the consent, the accounts and the permissions on every call.",
+		readAccounts}
+	if j.kind == "ciba" {
+		return []step{register, token("accounts"), accountConsent,
+			{"Ask the bank to reach the PSU", "No redirect: the app sends the bank a signed authentication request (CIBA) naming the PSU (login_hint) and the consent, with a short binding message the PSU will see on both screens. The bank answers with an auth_req_id.",
 				func(ctx context.Context, j *journey) (string, error) {
-					id, err := j.c.AccountConsent(ctx, j.cc, []string{"ReadAccountsDetail", "ReadBalances", "ReadTransactionsBasic",
-						"ReadTransactionsCredits", "ReadTransactionsDebits"}, nil)
-					j.consent = id
-					return id, err
+					var err error
+					j.ciba, err = j.c.BackchannelAuthorize(ctx, j.consent, tpp.CIBAOptions{LoginHint: j.psu, BindingMessage: "TRAIN-" + j.id[:4]})
+					if err != nil {
+						return "", err
+					}
+					j.decoded = append(j.decoded, decoded{"The signed authentication request, decoded", tpp.DecodeJWT(j.ciba.Request)})
+					return fmt.Sprintf("auth_req_id %s: poll every %d s, expires in %d s", j.ciba.AuthReqID, j.ciba.Interval, j.ciba.ExpiresIn), nil
 				}},
-			authorize, approve, exchangeCode,
-			{"Read the accounts and balances", "With the token the app reads exactly what was consented to — the accounts the PSU picked, then their balances: the bank checks the token, the consent, the accounts and the permissions on every call.",
-				readAccounts},
+			{"Poll before the PSU decides", "The app asks the token endpoint for the tokens. The PSU has not decided: authorization_pending. Polling again sooner than the interval would get slow_down (and a longer interval).",
+				func(ctx context.Context, j *journey) (string, error) {
+					_, err := j.c.PollCIBA(ctx, j.ciba.AuthReqID)
+					j.polledAt = s.Clock.Now()
+					var te *tpp.TokenError
+					if !errors.As(err, &te) || te.Code != "authorization_pending" {
+						return "", fmt.Errorf("want authorization_pending, got %v", err)
+					}
+					return "authorization_pending, as expected", nil
+				}},
+			{"The PSU approves on their phone", "The PSU (" + j.psu + ") sees the request in the bank's app — here the connected-apps page, or headlessly as now — checks the binding message and approves. Nothing goes to the TPP's redirect URI.",
+				func(ctx context.Context, j *journey) (string, error) {
+					return "approved", j.c.HeadlessCIBA(ctx, j.ciba.AuthReqID, j.psu, s.psuPassword(ctx, j.psu), "approve", nil)
+				}},
+			{"Collect the tokens", "After waiting the interval, the app polls again and gets the tokens: an access token bound to the consent, an ID token, a refresh token.",
+				func(ctx context.Context, j *journey) (string, error) {
+					if wait := time.Duration(j.ciba.Interval)*time.Second - s.Clock.Now().Sub(j.polledAt); wait > 0 {
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+							return "", ctx.Err()
+						}
+					}
+					toks, err := j.c.PollCIBA(ctx, j.ciba.AuthReqID)
+					if err != nil {
+						return "", err
+					}
+					j.token = toks.AccessToken
+					j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
+					return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
+				}},
+			readData,
+		}
+	}
+	if j.kind == "accounts" {
+		return []step{register, token("accounts"), accountConsent,
+			authorize, approve, exchangeCode, readData,
 			read("Try to read beyond the consent", "The consent has no ReadBeneficiaries permission: the bank refuses (403) and says which rule decided.",
 				func(*journey) string { return j.c.API() + "/aisp/beneficiaries" }, http.StatusForbidden, "refused as expected"),
 			{"Revoke the consent", "The app deletes the consent (the PSU could also revoke it at the bank): the token stops working at once — the next call gets 401.",
@@ -418,6 +491,24 @@ func (s *Server) journeySteps(j *journey) []step {
 				return "refused as expected", err
 			}},
 	}
+}
+
+// trainerFlow is the redirect flow the profile's reference TPP uses, and
+// what the authorize and code-exchange steps explain about it.
+func (s *Server) trainerFlow() (tpp.AuthOptions, string, string) {
+	switch s.Cfg.Profile {
+	case oauth.ProfileFAPI:
+		return tpp.AuthOptions{Flow: tpp.Code, ResponseMode: "jwt"},
+			"The app signs a request object naming the consent (openbanking_intent_id), asks for response_type=code with response_mode=jwt (FAPI 1.0 Advanced: code only with JARM) and a nonce, and sends the PSU to the bank's authorize URL.",
+			"The bank sent the PSU back with one parameter, response: a JWT it signed (JARM) holding the code, state and iss, for this client (aud) and briefly (exp). The app checks the signature against the bank's JWKS before it trusts the code, then trades the code — with its certificate, so the token is bound to it — for an access token bound to the consent."
+	case oauth.ProfileFAPI2:
+		return tpp.AuthOptions{Flow: tpp.Code, PAR: true},
+			"FAPI 2.0: the app first pushes the authorization request to the bank (PAR) with its client assertion — response_type=code, PKCE S256, the consent — and sends the PSU to the authorize URL with only the request_uri the bank gave.",
+			"The bank sent the PSU back with the code, state and iss (RFC 9207). The app trades the code — with the PKCE verifier and a DPoP proof it signs with its own key (shown decoded with the request; the bank first asks for its nonce: use_dpop_nonce) — for an access token bound to that key (cnf.jkt) and to the consent."
+	}
+	return tpp.AuthOptions{},
+		"The app signs a request object naming the consent (openbanking_intent_id) and sends the PSU to the bank's authorize URL.",
+		"The bank sent the PSU back with a code and a signed ID token (checked: c_hash, s_hash, nonce, iss). The app trades the code for an access token bound to the consent."
 }
 
 // readAccounts reads the accounts the PSU shared and their balances, and

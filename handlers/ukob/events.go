@@ -130,7 +130,7 @@ func (s *Server) readSubscription(c echo.Context, sub *store.EventSubscription) 
 		return err
 	}
 	if d.CallbackURL != "" {
-		if err := events.CheckCallbackURL(d.CallbackURL, s.Cfg.Profile == oauth.ProfileFAPI); err != nil {
+		if err := events.CheckCallbackURL(d.CallbackURL, oauth.Strict(s.Cfg.Profile)); err != nil {
 			return err
 		}
 	}

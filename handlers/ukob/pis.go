@@ -122,7 +122,7 @@ func body(c echo.Context) ([]byte, error) {
 func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 	sig := c.Request().Header.Get("x-jws-signature")
 	if sig == "" {
-		if s.Cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.Cfg.Profile) {
 			return bank.Errorf(bank.KindSignatureMissing, "x-jws-signature", "x-jws-signature is required on payment requests")
 		}
 		return nil
@@ -137,7 +137,7 @@ func (s *Server) verifySignature(c echo.Context, raw []byte) error {
 	issuers := []string{cl.ClientID}
 	if cl.OrgID != "" && cl.SoftwareID != "" {
 		issuers = append(issuers, cl.OrgID+"/"+cl.SoftwareID)
-		if s.Cfg.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(s.Cfg.Profile) {
 			issuers = issuers[1:]
 		}
 	}

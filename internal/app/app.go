@@ -129,11 +129,12 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
 			hosts = append([]string{u.Hostname()}, hosts...)
 		}
-		cert, err := a.CA.ServerCert(ctx, hosts, a.Clock.Wall())
+		fapi := oauth.Strict(cfg.Profile)
+		cert, err := a.CA.ServerCert(ctx, hosts, fapi, a.Clock.Wall())
 		if err != nil {
 			return nil, err
 		}
-		tlsConfig = a.CA.ServerConfig(cert)
+		tlsConfig = a.CA.ServerConfig(cert, fapi)
 	}
 	if cfg.MaxTenants > 0 {
 		a.tenants = newTenants(a)
@@ -308,6 +309,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.CA != nil {
 		caPEM = a.CA.CertPEM
 	}
+	a.Auth.Notify = oauth.NotifyClient(caPEM)
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})

@@ -197,7 +197,7 @@ func (a *App) writeBanner(ctx context.Context, w io.Writer) {
 	if a.Config.AllowPrivateJWKS {
 		fmt.Fprintln(w, "  Warning      --allow-private-jwks: clients' jwks_uri may name loopback and private addresses, which the bank then fetches")
 	}
-	if a.Config.Profile == oauth.ProfileFAPI {
+	if oauth.Strict(a.Config.Profile) {
 		// fapi takes no JSON registration: a client needs a certificate for
 		// mutual TLS and a software statement, both from the sandbox.
 		fmt.Fprintln(w, "  First step   a reference TPP gets a certificate and a software statement, registers, and reads alice's accounts:")
@@ -295,7 +295,7 @@ func runHealthcheck(ctx context.Context, args []string, out, errOut io.Writer) e
 			host = "127.0.0.1"
 		}
 		scheme := "http"
-		if cfg.TLS || cfg.Profile == oauth.ProfileFAPI {
+		if cfg.TLS || oauth.Strict(cfg.Profile) {
 			scheme = "https"
 		}
 		*target = scheme + "://" + net.JoinHostPort(host, port) + "/healthz"

@@ -52,7 +52,7 @@ func openOffline(ctx context.Context, cfg *Config) (*offline, error) {
 	}
 	if issuer == "" {
 		issuer = DefaultURL
-		if profile == oauth.ProfileFAPI {
+		if oauth.Strict(profile) {
 			issuer = "https://" + strings.TrimPrefix(DefaultURL, "http://")
 		}
 	}

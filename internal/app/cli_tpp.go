@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -48,6 +49,9 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	wait := fs.Duration("wait", 5*time.Minute, "with --browser: how long the authorization URL is good for, and so how long the TPP waits (at most 60m)")
 	scenario := fs.String("scenario", "", "send x-sandbox-scenario with every request (dev profile): e.g. psu-denies, short-pages")
 	version := fs.String("version", "3.1", "the UK OB version to call: 3.1 (v3.1.11) or 4.0")
+	wantProfile := fs.String("profile", "", "the profile the sandbox must run: dev, fapi or fapi2 (default: whatever its discovery shows)")
+	binding := fs.String("binding", "dpop", "fapi2: what tokens are bound to, dpop (RFC 9449) or mtls (the TPP's certificate, RFC 8705)")
+	ciba := fs.Bool("ciba", false, "decoupled authentication (CIBA, poll mode): the PSU approves on their phone — headlessly, or with --browser on the bank's pages at /psu/apps")
 	var read, amount, sortCode, number, name, ref *string
 	var revoke *bool
 	if args[0] == "accounts" {
@@ -92,6 +96,9 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return
 		}
 		fmt.Fprintf(errOut, "→ %s %s\n", req.Method, req.URL.String())
+		if proof := req.Header.Get("DPoP"); proof != "" {
+			fmt.Fprintf(errOut, "  DPoP proof %s\n", tpp.DecodeJWT(proof))
+		}
 		if len(reqBody) > 0 {
 			fmt.Fprintf(errOut, "  %s\n", shorten(reqBody))
 		}
@@ -108,9 +115,18 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if *scenario != "" {
 		c.Header = http.Header{"X-Sandbox-Scenario": {*scenario}}
 	}
-	fapi, err := isFAPI(ctx, c)
-	if err != nil {
-		return err
+	profile := c.Discovery().Profile()
+	if *wantProfile != "" && *wantProfile != profile {
+		return fmt.Errorf("the sandbox at %s runs the %s profile, not %s (--profile)", *base, profile, *wantProfile)
+	}
+	fapi := oauth.Strict(profile)
+	switch {
+	case *binding != "dpop" && *binding != "mtls":
+		return fmt.Errorf("--binding %q: dpop or mtls", *binding)
+	case profile == oauth.ProfileFAPI2 && *binding == "dpop":
+		if err := c.UseDPoP(); err != nil {
+			return err
+		}
 	}
 	if *redirect == "" {
 		*redirect = devRedirect
@@ -119,8 +135,8 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		c.RedirectURI = *redirect
 	}
-	if fapi && *browser {
-		return errors.New("--browser needs an http://localhost redirect URI for the TPP to listen at, and the fapi profile refuses those: let the PSU approve headlessly (leave out --browser), or use a dev sandbox")
+	if fapi && *browser && !*ciba {
+		return fmt.Errorf("--browser needs an http://localhost redirect URI for the TPP to listen at, and the %s profile refuses those: let the PSU approve headlessly (leave out --browser), decoupled on the bank's pages (--ciba --browser), or use a dev sandbox", profile)
 	}
 	if err := registerTPP(ctx, c, hc, fapi, *admin); err != nil {
 		return err
@@ -130,7 +146,13 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	// approve has the PSU decide on a consent and returns the tokens.
 	approve := func(consent, scope string) (*tpp.Tokens, error) {
+		if *ciba {
+			return decoupledApproval(ctx, c, consent, scope, *psu, *password, *browser, *quiet, errOut)
+		}
 		opts := tpp.AuthOptions{Scope: scope, Flow: tpp.Code, PAR: true}
+		if profile == oauth.ProfileFAPI {
+			opts.ResponseMode = "jwt" // FAPI 1.0 Advanced: code only with a signed response (JARM)
+		}
 		var until time.Time
 		if *browser {
 			// The request object travels in the URL and lives as long as
@@ -154,6 +176,9 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		code, err := c.Callback(ctx, a, to)
 		if err != nil {
 			return nil, err
+		}
+		if a.JARM != "" && !*quiet {
+			fmt.Fprintf(errOut, "  JARM response %s\n", tpp.DecodeJWT(a.JARM))
 		}
 		return c.Exchange(ctx, a, code)
 	}
@@ -229,11 +254,13 @@ const (
 	fapiRedirect = "https://tpp.example/callback"
 )
 
-const tppAbout = `A reference TPP runs a whole journey against a sandbox: it registers a client (in fapi with a
-certificate and a software statement from the sandbox, so the admin token is needed), creates
-the consent, has the PSU approve it (headlessly, or with --browser in a browser), exchanges the
-code, then reads (accounts) or pays (pay). Each HTTP exchange goes to stderr, the result as JSON
-to stdout.
+const tppAbout = `A reference TPP runs a whole journey against a sandbox: it registers a client (in fapi and fapi2
+with a certificate and a software statement from the sandbox, so the admin token is needed),
+creates the consent, has the PSU approve it (headlessly, or with --browser in a browser; with
+--ciba decoupled, on the PSU's "phone"), exchanges the code, then reads (accounts) or pays (pay).
+It follows the sandbox's profile: dev code flow; fapi code with a signed response (JARM); fapi2
+PAR, code and DPoP-bound tokens (--binding mtls for certificate-bound ones). Each HTTP exchange
+goes to stderr, with DPoP proofs and JARM responses decoded, the result as JSON to stdout.
 `
 
 const tppUsage = "Usage: sandbox tpp accounts [flags]   read a PSU's accounts, balances or transactions\n" +
@@ -263,15 +290,24 @@ func browserApproval(ctx context.Context, authorizeURL, redirect, psu string, un
 		}
 		back := *u
 		back.RawQuery = r.URL.RawQuery
+		// The page first, then the news: the command must not close the
+		// server under the browser's answer.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>Back at the TPP</title><p>The bank sent you back to the TPP. You can close this tab.</p>")
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		select {
 		case got <- back.String():
 		default:
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><title>Back at the TPP</title><p>The bank sent you back to the TPP. You can close this tab.</p>")
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) // lets the answer in flight finish
+	}()
 	wait := time.Until(until).Round(time.Second)
 	fmt.Fprintf(errOut, "Open this URL in a browser and approve as %s within %s (the request expires at %s):\n\n  %s\n\nWaiting at %s until then ...\n",
 		psu, wait, until.Format("15:04:05"), authorizeURL, redirect)
@@ -327,16 +363,45 @@ func tppHTTP(ctx context.Context, base, caFile string) (*http.Client, error) {
 	return hc, nil
 }
 
-// isFAPI reports whether the sandbox runs the fapi profile: its discovery
-// offers no client secrets.
-func isFAPI(ctx context.Context, c *tpp.Client) (bool, error) {
-	var meta struct {
-		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+// decoupledApproval runs the CIBA part of a journey: a backchannel
+// authentication request naming the PSU, their approval — headless, or on
+// the bank's pages with browser — and polling the token endpoint at the
+// interval the bank says (longer after slow_down) until the tokens come.
+func decoupledApproval(ctx context.Context, c *tpp.Client, consent, scope, psu, password string, browser, quiet bool, errOut io.Writer) (*tpp.Tokens, error) {
+	binding := fmt.Sprintf("SBX-%04d", time.Now().UnixNano()%10000)
+	r, err := c.BackchannelAuthorize(ctx, consent, tpp.CIBAOptions{Scope: scope, LoginHint: psu, BindingMessage: binding})
+	if err != nil {
+		return nil, err
 	}
-	if err := c.Call(ctx, http.MethodGet, "/.well-known/openid-configuration", "", "", nil, http.StatusOK, &meta); err != nil {
-		return false, err
+	if browser {
+		fmt.Fprintf(errOut, "Log in as %s at %s/psu/apps and approve the request showing %s within %d s; polling meanwhile ...\n",
+			psu, c.Discovery().Issuer, binding, r.ExpiresIn)
+	} else if err := c.HeadlessCIBA(ctx, r.AuthReqID, psu, password, "approve", nil); err != nil {
+		return nil, err
 	}
-	return !strings.Contains(strings.Join(meta.AuthMethods, " "), "client_secret"), nil
+	interval := time.Duration(r.Interval) * time.Second
+	for {
+		toks, err := c.PollCIBA(ctx, r.AuthReqID)
+		var te *tpp.TokenError
+		switch {
+		case err == nil:
+			return toks, nil
+		case !errors.As(err, &te):
+			return nil, err
+		case te.Code == "slow_down":
+			interval += 5 * time.Second
+		case te.Code != "authorization_pending":
+			return nil, err
+		}
+		if !quiet {
+			fmt.Fprintf(errOut, "  %s: polling again in %s\n", te.Code, interval)
+		}
+		select {
+		case <-time.After(interval):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // issuerHint explains a failed discovery: go-oidc refuses a sandbox whose
@@ -360,14 +425,15 @@ func issuerHint(ctx context.Context, hc *http.Client, base string, err error) er
 	return err
 }
 
-// registerTPP registers the client: JSON in dev; in fapi a certificate for
-// mutual TLS and a software statement, both from the sandbox (admin token).
+// registerTPP registers the client: JSON in dev; in fapi and fapi2 a
+// certificate for mutual TLS and a software statement, both from the sandbox
+// (admin token).
 func registerTPP(ctx context.Context, c *tpp.Client, hc *http.Client, fapi bool, admin string) error {
 	if !fapi {
 		return c.Register(ctx, "private_key_jwt")
 	}
 	if admin == "" {
-		return errors.New("the sandbox runs the fapi profile: give its admin token (--admin-token or SANDBOX_ADMIN_TOKEN) so the TPP can get a certificate and a software statement")
+		return errors.New("the sandbox runs a FAPI profile: give its admin token (--admin-token or SANDBOX_ADMIN_TOKEN) so the TPP can get a certificate and a software statement")
 	}
 	var cert struct {
 		Cert string `json:"certificate_pem"`

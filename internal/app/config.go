@@ -55,7 +55,7 @@ type Config struct {
 	// burst; gateway.Off: no limit).
 	ClientAuthFailures, ClientAuthFailuresIP gateway.Rate
 	// UnattendedLimit: AIS calls per consent per day without the PSU; -1
-	// means the profile's default (4 in fapi, off in dev).
+	// means the profile's default (4 in fapi and fapi2, off in dev).
 	UnattendedLimit int
 	CORSOrigins     []string
 	// MaxTenants bounds the tenants (/t/<name>/...) that exist, open or
@@ -71,7 +71,7 @@ type Config struct {
 	// (tests hold a tenant's seeding there).
 	TenantOpening func(name string)
 	// TLS serves HTTPS with the development CA's certificate and verifies
-	// client certificates (mutual TLS); the fapi profile turns it on.
+	// client certificates (mutual TLS); the fapi and fapi2 profiles turn it on.
 	TLS bool
 	// Connection limits: slow clients cannot hold connections.
 	ReadHeaderTimeout time.Duration
@@ -150,7 +150,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.StringVar(&cfg.Issuer, "issuer", cfg.Issuer, "public base URL of the sandbox, the OAuth issuer (default: derived from --addr)")
-	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "security profile: dev (relaxed, says so on every response) or fapi")
+	fs.StringVar(&cfg.Profile, "profile", cfg.Profile, "security profile: dev (relaxed, says so on every response), fapi (FAPI 1.0 Advanced) or fapi2 (FAPI 2.0 Security Profile)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "bearer token for /sandbox/... (generated, kept in the database and printed when absent)")
 	fs.BoolVar(&cfg.Reset, "reset", cfg.Reset, "re-seed the bank at start (clients and keys are kept)")
 	fs.Func("log-level", "log level: debug, info, warn or error (default info)", func(v string) error {
@@ -185,7 +185,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		cfg.ClientAuthFailuresIP, err = gateway.ParseRate(v)
 		return err
 	})
-	fs.IntVar(&cfg.UnattendedLimit, "unattended-limit", cfg.UnattendedLimit, "AIS calls per consent per day without x-fapi-customer-ip-address (-1: 4 in fapi, off in dev; 0: off)")
+	fs.IntVar(&cfg.UnattendedLimit, "unattended-limit", cfg.UnattendedLimit, "AIS calls per consent per day without x-fapi-customer-ip-address (-1: 4 in fapi and fapi2, off in dev; 0: off)")
 	fs.Func("cors-origins", "comma-separated origins allowed to call the resource APIs from a browser (none by default)", func(v string) error {
 		cfg.CORSOrigins = nil
 		for _, o := range strings.Split(v, ",") {
@@ -198,7 +198,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		}
 		return nil
 	})
-	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "serve HTTPS with a certificate from the sandbox's development CA and accept client certificates (mutual TLS); on in fapi")
+	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "serve HTTPS with a certificate from the sandbox's development CA and accept client certificates (mutual TLS); on in fapi and fapi2")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", cfg.ReadHeaderTimeout, "time a client has to send its request headers")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time a client has to send its whole request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
@@ -244,8 +244,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr %q: %w", c.Addr, err)
 	}
-	if c.Profile != oauth.ProfileDev && c.Profile != oauth.ProfileFAPI {
-		return fmt.Errorf("--profile %q: want dev or fapi", c.Profile)
+	if c.Profile != oauth.ProfileDev && !oauth.Strict(c.Profile) {
+		return fmt.Errorf("--profile %q: want dev, fapi or fapi2", c.Profile)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
@@ -281,12 +281,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--token-ttl %s: at least 1m", c.AccessTTL)
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	if c.Profile == oauth.ProfileFAPI {
-		c.TLS = true // FAPI: mutual TLS and certificate-bound tokens
+	if oauth.Strict(c.Profile) {
+		c.TLS = true // FAPI: TLS everywhere, mutual TLS for certificate-bound tokens
 	}
 	if c.UnattendedLimit < 0 {
 		c.UnattendedLimit = 0
-		if c.Profile == oauth.ProfileFAPI {
+		if oauth.Strict(c.Profile) {
 			c.UnattendedLimit = 4
 		}
 	}

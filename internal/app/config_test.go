@@ -41,6 +41,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			return c.ClientAuthFailuresIP == gateway.Rate{Per: 2, Burst: 10}
 		}, false},
 		{"ErrClientAuthFailures", []string{"--client-auth-failures", "lots"}, nil, nil, true},
+		{"ProfileFAPI2", []string{"--profile", "fapi2"}, nil, func(c Config) bool { return c.Profile == "fapi2" && c.TLS && c.UnattendedLimit == 4 }, false},
 		{"ErrProfile", []string{"--profile", "lax"}, nil, nil, true},
 		{"ErrAddr", []string{"--addr", "nonsense"}, nil, nil, true},
 		{"ErrEnvValue", nil, map[string]string{"SANDBOX_SEED": "many"}, nil, true},

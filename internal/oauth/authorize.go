@@ -35,7 +35,7 @@ const (
 type AuthParams struct {
 	ClientID            string `json:"client_id"`
 	ResponseType        string `json:"response_type"`
-	ResponseMode        string `json:"response_mode"` // fragment | query
+	ResponseMode        string `json:"response_mode"` // as asked, then as used: query, fragment, query.jwt, fragment.jwt
 	RedirectURI         string `json:"redirect_uri"`
 	Scope               string `json:"scope"`
 	State               string `json:"state,omitempty"`
@@ -120,10 +120,16 @@ func (s *Server) ParseAuthorize(ctx context.Context, q url.Values) (*AuthRequest
 			return nil, err
 		}
 		p.ViaPAR = true
+	case q.Get("request") != "" && s.FAPI2():
+		// FAPI 2.0 Security Profile 5.3.2.2-2: authorization requests come
+		// through PAR only.
+		return nil, pageErr("invalid_request", "the fapi2 profile takes authorization requests only through PAR (request_uri): push the request to %s first", s.Issuer+PathPAR)
 	case q.Get("request") != "":
 		if p, err = s.requestObject(ctx, c, q.Get("request")); err != nil {
 			return nil, err
 		}
+	case s.FAPI2():
+		return nil, pageErr("invalid_request", "the fapi2 profile takes authorization requests only through PAR: a request_uri is required")
 	default:
 		return nil, pageErr("invalid_request", "a signed request object (request or request_uri) is required")
 	}
@@ -170,6 +176,7 @@ func (s *Server) Consume(ctx context.Context, ar *AuthRequest) error {
 
 // checkParams applies the rules that can be reported to the redirect URI.
 func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*AuthRequest, error) {
+	asked := p.ResponseMode
 	switch p.ResponseType {
 	case ResponseCodeIDToken:
 		p.ResponseMode = "fragment"
@@ -178,6 +185,18 @@ func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*Aut
 	default:
 		p.ResponseMode = "fragment"
 		return nil, redirectErr(p, "unsupported_response_type", "response_type %q is not supported", p.ResponseType)
+	}
+	if p.ResponseType == ResponseCodeIDToken && s.FAPI2() {
+		return nil, redirectErr(p, "unsupported_response_type", "the fapi2 profile issues codes with response_type=code only, no hybrid flow (FAPI 2.0 Security Profile 5.3.2.2)")
+	}
+	mode, ok := responseMode(p.ResponseType, asked)
+	if !ok || (IsJARM(mode) && s.FAPI2()) {
+		return nil, redirectErr(p, "invalid_request", "response_mode %q is not supported with response_type %q in the %s profile", asked, p.ResponseType, s.Profile)
+	}
+	p.ResponseMode = mode
+	if p.ResponseType == ResponseCode && s.FAPI1() && !IsJARM(mode) {
+		// FAPI 1.0 Advanced 5.2.2-2: code id_token, or code with JARM.
+		return nil, redirectErr(p, "invalid_request", "the fapi profile takes response_type=code only with response_mode=jwt (JARM, FAPI 1.0 Advanced 5.2.2-2); or use \"code id_token\"")
 	}
 	if !slices.Contains(c.ResponseTypes, p.ResponseType) {
 		return nil, redirectErr(p, "unauthorized_client", "the client did not register response_type %q", p.ResponseType)
@@ -197,8 +216,10 @@ func (s *Server) checkParams(ctx context.Context, c *Client, p AuthParams) (*Aut
 	if p.ResponseType == ResponseCodeIDToken && p.Nonce == "" {
 		return nil, redirectErr(p, "invalid_request", "nonce is required with response_type \"code id_token\"")
 	}
-	if p.ResponseType == ResponseCode && !s.Dev() && !p.ViaPAR {
-		return nil, redirectErr(p, "invalid_request", "the fapi profile takes response_type=code only with a pushed request (PAR); use \"code id_token\"")
+	if s.FAPI1() && p.Nonce == "" {
+		// FAPI 1.0 Advanced 5.2.2.2-1 and 5.2.2.3-1: nonce whenever openid
+		// is requested (and it always is here).
+		return nil, redirectErr(p, "invalid_request", "nonce is required when the scope includes openid (FAPI 1.0 Advanced 5.2.2.3)")
 	}
 	if p.ResponseType == ResponseCode || p.CodeChallenge != "" {
 		// PKCE S256 is required for the code flow (FAPI 2 / SPEC §4.2) and
@@ -250,6 +271,7 @@ func consentScope(kind string) string {
 // requestClaims are a request object's claims.
 type requestClaims struct {
 	ResponseType        string          `json:"response_type"`
+	ResponseMode        string          `json:"response_mode"`
 	ClientID            string          `json:"client_id"`
 	RedirectURI         string          `json:"redirect_uri"`
 	Scope               string          `json:"scope"`
@@ -268,19 +290,12 @@ type requestClaims struct {
 // nbf. Times are real time (SPEC §8 "Two clocks").
 func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (AuthParams, error) {
 	var rc requestClaims
-	algs := []string{"PS256", "ES256"}
-	if c.RequestObjectSigningAlg != "" && c.RequestObjectSigningAlg != "HS256" {
-		algs = []string{c.RequestObjectSigningAlg}
-	}
-	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
-		algs = append(algs, "HS256")
-	}
 	err := parseJWT(raw, &rc, func(t *jwt.Token) (any, error) {
 		if t.Method.Alg() == "HS256" {
 			return []byte(c.secret), nil
 		}
 		return s.keyFor(ctx, c, t)
-	}, jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
+	}, jwt.WithValidMethods(s.requestAlgs(c)), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.Clock.Wall), jwt.WithLeeway(10*time.Second))
 	if err != nil {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object is invalid: %v", err)
 	}
@@ -291,25 +306,52 @@ func (s *Server) requestObject(ctx context.Context, c *Client, raw string) (Auth
 	if name, bad := controlClaim("", map[string]any(all)); bad {
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's %q holds control characters or is not UTF-8", name)
 	}
-	now := s.Clock.Wall()
 	switch {
 	case rc.Issuer != c.ClientID:
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's iss must be the client_id")
 	case rc.ClientID != c.ClientID:
 		return AuthParams{}, pageErr("invalid_request_object", "the request object's client_id must be the client's")
-	case !slices.Contains(rc.Audience, s.Issuer):
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's aud must be the issuer %s", s.Issuer)
-	case rc.NotBefore == nil:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object has no nbf")
-	case now.Sub(rc.NotBefore.Time) > MaxRequestObjectAge:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's nbf is more than 60 minutes in the past")
-	case rc.ExpiresAt.Time.Sub(rc.NotBefore.Time) > MaxRequestObjectLifetime:
-		return AuthParams{}, pageErr("invalid_request_object", "the request object's exp is more than 60 minutes after its nbf")
 	}
-	p := AuthParams{ClientID: rc.ClientID, ResponseType: rc.ResponseType, RedirectURI: rc.RedirectURI, Scope: rc.Scope,
+	if problem := s.requestJWTRules(rc.RegisteredClaims); problem != "" {
+		return AuthParams{}, pageErr("invalid_request_object", "the request object's %s", problem)
+	}
+	p := AuthParams{ClientID: rc.ClientID, ResponseType: rc.ResponseType, ResponseMode: rc.ResponseMode, RedirectURI: rc.RedirectURI, Scope: rc.Scope,
 		State: rc.State, Nonce: rc.Nonce, CodeChallenge: rc.CodeChallenge, CodeChallengeMethod: rc.CodeChallengeMethod}
 	p.IntentID, p.ACR = intentOf(rc.Claims)
 	return p, nil
+}
+
+// requestAlgs are the algorithms a client's signed requests may use: PS256
+// or ES256 (the one it registered, if any); in dev also HS256 with its
+// client secret.
+func (s *Server) requestAlgs(c *Client) []string {
+	algs := []string{"PS256", "ES256"}
+	if c.RequestObjectSigningAlg != "" && c.RequestObjectSigningAlg != "HS256" {
+		algs = []string{c.RequestObjectSigningAlg}
+	}
+	if s.Dev() && c.secret != "" && (c.RequestObjectSigningAlg == "" || c.RequestObjectSigningAlg == "HS256") {
+		algs = append(algs, "HS256")
+	}
+	return algs
+}
+
+// requestJWTRules are the rules of a signed request's audience and times
+// (FAPI 1 Advanced 5.2.2-13/15/17; CIBA Core §7.1.1 for authentication
+// requests): aud the issuer, nbf present and at most 60 minutes in the past,
+// exp at most 60 minutes after nbf. Times are real time (SPEC §8 "Two
+// clocks"). It names what is wrong, or returns "".
+func (s *Server) requestJWTRules(rc jwt.RegisteredClaims) string {
+	switch {
+	case !slices.Contains(rc.Audience, s.Issuer):
+		return "aud must be the issuer " + s.Issuer
+	case rc.NotBefore == nil:
+		return "nbf is missing"
+	case s.Clock.Wall().Sub(rc.NotBefore.Time) > MaxRequestObjectAge:
+		return "nbf is more than 60 minutes in the past"
+	case rc.ExpiresAt.Time.Sub(rc.NotBefore.Time) > MaxRequestObjectLifetime:
+		return "exp is more than 60 minutes after its nbf"
+	}
+	return ""
 }
 
 // intentOf reads claims.id_token.openbanking_intent_id.value (or, failing
@@ -361,10 +403,12 @@ func (s *Server) PushAuthorization(ctx context.Context, c *Client, form url.Valu
 			return "", 0, err
 		}
 	} else {
-		if !s.Dev() {
+		if s.FAPI1() {
 			return "", 0, oerr(400, "invalid_request", "the fapi profile requires a signed request object in the pushed request")
 		}
-		p = AuthParams{ClientID: c.ClientID, ResponseType: form.Get("response_type"), RedirectURI: form.Get("redirect_uri"),
+		// dev, and fapi2 (FAPI 2.0 Security Profile: request objects are
+		// optional), take plain parameters too.
+		p = AuthParams{ClientID: c.ClientID, ResponseType: form.Get("response_type"), ResponseMode: form.Get("response_mode"), RedirectURI: form.Get("redirect_uri"),
 			Scope: form.Get("scope"), State: form.Get("state"), Nonce: form.Get("nonce"),
 			CodeChallenge: form.Get("code_challenge"), CodeChallengeMethod: form.Get("code_challenge_method")}
 		p.IntentID, p.ACR = intentOf(json.RawMessage(form.Get("claims")))
@@ -472,21 +516,88 @@ func (s *Server) ErrorRedirect(e *AuthorizeError) string {
 	if e.Params.State != "" {
 		v.Set("state", e.Params.State)
 	}
-	return respond(e.Params, v)
+	p := e.Params
+	// An error found before the request's response_mode was settled still
+	// goes back the way the client asked for, if that way is a valid one.
+	if m, ok := responseMode(p.ResponseType, p.ResponseMode); ok {
+		p.ResponseMode = m
+	} else {
+		p.ResponseMode, _ = responseMode(p.ResponseType, "")
+	}
+	to, err := s.respond(p, v)
+	if err != nil {
+		// Only a broken signing key gets here: say so without JARM.
+		s.Log.Error("signing a JARM error response", "error", err)
+		p.ResponseMode = strings.TrimSuffix(p.ResponseMode, ".jwt")
+		to, _ = s.respond(p, url.Values{"error": {"server_error"}, "iss": {s.Issuer}, "state": {p.State}})
+	}
+	return to
 }
 
-func respond(p AuthParams, v url.Values) string {
+// JARMLifetime is how long a signed authorization response is valid (JARM
+// §4.1 recommends at most 10 minutes).
+const JARMLifetime = 10 * time.Minute
+
+// IsJARM reports whether a response mode is one of JARM's (response_mode
+// jwt, query.jwt, fragment.jwt).
+func IsJARM(mode string) bool { return strings.HasSuffix(mode, "jwt") }
+
+// responseMode is the mode the response is sent in for a response type and
+// the response_mode asked for (JARM §2.3; OAuth 2.0 Multiple Response Type
+// Encoding Practices §2.1: a response carrying an ID token never goes in the
+// query), and whether that combination is allowed.
+func responseMode(responseType, asked string) (string, bool) {
+	code := responseType == ResponseCode
+	switch asked {
+	case "":
+		if code {
+			return "query", true
+		}
+		return "fragment", true
+	case "jwt":
+		if code {
+			return "query.jwt", true
+		}
+		return "fragment.jwt", true
+	case "query", "query.jwt":
+		return asked, code
+	case "fragment", "fragment.jwt":
+		return asked, true
+	}
+	return "", false
+}
+
+// respond builds the redirect carrying an authorization response: its
+// parameters in the query or the fragment, or — with JARM — a JWT signed by
+// the bank (PS256) holding them with iss, aud = the client and exp, sent as
+// the one parameter response (JARM §2.1, §2.3).
+func (s *Server) respond(p AuthParams, v url.Values) (string, error) {
 	u, _ := url.Parse(p.RedirectURI)
-	if p.ResponseMode == "query" {
+	mode := p.ResponseMode
+	if IsJARM(mode) {
+		wall := s.Clock.Wall()
+		claims := jwt.MapClaims{"iss": s.Issuer, "aud": p.ClientID, "iat": wall.Unix(), "exp": wall.Add(JARMLifetime).Unix()}
+		for k := range v {
+			if k != "iss" { // the JWT's own iss says who answered (RFC 9207 §2.4)
+				claims[k] = v.Get(k)
+			}
+		}
+		signed, err := s.Keys.Sign(claims, "JWT")
+		if err != nil {
+			return "", err
+		}
+		v, mode = url.Values{"response": {signed}}, strings.TrimSuffix(mode, ".jwt")
+	}
+	if mode == "query" {
 		q := u.Query()
 		for k, vs := range v {
 			q[k] = vs
 		}
 		u.RawQuery = q.Encode()
-		return u.String()
+		return u.String(), nil
 	}
 	u.Fragment = ""
-	return u.String() + "#" + v.Encode()
+	return u.String() + "#" + v.Encode(), nil
 }
 
 // halfHash is the OIDC c_hash / s_hash / at_hash of a value for an RS/PS256
@@ -510,7 +621,6 @@ type Decision struct {
 // token) on approval, error=access_denied on denial (the consent becomes
 // Rejected).
 func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (string, error) {
-	now := s.Clock.Now()
 	p := ar.Params
 	if err := s.Consume(ctx, ar); err != nil {
 		return "", err
@@ -521,80 +631,18 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 	if !d.Approve && ar.Reauth {
 		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU did not re-authorise the consent"}), nil
 	}
-	if !d.Approve {
-		_, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-			if c.Status != bank.StatusAwaitingAuthorisation {
-				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
-			}
-			c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
-			return nil
-		})
-		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
-			return "", err
-		}
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: cmp.Or(d.Why, "the PSU denied the request")}), nil
-	}
-	eligible, err := s.Eligible(ctx, ar.Consent, d.PSU)
+	refused, err := s.settle(ctx, ar.Consent, ar.Reauth, d)
 	if err != nil {
 		return "", err
 	}
-	chosen := d.Accounts
-	if len(chosen) == 0 {
-		for _, a := range eligible {
-			chosen = append(chosen, a.ID)
-		}
-		if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
-			chosen = chosen[:1]
-		}
-	}
-	if d.Limit > 0 && len(chosen) > d.Limit {
-		chosen = chosen[:d.Limit]
-	}
-	if ar.Consent.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
-		return "", &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}
-	}
-	for _, id := range chosen {
-		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
-			return "", &AuthorizeError{Code: "invalid_request", Description: fmt.Sprintf("account %s is not one the PSU can choose for this consent", id)}
-		}
-	}
-	if len(chosen) == 0 {
-		// A failed authorisation rejects the consent (R/W profile).
-		if !ar.Reauth {
-			if _, err := s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-				if c.Status == bank.StatusAwaitingAuthorisation {
-					c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
-				}
-				return nil
-			}); err != nil {
-				return "", err
-			}
-		}
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "access_denied", Description: "the PSU has no account this consent can use"}), nil
-	}
-	_, err = s.Store.UpdateConsent(ctx, ar.Consent.ID, func(c *bank.Consent) error {
-		if ar.Reauth {
-			if c.Status != bank.StatusAuthorised || c.PSU != d.PSU {
-				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
-			}
-			c.PSURevoked, c.Accounts = false, chosen
-			return nil
-		}
-		if c.Status != bank.StatusAwaitingAuthorisation {
-			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
-		}
-		c.Status, c.StatusAt, c.PSU, c.Accounts = bank.StatusAuthorised, now, d.PSU, chosen
-		return nil
-	})
-	if bank.KindOf(err) == bank.KindConsentStatus {
-		return s.ErrorRedirect(&AuthorizeError{Params: p, Code: "invalid_request", Description: err.Error()}), nil
-	}
-	if err != nil {
-		return "", err
+	if refused != nil {
+		refused.Params = p
+		return s.ErrorRedirect(refused), nil
 	}
 	// The PSU has just authenticated and approved: every ID token of this
 	// grant, refreshed ones included, carries this auth_time (OIDC Core §2).
 	authTime := s.Clock.Wall()
+	now := s.Clock.Now()
 	code := randomToken()
 	if err := s.Store.SaveCode(ctx, store.AuthCode{Hash: hash(code), ClientID: ar.Client.ClientID, ConsentID: ar.Consent.ID,
 		PSU: d.PSU, RedirectURI: p.RedirectURI, Scope: p.Scope, Nonce: p.Nonce, CodeChallenge: p.CodeChallenge,
@@ -613,7 +661,86 @@ func (s *Server) Decide(ctx context.Context, ar *AuthRequest, d Decision) (strin
 		}
 		v.Set("id_token", idt)
 	}
-	return respond(p, v), nil
+	return s.respond(p, v)
+}
+
+// settle records the PSU's decision on a consent — the redirect flows' and
+// the decoupled one's: Rejected on a denial, Authorised with the accounts
+// the PSU chose on approval (for a re-authorisation, the accounts change and
+// the PSU's revocation is lifted). A refusal to report to the client comes
+// back as an AuthorizeError without its Params; a choice the PSU cannot make
+// (an account not theirs) as the error.
+func (s *Server) settle(ctx context.Context, cn *bank.Consent, reauth bool, d Decision) (*AuthorizeError, error) {
+	now := s.Clock.Now()
+	if !d.Approve {
+		_, err := s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+			if c.Status != bank.StatusAwaitingAuthorisation {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+			return nil
+		})
+		if err != nil && bank.KindOf(err) != bank.KindConsentStatus {
+			return nil, err
+		}
+		return &AuthorizeError{Code: "access_denied", Description: cmp.Or(d.Why, "the PSU denied the request")}, nil
+	}
+	eligible, err := s.Eligible(ctx, cn, d.PSU)
+	if err != nil {
+		return nil, err
+	}
+	chosen := d.Accounts
+	if len(chosen) == 0 {
+		for _, a := range eligible {
+			chosen = append(chosen, a.ID)
+		}
+		if cn.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+			chosen = chosen[:1]
+		}
+	}
+	if d.Limit > 0 && len(chosen) > d.Limit {
+		chosen = chosen[:d.Limit]
+	}
+	if cn.Kind != bank.ConsentAccountAccess && len(chosen) > 1 {
+		return nil, &AuthorizeError{Code: "invalid_request", Description: "a payment is made from one account: choose exactly one"}
+	}
+	for _, id := range chosen {
+		if !slices.ContainsFunc(eligible, func(a bank.Account) bool { return a.ID == id }) {
+			return nil, &AuthorizeError{Code: "invalid_request", Description: fmt.Sprintf("account %s is not one the PSU can choose for this consent", id)}
+		}
+	}
+	if len(chosen) == 0 {
+		// A failed authorisation rejects the consent (R/W profile).
+		if !reauth {
+			if _, err := s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+				if c.Status == bank.StatusAwaitingAuthorisation {
+					c.Status, c.StatusAt, c.PSU = bank.StatusRejected, now, d.PSU
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return &AuthorizeError{Code: "access_denied", Description: "the PSU has no account this consent can use"}, nil
+	}
+	_, err = s.Store.UpdateConsent(ctx, cn.ID, func(c *bank.Consent) error {
+		if reauth {
+			if c.Status != bank.StatusAuthorised || c.PSU != d.PSU {
+				return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s", c.Status)
+			}
+			c.PSURevoked, c.Accounts = false, chosen
+			return nil
+		}
+		if c.Status != bank.StatusAwaitingAuthorisation {
+			return bank.Errorf(bank.KindConsentStatus, "", "the consent is %s, not AwaitingAuthorisation", c.Status)
+		}
+		c.Status, c.StatusAt, c.PSU, c.Accounts = bank.StatusAuthorised, now, d.PSU, chosen
+		return nil
+	})
+	if bank.KindOf(err) == bank.KindConsentStatus {
+		return &AuthorizeError{Code: "invalid_request", Description: err.Error()}, nil
+	}
+	return nil, err
 }
 
 func optionalHash(s string) any {

@@ -58,6 +58,16 @@ type Metadata struct {
 	SoftwareStatement           string              `json:"software_statement,omitempty"`
 	OrgID                       string              `json:"org_id,omitempty"`
 	SoftwareRoles               []string            `json:"software_roles,omitempty"`
+	// AuthorizationSignedResponseAlg is JARM's (§3): PS256 only.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
+	// DPoPBoundAccessTokens: the client's tokens are bound to its DPoP key
+	// (RFC 9449 §5.2), not to its certificate.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// Decoupled authentication (OpenID CIBA Core 1.0 §4).
+	BackchannelTokenDeliveryMode               string `json:"backchannel_token_delivery_mode,omitempty"`
+	BackchannelClientNotificationEndpoint      string `json:"backchannel_client_notification_endpoint,omitempty"`
+	BackchannelAuthenticationRequestSigningAlg string `json:"backchannel_authentication_request_signing_alg,omitempty"`
+	BackchannelUserCodeParameter               bool   `json:"backchannel_user_code_parameter,omitempty"`
 }
 
 // Client is a registered client, ready to authenticate.
@@ -87,21 +97,37 @@ func (s *Server) validate(m *Metadata) error {
 		m.GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken}
 	}
 	for _, g := range m.GrantTypes {
-		if g != GrantAuthorizationCode && g != GrantClientCredentials && g != GrantRefreshToken {
+		if g != GrantAuthorizationCode && g != GrantClientCredentials && g != GrantRefreshToken && g != GrantCIBA {
 			return errMetadata("grant_types: %q is not supported", g)
 		}
 	}
+	if err := s.checkCIBAMetadata(m); err != nil {
+		return err
+	}
 	code := slices.Contains(m.GrantTypes, GrantAuthorizationCode)
 	if len(m.ResponseTypes) == 0 && code {
-		m.ResponseTypes = []string{ResponseCodeIDToken}
-		if dev {
-			m.ResponseTypes = append(m.ResponseTypes, ResponseCode)
+		switch {
+		case s.FAPI2():
+			m.ResponseTypes = []string{ResponseCode}
+		case dev:
+			m.ResponseTypes = []string{ResponseCodeIDToken, ResponseCode}
+		default:
+			m.ResponseTypes = []string{ResponseCodeIDToken}
 		}
 	}
 	for _, r := range m.ResponseTypes {
 		if r != ResponseCodeIDToken && r != ResponseCode {
 			return errMetadata("response_types: %q is not supported (use \"code id_token\" or \"code\")", r)
 		}
+		if r == ResponseCodeIDToken && s.FAPI2() {
+			return errMetadata("response_types: the fapi2 profile has no hybrid flow; register \"code\" (FAPI 2.0 Security Profile 5.3.2.2)")
+		}
+	}
+	if m.DPoPBoundAccessTokens && s.FAPI1() {
+		return errMetadata("dpop_bound_access_tokens: the fapi profile (FAPI 1.0 Advanced) binds tokens to certificates (RFC 8705); DPoP is in dev and fapi2")
+	}
+	if a := m.AuthorizationSignedResponseAlg; a != "" && (a != "PS256" || s.FAPI2()) {
+		return errMetadata("authorization_signed_response_alg: the bank signs authorization responses (JARM) with PS256, and not in the fapi2 profile")
 	}
 	if code && len(m.RedirectURIs) == 0 {
 		return errRedirectURI("redirect_uris is required for the authorization_code grant")

@@ -33,6 +33,15 @@ type Discovery struct {
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	TLSClientCertificateBoundAccessTokens      bool     `json:"tls_client_certificate_bound_access_tokens"`
+	// JARM (signed authorization responses).
+	AuthorizationSigningAlgValuesSupported []string `json:"authorization_signing_alg_values_supported,omitempty"`
+	// DPoP (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// Decoupled authentication (OpenID CIBA Core 1.0 §4).
+	BackchannelAuthenticationEndpoint                         string   `json:"backchannel_authentication_endpoint"`
+	BackchannelTokenDeliveryModesSupported                    []string `json:"backchannel_token_delivery_modes_supported"`
+	BackchannelAuthenticationRequestSigningAlgValuesSupported []string `json:"backchannel_authentication_request_signing_alg_values_supported"`
+	BackchannelUserCodeParameterSupported                     bool     `json:"backchannel_user_code_parameter_supported"`
 }
 
 // Discovery describes the server.
@@ -46,6 +55,17 @@ func (s *Server) Discovery() Discovery {
 	if s.TLSClientAuth {
 		auth = append(auth, AuthTLSClient)
 	}
+	responseTypes := []string{ResponseCodeIDToken, ResponseCode}
+	// What checkParams takes: fapi needs JARM with code and never puts an
+	// ID token in the query; fapi2 answers code in the query only.
+	modes := []string{"query", "fragment", "jwt", "query.jwt", "fragment.jwt"}
+	jarm, dpop := []string{"PS256"}, DPoPAlgs
+	switch {
+	case s.FAPI1():
+		modes, dpop = modes[1:], nil
+	case s.FAPI2():
+		responseTypes, modes, jarm = []string{ResponseCode}, []string{"query"}, nil
+	}
 	return Discovery{
 		Issuer:                                     s.Issuer,
 		AuthorizationEndpoint:                      s.Issuer + PathAuthorize,
@@ -57,9 +77,9 @@ func (s *Server) Discovery() Discovery {
 		UserinfoEndpoint:                           s.Issuer + PathUserinfo,
 		JWKSURI:                                    s.Issuer + PathJWKS,
 		ScopesSupported:                            allScopes,
-		ResponseTypesSupported:                     []string{ResponseCodeIDToken, ResponseCode},
-		ResponseModesSupported:                     []string{"fragment", "query"},
-		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken},
+		ResponseTypesSupported:                     responseTypes,
+		ResponseModesSupported:                     modes,
+		GrantTypesSupported:                        []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantCIBA},
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{"PS256"},
 		RequestObjectSigningAlgValuesSupported:     objAlgs,
@@ -70,12 +90,18 @@ func (s *Server) Discovery() Discovery {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "openbanking_intent_id",
 			"c_hash", "s_hash", "at_hash", "http://openbanking.org.uk/refresh_token_expires_at"},
-		ClaimsParameterSupported:                   true,
-		RequestParameterSupported:                  true,
-		RequestURIParameterSupported:               true,
-		RequireRequestURIRegistration:              false,
-		AuthorizationResponseIssParameterSupported: true,
-		ACRValuesSupported:                         []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
-		TLSClientCertificateBoundAccessTokens:      s.TLSClientAuth,
+		ClaimsParameterSupported:                                  true,
+		RequestParameterSupported:                                 true,
+		RequestURIParameterSupported:                              true,
+		RequireRequestURIRegistration:                             false,
+		RequirePushedAuthorizationRequests:                        s.FAPI2(),
+		AuthorizationSigningAlgValuesSupported:                    jarm,
+		DPoPSigningAlgValuesSupported:                             dpop,
+		BackchannelAuthenticationEndpoint:                         s.Issuer + PathBackchannel,
+		BackchannelTokenDeliveryModesSupported:                    []string{CIBAPoll, CIBAPing},
+		BackchannelAuthenticationRequestSigningAlgValuesSupported: objAlgs,
+		AuthorizationResponseIssParameterSupported:                true,
+		ACRValuesSupported:                                        []string{"urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"},
+		TLSClientCertificateBoundAccessTokens:                     s.TLSClientAuth,
 	}
 }

@@ -18,6 +18,9 @@ type Error struct {
 	Rule string
 	// RetryAfter, when set, goes out as Retry-After (429).
 	RetryAfter time.Duration
+	// DPoPNonce, when set, goes out as DPoP-Nonce (use_dpop_nonce, RFC
+	// 9449 §8).
+	DPoPNonce string
 }
 
 // WithRule returns the error with its audit rule set.

@@ -23,6 +23,10 @@ type TokenParams struct {
 	CodeVerifier string
 	RefreshToken string
 	Scope        string
+	// Proof is the request's verified DPoP proof (TokenProof), or nil.
+	Proof *Proof
+	// AuthReqID is the CIBA grant's (CIBA Core §10.1).
+	AuthReqID string
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1).
@@ -36,31 +40,35 @@ type TokenResponse struct {
 }
 
 // Token runs a grant for an authenticated client. cnf, when set, is the
-// thumbprint of the client certificate the tokens are bound to.
+// thumbprint of the client certificate the request came with; the tokens
+// are bound to it or to the DPoP proof's key (bind).
 func (s *Server) Token(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
 	if p.GrantType == "" {
 		return nil, errInvalidRequest("grant_type is missing")
 	}
-	if !slices.Contains([]string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}, p.GrantType) {
+	if !slices.Contains([]string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantCIBA}, p.GrantType) {
 		return nil, oerr(400, "unsupported_grant_type", "grant_type %q is not supported", p.GrantType)
 	}
 	if !c.hasGrant(p.GrantType) {
 		return nil, errUnauthorizedClient("the client did not register the %s grant", p.GrantType)
 	}
-	if !s.Dev() && cnf == "" {
-		// FAPI: tokens are bound to the client's certificate (RFC 8705).
-		return nil, errInvalidClient("the fapi profile needs mutual TLS: present a client certificate from the sandbox's CA")
+	// FAPI: tokens are sender-constrained (RFC 8705, RFC 9449).
+	b, err := s.bind(c, cnf, p.Proof)
+	if err != nil {
+		return nil, err
 	}
 	switch p.GrantType {
 	case GrantClientCredentials:
-		return s.clientCredentials(ctx, c, p.Scope, cnf)
+		return s.clientCredentials(ctx, c, p.Scope, b)
 	case GrantAuthorizationCode:
-		return s.exchangeCode(ctx, c, p, cnf)
+		return s.exchangeCode(ctx, c, p, b)
+	case GrantCIBA:
+		return s.cibaGrant(ctx, c, p, b)
 	}
-	return s.refresh(ctx, c, p, cnf)
+	return s.refresh(ctx, c, p, b)
 }
 
-func (s *Server) clientCredentials(ctx context.Context, c *Client, scope, cnf string) (*TokenResponse, error) {
+func (s *Server) clientCredentials(ctx context.Context, c *Client, scope string, b binding) (*TokenResponse, error) {
 	registered := strings.Fields(c.Scope)
 	var granted []string
 	if scope == "" {
@@ -83,18 +91,18 @@ func (s *Server) clientCredentials(ctx context.Context, c *Client, scope, cnf st
 		return nil, errInvalidScope("no scope to grant")
 	}
 	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: strings.Join(granted, " "),
-		GrantType: GrantClientCredentials, CNF: cnf})
+		GrantType: GrantClientCredentials, CNF: b.CNF, JKT: b.JKT})
 	if err != nil {
 		return nil, err
 	}
-	return &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: strings.Join(granted, " ")}, nil
+	return &TokenResponse{AccessToken: iss.Token, TokenType: b.tokenType(), ExpiresIn: iss.ExpiresIn, Scope: strings.Join(granted, " ")}, nil
 }
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3): single use,
 // unexpired, issued to this client for this redirect URI, and with PKCE the
 // verifier must match (RFC 7636 §4.6). A second use revokes what the first
 // issued.
-func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
+func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, b binding) (*TokenResponse, error) {
 	if p.Code == "" {
 		return nil, errInvalidRequest("code is missing")
 	}
@@ -132,7 +140,7 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 	if !cn.Usable(now) {
 		return nil, errInvalidGrant("the consent is no longer authorised")
 	}
-	resp, err := s.issueForConsent(ctx, c, &cn, grant{PSU: code.PSU, Scope: code.Scope, Nonce: code.Nonce, Code: h, CNF: cnf,
+	resp, err := s.issueForConsent(ctx, c, &cn, grant{PSU: code.PSU, Scope: code.Scope, Nonce: code.Nonce, Code: h, binding: b,
 		Type: GrantAuthorizationCode, AuthTime: code.AuthTime})
 	if err != nil {
 		return nil, err
@@ -152,9 +160,12 @@ func (s *Server) exchangeCode(ctx context.Context, c *Client, p TokenParams, cnf
 type grant struct {
 	PSU, Scope, Nonce string
 	Code              string // hash of the authorization code
-	CNF               string
-	Type              string // the grant type of this request
-	AuthTime          time.Time
+	binding
+	Type     string // the grant type of this request
+	AuthTime time.Time
+	// Refresh, on a refresh without rotation (fapi2), is the refresh token
+	// that stays in use: no new one is issued.
+	Refresh *store.Token
 }
 
 // issueForConsent issues an access token bound to a consent, a refresh token
@@ -162,16 +173,19 @@ type grant struct {
 // token.
 func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consent, g grant) (*TokenResponse, error) {
 	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: g.Scope, GrantType: g.Type, Consent: cn,
-		PSU: g.PSU, Code: g.Code, CNF: g.CNF})
+		PSU: g.PSU, Code: g.Code, CNF: g.CNF, JKT: g.JKT})
 	if err != nil {
 		return nil, err
 	}
-	resp := &TokenResponse{AccessToken: iss.Token, TokenType: "Bearer", ExpiresIn: iss.ExpiresIn, Scope: g.Scope}
+	resp := &TokenResponse{AccessToken: iss.Token, TokenType: g.tokenType(), ExpiresIn: iss.ExpiresIn, Scope: g.Scope}
 	var refreshExp time.Time
-	if c.hasGrant(GrantRefreshToken) && (cn.Kind == bank.ConsentAccountAccess || cn.Kind == bank.ConsentFundsConfirmation) {
+	if g.Refresh != nil && !g.Refresh.ExpiresAt.IsZero() {
+		refreshExp = s.Clock.Wall().Add(g.Refresh.ExpiresAt.Sub(s.Clock.Now()))
+	}
+	if g.Refresh == nil && c.hasGrant(GrantRefreshToken) && (cn.Kind == bank.ConsentAccountAccess || cn.Kind == bank.ConsentFundsConfirmation) {
 		now := s.Clock.Now()
 		rec := store.Token{Kind: "refresh", ClientID: c.ClientID, ConsentID: cn.ID, PSU: g.PSU, Scope: g.Scope,
-			GrantType: g.Type, IssuedAt: now, Code: g.Code, CNF: g.CNF, AuthTime: g.AuthTime}
+			GrantType: g.Type, IssuedAt: now, Code: g.Code, CNF: g.CNF, JKT: g.JKT, AuthTime: g.AuthTime}
 		if s.RefreshTTL > 0 {
 			rec.ExpiresAt = now.Add(s.RefreshTTL)
 		}
@@ -201,7 +215,14 @@ func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consen
 // is revoked and the reuse is flagged for the anomaly rules. A token revoked
 // any other way — by the PSU, a consent deletion, RFC 7009 — is simply
 // invalid_grant: its holder did nothing wrong by trying it.
-func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf string) (*TokenResponse, error) {
+//
+// In fapi2 refresh tokens do not rotate (FAPI 2.0 Security Profile
+// 5.3.2.1-10 allows rotation only where a retry with the previous token
+// succeeds): the same refresh token serves until it expires or is revoked.
+//
+// A refresh token is bound as its access tokens are: to the client
+// certificate, or to the DPoP key (RFC 9449 §5).
+func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, b binding) (*TokenResponse, error) {
 	if p.RefreshToken == "" {
 		return nil, errInvalidRequest("refresh_token is missing")
 	}
@@ -220,8 +241,10 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 		return nil, errInvalidGrant("the refresh token was revoked")
 	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
 		return nil, errInvalidGrant("the refresh token has expired")
-	case rec.CNF != cnf:
+	case rec.CNF != b.CNF:
 		return nil, errInvalidGrant("the refresh token is bound to another certificate")
+	case rec.JKT != b.JKT:
+		return nil, errInvalidGrant("the refresh token is bound to another DPoP key").WithRule("dpop.key_mismatch")
 	}
 	cn, err := s.Store.Consent(ctx, rec.ConsentID)
 	if err != nil {
@@ -239,6 +262,10 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 		}
 		scope = p.Scope
 	}
+	if s.FAPI2() {
+		return s.issueForConsent(ctx, c, &cn, grant{PSU: rec.PSU, Scope: scope, Code: rec.Code, binding: b, Type: GrantRefreshToken,
+			AuthTime: rec.AuthTime, Refresh: &rec})
+	}
 	// The rotation is one atomic update: of two concurrent refreshes with the
 	// same token one wins, the other counts as reuse.
 	switch err := s.Store.RotateRefresh(ctx, rec.JTI, now); {
@@ -249,7 +276,7 @@ func (s *Server) refresh(ctx context.Context, c *Client, p TokenParams, cnf stri
 	case err != nil:
 		return nil, err
 	}
-	return s.issueForConsent(ctx, c, &cn, grant{PSU: rec.PSU, Scope: scope, Code: rec.Code, CNF: cnf, Type: GrantRefreshToken,
+	return s.issueForConsent(ctx, c, &cn, grant{PSU: rec.PSU, Scope: scope, Code: rec.Code, binding: b, Type: GrantRefreshToken,
 		AuthTime: rec.AuthTime})
 }
 
@@ -322,8 +349,9 @@ func (s *Server) Introspect(ctx context.Context, c *Client, token string) (*Intr
 	if !rec.ExpiresAt.IsZero() {
 		out.Exp = s.Clock.Wall().Add(rec.ExpiresAt.Sub(now)).Unix()
 	}
-	if rec.CNF != "" {
-		out.CNF = &Confirmation{X5tS256: rec.CNF}
+	out.CNF = confirmation(rec.CNF, rec.JKT)
+	if rec.JKT != "" && rec.Kind == "access" {
+		out.TokenType = TokenTypeDPoP
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -17,11 +18,18 @@ import (
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
-// Profiles (SPEC §4.2).
+// Profiles: dev relaxes the rules and says so; fapi is FAPI 1.0 Advanced
+// (Final) as UK Open Banking profiles it; fapi2 is the FAPI 2.0 Security
+// Profile (Final).
 const (
-	ProfileDev  = "dev"
-	ProfileFAPI = "fapi"
+	ProfileDev   = "dev"
+	ProfileFAPI  = "fapi"
+	ProfileFAPI2 = "fapi2"
 )
+
+// Strict reports whether a profile is one of the FAPI ones, which allow
+// none of dev's relaxations.
+func Strict(profile string) bool { return profile == ProfileFAPI || profile == ProfileFAPI2 }
 
 // Scopes of the UK OB APIs.
 const (
@@ -35,6 +43,7 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	GrantCIBA              = "urn:openid:params:grant-type:ciba" // OpenID CIBA Core 1.0 §10.1
 )
 
 // Server is the authorization server.
@@ -44,7 +53,7 @@ type Server struct {
 	Keys       *Keys
 	Log        *slog.Logger
 	Issuer     string // the issuer identifier: the sandbox's public base URL
-	Profile    string // ProfileDev | ProfileFAPI
+	Profile    string // ProfileDev | ProfileFAPI | ProfileFAPI2
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration // 0: refresh tokens do not expire
 	CodeTTL    time.Duration
@@ -57,10 +66,17 @@ type Server struct {
 	JWKSRoots  *x509.CertPool
 	// AuthFailures limits failed client authentications (nil: no limit).
 	AuthFailures *gateway.AuthFailures
+	// Notify calls clients' CIBA notification endpoints (ping mode): the
+	// guarded client of package egress (nil: one allowing private
+	// addresses, with the system's roots).
+	Notify *http.Client
 
 	jwksMu   sync.Mutex
 	jwks     *jwksCache
 	verified verifiedTokens // access tokens already verified
+
+	nonceMu  sync.Mutex
+	nonceKey []byte // the MAC key of DPoP nonces, from the settings table
 }
 
 // Defaults for the lifetimes.
@@ -82,10 +98,17 @@ const (
 	PathJWKS          = "/as/jwks"
 	PathDiscovery     = "/.well-known/openid-configuration"
 	PathAuthorizeDone = "/as/authorize/done"
+	PathBackchannel   = "/as/bc-authorize" // CIBA backchannel authentication endpoint
 )
 
 // Dev reports whether the dev profile's relaxations apply.
-func (s *Server) Dev() bool { return s.Profile != ProfileFAPI }
+func (s *Server) Dev() bool { return !Strict(s.Profile) }
+
+// FAPI1 reports whether the server runs FAPI 1.0 Advanced (the fapi profile).
+func (s *Server) FAPI1() bool { return s.Profile == ProfileFAPI }
+
+// FAPI2 reports whether the server runs the FAPI 2.0 Security Profile.
+func (s *Server) FAPI2() bool { return s.Profile == ProfileFAPI2 }
 
 // randomToken is 32 random bytes, base64url: codes, refresh tokens, secrets.
 func randomToken() string {

@@ -24,9 +24,19 @@ type AccessClaims struct {
 	jwt.RegisteredClaims
 }
 
-// Confirmation binds a token to a client certificate (RFC 8705 §3.1).
+// Confirmation binds a token to a client certificate (RFC 8705 §3.1) or
+// a DPoP key (RFC 9449 §6.1).
 type Confirmation struct {
-	X5tS256 string `json:"x5t#S256"`
+	X5tS256 string `json:"x5t#S256,omitempty"`
+	JKT     string `json:"jkt,omitempty"`
+}
+
+// confirmation is the cnf claim of a token so bound, or nil.
+func confirmation(cnf, jkt string) *Confirmation {
+	if cnf == "" && jkt == "" {
+		return nil
+	}
+	return &Confirmation{X5tS256: cnf, JKT: jkt}
 }
 
 // TokenRequest describes an access token to issue.
@@ -38,6 +48,7 @@ type TokenRequest struct {
 	PSU       string
 	Code      string // hash of the authorization code it came from
 	CNF       string
+	JKT       string // the DPoP key it is bound to (RFC 9449)
 }
 
 // Issued is an issued access token.
@@ -62,7 +73,7 @@ func (s *Server) IssueAccess(ctx context.Context, r TokenRequest) (Issued, error
 		IssuedAt: jwt.NewNumericDate(wall), ExpiresAt: jwt.NewNumericDate(wall.Add(ttl)),
 	}}
 	rec := store.Token{JTI: jti, Kind: "access", ClientID: r.ClientID, Scope: r.Scope, GrantType: r.GrantType,
-		IssuedAt: now, ExpiresAt: now.Add(ttl), Code: r.Code, CNF: r.CNF}
+		IssuedAt: now, ExpiresAt: now.Add(ttl), Code: r.Code, CNF: r.CNF, JKT: r.JKT}
 	if r.Consent != nil {
 		claims.IntentID = r.Consent.ID
 		rec.ConsentID = r.Consent.ID
@@ -71,9 +82,7 @@ func (s *Server) IssueAccess(ctx context.Context, r TokenRequest) (Issued, error
 		sub, rec.PSU = r.PSU, r.PSU
 	}
 	claims.Subject = sub
-	if r.CNF != "" {
-		claims.CNF = &Confirmation{X5tS256: r.CNF}
-	}
+	claims.CNF = confirmation(r.CNF, r.JKT)
 	tok, err := s.Keys.Sign(claims, "at+jwt")
 	if err != nil {
 		return Issued{}, err
@@ -103,7 +112,17 @@ var ErrUnauthenticated = &bank.Error{Kind: bank.KindUnauthenticated, Message: "i
 // certThumb is the x5t#S256 of the client certificate the call came with
 // ("" without mutual TLS): a token bound to a certificate (RFC 8705 §3) works
 // only with that certificate.
+//
+// A DPoP-bound token is refused here: it needs its proof
+// (AuthenticateRequest).
 func (s *Server) Authenticate(ctx context.Context, bearer, certThumb string) (*Principal, error) {
+	return s.authenticateToken(ctx, bearer, certThumb, nil)
+}
+
+// authenticateToken is Authenticate with the DPoP proof that came with the token
+// (nil: none): a DPoP-bound token needs a proof by its key, and a proof
+// comes only with a DPoP-bound token.
+func (s *Server) authenticateToken(ctx context.Context, bearer, certThumb string, proof *Proof) (*Principal, error) {
 	jti, err := s.parseAccess(bearer)
 	if err != nil {
 		return nil, ErrUnauthenticated
@@ -120,7 +139,11 @@ func (s *Server) Authenticate(ctx context.Context, bearer, certThumb string) (*P
 	switch {
 	case t.Kind != "access", !t.RevokedAt.IsZero(), !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
 		return nil, ErrUnauthenticated
-	case t.CNF != "" && t.CNF != certThumb, t.CNF == "" && !s.Dev():
+	case t.JKT != "" && proof == nil:
+		return nil, errNeedsDPoP
+	case t.JKT != "" && proof.JKT != t.JKT, t.JKT == "" && proof != nil:
+		return nil, ErrUnauthenticated
+	case t.CNF != "" && t.CNF != certThumb, t.CNF == "" && t.JKT == "" && !s.Dev():
 		return nil, ErrUnauthenticated
 	case acc.Suspended != "":
 		return nil, bank.Errorf(bank.KindForbidden, "", "client suspended: %s", acc.Suspended)

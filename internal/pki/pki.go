@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -126,6 +127,7 @@ type Request struct {
 	OrgUnit      string
 	Hosts        []string // server certificates: DNS names and IPs
 	Server       bool
+	RSA          bool // an RSA key (2048 bits) rather than ECDSA P-256
 	Signing      bool // a signing certificate rather than a transport one
 	Expired      bool // already expired (to test failure)
 	Revoked      bool // listed as revoked at once (to test failure)
@@ -133,7 +135,13 @@ type Request struct {
 
 // Issue makes a certificate signed by the CA.
 func (ca *CA) Issue(ctx context.Context, r Request, now time.Time) (*Issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var key crypto.Signer
+	var err error
+	if r.RSA {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +171,7 @@ func (ca *CA) Issue(ctx context.Context, r Request, now time.Time) (*Issued, err
 	default:
 		tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
 	if err != nil {
 		return nil, err
 	}
@@ -189,12 +197,16 @@ func Thumbprint(der []byte) string {
 }
 
 // ServerCert returns the server's certificate for the hosts, made once and
-// kept (remade when the hosts change).
-func (ca *CA) ServerCert(ctx context.Context, hosts []string, now time.Time) (tls.Certificate, error) {
+// kept (remade when the hosts change): an RSA one with withRSA (the FAPI
+// cipher suites are ECDHE-RSA), else ECDSA.
+func (ca *CA) ServerCert(ctx context.Context, hosts []string, withRSA bool, now time.Time) (tls.Certificate, error) {
 	name := fmt.Sprintf("server:%v", hosts)
+	if withRSA {
+		name = "server-rsa:" + name
+	}
 	certPEM, keyPEM, err := ca.store.PKIItem(ctx, name)
 	if errors.Is(err, bank.ErrNotFound) {
-		is, err := ca.Issue(ctx, Request{CommonName: hosts[0], Organisation: "Open Banking Sandbox", Hosts: hosts, Server: true}, now)
+		is, err := ca.Issue(ctx, Request{CommonName: hosts[0], Organisation: "Open Banking Sandbox", Hosts: hosts, Server: true, RSA: withRSA}, now)
 		if err != nil {
 			return tls.Certificate{}, err
 		}
@@ -208,21 +220,42 @@ func (ca *CA) ServerCert(ctx context.Context, hosts []string, now time.Time) (tl
 	return tls.X509KeyPair(append(certPEM, ca.CertPEM...), keyPEM)
 }
 
+// The TLS 1.2 cipher suites the sandbox offers. Without a FAPI profile:
+// AEAD suites with forward secrecy (BCP 195). In the FAPI profiles: those of
+// FAPI 1.0 Advanced §8.5, which are TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+// TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_DHE_RSA_WITH_AES_256_GCM_SHA384
+// and TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 — less the two DHE ones, which
+// Go's crypto/tls does not implement (finite-field Diffie-Hellman is not in
+// it at all). The two ECDHE-RSA suites are also among those RFC 9325 §4.2
+// recommends, which the FAPI 2.0 Security Profile (§5.2.1) refers to. TLS
+// 1.3, whose suites are all AEAD, is offered besides.
+var (
+	suitesAEAD = []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+	// SuitesFAPI are the FAPI profiles' TLS 1.2 suites.
+	SuitesFAPI = []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}
+)
+
 // ServerConfig is the TLS configuration of the sandbox: TLS 1.2 or later with
-// AEAD suites only (FAPI 1 §7.1, BCP 195); client certificates verified
-// against the CA when given, refused when expired or revoked. Requiring a
-// certificate is the handlers' job (per endpoint and profile).
-func (ca *CA) ServerConfig(cert tls.Certificate) *tls.Config {
+// AEAD suites only (FAPI 1 §7.1, BCP 195) — with fapi, exactly the FAPI
+// suites Go has (SuitesFAPI; the certificate must then be RSA); client
+// certificates verified against the CA when given, refused when expired or
+// revoked. Requiring a certificate is the handlers' job (per endpoint and
+// profile).
+func (ca *CA) ServerConfig(cert tls.Certificate, fapi bool) *tls.Config {
+	suites := suitesAEAD
+	if fapi {
+		suites = SuitesFAPI
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
-		ClientAuth: tls.VerifyClientCertIfGiven,
-		ClientCAs:  ca.Pool(),
+		CipherSuites: suites,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    ca.Pool(),
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return nil

@@ -420,7 +420,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Used assertion ids stay: the clients that used them survive the reset, as
 // do their event subscriptions; the events themselves go with the consents
 // and payments they were about.
-var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions",
+var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions", "ciba_requests",
 	"payments", "idempotency", "funds_confirmations", "event_deliveries", "event_outbox"}
 
 // ResetState clears every consent, token, code, session and lockout.

@@ -29,6 +29,7 @@ type Token struct {
 	RotatedAt time.Time
 	Code      string // hash of the authorization code it came from
 	CNF       string // x5t#S256 of the certificate it is bound to
+	JKT       string // thumbprint of the DPoP key it is bound to (RFC 9449)
 	// AuthTime is when the PSU authenticated for the grant (real time).
 	AuthTime time.Time
 }
@@ -40,17 +41,17 @@ func (s *Store) SaveToken(ctx context.Context, t Token) error {
 
 func insertToken(ctx context.Context, tx *sql.Tx, t Token) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO tokens(jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at,
-		expires_at, revoked_at, code, cnf, auth_time) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`, t.JTI, t.Kind, t.ClientID, t.ConsentID, t.PSU,
-		t.Scope, t.GrantType, unix(t.IssuedAt), unix(t.ExpiresAt), unix(t.RevokedAt), t.Code, t.CNF, unix(t.AuthTime))
+		expires_at, revoked_at, code, cnf, auth_time, jkt) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, t.JTI, t.Kind, t.ClientID, t.ConsentID, t.PSU,
+		t.Scope, t.GrantType, unix(t.IssuedAt), unix(t.ExpiresAt), unix(t.RevokedAt), t.Code, t.CNF, unix(t.AuthTime), t.JKT)
 	return err
 }
 
-const tokenCols = "jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at, expires_at, revoked_at, rotated_at, code, cnf, auth_time"
+const tokenCols = "jti, kind, client_id, consent_id, psu, scope, grant_type, issued_at, expires_at, revoked_at, rotated_at, code, cnf, auth_time, jkt"
 
 func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var iat, exp, rev, rot, auth int64
-	err := sc.Scan(&t.JTI, &t.Kind, &t.ClientID, &t.ConsentID, &t.PSU, &t.Scope, &t.GrantType, &iat, &exp, &rev, &rot, &t.Code, &t.CNF, &auth)
+	err := sc.Scan(&t.JTI, &t.Kind, &t.ClientID, &t.ConsentID, &t.PSU, &t.Scope, &t.GrantType, &iat, &exp, &rev, &rot, &t.Code, &t.CNF, &auth, &t.JKT)
 	t.IssuedAt, t.ExpiresAt, t.RevokedAt, t.RotatedAt, t.AuthTime = fromUnix(iat), fromUnix(exp), fromUnix(rev), fromUnix(rot), fromUnix(auth)
 	return t, err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
@@ -31,21 +32,28 @@ const (
 // Authorization is an authorization request the TPP made, with what it must
 // remember to check the answer.
 type Authorization struct {
-	URL       string
-	Flow      Flow
-	State     string
-	Nonce     string
-	Verifier  string
-	ConsentID string
+	URL          string
+	Flow         Flow
+	ResponseMode string // as asked: "" (the flow's default) or jwt (JARM)
+	State        string
+	Nonce        string
+	Verifier     string
+	ConsentID    string
+	// JARM is the signed authorization response the bank sent back
+	// (response_mode=jwt), once Callback has verified it: the JWT and its
+	// claims.
+	JARM       string
+	JARMClaims map[string]any
 }
 
 // AuthOptions tune an authorization request (tests use them to break rules).
 type AuthOptions struct {
-	Flow        Flow
-	Scope       string
-	PAR         bool
-	RedirectURI string         // default: the registered one
-	Claims      map[string]any // added to / overriding the request object's claims
+	Flow         Flow
+	ResponseMode string // jwt: the answer comes signed (JARM)
+	Scope        string
+	PAR          bool
+	RedirectURI  string         // default: the registered one
+	Claims       map[string]any // added to / overriding the request object's claims
 }
 
 // Authorize builds the URL the PSU is sent to for a consent: a signed
@@ -60,7 +68,7 @@ func (c *Client) Authorize(ctx context.Context, consentID string, o AuthOptions)
 	if o.RedirectURI == "" {
 		o.RedirectURI = c.RedirectURI
 	}
-	a := &Authorization{Flow: o.Flow, State: uuid.NewString(), Nonce: uuid.NewString(), ConsentID: consentID}
+	a := &Authorization{Flow: o.Flow, ResponseMode: o.ResponseMode, State: uuid.NewString(), Nonce: uuid.NewString(), ConsentID: consentID}
 	now := c.now()
 	claims := jwt.MapClaims{"iss": c.ClientID, "aud": c.disc.Issuer, "client_id": c.ClientID, "response_type": string(o.Flow),
 		"redirect_uri": o.RedirectURI, "scope": o.Scope, "state": a.State, "nonce": a.Nonce,
@@ -68,6 +76,9 @@ func (c *Client) Authorize(ctx context.Context, consentID string, o AuthOptions)
 		"claims": map[string]any{"id_token": map[string]any{
 			"openbanking_intent_id": map[string]any{"value": consentID, "essential": true},
 			"acr":                   map[string]any{"essential": true, "values": []string{"urn:openbanking:psd2:sca"}}}}}
+	if o.ResponseMode != "" {
+		claims["response_mode"] = o.ResponseMode
+	}
 	if o.Flow == Code || o.PAR {
 		var challenge string
 		a.Verifier, challenge = pkce()
@@ -129,16 +140,34 @@ func (e *CallbackError) Error() string { return e.Code + ": " + e.Description }
 
 // Callback reads the redirect the PSU came back with: it checks iss (RFC
 // 9207) and state, and for the hybrid flow verifies the ID token (go-oidc,
-// against discovery and JWKS) with its nonce, c_hash and s_hash.
+// against discovery and JWKS) with its nonce, c_hash and s_hash. A JARM
+// response is verified first (VerifyJARM) and its claims read as the
+// parameters.
 func (c *Client) Callback(ctx context.Context, a *Authorization, redirectTo string) (string, error) {
 	u, err := url.Parse(redirectTo)
 	if err != nil {
 		return "", err
 	}
 	v := u.Query()
-	if a.Flow == Hybrid {
+	if a.Flow == Hybrid || strings.HasPrefix(a.ResponseMode, "fragment") || (a.ResponseMode == "jwt" && u.Fragment != "") {
 		if v, err = url.ParseQuery(u.Fragment); err != nil {
 			return "", err
+		}
+	}
+	if a.ResponseMode != "" && strings.HasSuffix(a.ResponseMode, "jwt") {
+		if v.Get("response") == "" {
+			return "", fmt.Errorf("callback without a JARM response (asked for response_mode %s): %s", a.ResponseMode, redirectTo)
+		}
+		claims, err := c.VerifyJARM(ctx, v.Get("response"))
+		if err != nil {
+			return "", err
+		}
+		a.JARM, a.JARMClaims = v.Get("response"), claims
+		v = url.Values{}
+		for k, x := range claims {
+			if s, ok := x.(string); ok {
+				v.Set(k, s)
+			}
 		}
 	}
 	if v.Get("iss") != c.disc.Issuer {
@@ -180,6 +209,40 @@ func (c *Client) Callback(ctx context.Context, a *Authorization, redirectTo stri
 		}
 	}
 	return code, nil
+}
+
+// VerifyJARM checks a signed authorization response (JARM §2.4): signed
+// by a key of the bank's JWKS (PS256), iss the bank, aud this client, not
+// expired. It returns its claims.
+func (c *Client) VerifyJARM(ctx context.Context, raw string) (map[string]any, error) {
+	if c.disc.JWKSURI == "" {
+		return nil, errors.New("JARM: the sandbox's discovery names no jwks_uri")
+	}
+	tok, err := jwt.Parse(raw, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		set, err := c.bankKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range set.Key(kid) {
+			return k.Key, nil
+		}
+		return nil, fmt.Errorf("no key %q in the bank's JWKS", kid)
+	}, jwt.WithValidMethods([]string{"PS256"}), jwt.WithIssuer(c.disc.Issuer), jwt.WithAudience(c.ClientID),
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(c.now), jwt.WithLeeway(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("JARM response refused: %w", err)
+	}
+	return tok.Claims.(jwt.MapClaims), nil
+}
+
+// bankKeys fetches the bank's JWKS.
+func (c *Client) bankKeys(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	if err := c.Call(ctx, http.MethodGet, c.disc.JWKSURI, "", "", nil, http.StatusOK, &set); err != nil {
+		return nil, fmt.Errorf("the bank's JWKS: %w", err)
+	}
+	return &set, nil
 }
 
 func halfHash(v string) string {
@@ -234,6 +297,7 @@ func (c *Client) Exchange(ctx context.Context, a *Authorization, code string) (*
 	if err != nil {
 		return nil, err
 	}
+	c.markDPoP(tok.AccessToken, tok.TokenType)
 	out := &Tokens{Token: tok}
 	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
 		if out.IDToken, err = c.verifyIDToken(ctx, raw); err != nil {
@@ -248,10 +312,15 @@ func (c *Client) Exchange(ctx context.Context, a *Authorization, code string) (*
 // client assertion to a refresh) for private_key_jwt.
 func (c *Client) Refresh(ctx context.Context, refresh string) (*oauth2.Token, error) {
 	if c.AuthMethod != "private_key_jwt" {
-		return c.OAuth2().TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refresh, Expiry: time.Unix(1, 0)}).Token()
+		tok, err := c.OAuth2().TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refresh, Expiry: time.Unix(1, 0)}).Token()
+		if err == nil {
+			c.markDPoP(tok.AccessToken, tok.TokenType)
+		}
+		return tok, err
 	}
 	var tok struct {
 		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
 		RefreshToken string `json:"refresh_token"`
 		ExpiresIn    int    `json:"expires_in"`
 		Error        string `json:"error"`
@@ -264,7 +333,8 @@ func (c *Client) Refresh(ctx context.Context, refresh string) (*oauth2.Token, er
 	if status != http.StatusOK {
 		return nil, &oauth2.RetrieveError{ErrorCode: tok.Error, ErrorDescription: tok.Description, Response: &http.Response{StatusCode: status}}
 	}
-	return &oauth2.Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: "Bearer",
+	c.markDPoP(tok.AccessToken, tok.TokenType)
+	return &oauth2.Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
 		Expiry: c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)}, nil
 }
 

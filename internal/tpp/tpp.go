@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,11 @@ type Client struct {
 	// Version is the UK OB version the TPP calls: "3.1" (the default,
 	// v3.1.11) or "4.0".
 	Version string
+	// DPoP, when set (UseDPoP), is the key the TPP's tokens are bound to.
+	DPoP *DPoP
+	// CIBAMode is the CIBA token delivery mode it registers (poll when
+	// empty; ping needs CIBANotify, its notification endpoint).
+	CIBAMode, CIBANotify string
 
 	provider *oidc.Provider
 	disc     Discovery
@@ -82,6 +88,27 @@ type Discovery struct {
 	RegistrationEndpoint  string `json:"registration_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	// What the sandbox supports: the TPP picks its flow from these.
+	ResponseTypes []string `json:"response_types_supported"`
+	ResponseModes []string `json:"response_modes_supported"`
+	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	RequirePAR    bool     `json:"require_pushed_authorization_requests"`
+	// CIBA (decoupled authentication).
+	BackchannelEndpoint string `json:"backchannel_authentication_endpoint"`
+}
+
+// Profile names the sandbox's security profile as its discovery shows it:
+// fapi2 requires PAR and answers code only; fapi offers no client secrets;
+// dev does.
+func (d Discovery) Profile() string {
+	switch {
+	case d.RequirePAR && len(d.ResponseTypes) == 1 && d.ResponseTypes[0] == "code":
+		return "fapi2"
+	case !slices.ContainsFunc(d.AuthMethods, func(m string) bool { return strings.HasPrefix(m, "client_secret") }):
+		return "fapi"
+	}
+	return "dev"
 }
 
 // New prepares a TPP for the sandbox at base, with a fresh 2048-bit PS256
@@ -155,15 +182,29 @@ func (c *Client) Sign(claims jwt.Claims) (string, error) {
 
 // Metadata is the registration request the TPP sends.
 func (c *Client) Metadata(authMethod string) map[string]any {
+	types := []string{"code id_token", "code"}
+	if c.disc.Profile() == "fapi2" {
+		types = []string{"code"} // no hybrid flow in FAPI 2.0
+	}
 	m := map[string]any{"client_name": c.Name, "redirect_uris": []string{c.RedirectURI},
 		"grant_types":    []string{"authorization_code", "client_credentials", "refresh_token"},
-		"response_types": []string{"code id_token", "code"}, "token_endpoint_auth_method": authMethod,
+		"response_types": types, "token_endpoint_auth_method": authMethod,
 		"scope": "openid accounts payments fundsconfirmations"}
 	// The keys sign request objects whatever the authentication method.
 	m["jwks"] = c.JWKS()
 	m["request_object_signing_alg"] = "PS256"
 	if authMethod == "private_key_jwt" {
 		m["token_endpoint_auth_signing_alg"] = "PS256"
+	}
+	if c.DPoP != nil {
+		m["dpop_bound_access_tokens"] = true
+	}
+	if c.disc.BackchannelEndpoint != "" {
+		m["grant_types"] = append(m["grant_types"].([]string), "urn:openid:params:grant-type:ciba")
+		m["backchannel_token_delivery_mode"] = cmpOr(c.CIBAMode, "poll")
+		if c.CIBANotify != "" {
+			m["backchannel_client_notification_endpoint"] = c.CIBANotify
+		}
 	}
 	return m
 }
@@ -291,6 +332,7 @@ func (c *Client) PostForm(ctx context.Context, endpoint string, v url.Values, ou
 func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
@@ -301,6 +343,7 @@ func (c *Client) ClientCredentials(ctx context.Context, scope string) (string, e
 	if status != http.StatusOK {
 		return "", fmt.Errorf("client credentials: %d %s: %s", status, tok.Error, tok.Description)
 	}
+	c.markDPoP(tok.AccessToken, tok.TokenType)
 	return tok.AccessToken, nil
 }
 
@@ -345,7 +388,11 @@ func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body 
 		req.Header.Set("Content-Type", ctype)
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		scheme := "Bearer "
+		if c.isDPoP(token) {
+			scheme = "DPoP " // and the transport adds the proof
+		}
+		req.Header.Set("Authorization", scheme+token)
 	}
 	req.Header.Set("x-fapi-interaction-id", uuid.NewString())
 	for k, v := range headers {
@@ -358,7 +405,7 @@ func (c *Client) Send(ctx context.Context, method, u, ctype, token string, body 
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if c.Trace != nil {
-		c.Trace(req, raw, resp, out)
+		c.Trace(sent(req, resp), raw, resp, out)
 	}
 	return resp.StatusCode, out, resp.Header, err
 }
@@ -389,9 +436,18 @@ func (c *Client) do(req *http.Request, reqBody []byte) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if c.Trace != nil {
-		c.Trace(req, reqBody, resp, body)
+		c.Trace(sent(req, resp), reqBody, resp, body)
 	}
 	return resp.StatusCode, body, err
+}
+
+// sent is the request as it went out: with the headers the transport
+// added (a DPoP proof), where the response says.
+func sent(req *http.Request, resp *http.Response) *http.Request {
+	if resp.Request != nil {
+		return resp.Request
+	}
+	return req
 }
 
 // traced is the HTTP client the libraries use, reporting to Trace.
@@ -426,8 +482,15 @@ func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	t.c.Trace(req, reqBody, resp, body)
+	t.c.Trace(sent(req, resp), reqBody, resp, body)
 	return resp, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func pkce() (verifier, challenge string) {

@@ -12,7 +12,7 @@
   // buttons enables exactly the buttons that can do something now: none
   // while a request runs, the steps only while a journey has steps left.
   function buttons() {
-    for (const id of ["start-accounts", "start-payment", "watch-all"]) $(id).disabled = busy;
+    for (const id of ["start-accounts", "start-payment", "start-ciba", "watch-all"]) $(id).disabled = busy;
     const open = journey !== null && !journey.done;
     $("next").disabled = busy || !open;
     $("run-all").disabled = busy || !open;
@@ -127,8 +127,15 @@
       const sum = el("summary", "", x.method + " " + x.url + " → " + x.status);
       if (x.signed) sum.append(el("span", "badge", "signed"));
       d.append(sum);
+      if (x.dpop) d.append(el("h3", "", "DPoP proof (decoded)"), el("pre", "", pretty(x.dpop)));
       if (x.request) d.append(el("h3", "", "Request"), el("pre", "", pretty(x.request)));
       d.append(el("h3", "", "Response"), el("pre", "", pretty(x.response)));
+      cur.append(d);
+    });
+    (r.decoded || []).forEach((j) => {
+      const d = el("details", "decoded");
+      d.open = true;
+      d.append(el("summary", "", j.title), el("pre", "", pretty(j.jwt)));
       cur.append(d);
     });
     if (r.error) { status("Step " + (r.index + 1) + " failed.", true); return false; }
@@ -152,6 +159,7 @@
 
   $("start-accounts").addEventListener("click", () => guarded(() => start("accounts")));
   $("start-payment").addEventListener("click", () => guarded(() => start("payment")));
+  $("start-ciba").addEventListener("click", () => guarded(() => start("ciba")));
   $("next").addEventListener("click", () => guarded(next));
   $("run-all").addEventListener("click", () => guarded(async () => { while (await next()) { /* one step at a time */ } }));
   $("watch-all").addEventListener("click", () => {

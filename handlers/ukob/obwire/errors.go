@@ -31,7 +31,9 @@ func (Errors) RenderStatus(c echo.Context, status int) { c.NoContent(status) }
 func (r Errors) RenderError(c echo.Context, be *bank.Error) {
 	switch be.Kind {
 	case bank.KindUnauthenticated:
-		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		if c.Response().Header().Get("WWW-Authenticate") == "" { // a DPoP challenge is set already
+			c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
 		c.NoContent(http.StatusUnauthorized)
 		return
 	case bank.KindRateLimited:
