@@ -329,6 +329,11 @@ func TestWalkthroughScripts(t *testing.T) {
 	if code != 0 || !strings.HasSuffix(out, "204\n401\n") {
 		t.Errorf("walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// The same journey through v4.0: the balance it prints is in v4.0's words.
+	code, out, errOut = script(t, "walkthrough.sh", "SANDBOX="+s.url, "API=v4.0")
+	if code != 0 || !strings.HasSuffix(out, "204\n401\n") || !strings.Contains(out, `"Type": "ITAV"`) {
+		t.Errorf("API=v4.0 walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
+	}
 	code, out, errOut = script(t, "payment-walkthrough.sh", "SANDBOX="+s.url, "ADMIN="+s.app.Config.AdminToken)
 	if code != 0 || !strings.Contains(out, "AcceptedSettlementCompleted") {
 		t.Errorf("payment-walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
