@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	app.RemoveTemplates()
+	os.Exit(code)
 }
 
 // child is a sandbox process started from the test binary.

@@ -56,6 +56,7 @@ type App struct {
 	Fixtures *fixtures.Fixtures
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
+	cloned   *bankTemplate // the new database was made a copy of this template
 	// Scenarios is the live scenario catalogue.
 	Scenarios *scenario.Registry
 
@@ -185,6 +186,9 @@ func (a *App) loadAdminToken(ctx context.Context) error {
 func (a *App) open(ctx context.Context) error {
 	var err error
 	if a.Fixtures, err = fixtures.Load(); err != nil {
+		return err
+	}
+	if a.cloned, err = cloneTemplate(ctx, &a.Config, a.Fixtures); err != nil {
 		return err
 	}
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
@@ -365,6 +369,9 @@ func (h interactionHandler) WithGroup(name string) slog.Handler {
 // ensureSeeded builds the bank when the database has none, or on Reset.
 func (a *App) ensureSeeded(ctx context.Context) error {
 	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate}
+	if a.cloned != nil && !a.Config.Reset { // a copy of the template: the bank is there
+		return a.seeded(ctx, want, a.cloned.stats)
+	}
 	raw, err := a.Store.Setting(ctx, "seed")
 	switch {
 	case errors.Is(err, bank.ErrNotFound) || a.Config.Reset:
@@ -385,10 +392,21 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 
 // Reseed rebuilds the bank from the seed record and remembers it.
 func (a *App) Reseed(ctx context.Context, r seedRecord) error {
-	st, err := seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date})
+	st, ok, err := a.reseedFromTemplate(ctx, r)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return err
 	}
+	if !ok {
+		if st, err = seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date}); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	return a.seeded(ctx, r, st)
+}
+
+// seeded finishes a new bank: its pending card entries start from now on
+// the sandbox clock, and the seed is remembered.
+func (a *App) seeded(ctx context.Context, r seedRecord, st seed.Stats) error {
 	if err := a.Store.StartCardClock(ctx, a.Clock.Now(), r.Date); err != nil {
 		return err
 	}
@@ -411,14 +429,28 @@ func (a *App) Reset(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return err
 	}
+	a.Clock.Reset() // first: the new bank's pending card entries start from the reset clock
+	if err := a.resetBank(ctx, r); err != nil {
+		return err
+	}
+	return a.Scenarios.Reset()
+}
+
+// resetBank is Reset's change to the database: at once from the bank's
+// template, else in steps (a bank too large for one, PostgreSQL).
+func (a *App) resetBank(ctx context.Context, r seedRecord) error {
+	if t, ok, err := a.template(ctx, r); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(r)
+		return a.Store.ResetTo(ctx, t.path, map[string]string{"seed": string(b), "clock_offset": "0s",
+			store.SettingCardShift: store.CardShift(a.Clock.Now(), r.Date)})
+	}
 	if err := a.Store.ResetState(ctx); err != nil {
 		return err
 	}
-	a.Clock.Reset() // first: the new bank's pending card entries start from the reset clock
 	if err := a.Reseed(ctx, r); err != nil {
-		return err
-	}
-	if err := a.Scenarios.Reset(); err != nil {
 		return err
 	}
 	return a.Store.SetSetting(ctx, "clock_offset", "0s")

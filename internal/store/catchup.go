@@ -44,10 +44,18 @@ const CardBookingDelay = 72 * time.Hour
 // now + (t - seedDate) + CardBookingDelay, so a fresh bank shows them
 // pending and moving the clock three days on books them all.
 func (s *Store) StartCardClock(ctx context.Context, now, seedDate time.Time) error {
-	return s.SetSetting(ctx, settingCardShift, strconv.FormatInt(now.Unix()-seedDate.Unix(), 10))
+	return s.SetSetting(ctx, SettingCardShift, CardShift(now, seedDate))
 }
 
-const settingCardShift = "pending_card_shift"
+// SettingCardShift is the setting StartCardClock writes, CardShift its
+// value.
+const SettingCardShift = "pending_card_shift"
+
+// CardShift is how far the sandbox clock at now is from the seed's date:
+// the seeded pending card entries book that much later.
+func CardShift(now, seedDate time.Time) string {
+	return strconv.FormatInt(now.Unix()-seedDate.Unix(), 10)
+}
 
 // CatchUp brings every open payment order up to now, one due event at a
 // time in time order across all of them: a domestic payment moving to
@@ -123,7 +131,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 // pending card entries are not on the clock (a database seeded before).
 func cardShift(ctx context.Context, tx *sql.Tx) (int64, bool, error) {
 	var v string
-	err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", settingCardShift).Scan(&v)
+	err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", SettingCardShift).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

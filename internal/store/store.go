@@ -286,6 +286,12 @@ func (s *Store) commitConn(ctx context.Context, sync, notice string, f func(*sql
 		return translate(err)
 	}
 	defer conn.Close()
+	return s.commitOn(ctx, conn, sync, f)
+}
+
+// commitOn is commitConn on SQLite, on the writer connection conn (held by
+// the caller, who may have prepared it: a database attached).
+func (s *Store) commitOn(ctx context.Context, conn *sql.Conn, sync string, f func(*sql.Conn, *sql.Tx) error) error {
 	// The one writer connection is held from here to the commit, so the
 	// setting cannot change under another transaction.
 	if sync != s.syncNow {
@@ -295,7 +301,7 @@ func (s *Store) commitConn(ctx context.Context, sync, notice string, f func(*sql
 		}
 		s.syncNow = sync
 	}
-	err = func() error {
+	err := func() error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
