@@ -312,7 +312,9 @@ func TestV4StandingOrderAndScheduled(t *testing.T) {
 	if st != 201 || !strings.Contains(string(b), `"Status":"INCO"`) {
 		t.Fatalf("standing order: %d %s, want it set up (INCO)", st, b)
 	}
-	var order struct{ Data struct{ DomesticStandingOrderId string } }
+	var order struct {
+		Data struct{ DomesticStandingOrderId string }
+	}
 	json.Unmarshal(b, &order)
 	expect(t, s.get(pis4+"/domestic-standing-order-consents/"+id, cc), 200)
 	expect(t, s.get(pis4+"/domestic-standing-orders/"+order.Data.DomesticStandingOrderId, cc), 200)
