@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
 // BenchmarkTenantReady measures what a CI job waits for when it asks for a
@@ -72,10 +74,12 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkTenantMemory measures what an open tenant holds: 50 tenants
-// opened (each answering a first request), the heap and the resident set
-// before and after, per tenant.
+// opened, each used as a test would (a client registered, a consent
+// approved, its accounts, balances and transactions read), the heap and
+// the resident set before and after, per tenant.
 func BenchmarkTenantMemory(b *testing.B) {
 	const n = 50
+	ctx := context.Background()
 	for range b.N {
 		s := start(b, realIssuer(), func(c *app.Config) { c.MaxTenants = n + 1 })
 		heap0, rss0 := memNow()
@@ -84,8 +88,23 @@ func BenchmarkTenantMemory(b *testing.B) {
 			if r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": name}); r.Status != 201 {
 				b.Fatalf("create: %d %s", r.Status, r.Body)
 			}
-			if r := s.get("/t/"+name+"/.well-known/openid-configuration", ""); r.Status != 200 {
-				b.Fatalf("first request: %d %s", r.Status, r.Body)
+			// What a test does in it: a client, a consent, reads.
+			c, err := tpp.New(ctx, s.url+"/t/"+name, callback, tpp.WithHTTPClient(s.client))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Now = s.app.Clock.Wall
+			if err := c.Register(ctx, "private_key_jwt"); err != nil {
+				b.Fatal(err)
+			}
+			tok, _, err := c.AISJourney(ctx, "alice", "alice123", tpp.AllPermissions, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range []string{"/accounts", "/balances", "/transactions"} {
+				if err := c.Call(ctx, "GET", c.API()+"/aisp"+p, "", tok.AccessToken, nil, 200, nil); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		heap1, rss1 := memNow()

@@ -433,3 +433,47 @@ func TestTenantCreationBounded(t *testing.T) {
 	expect(t, s.admin("DELETE", "/sandbox/tenants/a", nil), 204)
 	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "d"}), 201)
 }
+
+// TestOpenTenantsBounded: at most --max-open-tenants are open; opening one
+// more closes the one used least recently, which reopens from its file
+// with what was done in it.
+func TestOpenTenantsBounded(t *testing.T) {
+	t.Parallel()
+	var shift atomic.Int64
+	s := start(t, realIssuer(), shiftWall(&shift), func(c *app.Config) { c.MaxOpenTenants = 2 })
+	openNow := func() map[string]bool {
+		var list struct {
+			Tenants []struct {
+				Name string
+				Open bool
+			}
+		}
+		s.admin("GET", "/sandbox/tenants", nil).JSON(t, &list)
+		out := map[string]bool{}
+		for _, tn := range list.Tenants {
+			out[tn.Name] = tn.Open
+		}
+		return out
+	}
+	var a newTenant
+	s.admin("POST", "/sandbox/tenants", map[string]string{"name": "a"}).JSON(t, &a)
+	expect(t, s.do(req{method: "POST", path: "/t/a/sandbox/clock", token: a.AdminToken, body: map[string]string{"advance": "3d"}}), 200)
+	shift.Add(int64(time.Second))
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "b"}), 201)
+	shift.Add(int64(time.Second))
+	if got := openNow(); !got["a"] || !got["b"] {
+		t.Fatalf("open %v, want a and b", got)
+	}
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "c"}), 201)
+	if got := openNow(); got["a"] || !got["b"] || !got["c"] || len(got) != 3 {
+		t.Fatalf("open %v, want b and c open, a (used least recently) closed", got)
+	}
+	var clock struct{ Offset string }
+	s.do(req{method: "GET", path: "/t/a/sandbox/clock", token: a.AdminToken}).JSON(t, &clock)
+	if !strings.HasPrefix(clock.Offset, "72h") {
+		t.Errorf("reopened tenant's clock offset %q, want 72h (its own, from its file)", clock.Offset)
+	}
+	if got := openNow(); !got["a"] || got["b"] || !got["c"] {
+		t.Errorf("open %v, want a (reopened) and c, b closed", got)
+	}
+}

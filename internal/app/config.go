@@ -61,6 +61,10 @@ type Config struct {
 	// MaxTenants bounds the tenants (/t/<name>/...) that exist, open or
 	// closed; 0: no tenants.
 	MaxTenants int
+	// MaxOpenTenants bounds the tenants open at once: opening one more
+	// closes the one used least recently (unless every open one is
+	// answering a request).
+	MaxOpenTenants int
 	// TenantIdle: a tenant unused this long (real time) is closed until its
 	// next request.
 	TenantIdle time.Duration
@@ -92,6 +96,8 @@ type Config struct {
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
 	KeyBits int
+
+	small bool // a tenant: its database keeps its memory small
 	// PProf serves net/http/pprof under /sandbox/debug/pprof/ (admin token).
 	PProf bool
 	// KeyFile holds the sandbox's master key (package keyring); "" is the
@@ -113,7 +119,7 @@ func Defaults() Config {
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 		Rates: defaultRates(), ClientAuthFailures: gateway.DefaultClientAuthFailures, ClientAuthFailuresIP: gateway.DefaultClientAuthFailuresIP,
-		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
+		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 1000, MaxOpenTenants: 200,
 		TenantIdle: 10 * time.Minute, TenantCreateRate: gateway.Rate{Per: 0.1, Burst: 5},
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
 		Sync: store.SyncFull,
@@ -204,6 +210,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) that may exist, open or closed; 0 turns tenants off")
+	fs.IntVar(&cfg.MaxOpenTenants, "max-open-tenants", cfg.MaxOpenTenants, "tenants open at once; opening one more closes the one used least recently (it reopens from its file)")
 	fs.DurationVar(&cfg.TenantIdle, "tenant-idle", cfg.TenantIdle, "close a tenant unused this long (real time); its next request reopens it from its file")
 	fs.Func("tenant-create-rate", "dev: tenants one address may make by a first request under /t/<name>/: RATE[:BURST] per second, or off (default "+cfg.TenantCreateRate.String()+")", func(v string) error {
 		r, err := gateway.ParseRate(v)
@@ -273,6 +280,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
 		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)
+	}
+	if c.MaxOpenTenants < 1 {
+		return fmt.Errorf("--max-open-tenants %d: at least 1", c.MaxOpenTenants)
 	}
 	if c.TenantIdle < time.Second {
 		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)

@@ -66,6 +66,9 @@ type Options struct {
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
 	// reads); 0: 8. SQLite has one writer and its own reader pool.
 	MaxConns int
+	// Small keeps a SQLite database's memory small — two readers, a
+	// small page cache each — for one of many open at once (a tenant).
+	Small bool
 }
 
 // Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
@@ -82,9 +85,12 @@ const (
 // ErrInUse is a database file another sandbox process is serving.
 var ErrInUse = errors.New("the database is in use by another sandbox process")
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool) string { return dsnCache(path, readOnly, 8000) }
+
+// dsnCache is dsn with a page cache of cacheKiB per connection.
+func dsnCache(path string, readOnly bool, cacheKiB int) string {
 	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=cache_size(-8000)&_pragma=temp_store(MEMORY)"
+		"&_pragma=foreign_keys(1)&_pragma=cache_size(-" + strconv.Itoa(cacheKiB) + ")&_pragma=temp_store(MEMORY)"
 	if readOnly {
 		q += "&_pragma=query_only(1)"
 	} else {
@@ -141,7 +147,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	if s.w, err = sql.Open(driverName, dsn(s.path, o.Inspect)); err != nil {
+	cacheKiB, readers := 8000, max(4, 2*runtime.GOMAXPROCS(0))
+	if o.Small {
+		cacheKiB, readers = 1000, 2
+	}
+	if s.w, err = sql.Open(driverName, dsnCache(s.path, o.Inspect, cacheKiB)); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -157,14 +167,13 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if s.r, err = sql.Open(driverName, dsn(s.path, true)); err != nil {
+	if s.r, err = sql.Open(driverName, dsnCache(s.path, true, cacheKiB)); err != nil {
 		s.Close()
 		return nil, err
 	}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
 	s.rc = newCached(s.r)
-	s.r.SetMaxOpenConns(n)
-	s.r.SetMaxIdleConns(n)
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
 	s.r.SetConnMaxLifetime(0)
 	return s, nil
 }
