@@ -237,6 +237,7 @@ func TestTPPCLIDefaults(t *testing.T) {
 // the request object, good for exactly --wait, and the command gives up
 // when it expires, saying so.
 func TestTPPBrowserWaitsForTheRequestsLifetime(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,6 +324,7 @@ func script(t *testing.T, name string, env ...string) (int, string, string) {
 // say what is wrong, with a non-zero exit, when no sandbox answers or it
 // runs fapi.
 func TestWalkthroughScripts(t *testing.T) {
+	t.Parallel()
 	needTools(t, "bash", "curl", "jq")
 	s := start(t, realIssuer())
 	code, out, errOut := script(t, "walkthrough.sh", "SANDBOX="+s.url)

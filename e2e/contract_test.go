@@ -229,6 +229,11 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 // that file's (the standard's names and paths). Without the files it skips
 // and says where it looked; the other tests then check our contract only.
 func TestOfficialContracts(t *testing.T) {
+	t.Parallel()
+	officialContracts(t)
+}
+
+func officialContracts(t *testing.T) {
 	if _, ok := officialDir(); !ok {
 		t.Skipf("%s", noOfficialFiles())
 	}
@@ -263,7 +268,7 @@ func TestOfficialContractsSkipVisibly(t *testing.T) {
 	skipped := false
 	t.Run("WithoutOfficialFiles", func(t *testing.T) {
 		defer func() { skipped = t.Skipped() }()
-		TestOfficialContracts(t)
+		officialContracts(t)
 	})
 	if !skipped {
 		t.Error("TestOfficialContracts did not skip without the official files")

@@ -54,6 +54,7 @@ func tenantRequest(r *http.Request) *http.Request {
 // TestTenants: two tenants and the root are three banks: a client, a
 // consent, a payment, a clock jump or a scenario in one is seen in no other.
 func TestTenants(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	bases := map[string]string{"root": s.url, "ci-a": s.url + "/t/ci-a", "ci-b": s.url + "/t/ci-b"}
@@ -183,6 +184,7 @@ func balanceAt(s *sandbox, base, token, acct string) int64 {
 // TestTenantsFAPI: in fapi only the admin makes tenants; their number is
 // bounded.
 func TestTenantsFAPI(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI), withTLS(), func(c *app.Config) { c.MaxTenants = 1 })
 	expect(t, s.get("/t/job-1/healthz", ""), 404)
 	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-1"}), 201)
@@ -195,6 +197,7 @@ func TestTenantsFAPI(t *testing.T) {
 // Chromium (the pages, their stylesheet, cookies and redirects stay under
 // /t/<name>), and the trainer runs a journey from the tenant's page.
 func TestBrowserTenant(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	cb := newCallback(t)
 	b := newBrowser(t)
@@ -254,6 +257,7 @@ func shiftWall(by *atomic.Int64) option {
 // time) is closed, and its next request reopens it from its file with its
 // clients, clock and admin token; DELETE removes it, files and all.
 func TestTenantLifecycle(t *testing.T) {
+	t.Parallel()
 	var shift atomic.Int64
 	s := start(t, realIssuer(), shiftWall(&shift))
 	ctx := context.Background()
@@ -358,6 +362,7 @@ func TestTenantLifecycle(t *testing.T) {
 // seeding held here by the test), another tenant answers, and a second
 // first request for the new tenant waits for that one seeding.
 func TestTenantSeedingBlocksOnlyItself(t *testing.T) {
+	t.Parallel()
 	entered, release := make(chan string, 4), make(chan struct{})
 	s := start(t, realIssuer(), func(c *app.Config) {
 		c.TenantOpening = func(name string) {
@@ -409,6 +414,7 @@ func TestTenantSeedingBlocksOnlyItself(t *testing.T) {
 // --tenant-create-rate per source address (the admin is not limited), and
 // at most --max-tenants exist, closed ones included.
 func TestTenantCreationBounded(t *testing.T) {
+	t.Parallel()
 	var shift atomic.Int64
 	s := start(t, realIssuer(), shiftWall(&shift), func(c *app.Config) {
 		c.MaxTenants = 3

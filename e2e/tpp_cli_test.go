@@ -29,6 +29,7 @@ func runCLI(t *testing.T, args ...string) []byte {
 // real server, in dev and (with certificates and a software statement from
 // the sandbox) in fapi and fapi2.
 func TestBuiltInTPP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ profile, version string }{{"dev", "3.1"}, {"fapi", "3.1"}, {"fapi2", "3.1"}, {"dev", "4.0"}} {
 		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
 			// The command is a separate program with the machine's clock.
@@ -64,6 +65,7 @@ func TestBuiltInTPP(t *testing.T) {
 // balances and transactions, revokes the consent (the token then gets 401),
 // works inside a tenant, and sends a scenario the bank honours.
 func TestBuiltInTPPReadRevokeScenario(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	args := []string{"tpp", "accounts", "--sandbox", s.url + "/t/cli", "--admin-token", s.app.Config.AdminToken,
 		"--read", "accounts,balances,transactions", "--revoke"}
@@ -94,6 +96,7 @@ func TestBuiltInTPPReadRevokeScenario(t *testing.T) {
 // at its redirect URI; a person (Chromium here) logs in and approves, and the
 // command goes on to read the accounts.
 func TestBuiltInTPPBrowser(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	b := newBrowser(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -145,6 +148,7 @@ func TestBuiltInTPPBrowser(t *testing.T) {
 // mtls); --ciba runs the decoupled journey; --profile names the profile the
 // sandbox must run.
 func TestBuiltInTPPProfiles(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{"fapi", "fapi2"} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile), func(c *app.Config) { c.Wall = nil })

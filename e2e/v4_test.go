@@ -51,6 +51,7 @@ func (s *sandbox) v4TPP() *tpp.Client {
 // TestV4EveryEndpoint reads every v4.0 AIS endpoint through a consent made
 // through v4.0 and checks the shapes v4.0 changed.
 func TestV4EveryEndpoint(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -130,6 +131,7 @@ func TestV4EveryEndpoint(t *testing.T) {
 // TestV4Refusals: the same refusals as v3.1.11, in v4.0's envelope and
 // codes.
 func TestV4Refusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	tok, clientID := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, accts[:1])
@@ -181,6 +183,7 @@ func TestV4Refusals(t *testing.T) {
 // and details, idempotency conflicts as 409 U029 where the file lists 409,
 // and the money moving in the same ledger v3.1.11 reads.
 func TestV4Payments(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -277,6 +280,7 @@ func TestV4Payments(t *testing.T) {
 // MandateRelatedInformation with an ISO frequency code, its reference in
 // RemittanceInformation) and scheduled payment, with v4.0's statuses.
 func TestV4StandingOrderAndScheduled(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -361,6 +365,7 @@ func TestV4StandingOrderAndScheduled(t *testing.T) {
 
 // TestV4FundsConfirmation: CBPII through v4.0.
 func TestV4FundsConfirmation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -414,6 +419,7 @@ func aliceCurrent(s *sandbox) string {
 // v3.1 paths; the PSU's revocation reads CANC in v4.0 while v3.1.11 keeps
 // the status.
 func TestVersionMigration(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	v3 := s.newTPP("private_key_jwt")
@@ -474,6 +480,7 @@ func TestVersionMigration(t *testing.T) {
 // a SET links its resource in every version that serves it: a consent
 // made through v3.1 in both, one made through v4.0 in v4.0 only.
 func TestV4Events(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	clientID, token := s.eventClient("accounts")
 	r := s.do(req{method: "POST", path: "/open-banking/v4.0/event-subscriptions", token: token,

@@ -57,7 +57,6 @@ func commands() []command {
 // Main runs the sandbox binary with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
-	defer RemoveTemplates()
 	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]

@@ -149,8 +149,8 @@ func running(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// RemoveTemplates deletes this process's templates (at its end: the
-// server's shutdown, a test binary's TestMain).
+// RemoveTemplates deletes this process's templates, at its end (cmd/sandbox
+// after Main returns; a test binary's TestMain).
 func RemoveTemplates() error {
 	templates.mu.Lock()
 	defer templates.mu.Unlock()
