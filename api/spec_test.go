@@ -112,6 +112,7 @@ func TestContractsCoverOfficialOperations(t *testing.T) {
 // TestContractsServeSameOperations: the v4.0 contract covers exactly the
 // operations the v3.1.11 one does.
 func TestContractsServeSameOperations(t *testing.T) {
+	t.Parallel()
 	v3, err := UKOBv3.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)

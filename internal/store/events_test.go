@@ -91,6 +91,7 @@ func eventsOf(t *testing.T, s *Store, client string) []Event {
 // the owning client, only when its subscription takes the type, in the
 // same transaction; pushes are queued only for a client with a callback.
 func TestEventTriggers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	for _, c := range []string{"c1", "c2", "c3"} {
@@ -193,6 +194,7 @@ func TestEventTriggers(t *testing.T) {
 // until its retry time; a released claim is as if never made; a success
 // acknowledges the event for polling; polling acknowledgements cancel pushes.
 func TestDeliveryLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	authorisedConsent(t, s, "aac-1", "c1", now)
@@ -271,6 +273,7 @@ func TestDeliveryLifecycle(t *testing.T) {
 // snapshot's restore: INSERT ... SELECT *) bring their deliveries with them
 // and make no new ones; only a new event queues a push.
 func TestCopiedEventsQueueNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	authorisedConsent(t, s, "aac-1", "c1", now)

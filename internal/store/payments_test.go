@@ -15,6 +15,7 @@ import (
 // bank — settles them at random moments, and checks after every batch that
 // balances still reconcile with transactions.
 func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, fx := seeded(t, 7, 10)
 	psus, err := s.PSUs(ctx)
@@ -100,6 +101,7 @@ func TestLedgerInvariantUnderRandomPayments(t *testing.T) {
 // after creation (the next whole second), and at every instant before each
 // due time; at the due time it steps, and the step is recorded at it.
 func TestPaymentStepsAtTheirInstant(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := seeded(t, 7, 0)
 	psus, err := s.PSUs(ctx)

@@ -17,6 +17,7 @@ import (
 // request's path are index searches: no table scan and no sort in a
 // temporary b-tree, however large the bank (issue 7: indexes, not scans).
 func TestHotQueryPlans(t *testing.T) {
+	t.Parallel()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
