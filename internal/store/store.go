@@ -47,6 +47,8 @@ type Store struct {
 	Version int // schema version after migration
 	// pg is the PostgreSQL backend; nil on SQLite.
 	pg *pgBackend
+	// group queues SQLite's writes for group commit (group.go).
+	group committer
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -151,7 +153,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Small {
 		cacheKiB, readers = 1000, 2
 	}
-	if s.w, err = sql.Open(driverName, dsnCache(s.path, o.Inspect, cacheKiB)); err != nil {
+	if s.w, err = sql.Open(writerDriverName, dsnCache(s.path, o.Inspect, cacheKiB)); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -281,6 +283,9 @@ const logWrite = "log"
 // takes the schema's write lock and, unless notice is logWrite, tells the
 // other replicas what it changes ("" the bank's state, "setting:KEY").
 func (s *Store) commit(ctx context.Context, sync, notice string, f func(*sql.Tx) error) error {
+	if s.pg == nil {
+		return s.commitGrouped(ctx, sync, f)
+	}
 	return s.commitConn(ctx, sync, notice, func(_ *sql.Conn, tx *sql.Tx) error { return f(tx) })
 }
 
