@@ -38,6 +38,7 @@ var obCode = map[bank.Kind]struct {
 	bank.KindUnsupportedEventType:         {400, "UK.OBIE.Unsupported.EventType"},
 	bank.KindAfterCutOff:                  {400, "UK.OBIE.Rules.AfterCutOffDateTime"},
 	bank.KindDuplicateReference:           {400, "UK.OBIE.Rules.DuplicateReference"},
+	bank.KindFailsControlParameters:       {400, "UK.OBIE.Rules.FailsControlParameters"},
 	bank.KindSignatureMissing:             {400, "UK.OBIE.Signature.Missing"},
 	bank.KindSignatureMalformed:           {400, "UK.OBIE.Signature.Malformed"},
 	bank.KindSignatureInvalid:             {400, "UK.OBIE.Signature.Invalid"},
