@@ -28,7 +28,9 @@ func vrpError(t testing.TB, err error) (status int, code, path string) {
 	if !errors.As(err, &se) {
 		t.Fatalf("got %v, want a refusal", err)
 	}
-	var e struct{ Errors []struct{ ErrorCode, Path string } }
+	var e struct {
+		Errors []struct{ ErrorCode, Path string }
+	}
 	if json.Unmarshal(se.Body, &e) != nil || len(e.Errors) == 0 {
 		t.Fatalf("status %d without OBErrorResponse1: %s", se.Status, se.Body)
 	}
@@ -179,7 +181,7 @@ func TestVRPMoneyMovesAndShowsInAIS(t *testing.T) {
 	cc, _ := c.ClientCredentials(ctx, "payments")
 	var got struct {
 		Data struct {
-			Status       string
+			Status        string
 			DebtorAccount struct{ Identification string }
 		}
 	}
@@ -189,7 +191,9 @@ func TestVRPMoneyMovesAndShowsInAIS(t *testing.T) {
 		t.Fatalf("the settled sweep: %+v", got.Data)
 	}
 	var details struct {
-		Data struct{ PaymentStatus []struct{ PaymentTransactionId, Status string } }
+		Data struct {
+			PaymentStatus []struct{ PaymentTransactionId, Status string }
+		}
 	}
 	s.get(pis+"/domestic-vrps/"+p.Data.DomesticVRPID+"/payment-details", cc).JSON(t, &details)
 	if n := len(details.Data.PaymentStatus); n != 3 {
@@ -385,5 +389,73 @@ func TestVRPRefusals(t *testing.T) {
 	expect(t, r, 400)
 	if code := r.obError(t); code != "UK.OBIE.Resource.NotFound" {
 		t.Errorf("a deleted consent: %s", code)
+	}
+}
+
+// TestVRPScenariosAndEvents: the scenarios for VRP — a forced limit
+// breach, insufficient funds (the payment Rejected, the funds check
+// NotAvailable), the PSU revoking the mandate after two payments — and the
+// events a subscribed TPP is sent: payment status changes of its VRPs and
+// the revocation (consent-authorization-revoked).
+func TestVRPScenariosAndEvents(t *testing.T) {
+	s := start(t, realIssuer())
+	ctx := context.Background()
+	c := s.newTPP("private_key_jwt")
+	cc, _ := c.ClientCredentials(ctx, "payments")
+	expect(t, s.subscribe(cc, map[string]any{"Version": "3.1"}), 201) // polling: every event type
+	m := tpp.VRPMandate{Type: tpp.VRPCommercial, MaxAmount: "50.00", To: &payee,
+		Limits: []tpp.VRPLimit{{PeriodType: "Month", PeriodAlignment: "Consent", Amount: "500.00"}}}
+	c.Header = http.Header{"X-Sandbox-Scenario": {"vrp-revoked-mid-mandate"}} // kept with the consent
+	cn, toks, err := c.VRPJourney(ctx, "alice", "alice123", m, nil)
+	c.Header = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(amount string) (*tpp.VRPResult, error) {
+		return c.PayVRP(ctx, toks.AccessToken, tpp.VRP{Consent: cn, Type: tpp.VRPCommercial, Amount: amount, To: payee})
+	}
+	// Funds: 10.00 is there; 0.66 (bound to insufficient-funds) is not.
+	for amount, want := range map[string]bool{"10.00": true, "0.66": false} {
+		if ok, err := c.VRPFunds(ctx, toks.AccessToken, cn.Data.ConsentID, amount, ""); err != nil || ok != want {
+			t.Errorf("funds for %s: %v, %v; want %v", amount, ok, err, want)
+		}
+	}
+	// 0.70 is bound to vrp-limit-breach: refused, nothing paid.
+	_, err = pay("0.70")
+	if st, code, _ := vrpError(t, err); st != 400 || code != "UK.OBIE.Rules.FailsControlParameters" {
+		t.Errorf("the forced breach: %d %s", st, code)
+	}
+	settled, err := pay("10.00") // the first of two before the PSU revokes
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected, err := pay("0.66")
+	if err != nil || rejected.Data.Status != "Rejected" {
+		t.Fatalf("insufficient funds: %+v, %v", rejected, err)
+	}
+	var se *tpp.StatusError
+	if _, err := pay("10.00"); !errors.As(err, &se) || se.Status != 401 {
+		t.Fatalf("a third payment after the PSU revoked the mandate: %v, want 401", err)
+	}
+	s.advance("5s")
+	expect(t, s.get(pis+"/domestic-vrps/"+settled.Data.DomesticVRPID, cc), 200) // settles it
+	var cn4 struct{ Data struct{ Status string } }
+	s.get(pis4+"/domestic-vrp-consents/"+cn.Data.ConsentID, cc).JSON(t, &cn4)
+	if cn4.Data.Status != "CANC" {
+		t.Errorf("the revoked mandate through v4.0: %s, want CANC", cn4.Data.Status)
+	}
+	got := map[string]bool{}
+	for _, e := range s.outbox(c.ClientID) {
+		got[e.Type+" "+e.ResourceType+" "+e.Cause] = true
+	}
+	for _, want := range []string{
+		typeUpdate + " domestic-vrp-consent status AwaitingAuthorisation -> Authorised",
+		typeUpdate + " domestic-vrp status Pending -> AcceptedSettlementInProcess",
+		typeUpdate + " domestic-vrp status AcceptedSettlementInProcess -> AcceptedSettlementCompleted",
+		typeRevoked + " domestic-vrp-consent access revoked by the PSU",
+	} {
+		if !got[want] {
+			t.Errorf("no event %q in %v", want, got)
+		}
 	}
 }

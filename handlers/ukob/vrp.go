@@ -296,7 +296,12 @@ func (s *Server) createVRP(c echo.Context) error {
 			return b.Data["Initiation"], b.Risk, err
 		}}
 	if token.ID == req.Data.ConsentID {
-		if err := s.RevokeAfter(c, token); err != nil {
+		// revoke_after counts the payments the mandate made: this one
+		// would be the next.
+		if err := s.RevokeAfter(c, token, func() (int, error) {
+			made, err := s.Bank.PaymentsOfConsent(c.Request().Context(), token)
+			return len(made) + 1, err
+		}); err != nil {
 			return err
 		}
 		if sc, ok := s.ScenarioFor(c, token, "", bank.FormatMinor(pay.Amount), func(sc scenario.Scenario) bool { return sc.Payment != "" }); ok {
