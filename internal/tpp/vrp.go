@@ -80,6 +80,7 @@ func (c *Client) VRPConsentBody(m VRPMandate) map[string]any {
 type VRPConsent struct {
 	Data struct {
 		ConsentID         string          `json:"ConsentId"`
+		CreationDateTime  string          `json:"CreationDateTime"`
 		Status            string          `json:"Status"`
 		Initiation        json.RawMessage `json:"Initiation"`
 		ControlParameters json.RawMessage `json:"ControlParameters"`
@@ -120,8 +121,9 @@ type VRP struct {
 // VRPResult is a VRP as the bank answers it.
 type VRPResult struct {
 	Data struct {
-		DomesticVRPID string `json:"DomesticVRPId"`
-		Status        string `json:"Status"`
+		DomesticVRPID    string `json:"DomesticVRPId"`
+		CreationDateTime string `json:"CreationDateTime"`
+		Status           string `json:"Status"`
 	} `json:"Data"`
 }
 
