@@ -23,7 +23,9 @@ func vrpSteps(authorize, approve, exchangeCode step) []step {
 			var se *tpp.StatusError
 			switch {
 			case refused && errors.As(err, &se):
-				var e struct{ Errors []struct{ ErrorCode, Path, Message string } }
+				var e struct {
+					Errors []struct{ ErrorCode, Path, Message string }
+				}
 				if json.Unmarshal(se.Body, &e) != nil || len(e.Errors) == 0 {
 					return "", err
 				}
