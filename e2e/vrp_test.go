@@ -459,3 +459,19 @@ func TestVRPScenariosAndEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestVRPWalkthroughScript runs the README's VRP walk-through,
+// docs/vrp-walkthrough.sh, against a dev sandbox: a payment within the
+// month's limit, one over it refused with the limit at fault, and one
+// after the clock moved into the next period.
+func TestVRPWalkthroughScript(t *testing.T) {
+	needTools(t, "bash", "curl", "jq")
+	s := start(t, realIssuer())
+	code, out, errOut := script(t, "vrp-walkthrough.sh", "SANDBOX="+s.url, "ADMIN="+s.app.Config.AdminToken)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 7 || lines[0] != "201" || lines[2] != "400" ||
+		!strings.Contains(lines[3], `"ErrorCode":"UK.OBIE.Rules.FailsControlParameters","Path":"Data.ControlParameters.PeriodicLimits[0].Amount"`) ||
+		lines[5] != "201" || !strings.Contains(lines[6], `"Status":"Pending"`) {
+		t.Errorf("vrp-walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
