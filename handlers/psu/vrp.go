@@ -10,7 +10,7 @@ import (
 // the reference, and the limits every payment must fit, in plain words.
 func vrpView(data map[string]any, cn *bank.Consent) {
 	in, ctl := cn.Initiation, cn.Controls()
-	data["Title"] = "Set up variable recurring payments"
+	data["Title"], data["Mandate"] = "Set up variable recurring payments", true
 	payee, account := "Any payee the app names", ""
 	switch {
 	case in.Creditor.Scheme != "":
