@@ -180,14 +180,17 @@ func TestBuiltInTPPProfiles(t *testing.T) {
 	}
 }
 
-// TestBuiltInTPPVRP runs `sandbox tpp vrp` in both versions: a mandate of
+// TestBuiltInTPPVRP runs `sandbox tpp vrp` in both versions (v4.0 in fapi2,
+// with DPoP-bound tokens and signed requests): a mandate of
 // 150.00 a week (from the consent's date), payments of 60.00 until the
 // bank says no, each shown with the limit's arithmetic, the refusal with
 // the code and the limit at fault.
 func TestBuiltInTPPVRP(t *testing.T) {
-	for _, tc := range []struct{ version, pending, refused string }{{"3.1", "Pending", "UK.OBIE.Rules.FailsControlParameters"}, {"4.0", "PDNG", "U014"}} {
-		t.Run("v"+tc.version, func(t *testing.T) {
-			s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
+	for _, tc := range []struct{ profile, version, pending, refused string }{
+		{"dev", "3.1", "Pending", "UK.OBIE.Rules.FailsControlParameters"}, {"fapi2", "4.0", "PDNG", "U014"},
+	} {
+		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
 			var got struct {
 				ConsentID string `json:"consent_id"`
 				Refresh   bool   `json:"refresh_token_issued"`
@@ -197,6 +200,7 @@ func TestBuiltInTPPVRP(t *testing.T) {
 				}
 			}
 			out := runCLI(t, "tpp", "vrp", "--sandbox", s.url, "--quiet", "--psu", "alice", "--version", tc.version,
+				"--admin-token", s.app.Config.AdminToken, "--redirect-uri", "https://tpp.example/cb",
 				"--amount", "60.00", "--count", "3", "--max", "100.00", "--limits", "Week:Consent:150.00")
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatal(err)
