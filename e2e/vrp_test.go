@@ -264,7 +264,23 @@ func TestVRPAcrossVersions(t *testing.T) {
 	c := s.newTPP("private_key_jwt")
 	m := tpp.VRPMandate{Type: tpp.VRPSweeping, MaxAmount: "60.00", To: &aliceSavings, Reference: "SAVE",
 		Limits: []tpp.VRPLimit{{PeriodType: "Fortnight", PeriodAlignment: "Consent", Amount: "100.00"}}}
-	cn, toks, err := c.VRPJourney(ctx, "alice", "alice123", m, nil)
+	// v3.1.11 words v4.0 has not: a deprecated payment context, the Risk's
+	// old spelling, a purpose code outside v4.0's list, an address type.
+	body := c.VRPConsentBody(m)
+	body["Risk"] = map[string]any{"PaymentContextCode": "PartyToParty", "ContractPresentInidicator": true, "PaymentPurposeCode": "XYZ",
+		"DeliveryAddress": map[string]any{"AddressLine": []string{"Flat 7"}, "TownName": "London", "Country": "GB"}}
+	body["Data"].(map[string]any)["Initiation"].(map[string]any)["CreditorPostalAddress"] = map[string]any{"AddressType": "Residential",
+		"TownName": "London", "Country": "GB"}
+	cc, _ := c.ClientCredentials(ctx, "payments")
+	st, raw, _, err := c.SignedPost(ctx, pis+"/domestic-vrp-consents", cc, uuid.NewString(), body)
+	if err != nil || st != 201 {
+		t.Fatalf("the consent: %d %s %v", st, raw, err)
+	}
+	cn := &tpp.VRPConsent{}
+	if err := json.Unmarshal(raw, cn); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := c.Approve(ctx, cn.Data.ConsentID, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,13 +288,16 @@ func TestVRPAcrossVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Version = api40
-	cc, _ := c.ClientCredentials(ctx, "payments")
 	cn4, err := c.GetVRPConsent(ctx, cc, cn.Data.ConsentID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cn4.Data.Status != "AUTH" || !strings.Contains(string(cn4.Data.Initiation), `"Structured"`) {
+	if cn4.Data.Status != "AUTH" || !strings.Contains(string(cn4.Data.Initiation), `"Structured"`) ||
+		!strings.Contains(string(cn4.Data.Initiation), `"AddressType":"HOME"`) {
 		t.Fatalf("the v3.1 consent through v4.0: %s %s", cn4.Data.Status, cn4.Data.Initiation)
+	}
+	if want := `{"ContractPresentIndicator":true,"DeliveryAddress":{"AddressLine":["Flat 7"],"Country":"GB","TownName":"London"},"PaymentContextCode":"TransferToThirdParty"}`; !bank.SameJSON(cn4.Risk, []byte(want)) {
+		t.Errorf("the Risk through v4.0: %s, want %s", cn4.Risk, want)
 	}
 	// The same token; the v3.1 payment still counts: 60 + 40 = 100.
 	if _, err := c.PayVRP(ctx, toks.AccessToken, tpp.VRP{Consent: cn4, Type: tpp.VRPSweeping, Amount: "40.00", To: aliceSavings, Reference: "SAVE"}); err != nil {
@@ -305,11 +324,11 @@ func TestVRPAcrossVersions(t *testing.T) {
 	if code, path := v4Error(t, r); code != "U008" || path != "Data.ControlParameters" {
 		t.Errorf("raising the maximum by PATCH: %s at %s", code, path)
 	}
-	expect(t, patch(`[{"op":"test","path":"/Risk/PaymentContextCode","value":"TransferToSelf"},{"op":"add","path":"/Risk/MerchantCategoryCode","value":"6012"}]`), 200)
+	expect(t, patch(`[{"op":"test","path":"/Risk/PaymentContextCode","value":"TransferToThirdParty"},{"op":"add","path":"/Risk/MerchantCategoryCode","value":"6012"}]`), 200)
 	// PUT the whole consent as v4.0 shows it: it is now a v4.0 consent.
 	cn4, _ = c.GetVRPConsent(ctx, cc, cn.Data.ConsentID)
-	body := map[string]any{"Data": map[string]any{"ControlParameters": cn4.Data.ControlParameters, "Initiation": cn4.Data.Initiation}, "Risk": cn4.Risk}
-	raw, _ := json.Marshal(body)
+	put := map[string]any{"Data": map[string]any{"ControlParameters": cn4.Data.ControlParameters, "Initiation": cn4.Data.Initiation}, "Risk": cn4.Risk}
+	raw, _ = json.Marshal(put)
 	sig, _ := c.Signature(raw)
 	expect(t, s.do(req{method: "PUT", path: one, token: cc, body: raw, header: map[string]string{"x-idempotency-key": uuid.NewString(), "x-jws-signature": sig}}), 200)
 	expect(t, s.get(pis+"/domestic-vrp-consents/"+cn.Data.ConsentID, cc), 403)
