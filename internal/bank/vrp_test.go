@@ -197,3 +197,30 @@ func TestVRPControlsCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestVRPConsentAcrossVersionsAndTime: a VRP consent is long-lived — made
+// through v3.1 it is used through v4.0 (not the other way round), unlike a
+// payment consent — and its token stays usable past ValidToDateTime so the
+// payment is refused with the reason, until the PSU or the TPP revokes it.
+func TestVRPConsentAcrossVersionsAndTime(t *testing.T) {
+	now := london(t, "2026-11-16 12:00")
+	vrp := Consent{ID: "vrc-1", Kind: ConsentDomesticVRP, Status: StatusAuthorised, Version: VersionUK31, ExpiresAt: now}
+	if err := vrp.UsableThrough(VersionUK40); err != nil {
+		t.Errorf("a v3.1 VRP consent through v4.0: %v", err)
+	}
+	vrp.Version = VersionUK40
+	if KindOf(vrp.UsableThrough(VersionUK31)) != KindForbidden {
+		t.Error("a v4.0 VRP consent is used through v3.1")
+	}
+	pay := Consent{ID: "pdc-1", Kind: ConsentDomesticPayment, Version: VersionUK31}
+	if KindOf(pay.UsableThrough(VersionUK40)) != KindForbidden {
+		t.Error("a v3.1 payment consent is used through v4.0")
+	}
+	if !vrp.Usable(now.Add(time.Hour)) {
+		t.Error("a VRP consent's token stopped at ValidToDateTime instead of the payment being refused")
+	}
+	vrp.PSURevoked = true
+	if vrp.Usable(now) || !vrp.Initiates() || vrp.IsPayment() {
+		t.Error("a revoked VRP consent is usable, or not a consent that initiates payments")
+	}
+}
