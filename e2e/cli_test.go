@@ -382,6 +382,7 @@ func caFile(t *testing.T, s *sandbox) string {
 // port and a temp file), the exports (with the admin token the serve line
 // printed), then each command.
 func TestFAPIQuickStart(t *testing.T) {
+	// Not parallel: quickStart sets the environment the commands read.
 	for _, profile := range []string{"fapi", "fapi2"} {
 		t.Run(profile, func(t *testing.T) { quickStart(t, profile) })
 	}

@@ -86,6 +86,8 @@ var officialFiles = map[string]string{
 	"v4.0/payment-initiation-openapi.yaml":    "/open-banking/v4.0/pisp",
 	"v4.0/confirmation-funds-openapi.yaml":    "/open-banking/v4.0/cbpii",
 	"v4.0/events-openapi.yaml":                "/open-banking/v4.0",
+	"v3.1.11/vrp-openapi.yaml":                "/open-banking/v3.1/pisp",
+	"v4.0/vrp-openapi.yaml":                   "/open-banking/v4.0/pisp",
 }
 
 // ourContracts are the contracts the sandbox serves.

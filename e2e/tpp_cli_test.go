@@ -183,3 +183,43 @@ func TestBuiltInTPPProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltInTPPVRP runs `sandbox tpp vrp` in both versions (v4.0 in fapi2,
+// with DPoP-bound tokens and signed requests): a mandate of
+// 150.00 a week (from the consent's date), payments of 60.00 until the
+// bank says no, each shown with the limit's arithmetic, the refusal with
+// the code and the limit at fault.
+func TestBuiltInTPPVRP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ profile, version, pending, refused string }{
+		{"dev", "3.1", "Pending", "UK.OBIE.Rules.FailsControlParameters"}, {"fapi2", "4.0", "PDNG", "U014"},
+	} {
+		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
+			var got struct {
+				ConsentID string `json:"consent_id"`
+				Refresh   bool   `json:"refresh_token_issued"`
+				Payments  []struct {
+					Status, Refused, Path string
+					Limits                []string
+				}
+			}
+			out := runCLI(t, "tpp", "vrp", "--sandbox", s.url, "--quiet", "--psu", "alice", "--version", tc.version,
+				"--admin-token", s.app.Config.AdminToken, "--redirect-uri", "https://tpp.example/cb",
+				"--amount", "60.00", "--count", "3", "--max", "100.00", "--limits", "Week:Consent:150.00")
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Refresh || len(got.Payments) != 3 {
+				t.Fatalf("tpp vrp: %s", out)
+			}
+			p := got.Payments
+			if p[0].Status != tc.pending || p[1].Status != tc.pending || len(p[1].Limits) != 1 || !strings.Contains(p[1].Limits[0], "120.00 of 150.00 used") {
+				t.Errorf("the first two payments: %+v", p[:2])
+			}
+			if p[2].Refused != tc.refused || p[2].Path != "Data.ControlParameters.PeriodicLimits[0].Amount" {
+				t.Errorf("the third payment: %+v", p[2])
+			}
+		})
+	}
+}

@@ -114,6 +114,13 @@ func (k *Contract) Op(method, path string) *Operation {
 	return op
 }
 
+// Has reports whether the contract has the operation (a version serving
+// more of a standard than another).
+func (k *Contract) Has(method, path string) bool {
+	_, ok := k.ops[method+" "+path]
+	return ok
+}
+
 // Route turns a contract path ("/aisp/accounts/{AccountId}") into an echo
 // route under the contract's base ("/open-banking/v3.1/aisp/accounts/:AccountId").
 func (k *Contract) Route(p string) string {

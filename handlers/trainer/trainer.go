@@ -148,6 +148,8 @@ type journey struct {
 	polledAt   time.Time // sandbox time of the last CIBA poll
 
 	consent string
+	refresh string          // the refresh token of a long-lived consent
+	vrp     *tpp.VRPConsent // a VRP journey's mandate, as created
 
 	idsMu        sync.Mutex      // the stream reads this while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
@@ -214,15 +216,15 @@ func (s *Server) startJourney(c echo.Context) error {
 			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
 	}
 	var r struct {
-		Kind    string `json:"kind"` // accounts | payment
+		Kind    string `json:"kind"` // accounts | payment | ciba | vrp
 		PSU     string `json:"psu"`
 		Version string `json:"version"` // 3.1 (default) | 4.0
 	}
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
 	}
-	if r.Kind != "accounts" && r.Kind != "payment" && r.Kind != "ciba" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts, payment or ciba"}
+	if r.Kind != "accounts" && r.Kind != "payment" && r.Kind != "ciba" && r.Kind != "vrp" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts, payment, ciba or vrp"}
 	}
 	if r.PSU == "" {
 		r.PSU = "alice"
@@ -352,7 +354,7 @@ func (s *Server) journeySteps(j *journey) []step {
 	authorize := step{"Send the PSU to the bank", authExplain,
 		func(ctx context.Context, j *journey) (string, error) {
 			scope := "openid accounts"
-			if j.kind == "payment" {
+			if j.kind == "payment" || j.kind == "vrp" {
 				scope = "openid payments"
 			}
 			o := flow
@@ -383,7 +385,7 @@ func (s *Server) journeySteps(j *journey) []step {
 			if err != nil {
 				return "", err
 			}
-			j.token = toks.AccessToken
+			j.token, j.refresh = toks.AccessToken, toks.RefreshToken
 			j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
 			return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
 		}}
@@ -447,6 +449,9 @@ func (s *Server) journeySteps(j *journey) []step {
 				}},
 			readData,
 		}
+	}
+	if j.kind == "vrp" {
+		return append([]step{register, token("payments")}, vrpSteps(authorize, approve, exchangeCode)...)
 	}
 	if j.kind == "accounts" {
 		return []step{register, token("accounts"), accountConsent,

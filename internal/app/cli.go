@@ -38,7 +38,7 @@ func commands() []command {
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
 		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying)", runKeys},
 		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
-		{"tpp", "tpp accounts|pay --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
+		{"tpp", "tpp accounts|pay|vrp --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},

@@ -30,7 +30,8 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"tpp", "--help"}, {"tpp", "-h"}} {
-		if code, _, errOut := run(t, args...); code != 0 || !strings.Contains(errOut, "sandbox tpp accounts") || !strings.Contains(errOut, "sandbox tpp pay") {
+		if code, _, errOut := run(t, args...); code != 0 || !strings.Contains(errOut, "sandbox tpp accounts") || !strings.Contains(errOut, "sandbox tpp pay") ||
+			!strings.Contains(errOut, "sandbox tpp vrp") {
 			t.Errorf("sandbox %v: exit %d\n%s", args, code, errOut)
 		}
 	}
@@ -42,7 +43,8 @@ func TestHelp(t *testing.T) {
 		has, hasn []string
 	}{
 		{"accounts", []string{"-read", "-revoke", "-sandbox"}, []string{"-amount", "-to-sort-code", "-reference"}},
-		{"pay", []string{"-amount", "-to-sort-code", "-sandbox"}, []string{"-read", "-revoke"}},
+		{"pay", []string{"-amount", "-to-sort-code", "-sandbox"}, []string{"-read", "-revoke", "-limits", "-count"}},
+		{"vrp", []string{"-amount", "-to-sort-code", "-count", "-max", "-limits", "-type", "-every"}, []string{"-read", "-revoke"}},
 	} {
 		code, _, errOut := run(t, "tpp", tc.journey, "--help")
 		if code != 0 {

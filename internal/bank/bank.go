@@ -27,6 +27,7 @@ type Store interface {
 	AccountStore
 	ConsentStore
 	PaymentStore
+	VRPStore
 }
 
 // Config is what New needs.

@@ -97,8 +97,12 @@ func (b *Bank) CreatePaymentConsent(ctx context.Context, r PaymentConsentRequest
 	if err != nil {
 		return nil, err
 	}
+	expires := now.Add(PaymentConsentLifetime)
+	if in.Controls != nil {
+		expires = in.Controls.ValidTo // a VRP consent lasts until its ValidToDateTime, if it has one
+	}
 	c := &Consent{ID: consentPrefix[r.Kind] + b.newID(), Kind: r.Kind, ClientID: r.ClientID, Version: r.Version,
-		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(PaymentConsentLifetime),
+		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: expires,
 		Initiation: in, Request: r.Request, Scenario: r.Scenario}
 	out, _, err := b.store.CreateConsentIdempotent(ctx, c, r.Idem, now)
 	if err != nil {

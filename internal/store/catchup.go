@@ -164,8 +164,8 @@ type dueQuery struct {
 func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
 	nowMS, nowS := now.UnixMilli(), now.Unix()
 	qs := []dueQuery{
-		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, bank.OrderDomestic}},
+		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?) ORDER BY due_at, id LIMIT 1`,
+			[]any{nowMS, bank.OrderDomestic, bank.OrderVRP}},
 		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
 			[]any{nowMS, bank.OrderScheduled}},
 		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
@@ -219,7 +219,8 @@ func appendHistory(history string, c bank.StatusChange) (string, error) {
 	return string(h), err
 }
 
-// stepDomestic moves a domestic payment one status along (or, under the
+// stepDomestic moves a domestic payment (or a variable recurring one) one
+// status along (or, under the
 // reject-after-pending scenario, rejects it and reverses its pending debit).
 func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 	var status, history, outcome string

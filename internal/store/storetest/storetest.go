@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"LedgerPostingAndSettlement", testLedger},
 		{"IdempotencyUnderConcurrency", testIdempotency},
 		{"StandingOrderOnce", testStandingOrderOnce},
+		{"VRPLimitsUnderConcurrency", testVRP},
 		{"TransactionPaging", testPaging},
 		{"AuditChain", testAudit},
 		{"EventsOutbox", testEvents},
