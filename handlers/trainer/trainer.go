@@ -557,13 +557,15 @@ func readAccounts(ctx context.Context, j *journey) (string, error) {
 	return out.String(), nil
 }
 
-// psuPassword reads a test PSU's password from the bank.
+// psuPassword is a test PSU's password (from the fixtures: the bank keeps
+// hashes only).
 func (s *Server) psuPassword(ctx context.Context, username string) string {
 	psus, err := s.Store.PSUs(ctx)
 	if err == nil {
 		for _, p := range psus {
 			if strings.EqualFold(p.Username, username) {
-				return p.Password
+				pw, _ := s.Auth.TestPassword(p.Username, p.PasswordHash)
+				return pw
 			}
 		}
 	}

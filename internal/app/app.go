@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -213,15 +214,23 @@ func keyFile(cfg *Config) string {
 	return cfg.KeyFile
 }
 
-// loadKey reads cfg's key file, creating it when create is set.
+// loadKey reads cfg's key file, creating it when create is set, or the key
+// the SANDBOX_KEY variable holds.
 func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
+	if hexKey := cmp.Or(cfg.Key, os.Getenv(keyring.EnvKey)); hexKey != "" {
+		key, err := keyring.FromHex(hexKey)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", keyring.EnvKey, err)
+		}
+		return key, nil
+	}
 	path := keyFile(cfg)
 	if path == "" {
 		return nil, nil
 	}
 	key, err := keyring.Load(path, create)
 	if err != nil {
-		return nil, fmt.Errorf("%w (the key file keys the audit trail: restore it, or give it with --key-file)", err)
+		return nil, fmt.Errorf("%w (the key file keys the audit trail and unwraps the keys sealing the bank's secrets: restore it, or give it with --key-file or %s)", err, keyring.EnvKey)
 	}
 	return key, nil
 }
@@ -250,6 +259,11 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 	if err := pathProblem(cfg.DB); err != nil {
 		return nil, err
 	}
+	made := false // the key file is made by this start
+	if p := keyFile(cfg); p != "" && !inspect && cfg.Key == "" && os.Getenv(keyring.EnvKey) == "" {
+		_, statErr := os.Stat(p)
+		made = errors.Is(statErr, os.ErrNotExist)
+	}
 	key, err := loadKey(cfg, !inspect)
 	if errors.Is(err, keyring.ErrMissing) && inspect {
 		key, err = nil, nil // reading needs no key; verifying the audit trail asks for it itself
@@ -258,12 +272,21 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 		return nil, err
 	}
 	path := keyFile(cfg)
-	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns})
+	f, err := fixtures.Load()
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns,
+		Seeded: seed.Credentials(f.PSUs)})
+	if (errors.Is(err, store.ErrAuditKey) || errors.Is(err, store.ErrDataKey)) && made {
+		os.Remove(path) // made just now for a database that has its own: out of the way of the right one
+		return nil, fmt.Errorf("%w: the key file %s is missing, and this database was started with one; restore it (or give it with --key-file or %s)", err, path, keyring.EnvKey)
+	}
 	switch {
 	case errors.Is(err, store.ErrInUse):
 		return nil, fmt.Errorf("%w: one sandbox serves a database at a time; stop the other one, or give this one its own --db", err)
-	case errors.Is(err, store.ErrAuditKey):
-		return nil, fmt.Errorf("%w: the key file %s is not the one this database was started with; restore that one", err, path)
+	case errors.Is(err, store.ErrAuditKey), errors.Is(err, store.ErrDataKey):
+		return nil, fmt.Errorf("%w: the key %s is not the one this database was started with; restore that one", err, cmp.Or(path, keyring.EnvKey))
 	case err != nil:
 		return nil, dbError(cfg.DB, err)
 	}
@@ -284,6 +307,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
 		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS,
+		Seeded:     seed.Credentials(a.Fixtures.PSUs),
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
 	specs, err := a.specs()

@@ -10,12 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
+	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
@@ -97,6 +99,10 @@ type Config struct {
 	// KeyFile holds the sandbox's master key (package keyring); "" is the
 	// database's path plus ".key" (in memory for ":memory:").
 	KeyFile string
+	// Key is the master key itself, in hex (tests; SANDBOX_KEY, never a flag
+	// that other users could read from the process list): it stands in for
+	// the key file.
+	Key string
 	// Sync is how the bank's commits reach the disk: full or normal.
 	Sync string
 	// AuditRetention prunes audit entries older than this (sandbox time); 0
@@ -268,8 +274,8 @@ func (c *Config) Validate() error {
 	if c.Sync != store.SyncFull && c.Sync != store.SyncNormal {
 		return fmt.Errorf("--sync %q: want full or normal", c.Sync)
 	}
-	if store.IsPostgres(c.DB) && c.KeyFile == "" {
-		return fmt.Errorf("--db %s: a PostgreSQL database needs --key-file: the key that chains the audit trail lives outside the database, and every replica must be given the same file", store.Redacted(c.DB))
+	if store.IsPostgres(c.DB) && c.KeyFile == "" && c.Key == "" && os.Getenv(keyring.EnvKey) == "" {
+		return fmt.Errorf("--db %s: a PostgreSQL database needs --key-file (or SANDBOX_KEY): the key that chains the audit trail and seals the bank's secrets lives outside the database, and every replica must be given the same file", store.Redacted(c.DB))
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
 		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)

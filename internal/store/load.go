@@ -13,12 +13,14 @@ import (
 )
 
 // Household is everything the bank holds for one PSU, as the seed writes it.
+// Its password is the fixtures' test credential, which the bank does not
+// keep (its password_hash is ”).
 type Household struct {
-	Username, Password string
-	Scenario           string
-	Person             bank.Party  // the PSU's own party
-	Business           *bank.Party // the company of a business PSU, if any
-	Accounts           []HouseholdAccount
+	Username string
+	Scenario string
+	Person   bank.Party  // the PSU's own party
+	Business *bank.Party // the company of a business PSU, if any
+	Accounts []HouseholdAccount
 }
 
 // HouseholdAccount is one account with its whole history.
@@ -181,7 +183,7 @@ func (l *Loader) Household(h *Household) error {
 			return err
 		}
 	}
-	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.Password, person, h.Scenario)
+	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password_hash, party, scenario) VALUES(?,?,'',?,?)", h.Username, person, h.Scenario)
 	if err != nil {
 		return fmt.Errorf("psu %s: %w", h.Username, err)
 	}

@@ -47,6 +47,8 @@ type Store struct {
 	Version int // schema version after migration
 	// pg is the PostgreSQL backend; nil on SQLite.
 	pg *pgBackend
+	// seal holds the data keys that seal secrets at rest (seal.go).
+	seal sealer
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -66,6 +68,10 @@ type Options struct {
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
 	// reads); 0: 8. SQLite has one writer and its own reader pool.
 	MaxConns int
+	// Seeded is a PSU's test credential from the fixtures, if it has one:
+	// opening a database written before passwords were hashed keeps no
+	// trace of such a password (nil: every password is hashed).
+	Seeded func(username string) (string, bool)
 }
 
 // Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
@@ -105,6 +111,14 @@ func dsn(path string, readOnly bool) string {
 // any number of processes may serve it together.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{path: path, sync: o.Sync, syncNow: SyncNormal}
+	key := o.Key
+	if key == nil {
+		key = keyring.New() // a throw-away database: a throw-away key
+	}
+	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
+	if o.Key != nil || !o.Inspect {
+		s.seal.wrapper = key // inspecting without the key file: secrets stay sealed
+	}
 	if s.sync == "" {
 		s.sync = SyncFull
 	}
@@ -112,12 +126,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sync must be %s or %s, not %q", SyncFull, SyncNormal, o.Sync)
 	}
 	if IsPostgres(path) {
-		key := o.Key
-		if key == nil {
-			key = keyring.New()
-		}
-		s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 		if err := s.openPG(ctx, path, o); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
+		}
+		if err := s.openSecrets(ctx, o); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
 		}
@@ -130,11 +143,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
 	}
-	key := o.Key
-	if key == nil {
-		key = keyring.New()
-	}
-	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 	var err error
 	if !o.Inspect {
 		if s.lock, err = lockFile(s.path + ".lock"); err != nil {
@@ -166,7 +174,23 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 	s.r.SetConnMaxLifetime(0)
+	if err := s.openSecrets(ctx, o); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// openSecrets checks the data keys against the key given and seals what
+// an older database held in the clear (not when inspecting).
+func (s *Store) openSecrets(ctx context.Context, o Options) error {
+	if o.Inspect {
+		return nil
+	}
+	if err := s.checkDataKeys(ctx); err != nil {
+		return err
+	}
+	return s.sealOnOpen(ctx, o.Seeded)
 }
 
 // Path is the database file.
@@ -389,14 +413,25 @@ func translate(err error) error {
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.rc.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
-	return v, translate(err)
+	if err != nil || !secretSettings[key] {
+		return v, translate(err)
+	}
+	plain, err := s.open(ctx, column("settings", "value"), key, v)
+	return string(plain), err
 }
 
 // SetSetting writes a key of the settings table; other processes sharing
-// the database learn of it (OnSetting).
+// the database learn of it (OnSetting). Secret settings are sealed.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	f := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		v := value
+		if secretSettings[key] {
+			var err error
+			if v, err = s.sealIn(ctx, tx, column("settings", "value"), key, []byte(value)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, v)
 		return err
 	}
 	if actorOf(ctx) != nil {
