@@ -30,6 +30,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	admin.POST("/keys/rotate", s.rotateKeys)
 	admin.POST("/keys/rotate-data-key", s.rotateDataKey)
 	admin.GET("/secrets", s.sealedSecrets)
+	admin.GET("/siem", s.siemStats)
 	admin.POST("/certs", s.issueCert)
 	e.GET("/sandbox/certs/ca.pem", s.caCert)
 	admin.GET("/audit", s.listAudit)

@@ -77,3 +77,12 @@ func describeSecret(col string, plain []byte) string {
 	}
 	return string(plain)
 }
+
+// siemStats reports the SIEM stream: its sinks, what it shipped, dropped,
+// re-read from the audit trail and lost.
+func (s *Server) siemStats(c echo.Context) error {
+	if s.Deps.SIEM == nil {
+		return c.JSON(http.StatusOK, map[string]any{"enabled": false})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"enabled": true, "stats": s.Deps.SIEM.Stats()})
+}

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,8 +39,11 @@ import (
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
+	"github.com/obsandbox/sandbox/internal/siem"
 	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/telemetry"
 	"github.com/obsandbox/sandbox/seed"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Version is the sandbox's version, set at build time with -ldflags.
@@ -79,6 +83,13 @@ type App struct {
 	// showToken: the admin token was generated, not given (flag or
 	// environment): the banner prints it.
 	showToken bool
+	// siem streams the audit trail (nil: no SIEM; the root's, shared by
+	// its tenants); feed is this sandbox's records in it.
+	siem *siem.Streamer
+	feed *siem.Feed
+	// tracer exports traces over OTLP (nil: none; the root's, shared).
+	tracer *telemetry.Provider
+	root   bool // the root sandbox (not a tenant)
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -94,7 +105,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), specs: startContracts(ctx)}
+	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), specs: startContracts(ctx), root: true}
 	ok := false
 	defer func() {
 		if !ok {
@@ -139,6 +150,12 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	if cfg.MaxTenants > 0 {
 		a.tenants = newTenants(a)
+	}
+	if a.siem, err = openSIEM(cfg, a.Log); err != nil {
+		return nil, err
+	}
+	if a.tracer, err = telemetry.Setup(ctx, Version, cfg.OTLPEndpoint); err != nil {
+		return nil, err
 	}
 	if err := a.build(ctx, issuer, ""); err != nil {
 		return nil, err
@@ -337,7 +354,15 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	if a.siem != nil {
+		a.feed = a.siem.Feed(strings.TrimPrefix(base, tenantPrefix), a.Store)
+		a.Store.OnCommit(a.feed.Hook)
+	}
+	var tracer trace.TracerProvider
+	if a.tracer != nil {
+		tracer = a.tracer
+	}
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
@@ -621,11 +646,60 @@ func (a *App) Close() error {
 		var none store.Head
 		errs = append(errs, a.saveHead(context.Background(), &none)) // the final head
 	}
+	if a.root && a.siem != nil { // ships what is left, the dropped records re-read from the trail
+		errs = append(errs, a.siem.Close())
+		a.siem = nil
+	}
+	if a.feed != nil {
+		a.Store.OnCommit(nil)
+		a.feed.Close()
+		a.feed = nil
+	}
+	if a.root && a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
+		a.tracer = nil
+	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
 		a.Store = nil
 	}
 	return errors.Join(errs...)
+}
+
+// openSIEM starts the SIEM stream cfg asks for (nil: none).
+func openSIEM(cfg Config, log *slog.Logger) (*siem.Streamer, error) {
+	var sinks []siem.Sink
+	if cfg.SIEMFile != "" {
+		j, err := siem.OpenJSONLines(cfg.SIEMFile)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, j)
+	}
+	if cfg.SIEMSyslog != "" {
+		var roots *x509.CertPool
+		if cfg.SIEMSyslogCA != "" {
+			pemBytes, err := os.ReadFile(cfg.SIEMSyslogCA)
+			if err != nil {
+				return nil, fmt.Errorf("--siem-syslog-ca: %w", err)
+			}
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("--siem-syslog-ca %s: no PEM certificate in it", cfg.SIEMSyslogCA)
+			}
+		}
+		sl, err := siem.OpenSyslog(cfg.SIEMSyslog, roots)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, sl)
+	}
+	if len(sinks) == 0 {
+		return nil, nil
+	}
+	return siem.New(sinks, cfg.SIEMBuffer, log), nil
 }
 
 // Handler is the HTTP handler (for in-process tests and benchmarks).

@@ -351,7 +351,7 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
 	cfg.DB, cfg.Reset, cfg.AdminToken = path, false, "" // the tenant's own admin token, kept in its file
 	cfg.Issuer = root.Auth.Issuer + tenantPrefix + t.name
 	a := &App{Config: cfg, Log: root.Log.With("tenant", t.name), Clock: clock.New(cfg.Wall), CA: root.CA, URL: root.URL,
-		rootAdminToken: root.Config.AdminToken, specs: root.specs}
+		rootAdminToken: root.Config.AdminToken, specs: root.specs, siem: root.siem, tracer: root.tracer}
 	if err := a.open(ctx); err != nil {
 		a.Close()
 		return err

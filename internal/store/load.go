@@ -125,14 +125,18 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 		st = l.stats
 		return nil
 	}
+	var rec []*AuditEntry
 	if who := actorOf(ctx); who != nil {
 		inner := load
 		load = func(conn *sql.Conn, tx *sql.Tx) error {
-			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) })(tx)
+			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) }, &rec)(tx)
 		}
 	}
 	err := s.commitConn(ctx, s.sync, "", load)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return st, err
 }
 

@@ -49,6 +49,8 @@ type Store struct {
 	pg *pgBackend
 	// seal holds the data keys that seal secrets at rest (seal.go).
 	seal sealer
+	// hook is told what the audit trail gains as it commits (OnCommit).
+	hook atomic.Pointer[CommitHook]
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -170,7 +172,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
-	s.rc = newCached(s.r)
+	s.rc = newCached(s.r, s.system())
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 	s.r.SetConnMaxLifetime(0)
@@ -273,12 +275,18 @@ func (s *Store) migrate(ctx context.Context) error {
 // as the store's Sync says; when ctx has an actor (WithActor) and f changes
 // rows, their audit entry commits with them. Once it commits, what the hot
 // reads remembered is stale.
-func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "write", s.system())
+	defer func() { end(err) }()
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, callerOp(), f)
+		f = s.recordingChanges(ctx, callerOp(), f, &rec)
 	}
-	err := s.commit(ctx, s.sync, "", f)
+	err = s.commit(ctx, s.sync, "", f)
 	s.version.Add(1) // also after a failure: a commit may have landed anyway
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 
@@ -363,7 +371,9 @@ func (s *Store) commitPG(ctx context.Context, notice string, f func(*sql.Conn, *
 }
 
 // read runs f in a read transaction (one consistent snapshot).
-func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "read", s.system())
+	defer func() { end(err) }()
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.pg != nil {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -434,11 +444,15 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, v)
 		return err
 	}
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, "SetSetting", f)
+		f = s.recordingChanges(ctx, "SetSetting", f, &rec)
 	}
 	err := s.commit(ctx, s.sync, "setting:"+key, f)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 
