@@ -11,6 +11,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/drill"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
@@ -118,4 +119,8 @@ type Deps struct {
 	Tracer trace.TracerProvider
 	// SIEM streams the audit trail and security events (nil: none).
 	SIEM *siem.Streamer
+	// Status is the bank's status: dependencies down, notices (nil: none).
+	Status *gateway.Status
+	// Drills runs incident response drills (nil: none).
+	Drills *drill.Runner
 }

@@ -135,7 +135,7 @@ func (k *Contract) Route(p string) string {
 // Extra middleware (response signing) goes first, around everything.
 func (s *Server) Mount(e *echo.Echo, k *Contract, method, path string, n Need, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
 	op := k.Op(method, path)
-	mw := append(extra, AcceptJSON, s.RequireToken(n), ValidateRequest(op))
+	mw := append(extra, AcceptJSON, s.RequireToken(n), s.degrade, ValidateRequest(op))
 	e.Add(method, k.Route(path), useCase(op.route.Operation.OperationID, h), mw...)
 }
 

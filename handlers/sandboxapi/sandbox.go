@@ -45,6 +45,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	s.mountScenarios(admin)
 	s.mountSnapshots(admin)
 	s.mountTenants(admin)
+	s.mountIncidents(e, admin)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep

@@ -32,6 +32,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/drill"
 	"github.com/obsandbox/sandbox/internal/egress"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
@@ -90,6 +91,9 @@ type App struct {
 	// tracer exports traces over OTLP (nil: none; the root's, shared).
 	tracer *telemetry.Provider
 	root   bool // the root sandbox (not a tenant)
+	// status is the bank's status page; drills its incident drills.
+	status *gateway.Status
+	drills *drill.Runner
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -358,11 +362,14 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 		a.feed = a.siem.Feed(strings.TrimPrefix(base, tenantPrefix), a.Store)
 		a.Store.OnCommit(a.feed.Hook)
 	}
+	a.status = &gateway.Status{}
+	a.drills = &drill.Runner{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Events: a.Events, Status: a.status, CA: a.CA,
+		Base: a.URL + base, Flush: a.auditor.Flush, Forget: a.detector.Forget, Log: a.Log}
 	var tracer trace.TracerProvider
 	if a.tracer != nil {
 		tracer = a.tracer
 	}
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})

@@ -218,6 +218,20 @@ func (s *Store) AddSigningKey(ctx context.Context, k SigningKey, now time.Time) 
 	})
 }
 
+// RevokeClientTokens revokes every live token of a client (its credentials
+// were compromised) and reports how many.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at = 0", now.Unix(), clientID)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
 // DropSigningKey deletes one key at once, whatever its age: a compromised
 // key must stop verifying (ErrNotFound if there is none, or it is the
 // current key: rotate first).
