@@ -98,12 +98,12 @@ func TestIncidentDrills(t *testing.T) {
 			// What the audit trail says the incident reached.
 			var trail struct {
 				Entries []struct {
-					At                         time.Time
-					ClientID                   string `json:"client_id"`
-					PSU                        string
-					ConsentID                  string `json:"consent_id"`
-					Rule, Decision, Path       string
-					Status                     int
+					At                   time.Time
+					ClientID             string `json:"client_id"`
+					PSU                  string
+					ConsentID            string `json:"consent_id"`
+					Rule, Decision, Path string
+					Status               int
 				}
 			}
 			s.do(req{method: "GET", path: "/sandbox/audit?limit=10000", token: admin}).JSON(t, &trail)

@@ -209,7 +209,9 @@ func (d *run) end() {
 	}
 }
 
-func (d *run) step(format string, args ...any) { d.cur.Steps = append(d.cur.Steps, fmt.Sprintf(format, args...)) }
+func (d *run) step(format string, args ...any) {
+	d.cur.Steps = append(d.cur.Steps, fmt.Sprintf(format, args...))
+}
 
 // check records a control verified (or not) in the current phase.
 func (d *run) check(ok bool, format string, args ...any) {

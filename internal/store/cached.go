@@ -14,8 +14,8 @@ import (
 type cached struct {
 	db     *sql.DB
 	system string // db.system.name of its spans
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	mu     sync.RWMutex
+	m      map[string]*sql.Stmt
 }
 
 const maxCached = 512
