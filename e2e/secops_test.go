@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -333,4 +334,46 @@ func BenchmarkRequestSlowSIEM(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestSecOpsCLI: `sandbox incident start`, `sandbox incident report --html`
+// and `sandbox keys rotate-data-key` drive a running sandbox through its
+// admin API; the sandbox goes on serving after the rotation.
+func TestSecOpsCLI(t *testing.T) {
+	s := start(t, realIssuer())
+	ctx := context.Background()
+	run := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		args = append(args, "--sandbox", s.url, "--admin-token", s.app.Config.AdminToken)
+		code := app.Main(ctx, args, &out, &out)
+		return code, out.String()
+	}
+	code, out := run("incident", "start", "dependency-down")
+	if code != 0 || !strings.Contains(out, `"status": "closed"`) {
+		t.Fatalf("incident start: %d %s", code, out)
+	}
+	var in struct{ ID string }
+	json.Unmarshal([]byte(out), &in)
+	if code, out := run("incident", "report", in.ID, "--html"); code != 0 || !strings.HasPrefix(out, "<!doctype html>") {
+		t.Errorf("incident report --html: %d %.200s", code, out)
+	}
+	if code, out := run("incident", "start", "no-such-drill"); code == 0 || !strings.Contains(out, "compromised-tpp") {
+		t.Errorf("an unknown drill: %d %s", code, out)
+	}
+	if code, out := run("keys", "rotate-data-key"); code != 0 || !strings.Contains(out, "re-sealed under data key") {
+		t.Errorf("keys rotate-data-key: %d %s", code, out)
+	}
+	c := s.newTPP("client_secret_basic")
+	if _, _, err := c.AISJourney(ctx, "alice", "alice123", tpp.AllPermissions, nil); err != nil {
+		t.Errorf("a journey after the rotation: %v", err)
+	}
+	page := s.do(req{method: "GET", path: "/trainer/incidents"})
+	expect(t, page, 200)
+	for _, want := range []string{`data-drill="compromised-tpp"`, `data-drill="signing-key"`, `data-drill="dependency-down"`, "/static/incidents.js"} {
+		if !strings.Contains(string(page.Body), want) {
+			t.Errorf("the trainer's security-operations page lacks %s", want)
+		}
+	}
+	js := s.do(req{method: "GET", path: "/static/incidents.js"})
+	expect(t, js, 200)
 }

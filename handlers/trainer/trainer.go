@@ -30,6 +30,7 @@ import (
 func (s *Server) mountTrainer(e *echo.Echo) {
 	s.journeys = &journeys{byID: map[string]*journey{}}
 	e.GET("/trainer", s.trainerPage, trainerHeaders)
+	e.GET("/trainer/incidents", s.incidentsPage, trainerHeaders)
 	e.GET("/trainer/stream", s.trainerStream)
 	e.POST("/trainer/journeys", s.startJourney)
 	e.POST("/trainer/journeys/:id/next", s.nextStep)

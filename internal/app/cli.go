@@ -40,6 +40,7 @@ func commands() []command {
 		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
 		{"tpp", "tpp accounts|pay --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
+		{"incident", "incident start <compromised-tpp|signing-key|dependency-down>: run an incident response drill; incident report <id> [--html]: its post-incident report", runIncident},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},
 		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
