@@ -369,10 +369,20 @@ func (s *Streamer) drain() {
 	s.backfill()
 }
 
-// Close ships what is left and closes the sinks.
+// Close ships what is left (for a few seconds: a stalled SIEM does not
+// hold up a shutdown) and closes the sinks.
 func (s *Streamer) Close() error {
 	close(s.stop)
-	<-s.done
+	select {
+	case <-s.done:
+	case <-time.After(8 * time.Second):
+		for _, k := range s.sinks {
+			if i, ok := k.(interface{ Interrupt() }); ok {
+				i.Interrupt() // breaks a write a stalled collector holds
+			}
+		}
+		<-s.done
+	}
 	var errs []error
 	for _, k := range s.sinks {
 		errs = append(errs, k.Close())

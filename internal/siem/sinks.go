@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,6 +72,14 @@ type Syslog struct {
 	mu   sync.Mutex
 	conn net.Conn
 	bw   *bufio.Writer
+	live atomic.Pointer[net.Conn] // conn, for Interrupt (which must not wait for mu)
+}
+
+// Interrupt closes the connection under a write that is stuck.
+func (s *Syslog) Interrupt() {
+	if c := s.live.Load(); c != nil {
+		(*c).Close()
+	}
 }
 
 // OpenSyslog reads "tcp://host:port" or "tls://host:port"; roots are the
@@ -111,6 +120,8 @@ func (s *Syslog) Write(ctx context.Context, batch []Record) error {
 			return err
 		}
 		s.bw = bufio.NewWriter(s.conn)
+		c := s.conn
+		s.live.Store(&c)
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	for _, r := range batch {
