@@ -30,6 +30,7 @@ import (
 func (s *Server) mountTrainer(e *echo.Echo) {
 	s.journeys = &journeys{byID: map[string]*journey{}}
 	e.GET("/trainer", s.trainerPage, trainerHeaders)
+	e.GET("/trainer/incidents", s.incidentsPage, trainerHeaders)
 	e.GET("/trainer/stream", s.trainerStream)
 	e.POST("/trainer/journeys", s.startJourney)
 	e.POST("/trainer/journeys/:id/next", s.nextStep)
@@ -562,13 +563,15 @@ func readAccounts(ctx context.Context, j *journey) (string, error) {
 	return out.String(), nil
 }
 
-// psuPassword reads a test PSU's password from the bank.
+// psuPassword is a test PSU's password (from the fixtures: the bank keeps
+// hashes only).
 func (s *Server) psuPassword(ctx context.Context, username string) string {
 	psus, err := s.Store.PSUs(ctx)
 	if err == nil {
 		for _, p := range psus {
 			if strings.EqualFold(p.Username, username) {
-				return p.Password
+				pw, _ := s.Auth.TestPassword(p.Username, p.PasswordHash)
+				return pw
 			}
 		}
 	}

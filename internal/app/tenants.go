@@ -358,7 +358,7 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
 	cfg.small = true                                    // one of many open at once
 	cfg.Issuer = root.Auth.Issuer + tenantPrefix + t.name
 	a := &App{Config: cfg, Log: root.Log.With("tenant", t.name), Clock: clock.New(cfg.Wall), CA: root.CA, URL: root.URL,
-		rootAdminToken: root.Config.AdminToken, specs: root.specs}
+		rootAdminToken: root.Config.AdminToken, specs: root.specs, siem: root.siem, tracer: root.tracer}
 	if err := a.open(ctx); err != nil {
 		a.Close()
 		return err

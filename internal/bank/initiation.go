@@ -17,7 +17,7 @@ type PaymentStore interface {
 	Replay(ctx context.Context, id Idem, now time.Time) (string, bool, error)
 	Submit(ctx context.Context, o Order, id Idem, now time.Time) (Payment, bool, error)
 	Payment(ctx context.Context, id string) (Payment, error)
-	CatchUp(ctx context.Context, now time.Time) (int, error)
+	CatchUp(ctx context.Context, clock func() time.Time) (int, error)
 	SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) error
 }
 

@@ -65,7 +65,12 @@ func CardShift(now, seedDate time.Time) string {
 // booking times, running balances and funds decisions in the order the
 // events happened, whatever the size of a clock jump. It returns how many
 // events it applied.
-func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
+//
+// The clock is read again inside the write transaction: a reset (which
+// sets the clock back, then replaces the bank in a transaction of its own)
+// never has the time it replaced applied to the bank it put back.
+func (s *Store) CatchUp(ctx context.Context, clock func() time.Time) (int, error) {
+	now := clock()
 	// A look on the read side first: most calls find nothing due, and a
 	// write would stale every remembered read (see memo).
 	var anyDue bool
@@ -81,6 +86,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 	}
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := clock()
 		shift, cards, err := cardShift(ctx, tx)
 		if err != nil {
 			return err

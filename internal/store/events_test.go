@@ -34,7 +34,7 @@ func eventsFixture(t *testing.T) (*Store, time.Time) {
 		for _, q := range []string{
 			`INSERT INTO parties(id, party_id, number, type, name, legal_name, email, phone, mobile, business, address)
 				VALUES(1, 'p-1', '1', 'Sole', 'Alice', 'Alice', '', '', '', 0, '{}')`,
-			`INSERT INTO psus(id, username, password, party) VALUES(1, 'alice', 'alice123', 1)`,
+			`INSERT INTO psus(id, username, password_hash, party) VALUES(1, 'alice', '', 1)`,
 			`INSERT INTO accounts(account_id, psu, currency, type, sub_type, nickname, description, status, opened_at, holder_name,
 				sort_code, number, iban, pan, bic, card_pan, card_scheme, credit_limit, product_id, opening_balance, booked,
 				pending_debits, pending_credits) VALUES('acc-1', 1, 'GBP', 'Personal', 'CurrentAccount', '', '', 'Enabled', 0, 'Alice',

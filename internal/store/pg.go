@@ -141,7 +141,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	s.r = sql.OpenDB(pgConnector{stdlib.GetConnector(*rcfg)})
 	s.r.SetMaxOpenConns(conns)
 	s.r.SetMaxIdleConns(conns)
-	s.rc = newCached(s.r)
+	s.rc = newCached(s.r, s.system())
 	if !o.Inspect {
 		s.pg.watch = s.startWatch()
 	}

@@ -49,6 +49,10 @@ type Store struct {
 	pg *pgBackend
 	// group queues SQLite's writes for group commit (group.go).
 	group committer
+	// seal holds the data keys that seal secrets at rest (seal.go).
+	seal sealer
+	// hook is told what the audit trail gains as it commits (OnCommit).
+	hook atomic.Pointer[CommitHook]
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -71,6 +75,10 @@ type Options struct {
 	// Small keeps a SQLite database's memory small — two readers, a
 	// small page cache each — for one of many open at once (a tenant).
 	Small bool
+	// Seeded is a PSU's test credential from the fixtures, if it has one:
+	// opening a database written before passwords were hashed keeps no
+	// trace of such a password (nil: every password is hashed).
+	Seeded func(username string) (string, bool)
 }
 
 // Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
@@ -113,6 +121,14 @@ func dsnCache(path string, readOnly bool, cacheKiB int) string {
 // any number of processes may serve it together.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{path: path, sync: o.Sync, syncNow: SyncNormal}
+	key := o.Key
+	if key == nil {
+		key = keyring.New() // a throw-away database: a throw-away key
+	}
+	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
+	if o.Key != nil || !o.Inspect {
+		s.seal.wrapper = key // inspecting without the key file: secrets stay sealed
+	}
 	if s.sync == "" {
 		s.sync = SyncFull
 	}
@@ -120,12 +136,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sync must be %s or %s, not %q", SyncFull, SyncNormal, o.Sync)
 	}
 	if IsPostgres(path) {
-		key := o.Key
-		if key == nil {
-			key = keyring.New()
-		}
-		s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 		if err := s.openPG(ctx, path, o); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
+		}
+		if err := s.openSecrets(ctx, o); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
 		}
@@ -138,11 +153,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
 	}
-	key := o.Key
-	if key == nil {
-		key = keyring.New()
-	}
-	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 	var err error
 	if !o.Inspect {
 		if s.lock, err = lockFile(s.path + ".lock"); err != nil {
@@ -173,11 +183,27 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.rc = newCached(s.r)
+	s.rc = newCached(s.r, s.system())
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
 	s.r.SetConnMaxLifetime(0)
+	if err := s.openSecrets(ctx, o); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// openSecrets checks the data keys against the key given and seals what
+// an older database held in the clear (not when inspecting).
+func (s *Store) openSecrets(ctx context.Context, o Options) error {
+	if o.Inspect {
+		return nil
+	}
+	if err := s.checkDataKeys(ctx); err != nil {
+		return err
+	}
+	return s.sealOnOpen(ctx, o.Seeded)
 }
 
 // Path is the database file.
@@ -260,12 +286,18 @@ func (s *Store) migrate(ctx context.Context) error {
 // as the store's Sync says; when ctx has an actor (WithActor) and f changes
 // rows, their audit entry commits with them. Once it commits, what the hot
 // reads remembered is stale.
-func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "write", s.system())
+	defer func() { end(err) }()
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, callerOp(), f)
+		f = s.recordingChanges(ctx, callerOp(), f, &rec)
 	}
-	err := s.commit(ctx, s.sync, "", f)
+	err = s.commit(ctx, s.sync, "", f)
 	s.version.Add(1) // also after a failure: a commit may have landed anyway
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 
@@ -359,7 +391,9 @@ func (s *Store) commitPG(ctx context.Context, notice string, f func(*sql.Conn, *
 }
 
 // read runs f in a read transaction (one consistent snapshot).
-func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "read", s.system())
+	defer func() { end(err) }()
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.pg != nil {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -409,21 +443,36 @@ func translate(err error) error {
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.rc.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
-	return v, translate(err)
+	if err != nil || !secretSettings[key] {
+		return v, translate(err)
+	}
+	plain, err := s.open(ctx, column("settings", "value"), key, v)
+	return string(plain), err
 }
 
 // SetSetting writes a key of the settings table; other processes sharing
-// the database learn of it (OnSetting).
+// the database learn of it (OnSetting). Secret settings are sealed.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	f := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		v := value
+		if secretSettings[key] {
+			var err error
+			if v, err = s.sealIn(ctx, tx, column("settings", "value"), key, []byte(value)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, v)
 		return err
 	}
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, "SetSetting", f)
+		f = s.recordingChanges(ctx, "SetSetting", f, &rec)
 	}
 	err := s.commit(ctx, s.sync, "setting:"+key, f)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 

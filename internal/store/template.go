@@ -18,18 +18,24 @@ import (
 // generating them, and the copy is the same bank byte for byte.
 
 // SealTemplate makes s, a freshly seeded SQLite database, a template and
-// closes it: what belongs to the database rather than to its bank (the
-// audit chains' anchors, keyed by the database's own key) is removed, and
-// the write-ahead log is folded into the file, which is then whole.
+// closes it: what belongs to the database rather than to its bank — what
+// its own key wrapped or keyed: the data keys, the audit chains' anchors —
+// is removed (a copy starts its own under its own key), and the
+// write-ahead log is folded into the file, which is then whole.
 func (s *Store) SealTemplate(ctx context.Context) error {
 	if s.pg != nil {
 		return errors.New("templates are SQLite files")
 	}
-	if _, err := s.w.ExecContext(ctx, "DELETE FROM audit_anchors"); err != nil {
-		return errors.Join(err, s.Close())
+	for _, t := range keyedTables {
+		if _, err := s.w.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return errors.Join(err, s.Close())
+		}
 	}
 	return s.Close()
 }
+
+// keyedTables hold what a database's key wrapped or keyed.
+var keyedTables = []string{"audit_anchors", "data_keys"}
 
 // CloneTemplate copies the template file src to dst, which must not exist:
 // a new database holding the template's bank and no anchors, which Open
@@ -134,6 +140,7 @@ func (s *Store) copyBank(ctx context.Context, src, op string, also func(*sql.Tx)
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
+	var rec []*AuditEntry
 	f := s.recordingChanges(ctx, op, func(tx *sql.Tx) error {
 		if also != nil {
 			if err := also(tx); err != nil {
@@ -149,8 +156,11 @@ func (s *Store) copyBank(ctx context.Context, src, op string, also func(*sql.Tx)
 			}
 		}
 		return nil
-	})
+	}, &rec)
 	err = s.commitOn(ctx, conn, s.sync, func(_ *sql.Conn, tx *sql.Tx) error { return f(tx) })
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }

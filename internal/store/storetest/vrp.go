@@ -108,7 +108,7 @@ func testVRP(t *testing.T, open Open) {
 	}
 
 	// They settle on the clock; the next calendar month starts afresh.
-	if _, err := s.CatchUp(ctx, day0.Add(time.Minute)); err != nil {
+	if _, err := s.CatchUp(ctx, at(day0.Add(time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	p, err = s.Payment(ctx, "vrp-last")
