@@ -499,6 +499,11 @@ func (r *runner) suite(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.want(RouteJourney) && r.wantTarget(TargetSandbox) {
+		if _, err := r.measureJourneys(ctx, sbx); err != nil {
+			return err
+		}
+	}
 	if wantPay {
 		if err := r.payments(ctx, w, sbx, samplePayment, others); err != nil {
 			return err
