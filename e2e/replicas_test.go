@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/google/uuid"
 
 	"github.com/obsandbox/sandbox/internal/store/storetest"
@@ -192,6 +194,31 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		}
 	})
 
+	t.Run("KeyRotationOnASeenByBAndC", func(t *testing.T) {
+		var rotated struct{ KID string }
+		if st := r.adminCall(0, http.MethodPost, "/sandbox/keys/rotate", nil, &rotated); st != http.StatusOK || rotated.KID == "" {
+			t.Fatalf("rotate through A: %d %+v", st, rotated)
+		}
+		r.via(0)
+		cc, err := cl.ClientCredentials(ctx, "accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kid := jwtKID(t, cc); kid != rotated.KID {
+			t.Fatalf("A signed with %q, not the key it rotated to (%q)", kid, rotated.KID)
+		}
+		t0 := time.Now()
+		for _, i := range []int{1, 2} {
+			body := map[string]any{"Data": map[string]any{"Permissions": []string{"ReadAccountsDetail"}}, "Risk": map[string]any{}}
+			if !within(time.Second-time.Since(t0), func() bool {
+				st, _, _, _ := cl.Send(ctx, http.MethodPost, r.nodes[i].url+"/open-banking/v3.1/aisp/account-access-consents", "application/json", cc, body, nil)
+				return st == http.StatusCreated
+			}) {
+				t.Fatalf("replica %d refused a token of the key A rotated to, 1s after the rotation", i)
+			}
+		}
+	})
+
 	t.Run("ClockAdvanceOnBSeenByA", func(t *testing.T) {
 		var before, after struct{ Now time.Time }
 		r.adminCall(0, http.MethodGet, "/sandbox/clock", nil, &before)
@@ -285,4 +312,15 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 			t.Fatalf("payment %s is %s 10s after the replica that took it was killed (settlement delay 2s)", id, last)
 		}
 	})
+}
+
+// jwtKID is the kid in a JWT's header.
+func jwtKID(t *testing.T, raw string) string {
+	t.Helper()
+	tok, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := tok.Header["kid"].(string)
+	return kid
 }

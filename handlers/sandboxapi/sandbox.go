@@ -55,7 +55,7 @@ func (s *Server) rotateKeys(c echo.Context) error {
 	if err := oauth.RotateKeys(ctx, s.Store, s.Clock.Now()); err != nil {
 		return err
 	}
-	if err := s.Auth.Keys.Reload(ctx, s.Store); err != nil {
+	if err := s.Auth.KeysChanged(ctx); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"kid": s.Auth.Keys.KID()})

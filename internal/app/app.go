@@ -353,6 +353,12 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 			a.Log.Error("reloading the scenario catalogue another replica changed", "error", err)
 		}
 	})
+	// A replica sharing the database rotated or dropped a signing key.
+	a.Store.OnSetting(oauth.SettingSigningKeys, func(string) {
+		if err := a.Auth.ReloadKeys(context.Background()); err != nil {
+			a.Log.Error("reloading the signing keys another replica changed", "error", err)
+		}
+	})
 	a.stopping = make(chan struct{})
 	var caPEM []byte
 	if a.CA != nil {
