@@ -73,7 +73,7 @@ type App struct {
 	// specs waits for the contracts New began loading (the slowest part of
 	// a start); tenants share the root's.
 	specs func() (contracts, error)
-	// CA is the development certificate authority (when serving TLS).
+	// CA is the development certificate authority (TLS, TPP certificates).
 	CA *pki.CA
 	// showToken: the admin token was generated, not given (flag or
 	// environment): the banner prints it.
@@ -120,11 +120,14 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if issuer == "" {
 		issuer = a.URL
 	}
+	// The CA issues TPP certificates in every mode (POST /sandbox/certs:
+	// Berlin Group TPPs show theirs in a header without TLS) and serves
+	// TLS with --tls.
+	if a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall()); err != nil {
+		return nil, err
+	}
 	var tlsConfig *tls.Config
 	if cfg.TLS {
-		if a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall()); err != nil {
-			return nil, err
-		}
 		hosts := []string{"localhost", "127.0.0.1", "::1"}
 		if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
 			hosts = append([]string{u.Hostname()}, hosts...)
