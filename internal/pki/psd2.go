@@ -38,9 +38,9 @@ var (
 	oidQcCompliance  = asn1.ObjectIdentifier{0, 4, 0, 1862, 1, 1}       // ETSI EN 319 412-5 §4.2.1
 	oidQcType        = asn1.ObjectIdentifier{0, 4, 0, 1862, 1, 6}       // §4.2.3
 	oidQcTypeWeb     = asn1.ObjectIdentifier{0, 4, 0, 1862, 1, 6, 3}
-	oidPSD2Statement = asn1.ObjectIdentifier{0, 4, 0, 19495, 2}          // ETSI TS 119 495 §5.1
-	oidOrgIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}                // organizationIdentifier
-	roleOIDs         = map[string]asn1.ObjectIdentifier{ // §5.1: id-psd2-role-psp-*
+	oidPSD2Statement = asn1.ObjectIdentifier{0, 4, 0, 19495, 2} // ETSI TS 119 495 §5.1
+	oidOrgIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}       // organizationIdentifier
+	roleOIDs         = map[string]asn1.ObjectIdentifier{        // §5.1: id-psd2-role-psp-*
 		RoleAS: {0, 4, 0, 19495, 1, 1}, RolePI: {0, 4, 0, 19495, 1, 2}, RoleAI: {0, 4, 0, 19495, 1, 3}, RoleIC: {0, 4, 0, 19495, 1, 4},
 	}
 )

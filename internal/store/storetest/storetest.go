@@ -45,6 +45,9 @@ func Run(t *testing.T, open Open) {
 		{"EventsOutbox", testEvents},
 		{"RefusedTraffic", testRefused},
 		{"Suspension", testSuspension},
+		{"BerlinAuthorisations", testBerlinAuthorisations},
+		{"BerlinAccessCounts", testBerlinAccessCounts},
+		{"BerlinLedgerReads", testBerlinLedgerReads},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
