@@ -230,19 +230,23 @@ func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
 }
 
 // contracts are the served APIs' parsed contracts (package api).
-type contracts struct{ v3, v4 *openapi3.T }
+type contracts struct{ v3, v4, bg *openapi3.T }
 
-// startContracts parses both UK contracts in the background and returns
-// the function that waits for them.
+// startContracts parses the contracts in the background and returns the
+// function that waits for them.
 func startContracts(ctx context.Context) func() (contracts, error) {
-	v3, v4 := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx)
+	v3, v4, bg := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx), api.BerlinGroup.Start(ctx)
 	return sync.OnceValues(func() (contracts, error) {
 		a, err := v3()
 		if err != nil {
 			return contracts{}, err
 		}
 		b, err := v4()
-		return contracts{a, b}, err
+		if err != nil {
+			return contracts{}, err
+		}
+		c, err := bg()
+		return contracts{a, b, c}, err
 	})
 }
 
@@ -316,7 +320,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4, SpecBG: specs.bg,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})

@@ -176,13 +176,13 @@ func (b *Bank) StartAuthorisation(ctx context.Context, r StartSCA) (*Authorisati
 		return nil, Errorf(KindHeaderMissing, "TPP-Redirect-URI", "the redirect approach sends the PSU back to TPP-Redirect-URI: send it")
 	}
 	if r.PSU != "" {
-		if err := b.knownPSU(ctx, r.PSU); err != nil {
+		if err := b.KnownPSU(ctx, r.PSU); err != nil {
 			return nil, err
 		}
 	}
 	now := b.now()
 	a := Authorisation{ID: "bga-" + b.newID(), Kind: r.Kind, Resource: c.ID, ClientID: r.ClientID, Approach: r.Approach, Status: ScaReceived,
-		PSU: r.PSU, Handle: "bg-" + b.newID(), RedirectURI: r.RedirectURI, NokRedirectURI: r.NokRedirectURI, CreatedAt: now, StatusAt: now,
+		PSU: r.PSU, Handle: "bg-" + b.newID(), CSRF: b.newID(), RedirectURI: r.RedirectURI, NokRedirectURI: r.NokRedirectURI, CreatedAt: now, StatusAt: now,
 		ExpiresAt: now.Add(AuthorisationLifetime)}
 	switch {
 	case r.Approach == ApproachDecoupled && r.PSU != "":
@@ -199,8 +199,8 @@ func (b *Bank) StartAuthorisation(ctx context.Context, r StartSCA) (*Authorisati
 	return &a, nil
 }
 
-// knownPSU refuses a PSU-ID that is no customer of the bank.
-func (b *Bank) knownPSU(ctx context.Context, psu string) error {
+// KnownPSU refuses a PSU-ID that is no customer of the bank.
+func (b *Bank) KnownPSU(ctx context.Context, psu string) error {
 	ok, err := b.bg().PSUExists(ctx, psu)
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func (b *Bank) UpdateAuthorisation(ctx context.Context, r UpdateSCA) (*Authorisa
 		if psu == "" {
 			return nil, Errorf(KindHeaderMissing, "PSU-ID", "identify the PSU with the PSU-ID header")
 		}
-		if err := b.knownPSU(ctx, psu); err != nil {
+		if err := b.KnownPSU(ctx, psu); err != nil {
 			return nil, err
 		}
 		return set(a.Status, func(x *Authorisation) { x.PSU, x.Status, x.Method = psu, status, method })

@@ -37,7 +37,8 @@ const berlinHeader = `# Open Banking Sandbox: our OpenAPI contract for Berlin Gr
 #  - request bodies refuse members they do not define; only JSON is accepted and answered (the XML,
 #    text and multipart forms, and application/problem+json, are left out);
 #  - every operation takes TPP-QWAC-Certificate (the sandbox's dev-profile stand-in for mutual TLS)
-#    and may answer 413 (body over the limit);
+#    and may answer 413 (body over the limit); card transaction reports take pageIndex and
+#    itemsPerPage, as account reports do;
 #  - the examples that do not match their own schemas are left out.
 `
 
@@ -130,6 +131,11 @@ func generateBerlin(refDir string) ([]byte, error) {
 			}
 			ops++
 			ps := get(op, "parameters")
+			if id := get(op, "operationId"); id != nil && id.Value == "getCardAccountTransactionList" {
+				// Card reports page as account reports do (the official file
+				// gives them first/next/previous/last links but no parameters).
+				ps.Content = append(ps.Content, ref("parameters", "pageIndex"), ref("parameters", "itemsPerPage"))
+			}
 			ps.Content = append(ps.Content, ref("parameters", "TPP-QWAC-Certificate"))
 			if rb := get(op, "requestBody"); rb != nil {
 				if s := at(rb, "content", "application/json", "schema"); s != nil && get(s, "oneOf") != nil {

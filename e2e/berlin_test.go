@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/obsandbox/sandbox/internal/bank"
+)
+
+// Berlin Group NextGenPSD2 1.3.12 end to end: a TPP with a test QWAC from
+// the sandbox's CA, over the same bank as the UK APIs. Every answer is
+// checked against api/berlin-group-1.3.12.yaml and the official file.
+
+const bg = "/psd2/v1"
+
+// bgTPP is a Berlin Group TPP: its QWAC (as the TPP-QWAC-Certificate header
+// carries it, dev profile) and the organisation identifier in it.
+type bgTPP struct {
+	s     *sandbox
+	t     testing.TB
+	cert  string
+	orgID string
+}
+
+// qwac has the sandbox issue a QWAC with roles and returns the TPP.
+func (s *sandbox) qwac(roles ...string) *bgTPP {
+	s.t.Helper()
+	var out struct {
+		Cert  string `json:"certificate_base64"`
+		OrgID string `json:"organisation_id"`
+	}
+	r := s.do(req{method: "POST", path: "/sandbox/certs", token: s.app.Config.AdminToken,
+		body: map[string]any{"common_name": "eu-tpp", "organisation": "EU Fintech GmbH", "roles": roles}})
+	expect(s.t, r, 201)
+	r.JSON(s.t, &out)
+	if out.Cert == "" || out.OrgID == "" {
+		s.t.Fatalf("no certificate_base64 or organisation_id: %s", r.Body)
+	}
+	return &bgTPP{s: s, t: s.t, cert: out.Cert, orgID: out.OrgID}
+}
+
+var allRoles = []string{"PSP_AS", "PSP_PI", "PSP_AI", "PSP_IC"}
+
+// call sends a Berlin Group request with a fresh X-Request-ID, the TPP's
+// certificate and PSU-IP-Address (the PSU present); h adds headers or, with
+// an empty value, removes one. The answer echoes the X-Request-ID.
+func (p *bgTPP) call(method, path string, body any, h map[string]string) *response {
+	p.t.Helper()
+	hdr := map[string]string{"X-Request-ID": uuid.NewString(), "TPP-QWAC-Certificate": p.cert, "PSU-IP-Address": "192.0.2.10"}
+	for k, v := range h {
+		hdr[k] = v
+	}
+	r := p.s.do(req{method: method, path: bg + path, body: body, header: hdr})
+	if id := hdr["X-Request-ID"]; id != "" && len(id) == 36 && r.Header.Get("X-Request-ID") != id {
+		p.t.Errorf("%s %s: X-Request-ID %q, want the request's %q", method, path, r.Header.Get("X-Request-ID"), id)
+	}
+	return r
+}
+
+// tppCode is the first tppMessages code of an error answer.
+func (r *response) tppCode(t testing.TB) string {
+	t.Helper()
+	var e struct {
+		TPPMessages []struct{ Category, Code, Path, Text string } `json:"tppMessages"`
+	}
+	r.JSON(t, &e)
+	if len(e.TPPMessages) == 0 {
+		t.Fatalf("no tppMessages in %s", r.Body)
+	}
+	return e.TPPMessages[0].Code
+}
+
+// expectCode fails unless the answer has the status and tppMessages code.
+func expectCode(t testing.TB, r *response, status int, code string) {
+	t.Helper()
+	expect(t, r, status)
+	if got := r.tppCode(t); got != code {
+		t.Fatalf("code %s, want %s; body %s", got, code, r.Body)
+	}
+}
+
+const tppRedirect = "https://tpp.example/cb"
+
+// sca is the SCA part of a 201.
+type sca struct {
+	ConsentID         string `json:"consentId"`
+	ConsentStatus     string `json:"consentStatus"`
+	PaymentID         string `json:"paymentId"`
+	BasketID          string `json:"basketId"`
+	TransactionStatus string `json:"transactionStatus"`
+	ScaStatus         string `json:"scaStatus"`
+	AuthorisationID   string `json:"authorisationId"`
+	PSUMessage        string `json:"psuMessage"`
+	Links             map[string]struct {
+		Href string `json:"href"`
+	} `json:"_links"`
+}
+
+func (x sca) link(t testing.TB, name string) string {
+	t.Helper()
+	l, ok := x.Links[name]
+	if !ok {
+		t.Fatalf("no _links.%s in %+v", name, x.Links)
+	}
+	return l.Href
+}
+
+// path turns a link of the API into a path under /psd2/v1.
+func bgPath(t testing.TB, href string) string {
+	t.Helper()
+	i := strings.Index(href, bg+"/")
+	if i < 0 {
+		t.Fatalf("link %s is not under %s", href, bg)
+	}
+	return href[i+len(bg):]
+}
+
+// headless has the headless PSU decide at a scaRedirect URL and returns
+// where the browser would be sent.
+func (s *sandbox) headlessRedirect(scaRedirect, psu, password, decision string, accounts []string) string {
+	s.t.Helper()
+	body := map[string]any{"authorize_url": scaRedirect, "username": psu, "password": password, "decision": decision}
+	if accounts != nil {
+		body["accounts"] = accounts
+	}
+	r := s.do(req{method: "POST", path: "/sandbox/psu/authorize", body: body})
+	expect(s.t, r, 200)
+	var out struct {
+		RedirectTo string `json:"redirect_to"`
+	}
+	r.JSON(s.t, &out)
+	return out.RedirectTo
+}
+
+// consent creates a consent (redirect approach unless h says otherwise).
+func (p *bgTPP) consent(body any, h map[string]string) sca {
+	p.t.Helper()
+	hdr := map[string]string{"TPP-Redirect-URI": tppRedirect, "TPP-Nok-Redirect-URI": tppRedirect + "?nok"}
+	for k, v := range h {
+		hdr[k] = v
+	}
+	r := p.call("POST", "/consents", body, hdr)
+	expect(p.t, r, 201)
+	var out sca
+	r.JSON(p.t, &out)
+	if out.ConsentStatus != "received" || r.Header.Get("Location") == "" || r.Header.Get("ASPSP-SCA-Approach") == "" {
+		p.t.Fatalf("201 without received, Location or ASPSP-SCA-Approach: %v %s", r.Header, r.Body)
+	}
+	return out
+}
+
+// validConsent is a consent the PSU approved at the redirect pages.
+func (p *bgTPP) validConsent(psu, password string, body any) string {
+	p.t.Helper()
+	c := p.consent(body, nil)
+	if to := p.s.headlessRedirect(c.link(p.t, "scaRedirect"), psu, password, "approve", nil); to != tppRedirect {
+		p.t.Fatalf("approved, the PSU goes to %s, want %s", to, tppRedirect)
+	}
+	var st struct{ ConsentStatus string }
+	p.call("GET", "/consents/"+c.ConsentID+"/status", nil, nil).JSON(p.t, &st)
+	if st.ConsentStatus != "valid" {
+		p.t.Fatalf("consent %s is %s after approval", c.ConsentID, st.ConsentStatus)
+	}
+	return c.ConsentID
+}
+
+func recurring(access map[string]any, perDay int) map[string]any {
+	return map[string]any{"access": access, "recurringIndicator": true, "validUntil": "2027-03-31", "frequencyPerDay": perDay,
+		"combinedServiceIndicator": false}
+}
+
+func ibans(s *sandbox, psu string) []bank.Account {
+	s.t.Helper()
+	as, err := s.app.Store.AccountsOfPSU(context.Background(), psu)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return as
+}
+
+func refs(as ...bank.Account) []map[string]string {
+	var out []map[string]string
+	for _, a := range as {
+		out = append(out, map[string]string{"iban": a.IBAN})
+	}
+	return out
+}
+
+func decode(t testing.TB, r *response) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("%v: %s", err, r.Body)
+	}
+	return v
+}
+
+// TestBerlinGroupAISRedirect: a detailed consent on alice's current
+// account, approved at the bank's pages (headless), then her accounts,
+// balances, transactions and one transaction.
+func TestBerlinGroupAISRedirect(t *testing.T) {
+	s := start(t)
+	tpp := s.qwac(allRoles...)
+	alice := ibans(s, "alice")
+	cur := alice[0]
+	id := tpp.validConsent("alice", "alice123", recurring(map[string]any{"accounts": refs(cur), "balances": refs(cur),
+		"transactions": refs(cur)}, 4))
+	h := map[string]string{"Consent-ID": id}
+	r := tpp.call("GET", "/accounts?withBalance=true", nil, h)
+	expect(t, r, 200)
+	var list struct {
+		Accounts []struct {
+			ResourceID, IBAN, Currency string
+			Balances                   []any
+		}
+	}
+	r.JSON(t, &list)
+	if len(list.Accounts) != 1 || list.Accounts[0].ResourceID != cur.ID || list.Accounts[0].IBAN != cur.IBAN || len(list.Accounts[0].Balances) == 0 {
+		t.Fatalf("accounts %s", r.Body)
+	}
+	expect(t, tpp.call("GET", "/accounts/"+cur.ID, nil, h), 200)
+	expect(t, tpp.call("GET", "/accounts/"+cur.ID+"/balances", nil, h), 200)
+	r = tpp.call("GET", "/accounts/"+cur.ID+"/transactions?bookingStatus=both&dateFrom=2026-09-01&itemsPerPage=5", nil, h)
+	expect(t, r, 200)
+	var rep struct {
+		Transactions struct {
+			Booked []struct{ TransactionID string }
+			Links  map[string]struct{ Href string } `json:"_links"`
+		}
+	}
+	r.JSON(t, &rep)
+	if len(rep.Transactions.Booked) == 0 || rep.Transactions.Links["next"].Href == "" {
+		t.Fatalf("transactions %s", r.Body)
+	}
+	expect(t, tpp.call("GET", "/accounts/"+cur.ID+"/transactions/"+rep.Transactions.Booked[0].TransactionID, nil, h), 200)
+}
