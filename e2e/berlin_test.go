@@ -238,3 +238,145 @@ func TestBerlinGroupAISRedirect(t *testing.T) {
 	}
 	expect(t, tpp.call("GET", "/accounts/"+cur.ID+"/transactions/"+rep.Transactions.Booked[0].TransactionID, nil, h), 200)
 }
+
+// TestBerlinGroupConsentLifecycle: GET consent (validUntil adjusted,
+// lastActionDate), its authorisations, DELETE -> terminatedByTpp, after
+// which its data calls get 401 CONSENT_INVALID.
+func TestBerlinGroupConsentLifecycle(t *testing.T) {
+	s := start(t)
+	tpp := s.qwac("PSP_AI")
+	cur := ibans(s, "alice")[0]
+	body := recurring(map[string]any{"balances": refs(cur)}, 4)
+	body["validUntil"] = "9999-12-31"
+	c := tpp.consent(body, nil)
+	r := tpp.call("GET", "/consents/"+c.ConsentID, nil, nil)
+	expect(t, r, 200)
+	got := decode(t, r)
+	want := s.app.Clock.Now().AddDate(0, 0, bank.MaxConsentDays).Format("2006-01-02")
+	if got["validUntil"] != want || got["consentStatus"] != "received" || got["lastActionDate"] == nil {
+		t.Errorf("consent %s; want validUntil %s", r.Body, want)
+	}
+	r = tpp.call("GET", "/consents/"+c.ConsentID+"/authorisations", nil, nil)
+	expect(t, r, 200)
+	var ids struct{ AuthorisationIDs []string }
+	r.JSON(t, &ids)
+	if len(ids.AuthorisationIDs) != 1 {
+		t.Fatalf("authorisations %s, want the implicit one", r.Body)
+	}
+	auth := "/consents/" + c.ConsentID + "/authorisations/" + ids.AuthorisationIDs[0]
+	if bgPath(t, c.link(t, "scaStatus")) != auth {
+		t.Errorf("scaStatus link %s, want %s", c.link(t, "scaStatus"), auth)
+	}
+	scaStatus := func() string {
+		var a struct{ ScaStatus string }
+		tpp.call("GET", auth, nil, nil).JSON(t, &a)
+		return a.ScaStatus
+	}
+	if st := scaStatus(); st != "received" {
+		t.Errorf("scaStatus %s, want received", st)
+	}
+	s.headlessRedirect(c.link(t, "scaRedirect"), "alice", "alice123", "approve", nil)
+	if st := scaStatus(); st != "finalised" {
+		t.Errorf("scaStatus %s after approval, want finalised", st)
+	}
+	h := map[string]string{"Consent-ID": c.ConsentID}
+	expect(t, tpp.call("GET", "/accounts/"+cur.ID+"/balances", nil, h), 200)
+	expectCode(t, tpp.call("GET", "/accounts/"+cur.ID+"/transactions?bookingStatus=booked&dateFrom=2026-10-01", nil, h), 401, "CONSENT_INVALID")
+	expectCode(t, tpp.call("GET", "/accounts/"+ibans(s, "alice")[1].ID+"/balances", nil, h), 401, "CONSENT_INVALID")
+	expectCode(t, tpp.call("GET", "/accounts/00000000-0000-4000-8000-000000000000/balances", nil, h), 404, "RESOURCE_UNKNOWN")
+	expect(t, tpp.call("DELETE", "/consents/"+c.ConsentID, nil, nil), 204)
+	r = tpp.call("GET", "/consents/"+c.ConsentID+"/status", nil, nil)
+	expect(t, r, 200)
+	if st := decode(t, r)["consentStatus"]; st != "terminatedByTpp" {
+		t.Errorf("after DELETE: %v, want terminatedByTpp", st)
+	}
+	expectCode(t, tpp.call("GET", "/accounts/"+cur.ID+"/balances", nil, h), 401, "CONSENT_INVALID")
+	expectCode(t, tpp.call("DELETE", "/consents/"+c.ConsentID, nil, nil), 409, "STATUS_INVALID")
+}
+
+// TestBerlinGroupBankOffered: a consent with empty lists; the PSU chooses
+// one account at the bank; the consent then shows it, and only it is read.
+func TestBerlinGroupBankOffered(t *testing.T) {
+	s := start(t)
+	tpp := s.qwac("PSP_AI")
+	alice := ibans(s, "alice")
+	c := tpp.consent(recurring(map[string]any{"accounts": []any{}, "balances": []any{}, "transactions": []any{}}, 4), nil)
+	s.headlessRedirect(c.link(t, "scaRedirect"), "alice", "alice123", "approve", []string{alice[1].ID})
+	r := tpp.call("GET", "/consents/"+c.ConsentID, nil, nil)
+	expect(t, r, 200)
+	var got struct {
+		Access        map[string][]map[string]string
+		ConsentStatus string
+	}
+	r.JSON(t, &got)
+	if got.ConsentStatus != "valid" || len(got.Access["balances"]) != 1 || got.Access["balances"][0]["iban"] != alice[1].IBAN {
+		t.Fatalf("consent %s", r.Body)
+	}
+	r = tpp.call("GET", "/accounts", nil, map[string]string{"Consent-ID": c.ConsentID})
+	expect(t, r, 200)
+	var list struct{ Accounts []struct{ ResourceID string } }
+	r.JSON(t, &list)
+	if len(list.Accounts) != 1 || list.Accounts[0].ResourceID != alice[1].ID {
+		t.Fatalf("accounts %s", r.Body)
+	}
+	expectCode(t, tpp.call("GET", "/accounts/"+alice[0].ID, nil, map[string]string{"Consent-ID": c.ConsentID}), 401, "CONSENT_INVALID")
+}
+
+// TestBerlinGroupGlobalConsents: availableAccounts lists accounts and no
+// more; allPsd2 reaches every account, card accounts included.
+func TestBerlinGroupGlobalConsents(t *testing.T) {
+	s := start(t)
+	tpp := s.qwac("PSP_AI")
+	alice := ibans(s, "alice")
+	card := alice[2]
+	avail := tpp.validConsent("alice", "alice123", map[string]any{"access": map[string]any{"availableAccounts": "allAccounts"},
+		"recurringIndicator": false, "validUntil": "2026-12-01", "frequencyPerDay": 1, "combinedServiceIndicator": false})
+	h := map[string]string{"Consent-ID": avail}
+	r := tpp.call("GET", "/accounts", nil, h)
+	expect(t, r, 200)
+	var list struct{ Accounts []map[string]any }
+	r.JSON(t, &list)
+	if len(list.Accounts) != 2 || list.Accounts[0]["_links"] != nil {
+		t.Fatalf("available accounts %s: want the two payment accounts, without links", r.Body)
+	}
+	expectCode(t, tpp.call("GET", "/accounts/"+alice[0].ID, nil, h), 401, "CONSENT_INVALID")
+	all := tpp.validConsent("alice", "alice123", recurring(map[string]any{"allPsd2": "allAccounts"}, 4))
+	h = map[string]string{"Consent-ID": all}
+	r = tpp.call("GET", "/card-accounts?", nil, h)
+	expect(t, r, 200)
+	var cards struct {
+		CardAccounts []struct{ ResourceID, MaskedPan string }
+	}
+	r.JSON(t, &cards)
+	if len(cards.CardAccounts) != 1 || cards.CardAccounts[0].ResourceID != card.ID || cards.CardAccounts[0].MaskedPan != bank.MaskPANBG(card.PAN) {
+		t.Fatalf("card accounts %s", r.Body)
+	}
+	expect(t, tpp.call("GET", "/card-accounts/"+card.ID, nil, h), 200)
+	expect(t, tpp.call("GET", "/card-accounts/"+card.ID+"/balances", nil, h), 200)
+	r = tpp.call("GET", "/card-accounts/"+card.ID+"/transactions?bookingStatus=both&dateFrom=2026-10-01&itemsPerPage=10", nil, h)
+	expect(t, r, 200)
+	var rep struct {
+		CardTransactions struct {
+			Booked []struct{ CardTransactionID, MaskedPAN string }
+		}
+	}
+	r.JSON(t, &rep)
+	if len(rep.CardTransactions.Booked) == 0 {
+		t.Fatalf("card transactions %s", r.Body)
+	}
+	// A card account is not a payment account, and the reverse.
+	expectCode(t, tpp.call("GET", "/accounts/"+card.ID, nil, h), 404, "RESOURCE_UNKNOWN")
+	expectCode(t, tpp.call("GET", "/card-accounts/"+alice[0].ID, nil, h), 404, "RESOURCE_UNKNOWN")
+	// The information report: the account's standing orders.
+	r = tpp.call("GET", "/accounts/"+alice[0].ID+"/transactions?bookingStatus=information", nil, h)
+	expect(t, r, 200)
+	var info struct {
+		Transactions struct {
+			Information []map[string]any
+		}
+	}
+	r.JSON(t, &info)
+	if len(info.Transactions.Information) < 2 {
+		t.Fatalf("information %s: want alice's standing orders", r.Body)
+	}
+}
