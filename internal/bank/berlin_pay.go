@@ -554,7 +554,7 @@ func (b *Bank) executeBGPayment(ctx context.Context, c *Consent) error {
 		}
 		request, _ := json.Marshal(in)
 		o := Order{
-			Payment: Payment{ID: fmt.Sprintf("%s-%d", c.ID, i+1), Kind: kind, ConsentID: c.ID, ClientID: c.ClientID, Amount: in.Amount,
+			Payment: Payment{ID: "bgo-" + b.newID(), Kind: kind, ConsentID: c.ID, ClientID: c.ClientID, Amount: in.Amount,
 				Currency: in.Currency, Request: request, ProcessAt: now.Add(settle / 2), SettleAt: now.Add(settle)},
 			Debtor: p.Debtor.ID, Creditor: in.Creditor, Reference: in.Reference, Outcome: p.Outcome,
 			Check: func(x *Consent) error {
@@ -567,7 +567,8 @@ func (b *Bank) executeBGPayment(ctx context.Context, c *Consent) error {
 		if kind != OrderDomestic {
 			o.Schedule = &in
 		}
-		idem := Idem{ClientID: c.ClientID, Operation: "bg-payment-order", Key: o.Payment.ID, BodyHash: "-"}
+		// Once per payment of the initiation, however often it is executed.
+		idem := Idem{ClientID: c.ClientID, Operation: "bg-payment-order", Key: fmt.Sprintf("%s#%d", c.ID, i), BodyHash: "-"}
 		if _, _, err := b.store.Submit(ctx, o, idem, now); err != nil {
 			return err
 		}
