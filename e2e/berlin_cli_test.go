@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/obsandbox/sandbox/internal/app"
+)
+
+// TestBuiltInTPPBerlinGroup runs `sandbox tpp --standard berlin-group
+// accounts|pay` against a real server: in dev (the QWAC in its header) with
+// each SCA approach, and in fapi (the QWAC over mutual TLS).
+func TestBuiltInTPPBerlinGroup(t *testing.T) {
+	for _, tc := range []struct{ profile, sca string }{{"dev", "redirect"}, {"dev", "decoupled"}, {"dev", "embedded"}, {"fapi", "redirect"}} {
+		t.Run(tc.profile+"-"+tc.sca, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
+			args := []string{"--standard", "berlin-group", "--sandbox", s.url, "--quiet", "--admin-token", s.app.Config.AdminToken, "--sca", tc.sca}
+			if s.app.CA != nil && strings.HasPrefix(s.url, "https") {
+				args = append(args, "--ca", caFile(t, s))
+			}
+			var got map[string]any
+			raw := runCLI(t, append([]string{"tpp", "accounts", "--psu", "alice", "--read", "accounts,balances", "--revoke"}, args...)...)
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			list, _ := got["accounts"].(map[string]any)["accounts"].([]any)
+			if len(list) != 2 || len(got["balances"].(map[string]any)) != 2 {
+				t.Errorf("alice's payment accounts and their balances: %s", raw)
+			}
+			raw = runCLI(t, append([]string{"tpp", "pay", "--amount", "4.20"}, args...)...)
+			var p map[string]any
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			if p["transactionStatus"] == "RCVD" || p["transactionStatus"] == "RJCT" || p["instructedAmount"].(map[string]any)["currency"] != "EUR" {
+				t.Errorf("erik's SEPA payment: %s", raw)
+			}
+		})
+	}
+	t.Run("NeedsAdminToken", func(t *testing.T) {
+		s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
+		code, _, errOut := cli(t, "tpp", "accounts", "--standard", "berlin-group", "--sandbox", s.url, "--quiet")
+		if code == 0 || !strings.Contains(errOut, "admin token") {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
+}
