@@ -73,9 +73,17 @@ func TestBerlinGroupRefusals(t *testing.T) {
 		}(), redirect, 400, "EXECUTION_DATE_INVALID"},
 		{"FrequencyOneOffTwice", "POST", "/consents", map[string]any{"access": map[string]any{"balances": refs(erik[0])}, "recurringIndicator": false,
 			"validUntil": "2026-12-01", "frequencyPerDay": 2, "combinedServiceIndicator": false}, redirect, 400, "FORMAT_ERROR"},
-		{"ValidUntilPast", "POST", "/consents", func() map[string]any { b := recurring(map[string]any{"balances": refs(erik[0])}, 4); b["validUntil"] = "2026-01-01"; return b }(),
+		{"ValidUntilPast", "POST", "/consents", func() map[string]any {
+			b := recurring(map[string]any{"balances": refs(erik[0])}, 4)
+			b["validUntil"] = "2026-01-01"
+			return b
+		}(),
 			redirect, 400, "FORMAT_ERROR"},
-		{"UnknownField", "POST", "/consents", func() map[string]any { b := recurring(map[string]any{"balances": refs(erik[0])}, 4); b["permissions"] = "all"; return b }(),
+		{"UnknownField", "POST", "/consents", func() map[string]any {
+			b := recurring(map[string]any{"balances": refs(erik[0])}, 4)
+			b["permissions"] = "all"
+			return b
+		}(),
 			redirect, 400, "FORMAT_ERROR"},
 		{"MalformedJSON", "POST", "/consents", `{"access":`, redirect, 400, "FORMAT_ERROR"},
 		{"MissingRequestID", "POST", "/consents", consent, map[string]string{"TPP-Redirect-URI": tppRedirect, "X-Request-ID": ""}, 400, "FORMAT_ERROR"},
