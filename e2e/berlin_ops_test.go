@@ -100,3 +100,50 @@ func TestBerlinGroupOperations(t *testing.T) {
 		expectCode(t, r, 403, "CONSENT_UNKNOWN") // the root's bank knows nothing of the tenant's consent
 	})
 }
+
+// TestTrainerBerlinGroup runs the trainer's Berlin Group journeys to the
+// end — accounts (redirect), decoupled, payment — in dev (the QWAC in its
+// header) and fapi (over mutual TLS); the journey's stream shows its
+// requests' decisions.
+func TestTrainerBerlinGroup(t *testing.T) {
+	for _, profile := range []string{"dev", "fapi"} {
+		t.Run(profile, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(profile))
+			for _, kind := range []string{"accounts", "ciba", "payment"} {
+				psu := "alice"
+				if kind == "payment" {
+					psu = "erik"
+				}
+				r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", token: s.app.Config.AdminToken,
+					body: `{"kind":"` + kind + `","psu":"` + psu + `","version":"berlin-group"}`})
+				expect(t, r, 201)
+				var j struct{ ID string }
+				r.JSON(t, &j)
+				var all strings.Builder
+				for i := 0; ; i++ {
+					r := s.do(req{method: http.MethodPost, path: "/trainer/journeys/" + j.ID + "/next"})
+					expect(t, r, 200)
+					var out struct {
+						Error, Title string
+						Done         bool
+					}
+					r.JSON(t, &out)
+					if out.Error != "" {
+						t.Fatalf("%s step %d (%s): %s", kind, i+1, out.Title, out.Error)
+					}
+					all.Write(r.Body)
+					if out.Done {
+						break
+					}
+				}
+				want := map[string][]string{"accounts": {"/psd2/v1/consents", "ACCESS_EXCEEDED", "CONSENT_INVALID", "scaRedirect"},
+					"ciba": {"scaMethodSelected", "authorisation_url", "Sandbox Bank app"}, "payment": {"sepa-credit-transfers", "CANCELLATION_INVALID"}}[kind]
+				for _, w := range want {
+					if !strings.Contains(all.String(), w) {
+						t.Errorf("the %s journey never shows %s", kind, w)
+					}
+				}
+			}
+		})
+	}
+}

@@ -148,6 +148,9 @@ type journey struct {
 	polledAt   time.Time // sandbox time of the last CIBA poll
 
 	consent string
+	// Berlin Group journeys (berlin.go)
+	bg        *tpp.Berlin
+	bgStarted *tpp.Started
 
 	idsMu        sync.Mutex      // the stream reads this while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
@@ -230,8 +233,8 @@ func (s *Server) startJourney(c echo.Context) error {
 	if r.Version == "" {
 		r.Version = "3.1"
 	}
-	if r.Version != "3.1" && r.Version != "4.0" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1 or 4.0"}
+	if r.Version != "3.1" && r.Version != "4.0" && r.Version != berlinVersion {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1, 4.0 or berlin-group"}
 	}
 	if s.psuPassword(c.Request().Context(), r.PSU) == "" {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
@@ -333,6 +336,9 @@ func clip(b []byte) string {
 }
 
 func (s *Server) journeySteps(j *journey) []step {
+	if j.version == berlinVersion {
+		return s.berlinSteps(j)
+	}
 	register := step{"Register the app", "The TPP registers with the bank (dynamic client registration, RFC 7591): its redirect URI and its public keys. It gets a client_id.",
 		func(ctx context.Context, j *journey) (string, error) {
 			if err := s.trainerTPP(ctx, j); err != nil {
