@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/obsandbox/sandbox/internal/app"
 )
@@ -45,4 +51,34 @@ func TestBuiltInTPPBerlinGroup(t *testing.T) {
 			t.Errorf("exit %d: %s", code, errOut)
 		}
 	})
+}
+
+// TestBerlinGroupWalkthrough runs the README's Berlin Group walk-through as
+// written, with bash, curl and jq, against a dev sandbox.
+func TestBerlinGroupWalkthrough(t *testing.T) {
+	needTools(t, "bash", "curl", "jq")
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Berlin Group NextGenPSD2 1\\.3\\.12.*?```sh\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("the README has no Berlin Group walk-through")
+	}
+	s := start(t, realIssuer())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", string(m[1]))
+	cmd.Env = append(os.Environ(), "SANDBOX="+s.url, "ADMIN="+s.app.Config.AdminToken)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{"https://tpp.example/cb\nvalid\n", "psuAuthenticated\nscaMethodSelected\nfinalised\nACTC\nACSC\n", `"balanceType"`, `pageIndex=1`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the walk-through's output has no %q:\n%s", want, got)
+		}
+	}
 }

@@ -292,6 +292,15 @@ func TestBerlinGroupConsentLifecycle(t *testing.T) {
 	}
 	expectCode(t, tpp.call("GET", "/accounts/"+cur.ID+"/balances", nil, h), 401, "CONSENT_INVALID")
 	expectCode(t, tpp.call("DELETE", "/consents/"+c.ConsentID, nil, nil), 409, "STATUS_INVALID")
+
+	// The PSU revokes another consent at the bank (the connected-apps page's
+	// headless twin): revokedByPsu, and its reads stop.
+	id := tpp.validConsent("alice", "alice123", body)
+	expect(t, s.do(req{method: "POST", path: "/sandbox/psu/revoke", body: map[string]string{"username": "alice", "password": "alice123", "consent_id": id}}), 204)
+	if st := tpp.consentStatus(id); st != "revokedByPsu" {
+		t.Errorf("revoked by the PSU: %s", st)
+	}
+	expectCode(t, tpp.call("GET", "/accounts/"+cur.ID+"/balances", nil, map[string]string{"Consent-ID": id}), 401, "CONSENT_INVALID")
 }
 
 // TestBerlinGroupBankOffered: a consent with empty lists; the PSU chooses
