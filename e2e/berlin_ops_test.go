@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,6 +99,15 @@ func TestBerlinGroupOperations(t *testing.T) {
 		}
 		r = s.do(req{method: "GET", path: "/psd2/v1/consents/" + c.ConsentID, header: hdr})
 		expectCode(t, r, 403, "CONSENT_UNKNOWN") // the root's bank knows nothing of the tenant's consent
+	})
+	t.Run("Reset", func(t *testing.T) {
+		expect(t, s.do(req{method: "POST", path: "/sandbox/reset", token: s.app.Config.AdminToken}), 204)
+		expectCode(t, tpp.call("GET", "/consents/"+id, nil, nil), 403, "CONSENT_UNKNOWN")
+		n, err := s.app.Store.PendingDecoupled(context.Background(), "erik", s.app.Clock.Now())
+		if err != nil || len(n) != 0 {
+			t.Errorf("after a reset: %d decoupled authorisations, %v", len(n), err)
+		}
+		expect(t, tpp.call("GET", "/consents/"+tpp.validConsent("erik", "erik123", recurring(map[string]any{"balances": refs(erik[0])}, 4)), nil, nil), 200)
 	})
 }
 
