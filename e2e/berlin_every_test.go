@@ -70,7 +70,9 @@ func TestBerlinGroupEveryOperation(t *testing.T) {
 	op("GET", "/v1/accounts/{account-id}/balances", "/accounts/"+cur.ID+"/balances", nil, h, 200)
 	r = op("GET", "/v1/accounts/{account-id}/transactions", "/accounts/"+cur.ID+"/transactions?bookingStatus=all&dateFrom=2026-10-01&withBalance=true", nil, h, 200)
 	var rep struct {
-		Transactions struct{ Booked []struct{ TransactionID string } }
+		Transactions struct {
+			Booked []struct{ TransactionID string }
+		}
 	}
 	r.JSON(t, &rep)
 	op("GET", "/v1/accounts/{account-id}/transactions/{transactionId}", "/accounts/"+cur.ID+"/transactions/"+rep.Transactions.Booked[0].TransactionID, nil, h, 200)
