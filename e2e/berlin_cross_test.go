@@ -32,7 +32,9 @@ func signed(t testing.TB, amount, indicator string) int64 {
 // payment made in each standard, and once they settle. Each payment shows
 // in all three.
 func TestBerlinGroupCrossStandard(t *testing.T) {
-	s := start(t, realIssuer())
+	// The sandbox clock stands still (frozen real time): payments settle
+	// when the test advances it, not between its reads of the three APIs.
+	s := start(t, realIssuer(), frozen())
 	ctx := context.Background()
 	cur := ibans(s, "alice")[0]
 	ukTok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, []string{cur.ID})

@@ -81,7 +81,7 @@ func (p *bgTPP) balance(consent, account, typ string) int64 {
 // SEPA settles at once; TARGET2 and cross-border (in GBP from alice's
 // account) the same way; a SEPA payment to dave's euro account credits it.
 func TestBerlinGroupPayments(t *testing.T) {
-	s := start(t)
+	s := start(t, frozen()) // payments settle when the test advances the clock
 	tpp := s.qwac("PSP_PI", "PSP_AI")
 	erik, dave, alice := ibans(s, "erik"), ibans(s, "dave"), ibans(s, "alice")
 	watch := tpp.watch("erik", "erik123")
@@ -335,7 +335,7 @@ func TestBerlinGroupFunds(t *testing.T) {
 // TestBerlinGroupSigningBasket: a payment and a consent authorised with one
 // SCA; a basket is deleted only before its authorisation.
 func TestBerlinGroupSigningBasket(t *testing.T) {
-	s := start(t)
+	s := start(t, frozen())
 	tpp := s.qwac("PSP_PI", "PSP_AI")
 	erik := ibans(s, "erik")
 	explicit := map[string]string{"TPP-Explicit-Authorisation-Preferred": "true"}
