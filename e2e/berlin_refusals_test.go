@@ -118,6 +118,14 @@ func TestBerlinGroupRefusals(t *testing.T) {
 			t.Errorf("%d %s, want 415 without a body (the standard gives it none)", r.Status, r.Body)
 		}
 	})
+	t.Run("BodyTooLarge", func(t *testing.T) {
+		before := s.bankHash()
+		r := tpp.call("POST", "/consents", `{"access":{},"x":"`+strings.Repeat("a", 2<<20)+`"}`, redirect)
+		expectCode(t, r, http.StatusRequestEntityTooLarge, "FORMAT_ERROR")
+		if s.bankHash() != before {
+			t.Error("the refusal changed the bank")
+		}
+	})
 	t.Run("OneLinePEM", func(t *testing.T) {
 		var out struct {
 			PEM string `json:"certificate_pem"`
