@@ -199,6 +199,18 @@ func TestBerlinGroupDecoupled(t *testing.T) {
 	if got := tpp.scaStatus(auth); got != "failed" {
 		t.Errorf("denied: scaStatus %s, want failed", got)
 	}
+
+	// Not approved in time: 30 minutes of sandbox time.
+	dec["PSU-ID"] = "erik"
+	c = tpp.consent(recurring(map[string]any{"transactions": refs(cur)}, 4), dec)
+	s.advance("31m")
+	if got := tpp.scaStatus(bgPath(t, c.link(t, "scaStatus"))); got != "failed" {
+		t.Errorf("after 31 minutes: scaStatus %s, want failed", got)
+	}
+	if got := tpp.consentStatus(c.ConsentID); got != "rejected" {
+		t.Errorf("after 31 minutes: consent %s, want rejected", got)
+	}
+	expect(t, approve("erik", "erik123", c.link(t, "scaStatus")), 400)
 }
 
 // pageClient is a PSU's browser for form pages: cookies, no redirects followed.
