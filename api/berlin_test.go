@@ -19,6 +19,7 @@ var berlinServices = []string{"payments", "periodic-payments", "bulk-payments"}
 // has every operation of the official 1.3.12 file — those with
 // {payment-service} once per service — and no other.
 func TestBerlinGroupContract(t *testing.T) {
+	t.Parallel()
 	doc, err := BerlinGroup.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)

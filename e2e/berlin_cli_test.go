@@ -18,6 +18,7 @@ import (
 // accounts|pay` against a real server: in dev (the QWAC in its header) with
 // each SCA approach, and in fapi (the QWAC over mutual TLS).
 func TestBuiltInTPPBerlinGroup(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ profile, sca string }{{"dev", "redirect"}, {"dev", "decoupled"}, {"dev", "embedded"}, {"fapi", "redirect"}} {
 		t.Run(tc.profile+"-"+tc.sca, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
@@ -56,6 +57,7 @@ func TestBuiltInTPPBerlinGroup(t *testing.T) {
 // TestBerlinGroupWalkthrough runs the README's Berlin Group walk-through as
 // written, with bash, curl and jq, against a dev sandbox.
 func TestBerlinGroupWalkthrough(t *testing.T) {
+	t.Parallel()
 	needTools(t, "bash", "curl", "jq")
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

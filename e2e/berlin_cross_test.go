@@ -32,6 +32,7 @@ func signed(t testing.TB, amount, indicator string) int64 {
 // payment made in each standard, and once they settle. Each payment shows
 // in all three.
 func TestBerlinGroupCrossStandard(t *testing.T) {
+	t.Parallel()
 	// The sandbox clock stands still (frozen real time): payments settle
 	// when the test advances it, not between its reads of the three APIs.
 	s := start(t, realIssuer(), frozen())

@@ -15,6 +15,7 @@ import (
 // the bank takes, each answer checked against our contract and the
 // official file; it fails if an operation of the contract is not called.
 func TestBerlinGroupEveryOperation(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI", "PSP_PI", "PSP_IC")
 	erik := ibans(s, "erik")

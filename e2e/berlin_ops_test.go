@@ -17,6 +17,7 @@ import (
 // scenarios, the rate limits (429 ACCESS_EXCEEDED with Retry-After) and
 // tenants.
 func TestBerlinGroupOperations(t *testing.T) {
+	t.Parallel()
 	s := start(t, withRates(gateway.ClassData, "1:3"))
 	tpp := s.qwac("PSP_AI", "PSP_PI")
 	erik := ibans(s, "erik")
@@ -116,6 +117,7 @@ func TestBerlinGroupOperations(t *testing.T) {
 // header) and fapi (over mutual TLS); the journey's stream shows its
 // requests' decisions.
 func TestTrainerBerlinGroup(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{"dev", "fapi"} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile))

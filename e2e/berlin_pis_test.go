@@ -81,6 +81,7 @@ func (p *bgTPP) balance(consent, account, typ string) int64 {
 // SEPA settles at once; TARGET2 and cross-border (in GBP from alice's
 // account) the same way; a SEPA payment to dave's euro account credits it.
 func TestBerlinGroupPayments(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen()) // payments settle when the test advances the clock
 	tpp := s.qwac("PSP_PI", "PSP_AI")
 	erik, dave, alice := ibans(s, "erik"), ibans(s, "dave"), ibans(s, "alice")
@@ -192,6 +193,7 @@ func TestBerlinGroupPayments(t *testing.T) {
 // A periodic payment is a standing order: it pays on its days (ACSP), and
 // its cancellation (redirect) ends it (CANC).
 func TestBerlinGroupFutureAndPeriodic(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_PI", "PSP_AI")
 	erik := ibans(s, "erik")
@@ -282,6 +284,7 @@ func TestBerlinGroupFutureAndPeriodic(t *testing.T) {
 // TestBerlinGroupBulk: a bulk of two payments executes both; a bulk with one
 // the account cannot cover is partially accepted (PART).
 func TestBerlinGroupBulk(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_PI")
 	erik := ibans(s, "erik")
@@ -310,6 +313,7 @@ func TestBerlinGroupBulk(t *testing.T) {
 // TestBerlinGroupFunds: PIIS answers from the available balance; it needs
 // the PSP_IC role; a Consent-ID, when sent, must be a consent of the TPP's.
 func TestBerlinGroupFunds(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_IC", "PSP_AI")
 	erik := ibans(s, "erik")
@@ -335,6 +339,7 @@ func TestBerlinGroupFunds(t *testing.T) {
 // TestBerlinGroupSigningBasket: a payment and a consent authorised with one
 // SCA; a basket is deleted only before its authorisation.
 func TestBerlinGroupSigningBasket(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	tpp := s.qwac("PSP_PI", "PSP_AI")
 	erik := ibans(s, "erik")

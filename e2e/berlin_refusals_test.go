@@ -23,6 +23,7 @@ func withoutRateLimits() option {
 // TestBerlinGroupRefusals: each rule's refusal, with the standard's status
 // and tppMessages code, and nothing changed at the bank.
 func TestBerlinGroupRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac(allRoles...)
 	erik := ibans(s, "erik")
@@ -170,6 +171,7 @@ func TestBerlinGroupRefusals(t *testing.T) {
 // one-off consent reads each resource once. An expired consent is 401
 // CONSENT_EXPIRED.
 func TestBerlinGroupFrequencyPerDay(t *testing.T) {
+	t.Parallel()
 	s := start(t, withoutRateLimits())
 	tpp := s.qwac("PSP_AI")
 	erik := ibans(s, "erik")
@@ -201,6 +203,7 @@ func TestBerlinGroupFrequencyPerDay(t *testing.T) {
 // TestBerlinGroupMutualTLS: over mutual TLS the QWAC of the handshake names
 // the TPP (dev with --tls, and fapi, where the header is refused).
 func TestBerlinGroupMutualTLS(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{oauth.ProfileDev, oauth.ProfileFAPI} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, withTLS(), withProfile(profile))

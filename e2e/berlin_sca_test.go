@@ -36,6 +36,7 @@ func (p *bgTPP) consentStatus(id string) string {
 // changes nothing but the PSU's lockout count; 123456 finalises it. Three
 // wrong OTPs fail the routine and reject the consent.
 func TestBerlinGroupEmbedded(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	cur := ibans(s, "alice")[0]
@@ -120,6 +121,7 @@ func put2(p *bgTPP, path string, body any) *response {
 // the TPP starts the authorisation itself (POST .../authorisations), here
 // embedded with the PSU's password in the start.
 func TestBerlinGroupExplicitStart(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	cur := ibans(s, "bob")[0]
@@ -153,6 +155,7 @@ func TestBerlinGroupExplicitStart(t *testing.T) {
 // valid. Without PSU-ID the TPP identifies the PSU first
 // (updatePsuIdentification).
 func TestBerlinGroupDecoupled(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	cur := ibans(s, "erik")[0]
@@ -254,6 +257,7 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // TPP-Redirect-URI), and the decoupled approach among the connected-apps
 // page's pending approvals.
 func TestBerlinGroupPSUPages(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	tpp := s.qwac("PSP_AI", "PSP_PI")
 	erik := ibans(s, "erik")

@@ -203,6 +203,7 @@ func decode(t testing.TB, r *response) map[string]any {
 // account, approved at the bank's pages (headless), then her accounts,
 // balances, transactions and one transaction.
 func TestBerlinGroupAISRedirect(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac(allRoles...)
 	alice := ibans(s, "alice")
@@ -243,6 +244,7 @@ func TestBerlinGroupAISRedirect(t *testing.T) {
 // lastActionDate), its authorisations, DELETE -> terminatedByTpp, after
 // which its data calls get 401 CONSENT_INVALID.
 func TestBerlinGroupConsentLifecycle(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	cur := ibans(s, "alice")[0]
@@ -306,6 +308,7 @@ func TestBerlinGroupConsentLifecycle(t *testing.T) {
 // TestBerlinGroupBankOffered: a consent with empty lists; the PSU chooses
 // one account at the bank; the consent then shows it, and only it is read.
 func TestBerlinGroupBankOffered(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	alice := ibans(s, "alice")
@@ -334,6 +337,7 @@ func TestBerlinGroupBankOffered(t *testing.T) {
 // TestBerlinGroupGlobalConsents: availableAccounts lists accounts and no
 // more; allPsd2 reaches every account, card accounts included.
 func TestBerlinGroupGlobalConsents(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tpp := s.qwac("PSP_AI")
 	alice := ibans(s, "alice")

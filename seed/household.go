@@ -90,7 +90,7 @@ func (b *builder) household(index int, p fixtures.Persona) (*store.Household, er
 	g.start = b.anchor.AddDate(0, -b.opt.Months, 0)
 	g.pendFrom = b.anchor.Add(-60 * time.Hour)
 
-	h := &store.Household{Username: p.Username, Password: p.Password}
+	h := &store.Household{Username: p.Username}
 	h.Person = bank.Party{
 		ID: uuid(r), Number: digits(r, 8), Type: "Sole", Name: p.Name, LegalName: p.Name,
 		Email: p.Email, Mobile: p.Mobile, Phone: p.Mobile,

@@ -52,12 +52,11 @@ type op struct {
 }
 
 var (
-	ais   = op{[]string{pki.RoleAI}, gateway.ClassConsents}
-	data  = op{[]string{pki.RoleAI}, gateway.ClassData}
-	pis   = op{[]string{pki.RolePI}, gateway.ClassPayments}
-	piis  = op{[]string{pki.RoleIC}, gateway.ClassFunds}
-	sbs   = op{[]string{pki.RolePI, pki.RoleAI}, gateway.ClassConsents}
-	anyOp = op{[]string{pki.RoleAI, pki.RolePI, pki.RoleIC}, gateway.ClassConsents}
+	ais  = op{[]string{pki.RoleAI}, gateway.ClassConsents}
+	data = op{[]string{pki.RoleAI}, gateway.ClassData}
+	pis  = op{[]string{pki.RolePI}, gateway.ClassPayments}
+	piis = op{[]string{pki.RoleIC}, gateway.ClassFunds}
+	sbs  = op{[]string{pki.RolePI, pki.RoleAI}, gateway.ClassConsents}
 )
 
 // mount adds a contract operation: X-Request-ID, the TPP's identity and

@@ -6,14 +6,18 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/drill"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
+	"github.com/obsandbox/sandbox/internal/siem"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -112,4 +116,12 @@ type Deps struct {
 	Snapshots Snapshots
 	// Tenants makes and deletes tenants (nil: none, or inside a tenant).
 	Tenants Tenants
+	// Tracer traces every request (nil: no tracing; package telemetry).
+	Tracer trace.TracerProvider
+	// SIEM streams the audit trail and security events (nil: none).
+	SIEM *siem.Streamer
+	// Status is the bank's status: dependencies down, notices (nil: none).
+	Status *gateway.Status
+	// Drills runs incident response drills (nil: none).
+	Drills *drill.Runner
 }

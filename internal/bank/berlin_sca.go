@@ -329,7 +329,7 @@ func (b *Bank) UpdateAuthorisation(ctx context.Context, r UpdateSCA) (*Authorisa
 		if psu == "" {
 			return nil, Errorf(KindHeaderMissing, "PSU-ID", "send the PSU-ID header with the PSU's password")
 		}
-		ok, err := b.bg().CheckPSULogin(ctx, psu, func(stored string) bool { return stored == step.Password }, b.now())
+		ok, err := b.login(ctx, psu, step.Password)
 		if err != nil {
 			return nil, err
 		}

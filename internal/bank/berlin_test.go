@@ -9,6 +9,7 @@ func ptr[T any](v T) *T { return &v }
 
 // TestChooseApproach: the bank's choice from the TPP's preference headers.
 func TestChooseApproach(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		decoupled, redirect *bool
 		want                string
@@ -29,6 +30,7 @@ func TestChooseApproach(t *testing.T) {
 // TestBGConsentRules: frequencyPerDay, recurringIndicator, validUntil (cut
 // to MaxConsentDays) and the access object's combinations.
 func TestBGConsentRules(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 	iban := BGAccountRef{IBAN: "GB33BUKB20201555555555"}
 	ok := BGConsentRequest{Access: BGAccess{Accounts: []BGAccountRef{iban}}, RecurringIndicator: true, ValidUntil: "2026-12-31", FrequencyPerDay: 4}
@@ -71,6 +73,7 @@ func TestBGConsentRules(t *testing.T) {
 
 // TestBGRights: what each kind of consent gives of an account.
 func TestBGRights(t *testing.T) {
+	t.Parallel()
 	a := Account{ID: "a1", IBAN: "GB33BUKB20201555555555", Currency: "GBP"}
 	b := Account{ID: "a2", IBAN: "GB94BARC10201530093459", Currency: "GBP"}
 	consent := func(r string) *Consent {
@@ -102,6 +105,7 @@ func TestBGRights(t *testing.T) {
 
 // TestBGFrequency: frequencyCode to the bank's schedule and back.
 func TestBGFrequency(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC) // a Thursday
 	for code, want := range map[string]string{"Daily": "EvryDay", "Weekly": "IntrvlWkDay:01:04", "EveryTwoWeeks": "IntrvlWkDay:02:04",
 		"Monthly": "IntrvlMnthDay:01:03", "Quarterly": "IntrvlMnthDay:03:03", "Annual": "IntrvlMnthDay:12:03"} {
@@ -126,6 +130,7 @@ func TestBGFrequency(t *testing.T) {
 
 // TestMaskedPAN: card numbers masked and matched as card accounts show them.
 func TestMaskedPAN(t *testing.T) {
+	t.Parallel()
 	pan := "4929123456781234"
 	if got := MaskPANBG(pan); got != "492912******1234" {
 		t.Errorf("MaskPANBG = %s", got)

@@ -41,6 +41,7 @@ func parsePEM(t *testing.T, b []byte) *x509.Certificate {
 // carries the roles (ETSI TS 119 495), read back from base64 DER and from
 // PEM without line breaks; one without roles is no QWAC.
 func TestQWAC(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ca := testCA(t)
 	now := time.Now()
@@ -89,6 +90,7 @@ func TestQWAC(t *testing.T) {
 
 // TestVerifyTPP: expired, revoked and foreign certificates are refused.
 func TestVerifyTPP(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ca, other := testCA(t), testCA(t)
 	now := time.Now()

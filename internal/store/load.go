@@ -13,12 +13,14 @@ import (
 )
 
 // Household is everything the bank holds for one PSU, as the seed writes it.
+// Its password is the fixtures' test credential, which the bank does not
+// keep (its password_hash is ”).
 type Household struct {
-	Username, Password string
-	Scenario           string
-	Person             bank.Party  // the PSU's own party
-	Business           *bank.Party // the company of a business PSU, if any
-	Accounts           []HouseholdAccount
+	Username string
+	Scenario string
+	Person   bank.Party  // the PSU's own party
+	Business *bank.Party // the company of a business PSU, if any
+	Accounts []HouseholdAccount
 }
 
 // HouseholdAccount is one account with its whole history.
@@ -123,14 +125,18 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 		st = l.stats
 		return nil
 	}
+	var rec []*AuditEntry
 	if who := actorOf(ctx); who != nil {
 		inner := load
 		load = func(conn *sql.Conn, tx *sql.Tx) error {
-			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) })(tx)
+			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) }, &rec)(tx)
 		}
 	}
 	err := s.commitConn(ctx, s.sync, "", load)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return st, err
 }
 
@@ -181,7 +187,7 @@ func (l *Loader) Household(h *Household) error {
 			return err
 		}
 	}
-	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.Password, person, h.Scenario)
+	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password_hash, party, scenario) VALUES(?,?,'',?,?)", h.Username, person, h.Scenario)
 	if err != nil {
 		return fmt.Errorf("psu %s: %w", h.Username, err)
 	}

@@ -174,7 +174,7 @@ func testBerlinLedgerReads(t *testing.T, open Open) {
 	}
 	before, err := s.Ledgers(ctx, erik[:1], day0)
 	must(t, err)
-	if _, err := s.CatchUp(ctx, when.Add(time.Hour)); err != nil {
+	if _, err := s.CatchUp(ctx, at(when.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	after, err := s.Ledgers(ctx, erik[:1], day0)
