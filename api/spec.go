@@ -4,7 +4,8 @@
 // written by internal/gen from the official files). The server validates
 // every resource request against its contract and the tests validate every
 // response against it; the v3.1.11 one is also served at
-// /open-banking/v3.1/openapi.yaml.
+// /open-banking/v3.1/openapi.yaml. berlin-group-1.3.12.yaml is Berlin Group
+// NextGenPSD2 1.3.12 (under /psd2/v1; also written by internal/gen).
 package api
 
 import (
@@ -25,11 +26,15 @@ var YAML []byte
 //go:embed ukob-v4.0.yaml
 var yamlV4 []byte
 
+//go:embed berlin-group-1.3.12.yaml
+var yamlBG []byte
+
 // Base paths: the path prefix each contract's paths live under (its server
 // URL).
 const (
 	BasePath   = "/open-banking/v3.1"
 	BasePathV4 = "/open-banking/v4.0"
+	BasePathBG = "/psd2" // its paths start with /v1
 )
 
 // Contract is one of the embedded contracts.
@@ -43,6 +48,9 @@ type Contract struct {
 var (
 	UKOBv3 = Contract{file: "openapi.yaml", basePath: BasePath, yaml: YAML}       // UK OB R/W v3.1.11
 	UKOBv4 = Contract{file: "ukob-v4.0.yaml", basePath: BasePathV4, yaml: yamlV4} // UK OB R/W v4.0
+	// BerlinGroup is Berlin Group NextGenPSD2 XS2A 1.3.12 (written by
+	// internal/gen from the official file).
+	BerlinGroup = Contract{file: "berlin-group-1.3.12.yaml", basePath: BasePathBG, yaml: yamlBG}
 )
 
 // File is the contract's file name in api/.

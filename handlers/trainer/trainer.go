@@ -151,6 +151,9 @@ type journey struct {
 	consent string
 	refresh string          // the refresh token of a long-lived consent
 	vrp     *tpp.VRPConsent // a VRP journey's mandate, as created
+	// Berlin Group journeys (berlin.go)
+	bg        *tpp.Berlin
+	bgStarted *tpp.Started
 
 	idsMu        sync.Mutex      // the stream reads this while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
@@ -233,8 +236,8 @@ func (s *Server) startJourney(c echo.Context) error {
 	if r.Version == "" {
 		r.Version = "3.1"
 	}
-	if r.Version != "3.1" && r.Version != "4.0" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1 or 4.0"}
+	if r.Version != "3.1" && r.Version != "4.0" && r.Version != berlinVersion {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1, 4.0 or berlin-group"}
 	}
 	if s.psuPassword(c.Request().Context(), r.PSU) == "" {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
@@ -336,6 +339,9 @@ func clip(b []byte) string {
 }
 
 func (s *Server) journeySteps(j *journey) []step {
+	if j.version == berlinVersion {
+		return s.berlinSteps(j)
+	}
 	register := step{"Register the app", "The TPP registers with the bank (dynamic client registration, RFC 7591): its redirect URI and its public keys. It gets a client_id.",
 		func(ctx context.Context, j *journey) (string, error) {
 			if err := s.trainerTPP(ctx, j); err != nil {

@@ -48,6 +48,9 @@ func Run(t *testing.T, open Open) {
 		{"EventsOutbox", testEvents},
 		{"RefusedTraffic", testRefused},
 		{"Suspension", testSuspension},
+		{"BerlinAuthorisations", testBerlinAuthorisations},
+		{"BerlinAccessCounts", testBerlinAccessCounts},
+		{"BerlinLedgerReads", testBerlinLedgerReads},
 		{"SecretsSealed", testSecretsSealed},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
