@@ -1,7 +1,7 @@
 -- Berlin Group NextGenPSD2: the authorisation sub-resources of consents,
 -- payments, payment cancellations and signing baskets (one SCA routine
 -- each), and the accesses counted against a consent's frequencyPerDay.
--- Times are sandbox-clock unix milliseconds. The PostgreSQL twin of migrations/030_berlin_group.sql.
+-- Times are sandbox-clock unix milliseconds. The PostgreSQL twin of migrations/041_berlin_group.sql.
 CREATE TABLE bg_authorisations (
   authorisation_id TEXT PRIMARY KEY,
   kind             TEXT NOT NULL,            -- consent | payment | cancellation | basket
