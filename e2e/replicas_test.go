@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,6 +38,14 @@ type replicas struct {
 
 func startReplicas(t *testing.T, extra ...string) *replicas {
 	t.Helper()
+	return startReplicasAs(t, true, extra...)
+}
+
+// startReplicasAs starts three replicas on a new schema: the first alone
+// (it migrates and seeds) and then the other two together, or all three
+// together.
+func startReplicasAs(t *testing.T, firstAlone bool, extra ...string) *replicas {
+	t.Helper()
 	dsn := storetest.FreshSchema(t)
 	key := filepath.Join(t.TempDir(), "sandbox.key")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,10 +63,11 @@ func startReplicas(t *testing.T, extra ...string) *replicas {
 	t.Cleanup(func() { srv.Close() })
 	args := append([]string{"--db", dsn, "--key-file", key, "--issuer", r.lb, "--admin-token", r.admin,
 		"--log-level", "warn"}, extra...)
-	// The first migrates and seeds; the others start together on it.
-	r.nodes = append(r.nodes, startChild(t, args...))
+	if firstAlone {
+		r.nodes = append(r.nodes, startChild(t, args...))
+	}
 	var wg sync.WaitGroup
-	more := make([]*child, 2)
+	more := make([]*child, 3-len(r.nodes))
 	for i := range more {
 		wg.Go(func() { more[i] = startChild(t, args...) })
 	}
@@ -323,4 +333,48 @@ func jwtKID(t *testing.T, raw string) string {
 	}
 	kid, _ := tok.Header["kid"].(string)
 	return kid
+}
+
+// TestReplicasStartTogether: three replicas started at once on an empty
+// schema make one bank with one CA and one signing key between them — what
+// a first start creates is created once, not by each (a replica with a CA
+// or a key the others do not have would issue what they refuse).
+func TestReplicasStartTogether(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	r := startReplicasAs(t, false)
+	get := func(i int, path string) string {
+		resp, err := http.Get(r.nodes[i].url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("replica %d %s: %d %s", i, path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal([]byte(get(0, "/.well-known/openid-configuration")), &disc); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(disc.JWKSURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct{ Keys []struct{ KID string } }
+	if err := json.Unmarshal([]byte(get(0, u.Path)), &jwks); err != nil || len(jwks.Keys) != 1 {
+		t.Fatalf("replica 0's JWKS: %v %+v: want one key", err, jwks)
+	}
+	for _, path := range []string{"/sandbox/certs/ca.pem", u.Path} {
+		first := get(0, path)
+		for i := 1; i < 3; i++ {
+			if got := get(i, path); got != first {
+				t.Errorf("replica %d's %s differs from replica 0's", i, path)
+			}
+		}
+	}
 }

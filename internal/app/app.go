@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.showToken = a.Config.AdminToken == "" // generated (now or at an earlier start), not given
-	if err := a.loadAdminToken(ctx); err != nil {
+	if err := a.Store.Exclusive(ctx, func() error { return a.loadAdminToken(ctx) }); err != nil {
 		return nil, err
 	}
 	a.URL = deriveIssuer(a.ln.Addr())
@@ -140,7 +140,10 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	// The CA issues TPP certificates in every mode (POST /sandbox/certs:
 	// Berlin Group TPPs show theirs in a header without TLS) and serves
 	// TLS with --tls.
-	if a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall()); err != nil {
+	if err := a.Store.Exclusive(ctx, func() (err error) {
+		a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall())
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	var tlsConfig *tls.Config
@@ -219,7 +222,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
 	}
-	if err := a.ensureSeeded(ctx); err != nil {
+	if err := a.Store.Exclusive(ctx, func() error { return a.ensureSeeded(ctx) }); err != nil {
 		return err
 	}
 	if off, err := a.Store.Setting(ctx, "clock_offset"); err == nil {
@@ -333,8 +336,11 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.Config.KeyBits > 0 {
 		bits = a.Config.KeyBits
 	}
-	keys, err := oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
-	if err != nil {
+	var keys *oauth.Keys
+	if err := a.Store.Exclusive(ctx, func() (err error) {
+		keys, err = oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
+		return err
+	}); err != nil {
 		return err
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
