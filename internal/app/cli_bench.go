@@ -59,6 +59,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		return nil
 	})
+	fs.StringVar(&o.Postgres, "postgres", "", "also run the sandbox's routes on this PostgreSQL database (postgres://…; a schema of its own, e.g. ?search_path=bench, dropped before and after), reported beside SQLite in the same run")
 	fs.Func("tenant-curve", "instead of the suite: one sandbox whose tenants grow to these counts, e.g. 10,100,1000 (time to a tenant's first answer, memory, reads in a busy tenant meanwhile)", func(v string) error {
 		for _, x := range strings.Split(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(x))

@@ -86,6 +86,9 @@ type Options struct {
 	// TenantCurve are tenant counts for the tenant curve (one sandbox, its
 	// tenants grown to each in turn); when set the run is that curve only.
 	TenantCurve []int
+	// Postgres, a PostgreSQL URL, runs the sandbox's routes again on it
+	// after the suite, in the same run (a schema of its own, dropped).
+	Postgres string
 	Log         io.Writer // progress lines
 }
 
@@ -170,6 +173,7 @@ type Report struct {
 	AuthFlows   Flows           `json:"payment_authorisations"`
 	Curve       []CurvePoint    `json:"curve,omitempty"`
 	Tenants     []TenantPoint   `json:"tenants,omitempty"`
+	Postgres    *PostgresRun    `json:"postgres,omitempty"`
 	TenantQuiet Stats           `json:"tenant_probe_alone"` // the probe tenant's reads with nothing else going on
 	Profiles    []string        `json:"profiles,omitempty"`
 	Engine      string          `json:"engine"`
@@ -329,6 +333,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 		err = r.curve(ctx)
 	default:
 		err = r.suite(ctx)
+		if err == nil && o.Postgres != "" {
+			err = r.postgresToo(ctx)
+		}
 	}
 	r.stopAll()
 	if err != nil {
@@ -375,7 +382,7 @@ func (r *runner) seedBank(ctx context.Context, db string, psus int) (SeedResult,
 	res := SeedResult{PSUs: psus}
 	t0 := time.Now()
 	p, err := startProc("seed", filepath.Join(r.o.Out, "seed.log"),
-		[]string{r.o.Exe, "seed", "--db", db, "--psus", strconv.Itoa(psus), "--seed", strconv.FormatUint(r.o.Seed, 10)}, nil)
+		append([]string{r.o.Exe, "seed", "--db", db, "--psus", strconv.Itoa(psus), "--seed", strconv.FormatUint(r.o.Seed, 10)}, r.keyFile(db)...), nil)
 	if err != nil {
 		return res, err
 	}
@@ -420,7 +427,7 @@ func (r *runner) startSandbox(ctx context.Context, db string, profile bool, extr
 	if profile {
 		args = append(args, "--pprof")
 	}
-	args = append(args, extra...)
+	args = append(append(args, r.keyFile(db)...), extra...)
 	t0 := time.Now()
 	p, err := startProc(TargetSandbox, filepath.Join(r.o.Out, "sandbox.log"), args, nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,5 +207,20 @@ func TestJourneyTarget(t *testing.T) {
 		if !found {
 			t.Fatal("no journey target")
 		}
+	}
+}
+
+// TestPostgresRatio: the report gives PostgreSQL's req/s over SQLite's,
+// route by route, from the same run.
+func TestPostgresRatio(t *testing.T) {
+	t.Parallel()
+	rep := &Report{Rows: []Row{
+		{Route: RouteAccounts, Target: TargetSandbox, Stats: Stats{Requests: 1, RPS: 8000}},
+		{Route: RouteAccounts, Target: TargetPostgres, Stats: Stats{Requests: 1, RPS: 2000}},
+	}}
+	var b bytes.Buffer
+	rep.Print(&b)
+	if !regexp.MustCompile(`(?m)^\s*accounts\s+-\s+-\s+0\.25\s*$`).Match(b.Bytes()) {
+		t.Fatalf("no postgres/sqlite ratio of 0.25 for accounts in:\n%s", b.String())
 	}
 }

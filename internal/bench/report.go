@@ -160,14 +160,18 @@ func (rep *Report) Print(w io.Writer) {
 		" compare ratios within a run)\n", rep.Machine.Cores)
 	fmt.Fprintln(w, "\nratios of req/s (same run):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "route\tsandbox/bare\tsandbox/prism\t")
+	fmt.Fprintln(tw, "route\tsandbox/bare\tsandbox/prism\tpostgres/sqlite\t")
 	for _, rt := range AllRoutes {
 		b, okb := rep.Ratio(rt, TargetBare)
 		p, okp := rep.Ratio(rt, TargetPrism)
-		if !okb && !okp {
+		q, okq := rep.Ratio(rt, TargetPostgres)
+		if okq {
+			q = 1 / q
+		}
+		if !okb && !okp && !okq {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", rt, ratioText(b, okb), ratioText(p, okp))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rt, ratioText(b, okb), ratioText(p, okp), ratioText(q, okq))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nservers:")
@@ -183,6 +187,13 @@ func (rep *Report) Print(w io.Writer) {
 			"database: %d stored, %d lost, %d duplicated, %d stored without a 201\n",
 			rep.AuthFlows.Count, rep.AuthFlows.Elapsed.Seconds(), float64(rep.AuthFlows.Count)/max(rep.AuthFlows.Elapsed.Seconds(), 1e-9),
 			p.Sent, p.Created, p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+	}
+	if pg := rep.Postgres; pg != nil {
+		fmt.Fprintf(w, "postgres: %s; seed %s (command %.2f s)\n", pg.DSN, pg.Seed.Line, pg.Seed.Wall.Seconds())
+		if p := pg.Payments; p.Prepared > 0 {
+			fmt.Fprintf(w, "postgres payments: %d answered, %d with 201; database: %d stored, %d lost, %d duplicated, %d stored without a 201\n",
+				p.Sent, p.Created, p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+		}
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
