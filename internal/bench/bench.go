@@ -89,7 +89,7 @@ type Options struct {
 	// Postgres, a PostgreSQL URL, runs the sandbox's routes again on it
 	// after the suite, in the same run (a schema of its own, dropped).
 	Postgres string
-	Log         io.Writer // progress lines
+	Log      io.Writer // progress lines
 }
 
 // Defaults are the options of `sandbox bench` with no flags.

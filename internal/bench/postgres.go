@@ -14,9 +14,9 @@ const TargetPostgres = "postgres"
 
 // PostgresRun is what the suite measured of the sandbox on PostgreSQL.
 type PostgresRun struct {
-	DSN      string        `json:"dsn"`
-	Seed     SeedResult    `json:"seed"`
-	Payments PaymentCheck  `json:"payments"`
+	DSN      string       `json:"dsn"`
+	Seed     SeedResult   `json:"seed"`
+	Payments PaymentCheck `json:"payments"`
 }
 
 // keyFile is the key file a PostgreSQL database is served with (one for
