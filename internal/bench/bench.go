@@ -44,10 +44,11 @@ const (
 )
 
 var AllRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteToken, RoutePaymentConsent, RoutePayment,
-	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4, RouteJourney}
+	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4, RouteAccountsBG, RouteBalancesBG, RouteTransactionsBG, RouteJourney}
 
 // fixedRoutes are the routes whose one request is sent again and again.
-var fixedRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4}
+var fixedRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4,
+	RouteAccountsBG, RouteBalancesBG, RouteTransactionsBG}
 
 // The targets.
 const (

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -34,6 +35,10 @@ type CA struct {
 	CertPEM []byte
 	key     crypto.Signer
 	store   *store.Store
+	// chained remembers the certificates whose chain to this CA VerifyTPP
+	// checked (signature, key usage): a TPP sends the same one with every
+	// request. Only certificates that passed are kept.
+	chained sync.Map // sha256 of the DER → struct{}
 }
 
 // Load reads the CA from the store, creating it on first use.

@@ -106,6 +106,28 @@ func TestVerifyTPP(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	// Checked once and accepted: later it is out of date, then revoked —
+	// refused each time (the chain is remembered, not the verdict).
+	good, err := ca.Issue(ctx, Request{CommonName: "g", Roles: []string{RoleAI}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := parsePEM(t, good.CertPEM)
+	if err := ca.VerifyTPP(ctx, cert, now); err != nil {
+		t.Fatalf("a good certificate: %v", err)
+	}
+	if err := ca.VerifyTPP(ctx, cert, cert.NotAfter.Add(time.Second)); err == nil {
+		t.Error("accepted after its NotAfter, once it had been checked")
+	}
+	if err := ca.VerifyTPP(ctx, cert, cert.NotBefore.Add(-time.Second)); err == nil {
+		t.Error("accepted before its NotBefore, once it had been checked")
+	}
+	if err := ca.store.RevokeCertificate(ctx, good.Serial, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.VerifyTPP(ctx, cert, now); err == nil {
+		t.Error("accepted once revoked, after it had been checked")
+	}
 	is, err := other.Issue(ctx, Request{CommonName: "f", Roles: []string{RoleAI}}, now)
 	if err != nil {
 		t.Fatal(err)
