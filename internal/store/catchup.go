@@ -72,20 +72,26 @@ func CardShift(now, seedDate time.Time) string {
 func (s *Store) CatchUp(ctx context.Context, clock func() time.Time) (int, error) {
 	now := clock()
 	// A look on the read side first: most calls find nothing due, and a
-	// write would stale every remembered read (see memo).
-	var anyDue bool
-	if err := s.read(ctx, func(tx *sql.Tx) error {
-		shift, cards, err := cardShift(ctx, tx)
-		if err != nil {
+	// write would stale every remembered read (see memo). What it looks up
+	// is the earliest event due at any time, remembered until the next
+	// write: until then a call before that instant reads nothing at all.
+	next, err := remember(s, "catchup:next", nil, func() (nextEvent, error) {
+		var n nextEvent
+		err := s.read(ctx, func(tx *sql.Tx) error {
+			shift, cards, err := cardShift(ctx, tx)
+			if err != nil {
+				return err
+			}
+			n.due, n.ok, err = nextDue(ctx, tx, endOfTime, shift, cards)
 			return err
-		}
-		_, anyDue, err = nextDue(ctx, tx, now, shift, cards)
-		return err
-	}); err != nil || !anyDue {
+		})
+		return n, err
+	})
+	if err != nil || !next.ok || next.due.at > now.UnixMilli() {
 		return 0, err
 	}
 	n := 0
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		now := clock()
 		shift, cards, err := cardShift(ctx, tx)
 		if err != nil {
@@ -196,6 +202,15 @@ func peek(ctx context.Context, tx *sql.Tx, q dueQuery) (*due, error) {
 	}
 	return &d, nil
 }
+
+// nextEvent is the earliest event due at any time, if there is one.
+type nextEvent struct {
+	due due
+	ok  bool
+}
+
+// endOfTime is later than any event's time: due at it is due at all.
+var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // nextDue is the earliest due event of every class.
 func nextDue(ctx context.Context, tx *sql.Tx, now time.Time, cardShift int64, cards bool) (due, bool, error) {
