@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,6 +305,73 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		wg.Wait()
 		if len(ids) != 1 {
 			t.Fatalf("50 replays of one key over three replicas made %d payments: %v", len(ids), ids)
+		}
+	})
+
+	t.Run("StandingOrderPaidOnceWhileThreeRun", func(t *testing.T) {
+		var clock struct{ Now time.Time }
+		r.adminCall(0, http.MethodGet, "/sandbox/clock", nil, &clock)
+		first := clock.Now.Add(72 * time.Hour).Truncate(time.Second)
+		so := map[string]any{"Frequency": "IntrvlWkDay:01:0" + fmt.Sprint(int(first.Weekday()+6)%7+1), "Reference": "SO REPLICAS",
+			"NumberOfPayments":     "4",
+			"FirstPaymentDateTime": first.Format(time.RFC3339), "FirstPaymentAmount": map[string]any{"Amount": "20.00", "Currency": "GBP"},
+			"RecurringPaymentAmount": map[string]any{"Amount": "10.00", "Currency": "GBP"}, "FinalPaymentAmount": map[string]any{"Amount": "5.00", "Currency": "GBP"},
+			"CreditorAccount": map[string]any{"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "20041533104477", "Name": "Greenfield Lettings"}}
+		r.via(0)
+		cc, err := cl.ClientCredentials(ctx, "payments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, b, _, err := cl.SignedPost(ctx, "/open-banking/v3.1/pisp/domestic-standing-order-consents", cc, uuid.NewString(),
+			map[string]any{"Data": map[string]any{"Permission": "Create", "Initiation": so}, "Risk": map[string]any{}})
+		if err != nil || st != http.StatusCreated {
+			t.Fatalf("standing order consent: %d %s %v", st, b, err)
+		}
+		var consent struct{ Data struct{ ConsentId string } }
+		json.Unmarshal(b, &consent)
+		toks, err := cl.Approve(ctx, consent.Data.ConsentId, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, b, _, err = cl.SignedPost(ctx, "/open-banking/v3.1/pisp/domestic-standing-orders", toks.AccessToken, uuid.NewString(),
+			map[string]any{"Data": map[string]any{"ConsentId": consent.Data.ConsentId, "Initiation": so}, "Risk": map[string]any{}}); err != nil || st != http.StatusCreated {
+			t.Fatalf("standing order: %d %s %v", st, b, err)
+		}
+		// Every replica's background work runs on the moved clock; the
+		// order pays each of its four payments once.
+		if st := r.adminCall(1, http.MethodPost, "/sandbox/clock", map[string]string{"advance": "40d"}, nil); st != http.StatusOK {
+			t.Fatalf("advance through B: %d", st)
+		}
+		keys, err := keyring.Load(r.key, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := store.Open(ctx, r.dsn, store.Options{Key: keys, Inspect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		count := func() int { // the ledger's entries of the order, from the bank's dump
+			var b bytes.Buffer
+			if err := db.DumpBank(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			n, table := 0, ""
+			for _, line := range strings.Split(b.String(), "\n") {
+				if name, ok := strings.CutPrefix(line, "# "); ok {
+					table, _, _ = strings.Cut(name, " ")
+				} else if table == "transactions" && strings.Contains(line, "|SO REPLICAS|") {
+					n++
+				}
+			}
+			return n
+		}
+		if !within(5*time.Second, func() bool { return count() >= 4 }) {
+			t.Fatalf("%d of the standing order's 4 payments made 5s after the clock moved 40 days", count())
+		}
+		time.Sleep(time.Second) // four more rounds of each replica's background work
+		if n := count(); n != 4 {
+			t.Fatalf("the standing order's 4 payments were made %d times between three replicas", n)
 		}
 	})
 
