@@ -887,8 +887,10 @@ func TestEventAdminDelayAndReorder(t *testing.T) {
 		t.Errorf("fired event %v", claims["events"])
 	}
 
-	// Delay an already waiting push.
-	e = s.fire(map[string]any{"consent_id": consent, "client_id": client, "type": typeRevoked})
+	// Delay an already waiting push (fired a second ahead on the frozen
+	// sandbox clock, so that the background delivery cannot push it
+	// before the test delays it).
+	e = s.fire(map[string]any{"consent_id": consent, "client_id": client, "type": typeRevoked, "delay": "1s"})
 	expect(t, s.do(req{method: "POST", path: "/sandbox/events/" + e.JTI + "/delay", token: admin, body: map[string]string{"delay": "1h"}}), 200)
 	s.deliverEvents()
 	s.advance("59m")
