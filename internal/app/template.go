@@ -178,13 +178,9 @@ func (a *App) reseedFromTemplate(ctx context.Context, r seedRecord) (seed.Stats,
 	return st, true, nil
 }
 
-// template is templateFor this sandbox's bank r, when its database can
-// copy one (a SQLite file).
+// template is templateFor this sandbox's bank r.
 func (a *App) template(ctx context.Context, r seedRecord) (*bankTemplate, bool, error) {
-	if store.IsPostgres(a.Config.DB) {
-		return nil, false, nil
-	}
-	return templateFor(ctx, a.Fixtures, r)
+	return templateFor(ctx, a.Fixtures, r) // on PostgreSQL too: its rows are copied from the file
 }
 
 // cloneTemplate makes the new database file cfg names a copy of the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 )
@@ -92,8 +93,12 @@ func (s *Store) CopyBank(ctx context.Context, src string) error {
 // nothing done on it, or — on any failure — as it was.
 func (s *Store) ResetTo(ctx context.Context, src string, settings map[string]string) error {
 	return s.copyBank(ctx, src, "ResetTo", func(tx *sql.Tx) error {
-		for _, t := range stateTables {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM main."+t); err != nil {
+		tables, prefix := stateTables, "main." // the template is attached beside main on SQLite
+		if s.pg != nil {
+			tables, prefix = append(slices.Clone(tables), "rate_buckets"), ""
+		}
+		for _, t := range tables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+prefix+t); err != nil {
 				return err
 			}
 		}
@@ -108,7 +113,7 @@ func (s *Store) ResetTo(ctx context.Context, src string, settings map[string]str
 
 func (s *Store) copyBank(ctx context.Context, src, op string, also func(*sql.Tx) error) error {
 	if s.pg != nil {
-		return errors.New("templates are SQLite files")
+		return s.copyBankPG(ctx, src, op, also)
 	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
