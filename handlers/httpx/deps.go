@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -55,6 +57,17 @@ type Tenants interface {
 	Tenants() ([]Tenant, error)
 	CreateTenant(ctx context.Context, name string) (NewTenant, error)
 	DeleteTenant(ctx context.Context, name string) error
+}
+
+// PSUs adds and removes PSUs at run time (POST and DELETE /sandbox/psus;
+// the app does it: it owns the generator and the bank's date).
+type PSUs interface {
+	// AddPSU validates the persona (a *fixtures.ValidationError lists what
+	// is wrong; a taken username or account is bank.ErrConflict), adds it
+	// and lists it as GET /sandbox/psus does.
+	AddPSU(ctx context.Context, p fixtures.Persona) (store.PSU, error)
+	// RemovePSU removes a PSU AddPSU added.
+	RemovePSU(ctx context.Context, username string) error
 }
 
 // Config is what the HTTP layer needs to know of the sandbox's settings.
@@ -111,4 +124,6 @@ type Deps struct {
 	Snapshots Snapshots
 	// Tenants makes and deletes tenants (nil: none, or inside a tenant).
 	Tenants Tenants
+	// PSUs adds and removes PSUs at run time (nil: not served).
+	PSUs PSUs
 }

@@ -42,6 +42,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	s.mountScenarios(admin)
 	s.mountSnapshots(admin)
 	s.mountTenants(admin)
+	s.mountPSUs(admin)
 }
 
 // rotateKeys makes a new bank signing key; the previous ones keep
@@ -105,11 +106,7 @@ func (s *Server) listPSUs(c echo.Context) error {
 	}
 	out := make([]psuView, 0, len(psus))
 	for _, p := range psus {
-		v := psuView{Username: p.Username, Password: p.Password, Accounts: []psuAccount{}}
-		for _, a := range p.Accounts {
-			v.Accounts = append(v.Accounts, psuAccount{AccountID: a.ID, Currency: a.Currency, AccountSubType: a.SubType, Nickname: a.Nickname})
-		}
-		out = append(out, v)
+		out = append(out, listed(p))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"psus": out})
 }

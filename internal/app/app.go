@@ -5,7 +5,9 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +56,9 @@ type App struct {
 	Bank     *bank.Bank // the bank's use cases
 	Events   *events.Service
 	Fixtures *fixtures.Fixtures
+	// Personas are the persona files' PSUs (--fixtures), seeded after the
+	// generated ones.
+	Personas []fixtures.Persona
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
 	// Scenarios is the live scenario catalogue.
@@ -85,6 +90,8 @@ type seedRecord struct {
 	Seed uint64    `json:"seed"`
 	PSUs int       `json:"psus"`
 	Date time.Time `json:"date"`
+	// Personas is a digest of the persona files seeded (--fixtures).
+	Personas string `json:"personas,omitempty"`
 }
 
 // New opens the database, seeds it on first start (or with Reset), loads the
@@ -186,6 +193,11 @@ func (a *App) open(ctx context.Context) error {
 	var err error
 	if a.Fixtures, err = fixtures.Load(); err != nil {
 		return err
+	}
+	if a.Config.FixturesDir != "" {
+		if a.Personas, err = fixtures.LoadDir(a.Config.FixturesDir, a.Fixtures, a.Config.SeedDate); err != nil {
+			return err
+		}
 	}
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
@@ -313,11 +325,21 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
 	return err
+}
+
+// personasDigest names the persona files' PSUs as seeded ("" for none).
+func personasDigest(ps []fixtures.Persona) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(ps)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 func newLogger(cfg Config, out io.Writer) *slog.Logger {
@@ -364,7 +386,7 @@ func (h interactionHandler) WithGroup(name string) slog.Handler {
 
 // ensureSeeded builds the bank when the database has none, or on Reset.
 func (a *App) ensureSeeded(ctx context.Context) error {
-	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate}
+	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)}
 	raw, err := a.Store.Setting(ctx, "seed")
 	switch {
 	case errors.Is(err, bank.ErrNotFound) || a.Config.Reset:
@@ -378,6 +400,9 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 		if a.Config.seedSet && have.Seed != want.Seed {
 			a.Log.Warn("the database was seeded with another seed; start with --reset to re-seed", "have", have.Seed, "want", want.Seed)
 		}
+		if have.Personas != want.Personas {
+			a.Log.Warn("the database was seeded with other persona files (--fixtures); start with --reset to seed these", "dir", a.Config.FixturesDir)
+		}
 		return nil
 	}
 	return a.Reseed(ctx, want)
@@ -385,7 +410,8 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 
 // Reseed rebuilds the bank from the seed record and remembers it.
 func (a *App) Reseed(ctx context.Context, r seedRecord) error {
-	st, err := seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date})
+	r.Personas = personasDigest(a.Personas) // reset seeds the persona files this process was given
+	st, err := seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date, Extra: a.Personas})
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

@@ -248,6 +248,9 @@ func servedBy(ctx context.Context, o *offline) string {
 
 // runPSUs lists the test PSUs of a database.
 func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && (args[0] == "add" || args[0] == "delete") {
+		return runPSUsRemote(ctx, args, out, errOut)
+	}
 	fs, cfg := offlineFlags("sandbox psus", errOut)
 	if err := parse(fs, args); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -54,6 +55,9 @@ type Loader struct {
 	// inserts through txStmt.
 	copy  func(rows [][]any) error
 	stats LoadStats
+	// lookup: the bank already holds rows (AddHousehold): transaction
+	// kinds and counterparties are looked up before they are added.
+	lookup bool
 }
 
 // LoadStats counts what a load wrote.
@@ -82,6 +86,9 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 					return err
 				}
 			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM runtime_psus"); err != nil {
+			return err
 		}
 		for _, ix := range []string{"transactions_by_account", "transactions_pending_cards"} {
 			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS "+ix); err != nil {
@@ -272,6 +279,17 @@ func (l *Loader) kind(t *bank.Transaction) (int64, error) {
 	if id, ok := l.kinds[k]; ok {
 		return id, nil
 	}
+	if l.lookup {
+		var id int64
+		err := l.tx.QueryRowContext(l.ctx, "SELECT id FROM tx_kinds WHERE code = ? AND sub_code = ? AND proprietary_code = ?", k[0], k[1], k[2]).Scan(&id)
+		if err == nil {
+			l.kinds[k] = id
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
 	id, err := l.insert(&l.nextKind, "INSERT INTO tx_kinds(id, code, sub_code, proprietary_code) VALUES(?,?,?,?)", k[0], k[1], k[2])
 	l.kinds[k] = id
 	return id, err
@@ -289,6 +307,17 @@ func (l *Loader) counterparty(t *bank.Transaction) (any, error) {
 	}
 	if id, ok := l.cps[k]; ok {
 		return id, nil
+	}
+	if l.lookup {
+		var id int64
+		err := l.tx.QueryRowContext(l.ctx, "SELECT id FROM counterparties WHERE name = ? AND mcc = ? AND scheme = ? AND identification = ?", k[0], k[1], k[2], k[3]).Scan(&id)
+		if err == nil {
+			l.cps[k] = id
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
 	}
 	id, err := l.insert(&l.nextCP, "INSERT INTO counterparties(id, name, mcc, scheme, identification) VALUES(?,?,?,?,?)", k[0], k[1], k[2], k[3])
 	l.cps[k] = id
@@ -319,6 +348,9 @@ func (l *Loader) transaction(account int64, t *bank.Transaction) error {
 	case l.copy != nil && len(l.txRows) == copyBatch*txCols:
 		return l.flush()
 	case l.copy == nil && len(l.txRows) == txBatch*txCols:
+		if l.txStmt == nil {
+			return l.flush()
+		}
 		if _, err := l.txStmt.ExecContext(l.ctx, l.txRows...); err != nil {
 			return err
 		}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"EventsOutbox", testEvents},
 		{"RefusedTraffic", testRefused},
 		{"Suspension", testSuspension},
+		{"RuntimePSUs", testRuntimePSUs},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
