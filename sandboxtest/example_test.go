@@ -35,7 +35,9 @@ func Example() {
 	tpp.do("POST", "/as/register", "", `{"client_name":"Example TPP","redirect_uris":["http://localhost:3000/callback"]}`, &reg)
 	tpp.id, tpp.secret = reg.ClientID, reg.ClientSecret
 	cc := tpp.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}})
-	var consent struct{ Data struct{ ConsentId, Status string } }
+	var consent struct {
+		Data struct{ ConsentId, Status string }
+	}
 	tpp.do("POST", "/open-banking/v3.1/aisp/account-access-consents", cc,
 		`{"Data":{"Permissions":["ReadAccountsDetail","ReadBalances"]},"Risk":{}}`, &consent)
 	fmt.Println("consent", consent.Data.Status)
@@ -45,7 +47,7 @@ func Example() {
 	tpp.form("/as/par", url.Values{"response_type": {"code"}, "redirect_uri": {"http://localhost:3000/callback"},
 		"scope": {"openid accounts"}, "state": {"s1"}, "code_challenge_method": {"S256"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, // RFC 7636's example
-		"claims": {`{"id_token":{"openbanking_intent_id":{"value":"` + consent.Data.ConsentId + `"}}}`}}, &par)
+		"claims":         {`{"id_token":{"openbanking_intent_id":{"value":"` + consent.Data.ConsentId + `"}}}`}}, &par)
 
 	// The PSU: alice logs in and approves, headlessly.
 	redirect, err := sb.Approve(consent.Data.ConsentId)
@@ -58,7 +60,9 @@ func Example() {
 	// The TPP again: exchange the code, read the accounts.
 	access := tpp.token(url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
 		"redirect_uri": {"http://localhost:3000/callback"}, "code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}})
-	var accounts struct{ Data struct{ Account []struct{ Nickname string } } }
+	var accounts struct {
+		Data struct{ Account []struct{ Nickname string } }
+	}
 	tpp.do("GET", "/open-banking/v3.1/aisp/accounts", access, "", &accounts)
 	for _, a := range accounts.Data.Account {
 		fmt.Println("account:", a.Nickname)
