@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -123,7 +124,7 @@ func Document(c api.Contract, loaded *openapi3.T, base string) (map[string]any, 
 	doc := loaded
 	if doc == nil {
 		var err error
-		if doc, err = c.Load(context.Background()); err != nil {
+		if doc, err = loadContract(c); err != nil {
 			return nil, err
 		}
 	}
@@ -136,6 +137,60 @@ func Document(c api.Contract, loaded *openapi3.T, base string) (map[string]any, 
 		return nil, err
 	}
 	out["servers"] = []map[string]string{{"url": base + c.BasePath(), "description": "this sandbox"}}
+	dropAuthorizationParams(out)
 	return out, nil
 }
 
+// dropAuthorizationParams removes the Authorization header from the
+// operations' parameters (the UK contracts list it): the explorer sets it
+// from its tokens or the Authorize button, and Swagger UI would otherwise
+// refuse to send a request until it is typed in.
+func dropAuthorizationParams(doc map[string]any) {
+	comps, _ := doc["components"].(map[string]any)
+	named, _ := comps["parameters"].(map[string]any)
+	isAuth := func(p any) bool {
+		m, ok := p.(map[string]any)
+		if !ok {
+			return false
+		}
+		if ref, ok := m["$ref"].(string); ok {
+			const prefix = "#/components/parameters/"
+			if target, ok := named[strings.TrimPrefix(ref, prefix)].(map[string]any); ok && strings.HasPrefix(ref, prefix) {
+				m = target
+			}
+		}
+		name, _ := m["name"].(string)
+		return m["in"] == "header" && strings.EqualFold(name, "Authorization")
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, item := range paths {
+		im, _ := item.(map[string]any)
+		for key, v := range im {
+			op, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			params, ok := op["parameters"].([]any)
+			if !ok {
+				continue
+			}
+			kept := params[:0:0]
+			for _, p := range params {
+				if !isAuth(p) {
+					kept = append(kept, p)
+				}
+			}
+			op["parameters"] = kept
+			im[key] = op
+		}
+	}
+}
+
+
+var parsed sync.Map // contract file -> func() (*openapi3.T, error)
+
+// loadContract parses a contract once per process.
+func loadContract(c api.Contract) (*openapi3.T, error) {
+	f, _ := parsed.LoadOrStore(c.File(), sync.OnceValues(func() (*openapi3.T, error) { return c.Load(context.Background()) }))
+	return f.(func() (*openapi3.T, error))()
+}
