@@ -429,4 +429,3 @@ func TestOwnContractsAccurate(t *testing.T) {
 	}
 	_ = time.Second
 }
-

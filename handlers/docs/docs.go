@@ -186,7 +186,6 @@ func dropAuthorizationParams(doc map[string]any) {
 	}
 }
 
-
 var parsed sync.Map // contract file -> func() (*openapi3.T, error)
 
 // loadContract parses a contract once per process.
