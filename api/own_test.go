@@ -9,6 +9,7 @@ import (
 // parse and validate as OpenAPI 3 (their examples included), with every
 // operation named and tagged for the explorer.
 func TestSandboxContractsLoad(t *testing.T) {
+	t.Parallel()
 	for _, c := range []Contract{AuthorizationServer, Sandbox} {
 		doc, err := c.Load(context.Background())
 		if err != nil {

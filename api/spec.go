@@ -99,19 +99,29 @@ func (c Contract) Load(ctx context.Context) (*openapi3.T, error) {
 }
 
 // Start begins loading the contract in the background (it is the slowest
-// part of a start) and returns the function that waits for it.
+// part of a start) and returns the function that waits for it. The
+// contract is parsed once per process: every sandbox in it (tenants, a
+// test's many) shares the parsed document, which nothing changes after
+// loading.
 func (c Contract) Start(ctx context.Context) func() (*openapi3.T, error) {
-	type result struct {
-		doc *openapi3.T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		doc, err := c.Load(ctx)
-		ch <- result{doc, err}
-	}()
-	return sync.OnceValues(func() (*openapi3.T, error) {
-		r := <-ch
-		return r.doc, r.err
-	})
+	v, _ := parsed.LoadOrStore(c.file, sync.OnceValue(func() func() (*openapi3.T, error) {
+		type result struct {
+			doc *openapi3.T
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			// Not the first caller's cancellation: others wait for it too.
+			doc, err := c.Load(context.WithoutCancel(ctx))
+			ch <- result{doc, err}
+		}()
+		return sync.OnceValues(func() (*openapi3.T, error) {
+			r := <-ch
+			return r.doc, r.err
+		})
+	}))
+	return v.(func() func() (*openapi3.T, error))()
 }
+
+// parsed holds each contract's parse, by file name.
+var parsed sync.Map

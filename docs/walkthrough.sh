@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's AIS walk-through as one script: bash docs/walkthrough.sh (needs curl and jq;
-# SANDBOX=http://host:port to point it elsewhere).
+# SANDBOX=http://host:port to point it elsewhere; API=v4.0 to go through UK OB v4.0 instead of v3.1.11).
 # Stop at the first step that fails and say which, and what the bank answered.
 set -euo pipefail
 SANDBOX=${SANDBOX:-http://127.0.0.1:8080}
+API=${API:-v3.1}
+[[ $API == v3.1 || $API == v4.0 ]] || { echo "${0##*/}: API is v3.1 or v4.0, not $API" >&2; exit 1; }
 fail() { echo "${0##*/}: $*" >&2; exit 1; }
 trap 'fail "the step at line $LINENO failed: $BASH_COMMAND"' ERR
 for tool in curl jq; do command -v "$tool" >/dev/null || fail "needs $tool"; done
@@ -28,7 +30,7 @@ CLIENT_ID=$(jq -er .client_id <<<"$REG"); CLIENT_SECRET=$(jq -er .client_secret 
 # 2. A client-credentials token for the consent endpoints
 CC=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $SANDBOX/as/token -d grant_type=client_credentials -d scope=accounts | jq -er .access_token)
 # 3. An account-access consent
-CONSENT=$(curl -s $SANDBOX/open-banking/v3.1/aisp/account-access-consents -H "Authorization: Bearer $CC" \
+CONSENT=$(curl -s $SANDBOX/open-banking/$API/aisp/account-access-consents -H "Authorization: Bearer $CC" \
   -H 'Content-Type: application/json' \
   -d '{"Data":{"Permissions":["ReadAccountsDetail","ReadBalances","ReadTransactionsDetail","ReadTransactionsCredits","ReadTransactionsDebits"]},"Risk":{}}' \
   | jq -er .Data.ConsentId)
@@ -50,11 +52,11 @@ TOKENS=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $SANDBOX/as/token -d grant_type=
   -d redirect_uri=http://localhost:3000/callback -d code_verifier=$VERIFIER)
 TOKEN=$(echo "$TOKENS" | jq -er .access_token); REFRESH=$(echo "$TOKENS" | jq -r .refresh_token)
 # 7. Read the accounts, a balance, a page of transactions
-curl -s $SANDBOX/open-banking/v3.1/aisp/accounts -H "Authorization: Bearer $TOKEN" | jq '.Data.Account[] | {AccountId, Nickname}'
-ACCOUNT=$(curl -s $SANDBOX/open-banking/v3.1/aisp/accounts -H "Authorization: Bearer $TOKEN" | jq -er '.Data.Account[0].AccountId')
-curl -s $SANDBOX/open-banking/v3.1/aisp/accounts/$ACCOUNT/balances -H "Authorization: Bearer $TOKEN" | jq '.Data.Balance[0]'
-curl -s "$SANDBOX/open-banking/v3.1/aisp/accounts/$ACCOUNT/transactions?page-size=3" -H "Authorization: Bearer $TOKEN" | jq '.Data.Transaction[0], .Links, .Meta'
+curl -s $SANDBOX/open-banking/$API/aisp/accounts -H "Authorization: Bearer $TOKEN" | jq '.Data.Account[] | {AccountId, Nickname}'
+ACCOUNT=$(curl -s $SANDBOX/open-banking/$API/aisp/accounts -H "Authorization: Bearer $TOKEN" | jq -er '.Data.Account[0].AccountId')
+curl -s $SANDBOX/open-banking/$API/aisp/accounts/$ACCOUNT/balances -H "Authorization: Bearer $TOKEN" | jq '.Data.Balance[0]'
+curl -s "$SANDBOX/open-banking/$API/aisp/accounts/$ACCOUNT/transactions?page-size=3" -H "Authorization: Bearer $TOKEN" | jq '.Data.Transaction[0], .Links, .Meta'
 # 8. Refresh, then revoke the consent: the token stops working at once (401)
 TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $SANDBOX/as/token -d grant_type=refresh_token -d refresh_token=$REFRESH | jq -er .access_token)
-curl -s -X DELETE $SANDBOX/open-banking/v3.1/aisp/account-access-consents/$CONSENT -H "Authorization: Bearer $CC" -o /dev/null -w '%{http_code}\n'
-command curl -s $SANDBOX/open-banking/v3.1/aisp/accounts -H "Authorization: Bearer $TOKEN" -o /dev/null -w '%{http_code}\n'   # 401 expected
+curl -s -X DELETE $SANDBOX/open-banking/$API/aisp/account-access-consents/$CONSENT -H "Authorization: Bearer $CC" -o /dev/null -w '%{http_code}\n'
+command curl -s $SANDBOX/open-banking/$API/aisp/accounts -H "Authorization: Bearer $TOKEN" -o /dev/null -w '%{http_code}\n'   # 401 expected

@@ -57,6 +57,7 @@ func items(t testing.TB, r *response, key string) []map[string]any {
 // TestAISEveryEndpoint calls every AIS data endpoint with a consent that
 // grants everything; each answer is validated against both contracts by do.
 func TestAISEveryEndpoint(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, accts)
@@ -139,6 +140,7 @@ func TestAISEveryEndpoint(t *testing.T) {
 // TestAISGolden pins alice's accounts, balances and first page of
 // transactions at seed 42 (go test ./e2e -run Golden -update rewrites them).
 func TestAISGolden(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	accts := s.accountsOf("alice")
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, accts)
@@ -180,6 +182,7 @@ func golden(t *testing.T, name string, got []byte) {
 // direction permissions, the transaction window and the selected accounts
 // decide what a consent shows.
 func TestAISPermissions(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	card := accts[2]
@@ -286,6 +289,7 @@ func TestAISPermissions(t *testing.T) {
 
 // TestAISPaging pages through alice's transactions and checks Links and Meta.
 func TestAISPaging(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, accts)

@@ -20,6 +20,7 @@ import (
 // TestDiscoveryAndJWKS: discovery lists what the profile supports and no
 // more; the JWKS has public keys only; a rotated-out key still verifies.
 func TestDiscoveryAndJWKS(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{"dev", "fapi"} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile))
@@ -55,6 +56,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 // request objects; registration with a directory software statement works
 // and the journey runs.
 func TestFAPIProfile(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile("fapi"))
 	ctx := context.Background()
 	cert := s.certificate("fapi-tpp", false, false)
@@ -97,6 +99,7 @@ func TestFAPIProfile(t *testing.T) {
 // TestHS256RequestObjectInDev: a secret-based client may sign its request
 // object with its client secret in dev.
 func TestHS256RequestObjectInDev(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	var reg struct {
@@ -139,6 +142,7 @@ func TestHS256RequestObjectInDev(t *testing.T) {
 // TestRevokeIntrospectUserinfo: RFC 7009, RFC 7662 and userinfo, including
 // that a client cannot see or revoke another client's tokens.
 func TestRevokeIntrospectUserinfo(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -189,6 +193,7 @@ func TestRevokeIntrospectUserinfo(t *testing.T) {
 // TestExpiry: access tokens and consents expire on the sandbox clock; the
 // consent's status does not change (SPEC §8 "Consent expiry").
 func TestExpiry(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -240,6 +245,7 @@ func TestExpiry(t *testing.T) {
 // TestSandboxControls: the admin token guards /sandbox; the clock moves
 // forward only; reset restores the bank and the clock and keeps clients.
 func TestSandboxControls(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	admin := s.app.Config.AdminToken
 	for _, p := range []string{"/sandbox/psus", "/sandbox/clock"} {
@@ -303,6 +309,7 @@ func TestSandboxControls(t *testing.T) {
 // TestKeyRotation: after a rotation new tokens carry the new kid, tokens
 // signed by the old key still work, and the JWKS serves both.
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

@@ -24,6 +24,7 @@ import (
 // saved head; `sandbox audit verify --head` names each, and passes an
 // untouched copy.
 func TestAuditTamperEvident(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "audit.db")

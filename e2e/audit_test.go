@@ -52,6 +52,7 @@ func (s *sandbox) events() []securityEvent {
 // and the rule; the chain verifies; an edited or deleted row in the file is
 // reported by `sandbox audit verify`.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "audit.db")
 	s := start(t, realIssuer(), func(c *app.Config) { c.DB = db })
 	ctx := context.Background()
@@ -141,6 +142,7 @@ func TestAuditTrail(t *testing.T) {
 // normal journey raises none; with --anomaly-response suspend the client is
 // stopped until an admin lifts it.
 func TestAnomalies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("NormalJourneyRaisesNothing", func(t *testing.T) {
 		s := start(t, realIssuer())
@@ -263,6 +265,7 @@ func TestAnomalies(t *testing.T) {
 // per minute, source and rule, not one audit entry each, however many they
 // are; the anomaly rules still see them.
 func TestAnonymousTrafficIsCounted(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	head := func() int64 {
 		var h struct{ Count int64 }

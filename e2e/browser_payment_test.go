@@ -101,6 +101,7 @@ func checkPayFrom(t *testing.T, s *sandbox, p paymentPage) {
 // makes the payment, and alice's available balance drops by exactly the
 // amount.
 func TestBrowserPaymentApproval(t *testing.T) {
+	t.Parallel()
 	s, b, cb, c := browserSetup(t)
 	current := s.accountsOf("alice")[0]
 	aisToks, _, err := c.AISJourney(b.ctx, "alice", "alice123", []string{"ReadAccountsDetail", "ReadBalances"}, nil)
@@ -160,6 +161,7 @@ func TestBrowserPaymentApproval(t *testing.T) {
 // schedule in words on the consent page; Cancel sends access_denied to the
 // redirect URI and the consent becomes Rejected.
 func TestBrowserStandingOrderApproval(t *testing.T) {
+	t.Parallel()
 	s, b, cb, c := browserSetup(t)
 	first := s.app.Clock.Now().Add(72 * time.Hour).Truncate(time.Second)
 	in := map[string]any{"Frequency": fmt.Sprintf("IntrvlWkDay:01:%02d", int(first.Weekday()+6)%7+1), "Reference": "SO WEEKLY",

@@ -53,25 +53,64 @@ type browser struct {
 	docs []servedDoc
 }
 
-// newBrowser starts a headless Chromium with a fresh profile; it is closed
-// when the test ends. Its context times out after browserTimeout, so a hang
-// fails the test. It records every document it is served.
+// The tests share one headless Chromium, started by the first that needs
+// it and stopped at the end of the run (TestMain); each test gets a browser
+// context of its own — its own cookies, storage and cache, like a fresh
+// profile — and tab.
+var chromium struct {
+	once   sync.Once
+	ctx    context.Context // the browser's
+	err    error
+	stop   func()
+	tmpDir string
+}
+
+// sharedChromium starts the shared browser on first use.
+func sharedChromium(exe string) (context.Context, error) {
+	chromium.once.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-chromium-") // the profile, and TMPDIR so that Chromium's singleton socket goes too
+		if err != nil {
+			chromium.err = err
+			return
+		}
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
+			chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.UserDataDir(filepath.Join(dir, "profile")), chromedp.Env("TMPDIR="+dir),
+			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+		bctx, cancelBrowser := chromedp.NewContext(actx)
+		chromium.ctx, chromium.tmpDir = bctx, dir
+		chromium.stop = func() { cancelBrowser(); cancelAlloc(); os.RemoveAll(dir) }
+		chromium.err = chromedp.Do(bctx) // starts it
+	})
+	return chromium.ctx, chromium.err
+}
+
+// stopChromium stops the shared browser, if it was started.
+func stopChromium() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+}
+
+// newBrowser opens a tab in a fresh browser context of the shared
+// Chromium; it is closed when the test ends. Its context times out after
+// browserTimeout, so a hang fails the test. It records every document it
+// is served.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	exe := chromiumPath()
 	if exe == "" {
 		t.Skip("no Chromium found (/usr/bin/chromium, or chromium / chromium-browser / google-chrome on PATH): install chromium to run the browser tests")
 	}
-	dir := t.TempDir() // the profile, and TMPDIR so that Chromium's singleton socket goes too
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.UserDataDir(filepath.Join(dir, "profile")), chromedp.Env("TMPDIR="+dir),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancelTimeout() })
+	root, err := sharedChromium(exe)
+	if err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	tab, closeTab := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	bctx, cancelTimeout := context.WithTimeout(tab, browserTimeout)
+	t.Cleanup(func() { cancelTimeout(); closeTab() })
 	b := &browser{ctx: bctx}
-	err := chromedp.Listen(bctx, func(ev any) {
+	err = chromedp.Listen(tab, func(ev any) {
 		e, ok := ev.(*network.EventResponseReceived)
 		if !ok || e.Type != network.ResourceTypeDocument {
 			return
@@ -258,6 +297,7 @@ var readCheckboxes = chromedp.Evaluate[[]struct {
 // and allows; the TPP gets a code at its redirect URI and a token that reads
 // exactly the two accounts left ticked.
 func TestBrowserApprove(t *testing.T) {
+	t.Parallel()
 	s, b, cb, c := browserSetup(t)
 	a, _ := toConsentPage(t, b, c)
 
@@ -307,6 +347,7 @@ func TestBrowserApprove(t *testing.T) {
 // TestBrowserDeny: Cancel on the consent page sends access_denied to the
 // redirect URI and the consent becomes Rejected.
 func TestBrowserDeny(t *testing.T) {
+	t.Parallel()
 	s, b, cb, c := browserSetup(t)
 	a, cc := toConsentPage(t, b, c)
 
@@ -328,6 +369,7 @@ func TestBrowserDeny(t *testing.T) {
 // 401 page) with the error and the username kept; the right password then
 // reaches the consent page.
 func TestBrowserWrongPassword(t *testing.T) {
+	t.Parallel()
 	s, b, _, c := browserSetup(t)
 	a, _ := authorizeURL(t, b, c, tpp.AuthOptions{})
 	loginPage := b.nav(t, chromedp.Navigate(a.URL)).URL
@@ -363,6 +405,7 @@ func TestBrowserWrongPassword(t *testing.T) {
 // TestBrowserConnectedApps: the PSU sees an approved app on the
 // connected-apps page and revokes it there; its token stops working at once.
 func TestBrowserConnectedApps(t *testing.T) {
+	t.Parallel()
 	s, b, _, c := browserSetup(t)
 	toks, id, err := c.AISJourney(b.ctx, "alice", "alice123", []string{"ReadAccountsDetail", "ReadBalances"}, nil)
 	if err != nil {
@@ -390,6 +433,7 @@ func TestBrowserConnectedApps(t *testing.T) {
 // TestBrowserErrorPage: an unregistered redirect_uri gets the bank's error
 // page and the browser stays at the bank.
 func TestBrowserErrorPage(t *testing.T) {
+	t.Parallel()
 	s, b, cb, c := browserSetup(t)
 	a, _ := authorizeURL(t, b, c, tpp.AuthOptions{RedirectURI: "http://127.0.0.1:1/evil"})
 	resp := b.nav(t, chromedp.Navigate(a.URL))
@@ -411,6 +455,7 @@ func TestBrowserErrorPage(t *testing.T) {
 // TestBrowserPageHeaders checks the PSU pages' headers outside the browser,
 // including pages the browser tests do not reach.
 func TestBrowserPageHeaders(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	for _, tc := range []struct {
 		name, path string
@@ -468,6 +513,7 @@ func (b *browser) checkFits(t testing.TB, what string) {
 // date for a consent that expires, "no expiry date" for one that does not.
 // It fits a 1280×800 screen.
 func TestBrowserConnectedAppsSays(t *testing.T) {
+	t.Parallel()
 	s, b, _, c := browserSetup(t)
 	perms := []string{"ReadAccountsDetail", "ReadBalances"}
 	_, open, err := c.AISJourney(b.ctx, "alice", "alice123", perms, nil) // every account, no expiry
@@ -536,6 +582,7 @@ func TestBrowserConnectedAppsSays(t *testing.T) {
 // payment consent, the bank's error page, the connected apps — fit a
 // 1280×800 screen, even where the TPP's name or the payee's is one long word.
 func TestBrowserPSUPagesFit(t *testing.T) {
+	t.Parallel()
 	s, b, cb, _ := browserSetup(t)
 	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
 	// Text the TPP chooses, without a space to break it at.

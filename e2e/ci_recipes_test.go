@@ -31,6 +31,7 @@ func readYAML(t *testing.T, path string, v any) {
 // reached by. The container engine and the hosted runners are not here:
 // these files are checked, not run.
 func TestCIRecipes(t *testing.T) {
+	t.Parallel()
 	const script = "docs/ci/sandbox-ci.sh"
 	root := filepath.Join("..")
 	if _, err := os.Stat(filepath.Join(root, script)); err != nil {
@@ -114,6 +115,7 @@ func TestCIRecipes(t *testing.T) {
 // against the real binary, as a CI job would: health check, a tenant of its
 // own, headless consent, sandbox tpp's exit codes, a runtime PSU, a payment.
 func TestCIRecipeScript(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}

@@ -37,6 +37,7 @@ func tokenError(t *testing.T, err error) string {
 // token endpoint's authorization_pending / slow_down / access_denied /
 // expired_token on the sandbox clock, the ping through the guarded client.
 func TestCIBA(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{oauth.ProfileFAPI, oauth.ProfileFAPI2} {
 		t.Run(profile, func(t *testing.T) { testCIBA(t, profile) })
 	}

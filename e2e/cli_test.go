@@ -237,6 +237,7 @@ func TestTPPCLIDefaults(t *testing.T) {
 // the request object, good for exactly --wait, and the command gives up
 // when it expires, saying so.
 func TestTPPBrowserWaitsForTheRequestsLifetime(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,11 +324,17 @@ func script(t *testing.T, name string, env ...string) (int, string, string) {
 // say what is wrong, with a non-zero exit, when no sandbox answers or it
 // runs fapi.
 func TestWalkthroughScripts(t *testing.T) {
+	t.Parallel()
 	needTools(t, "bash", "curl", "jq")
 	s := start(t, realIssuer())
 	code, out, errOut := script(t, "walkthrough.sh", "SANDBOX="+s.url)
 	if code != 0 || !strings.HasSuffix(out, "204\n401\n") {
 		t.Errorf("walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The same journey through v4.0: the balance it prints is in v4.0's words.
+	code, out, errOut = script(t, "walkthrough.sh", "SANDBOX="+s.url, "API=v4.0")
+	if code != 0 || !strings.HasSuffix(out, "204\n401\n") || !strings.Contains(out, `"Type": "ITAV"`) {
+		t.Errorf("API=v4.0 walkthrough.sh: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = script(t, "payment-walkthrough.sh", "SANDBOX="+s.url, "ADMIN="+s.app.Config.AdminToken)
 	if code != 0 || !strings.Contains(out, "AcceptedSettlementCompleted") {
@@ -375,6 +382,7 @@ func caFile(t *testing.T, s *sandbox) string {
 // port and a temp file), the exports (with the admin token the serve line
 // printed), then each command.
 func TestFAPIQuickStart(t *testing.T) {
+	// Not parallel: quickStart sets the environment the commands read.
 	for _, profile := range []string{"fapi", "fapi2"} {
 		t.Run(profile, func(t *testing.T) { quickStart(t, profile) })
 	}

@@ -16,6 +16,7 @@ import (
 // days on the sandbox clock book every one of them, at their amounts, with
 // running balances, InterimBooked following and InterimAvailable unmoved.
 func TestPendingCardsBook(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), frozen())
 	acct := s.accountsOf("alice")[0]
 	grant := func() string {
@@ -87,6 +88,7 @@ func amountOf(tx map[string]any) int64 {
 // idempotency key past its 24 h window — while an open-ended consent keeps
 // working.
 func TestClockJump91Days(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

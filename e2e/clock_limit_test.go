@@ -13,6 +13,7 @@ import (
 // refused (400, saying why); the offset only grows; and the bank, its
 // background work and the anomaly rules keep going at the far end.
 func TestClockLimit(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	admin := s.app.Config.AdminToken
 	advance := func(d string) *response {

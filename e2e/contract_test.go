@@ -86,6 +86,8 @@ var officialFiles = map[string]string{
 	"v4.0/payment-initiation-openapi.yaml":    "/open-banking/v4.0/pisp",
 	"v4.0/confirmation-funds-openapi.yaml":    "/open-banking/v4.0/cbpii",
 	"v4.0/events-openapi.yaml":                "/open-banking/v4.0",
+	"v3.1.11/vrp-openapi.yaml":                "/open-banking/v3.1/pisp",
+	"v4.0/vrp-openapi.yaml":                   "/open-banking/v4.0/pisp",
 }
 
 // ourContracts are the contracts the sandbox serves.
@@ -229,6 +231,11 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 // that file's (the standard's names and paths). Without the files it skips
 // and says where it looked; the other tests then check our contract only.
 func TestOfficialContracts(t *testing.T) {
+	t.Parallel()
+	officialContracts(t)
+}
+
+func officialContracts(t *testing.T) {
 	if _, ok := officialDir(); !ok {
 		t.Skipf("%s", noOfficialFiles())
 	}
@@ -263,7 +270,7 @@ func TestOfficialContractsSkipVisibly(t *testing.T) {
 	skipped := false
 	t.Run("WithoutOfficialFiles", func(t *testing.T) {
 		defer func() { skipped = t.Skipped() }()
-		TestOfficialContracts(t)
+		officialContracts(t)
 	})
 	if !skipped {
 		t.Error("TestOfficialContracts did not skip without the official files")

@@ -11,6 +11,7 @@ import (
 // only, never "*"; preflights from others are refused; the OAuth endpoints
 // never answer CORS.
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	const good, bad = "https://demo.example", "https://evil.example"
 	s := start(t, func(c *app.Config) { c.CORSOrigins = []string{good} })
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))

@@ -39,9 +39,13 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := app.Main(ctx, argv, os.Stdout, os.Stderr)
 		stop()
+		app.RemoveTemplates()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopChromium()
+	app.RemoveTemplates()
+	os.Exit(code)
 }
 
 // child is a sandbox process started from the test binary.
@@ -98,6 +102,7 @@ func startChild(t *testing.T, args ...string) *child {
 // committed has its audit entry (written in the same transaction), and the
 // audit chain is whole.
 func TestCrashKeepsEveryPaymentsAuditEntry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "crash.db")
 	c := startChild(t, "--db", db, "--rate-limit", "off", "--admin-token", "crash-admin")
@@ -200,6 +205,7 @@ func TestCrashKeepsEveryPaymentsAuditEntry(t *testing.T) {
 // TestSecondServerRefused: a second sandbox on a file one already serves
 // refuses to start and says why.
 func TestSecondServerRefused(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "one.db")
 	start(t, func(c *app.Config) { c.DB = db })
 	cfg := app.Defaults()

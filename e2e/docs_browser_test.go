@@ -42,6 +42,7 @@ func (b *browser) screenshot(t testing.TB, name string) {
 // contract loads from the chooser; nothing is fetched from elsewhere; the
 // page fits 1280×800.
 func TestBrowserDocsTryIt(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	b := newBrowser(t)
 	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))

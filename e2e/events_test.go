@@ -355,6 +355,7 @@ func subject(t testing.TB, claims jwt.MapClaims) (string, map[string]any, map[st
 // TestEventSubscriptionLifecycle: POST, GET, PUT, DELETE as the standard
 // has them, one subscription per TPP (409 for a second), signed responses.
 func TestEventSubscriptionLifecycle(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	rcv := newReceiver(t)
 	client, cc := s.eventClient("accounts")
@@ -424,6 +425,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 // TestEventSubscriptionRefusals: every refusal in the right envelope, and
 // nothing stored or changed by any of them.
 func TestEventSubscriptionRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	client, cc := s.eventClient("accounts")
 	other, otherCC := s.eventClient("fundsconfirmations")
@@ -530,6 +532,7 @@ func TestEventSubscriptionRefusals(t *testing.T) {
 // polling has nothing more. After a key rotation new SETs carry the new kid
 // and old ones still verify.
 func TestEventPushSignedAndVerified(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	rcv := newReceiver(t)
 	client, cc := s.eventClient("accounts")
@@ -594,6 +597,7 @@ func TestEventPushSignedAndVerified(t *testing.T) {
 // retried after 1 s, 2 s, 4 s of sandbox time, never before; every attempt
 // sends the same SET; the outbox shows each attempt.
 func TestEventRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	rcv := newReceiver(t)
 	rcv.setAnswer(func(n int) int { return map[int]int{1: 503, 2: 500, 3: 0}[n] + map[bool]int{true: 202}[n > 3] })
@@ -659,6 +663,7 @@ func TestEventRetriesWithBackoff(t *testing.T) {
 // acknowledging them); when the endpoint is back every event arrives
 // exactly once, in order.
 func TestEventNoLossWhileReceiverDown(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	rcv := newReceiver(t)
 	rcv.setAnswer(always(0))
@@ -714,6 +719,7 @@ func withDB(path string) option { return func(c *app.Config) { c.DB = path } }
 // counted) and made after the restart; an event committed while the
 // endpoint was down survives the restart too.
 func TestEventShutdownLosesNothing(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "sandbox.db")
 	s := start(t, frozen(), withDB(db))
 	rcv := newReceiver(t)
@@ -757,6 +763,7 @@ func TestEventShutdownLosesNothing(t *testing.T) {
 // once, however many passes run; the admin's duplicate sends the very same
 // SET again, as many times as asked.
 func TestEventDuplicatesOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	rcv := newReceiver(t)
 	client, cc := s.eventClient("accounts")
@@ -845,6 +852,7 @@ func TestEventDuplicatesOnlyWhenAsked(t *testing.T) {
 // push on the sandbox clock, and holds a client's pushes to release them
 // newest first.
 func TestEventAdminDelayAndReorder(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	rcv := newReceiver(t)
 	admin := s.app.Config.AdminToken
@@ -966,6 +974,7 @@ func TestEventAdminDelayAndReorder(t *testing.T) {
 // awaiting), ack-only polls, and one client never sees or acknowledges
 // another's events. Nothing is pushed.
 func TestEventPolling(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	client, cc := s.eventClient("fundsconfirmations")
 	other, otherCC := s.eventClient("accounts")
@@ -1029,6 +1038,7 @@ func TestEventPolling(t *testing.T) {
 // change, reach the TPP's endpoint as resource-update events; a PSU's
 // revocation of an AIS consent as consent-authorization-revoked.
 func TestEventsFromPaymentsAndRevocation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	rcv := newReceiver(t)

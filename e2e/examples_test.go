@@ -45,6 +45,7 @@ func runExample(t *testing.T, dir string, name string, args ...string) {
 // private_key_jwt, PAR with PKCE, headless approval, the ID token verified
 // against the JWKS, accounts and balances, revocation.
 func TestExamplePython(t *testing.T) {
+	t.Parallel()
 	py := os.Getenv("SANDBOX_PYTHON")
 	if py == "" {
 		py = "python3"
@@ -62,6 +63,7 @@ func TestExamplePython(t *testing.T) {
 // same journey through the library's discovery, dynamic registration, PAR
 // and code grant with its ID token checks.
 func TestExampleNode(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "docs", "examples", "node")
 	if _, err := exec.LookPath("node"); err != nil {
 		needTool(t, "node", "apt-get install nodejs")

@@ -113,6 +113,7 @@ func tokenForm(t *testing.T, c *tpp.Client, v url.Values) string {
 // each client registered; and every DPoP rule is tried on the token
 // endpoint and the APIs.
 func TestFAPI2(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI2))
 	ctx := context.Background()
 	c := s.strictTPP(func(c *tpp.Client) {
@@ -396,6 +397,7 @@ func TestFAPI2(t *testing.T) {
 // fapi (FAPI 1.0 Advanced: certificate-bound tokens) refuses the
 // registration and takes no DPoP scheme.
 func TestDPoPElsewhere(t *testing.T) {
+	t.Parallel()
 	t.Run("dev", func(t *testing.T) {
 		s := start(t, realIssuer())
 		ctx := context.Background()

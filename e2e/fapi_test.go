@@ -87,6 +87,7 @@ func jwtPart(t *testing.T, raw string, i int) map[string]any {
 // whole journey runs with golang.org/x/oauth2 and the reference TPP's JARM
 // check.
 func TestFAPI1Advanced(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI))
 	ctx := context.Background()
 	c := s.strictTPP()

@@ -46,6 +46,7 @@ func (s *sandbox) newTPP(authMethod string) *tpp.Client {
 // with x/oauth2, reads, refresh, and loss of access the moment the consent
 // is deleted.
 func TestAISJourney(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -105,6 +106,7 @@ func TestAISJourney(t *testing.T) {
 // by PAR, and a client_secret_basic client (dev) whose refresh goes through
 // x/oauth2's TokenSource.
 func TestCodeFlowWithPAR(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("client_secret_basic")
@@ -155,6 +157,7 @@ func TestCodeFlowWithPAR(t *testing.T) {
 // the consent becomes Rejected; a PSU who revokes at the bank cuts the TPP
 // off at once while the consent's status stays.
 func TestDenyAndPSURevocation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

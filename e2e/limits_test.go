@@ -30,6 +30,7 @@ func withRates(class gateway.Class, r string) option {
 // 429 with Retry-After and RateLimit-* headers and no body; another client
 // is unaffected; a clock advance refills at the rate.
 func TestRateLimitsExact(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen())
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
 	other, _ := s.directGrant("bob", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("bob"))
@@ -76,6 +77,7 @@ func TestRateLimitsExact(t *testing.T) {
 // TestRateLimitsPerClass: the token endpoint (per client) and the PSU login
 // (per IP) have their own buckets; over the limit they answer RFC 6749 JSON.
 func TestRateLimitsPerClass(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), frozen(), withRates(gateway.ClassToken, "1:3"), withRates(gateway.ClassLogin, "1:2"))
 	ctx := context.Background()
 	c := s.newTPP("client_secret_basic")
@@ -100,6 +102,7 @@ func TestRateLimitsPerClass(t *testing.T) {
 // has 4 AIS calls a day; with the PSU present there is no such limit; the
 // next sandbox day starts afresh.
 func TestUnattendedAccessLimit(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen(), func(c *app.Config) { c.UnattendedLimit = 4 })
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
 	for i := range 4 {
@@ -122,6 +125,7 @@ func TestUnattendedAccessLimit(t *testing.T) {
 
 // TestRateLimitOff: --rate-limit off lifts every bucket.
 func TestRateLimitOff(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen(), func(c *app.Config) {
 		for _, class := range gateway.Classes {
 			c.Rates[class] = gateway.Off
@@ -138,6 +142,7 @@ func TestRateLimitOff(t *testing.T) {
 // TestMetrics: /metrics serves Prometheus text with requests by route and
 // status, latency, rate-limit refusals, consents by status.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	s := start(t, frozen(), withRates(gateway.ClassData, "1:1"))
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
 	s.get(ais+"/accounts", tok)
@@ -161,6 +166,7 @@ func TestMetrics(t *testing.T) {
 // huge header block is refused (431), deep JSON and huge arrays are refused
 // before parsing, and the server stays up.
 func TestResourceLimits(t *testing.T) {
+	t.Parallel()
 	s := start(t, func(c *app.Config) { c.ReadHeaderTimeout = 300 * time.Millisecond; c.MaxHeaderBytes = 8192 })
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 // asserts the exact status and error code, and the bank is unchanged after
 // all of them.
 func TestAISRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	bobs := s.accountsOf("bob")
@@ -96,6 +97,7 @@ func TestAISRefusals(t *testing.T) {
 // TestConsentRefusals sends bad account-access consent requests: each is
 // refused with its code and creates nothing.
 func TestConsentRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	_, client := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, nil)
 	cc := s.clientToken(client, "accounts")
@@ -151,6 +153,7 @@ func TestConsentRefusals(t *testing.T) {
 // TestHostileHeaders sends what an ordinary client refuses to: control
 // characters in a header. The server answers 400 and stays up.
 func TestHostileHeaders(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {
@@ -176,6 +179,7 @@ func TestHostileHeaders(t *testing.T) {
 // TestInteractionID checks x-fapi-interaction-id is echoed when valid and
 // replaced when not, on successes and errors alike.
 func TestInteractionID(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	const id = "93bac548-d2de-4546-b106-880a5018460d"
 	for _, tt := range []struct{ sent, want string }{{id, id}, {"not-a-uuid", ""}, {"", ""}} {

@@ -38,6 +38,7 @@ import (
 // else — with --anomaly-response suspend one refresh attempt must not take
 // the TPP offline for all its customers. A rotated-out one still counts.
 func TestRevokedRefreshIsNotReuse(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := start(t, realIssuer(), func(c *app.Config) { c.AnomalyResponse = "suspend" })
 	c := s.newTPP("private_key_jwt")
@@ -98,6 +99,7 @@ func TestRevokedRefreshIsNotReuse(t *testing.T) {
 // TestDetectionResumesAfterUnsuspend: once an administrator lifts a
 // suspension, the same behaviour is detected (and suspended) again.
 func TestDetectionResumesAfterUnsuspend(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := start(t, realIssuer(), func(c *app.Config) { c.AnomalyResponse = "suspend" })
 	c := s.newTPP("private_key_jwt")
@@ -130,6 +132,7 @@ func TestDetectionResumesAfterUnsuspend(t *testing.T) {
 // token endpoint's and the refreshed ones alike (OIDC Core §2, §12.2) —
 // while iat moves on.
 func TestAuthTimeIsWhenThePSUAuthenticated(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var skew atomic.Int64 // real time (and so the sandbox clock) moved on by the test
 	s := start(t, realIssuer(), func(c *app.Config) {
@@ -207,6 +210,7 @@ func TestAuthTimeIsWhenThePSUAuthenticated(t *testing.T) {
 // clients — is invalid_request, at every endpoint that authenticates a
 // client.
 func TestOneClientAuthenticationMethod(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	a := s.newTPP("private_key_jwt")
 	b := s.newTPP("client_secret_basic")
@@ -263,6 +267,7 @@ func TestOneClientAuthenticationMethod(t *testing.T) {
 // authorization request parameter — state or nonce, in the query, inside the
 // request object, or pushed (PAR) — is refused, and never sent back.
 func TestAuthorizationParametersAreText(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
@@ -346,6 +351,7 @@ func TestAuthorizationParametersAreText(t *testing.T) {
 // fragment); a software statement registers one client (changes go through
 // PUT on it); a signed registration request lives at most an hour.
 func TestRegistrationBounds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := start(t, realIssuer())
 	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
@@ -437,6 +443,7 @@ func TestRegistrationBounds(t *testing.T) {
 // registration —; failed fetches are remembered for a while; key sets are
 // capped at 64 KiB.
 func TestJWKSURIFetchIsGuarded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var hits atomic.Int32
 	var failing atomic.Bool
@@ -553,6 +560,7 @@ func TestJWKSURIFetchIsGuarded(t *testing.T) {
 // anything is checked. A client that authenticated from an address before
 // keeps working from there whatever others fail; the sandbox clock refills.
 func TestClientAuthenticationFailuresLimited(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	perClient, perIP := 5, 12
 	s := start(t, realIssuer(), func(c *app.Config) {

@@ -37,6 +37,7 @@ func oauthError(t *testing.T, r *response) string {
 // authentication (RFC 7523, FAPI, SPEC §8): each is refused with
 // invalid_client, and the legitimate forms work.
 func TestClientAssertionRules(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	other := s.newTPP("private_key_jwt")
@@ -147,6 +148,7 @@ func redirectError(t *testing.T, r *response) string {
 // the redirect URI cannot be trusted the bank must not redirect (400), else
 // the error goes back to the client.
 func TestAuthorizeRules(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -256,6 +258,7 @@ func TestAuthorizeRules(t *testing.T) {
 // TestCodeRules: PKCE verifier, code reuse (revokes what the first use
 // gave), code expiry after 60 s of sandbox time, code of another client.
 func TestCodeRules(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -327,6 +330,7 @@ func TestCodeRules(t *testing.T) {
 // sandbox time; during the lock even the right password fails and does not
 // extend it; unknown user, wrong password and locked look the same.
 func TestPSULockout(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -360,6 +364,7 @@ func TestPSULockout(t *testing.T) {
 // TestRegistrationRules checks dynamic client registration's validation
 // (RFC 7591 error codes) and management with the registration token.
 func TestRegistrationRules(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	priv, _ := json.Marshal(jose.JSONWebKey{Key: c.Key, KeyID: "k", Algorithm: "PS256", Use: "sig"})

@@ -64,6 +64,7 @@ func submitOrder(t *testing.T, c *tpp.Client, family, token, consent string, ini
 // listed in AIS scheduled payments) and is executed by the sandbox clock at
 // its date: booked then, balance down, InitiationCompleted.
 func TestScheduledPayment(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c, aisTok, acct := paymentSetup(t, s)
@@ -122,6 +123,7 @@ func TestScheduledPayment(t *testing.T) {
 // the sandbox clock moves, with its first and final amounts, and stops
 // after its number of payments.
 func TestStandingOrders(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c, _, acct := paymentSetup(t, s)
 	first := s.app.Clock.Now().Add(72 * time.Hour).Truncate(time.Second)
@@ -186,6 +188,7 @@ func TestStandingOrders(t *testing.T) {
 
 // TestOrderRefusals: dates in the past, unsupported frequencies.
 func TestOrderRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -215,6 +218,7 @@ func TestOrderRefusals(t *testing.T) {
 // answers from its available balance, a reference used once, and the token
 // dead after the TPP deletes the consent.
 func TestFundsConfirmation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

@@ -235,6 +235,7 @@ func csrfOf(t *testing.T, r *response) string {
 // validates each answer against them. An operation the contracts list but
 // no call reaches fails the test, as does an answer they do not describe.
 func TestOwnContractsAccurate(t *testing.T) {
+	t.Parallel()
 	o := newOwnContracts(t)
 	s := start(t, realIssuer(), func(c *app.Config) { c.PProf = true })
 	c := o.caller(s)

@@ -17,6 +17,7 @@ import (
 // TestNoPaymentToItself: an account cannot pay itself; with no other
 // account to pay from, the authorisation fails and rejects the consent.
 func TestNoPaymentToItself(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -40,6 +41,7 @@ func TestNoPaymentToItself(t *testing.T) {
 // their own days, interleaved, not bunched at the end of the jump; a final
 // amount applies when FinalPaymentDateTime ends the order.
 func TestStandingOrdersInterleave(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c, _, acct := paymentSetup(t, s)
 	first := s.app.Clock.Now().Add(72 * time.Hour).Truncate(time.Second)
@@ -91,6 +93,7 @@ func TestStandingOrdersInterleave(t *testing.T) {
 // TestPaymentConsentsNotRevocable: a PSU cannot revoke a payment consent
 // (PIS profile); its order keeps its course.
 func TestPaymentConsentsNotRevocable(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	in := map[string]any{"Frequency": "EvryDay", "FirstPaymentDateTime": s.app.Clock.Now().Add(time.Hour).Format(time.RFC3339),
@@ -105,6 +108,7 @@ func TestPaymentConsentsNotRevocable(t *testing.T) {
 // replayed consent POST still answers 201 with the original; another body
 // under an order's key is the idempotency error, not a consent mismatch.
 func TestOrderDatesAndReplays(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

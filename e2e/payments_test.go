@@ -58,6 +58,7 @@ func paymentSetup(t *testing.T, s *sandbox) (*tpp.Client, string, string) {
 // the same transaction is Booked on settlement (sandbox clock) and
 // InterimBooked follows; the consent is Consumed.
 func TestPaymentJourney(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c, aisTok, acct := paymentSetup(t, s)
@@ -142,6 +143,7 @@ func TestPaymentJourney(t *testing.T) {
 // TestPaymentToAnotherCustomer: paying an account of this bank credits it
 // on settlement.
 func TestPaymentToAnotherCustomer(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -168,6 +170,7 @@ func TestPaymentToAnotherCustomer(t *testing.T) {
 // TestInsufficientFunds: bob cannot pay 1,000.00: funds confirmation says
 // no, the payment is Rejected with a reason, and nothing moves.
 func TestInsufficientFunds(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -216,6 +219,7 @@ func TestInsufficientFunds(t *testing.T) {
 // under the same key is refused and changes nothing; 50 concurrent replays
 // make exactly one payment.
 func TestIdempotency(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -294,6 +298,7 @@ func TestIdempotency(t *testing.T) {
 
 // TestPaymentRefusals: each rule of the payment APIs refused with its code.
 func TestPaymentRefusals(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -438,6 +443,7 @@ func TestPaymentRefusals(t *testing.T) {
 // TestMessageSignatures: the bank checks x-jws-signature (required in fapi,
 // verified when present in dev) and signs its PIS responses.
 func TestMessageSignatures(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

@@ -35,6 +35,7 @@ func newmanPath(t *testing.T) string {
 // "Getting started" journey's checks pass with 200s, and every other
 // operation of every contract answers without a server error.
 func TestPostmanCollectionNewman(t *testing.T) {
+	t.Parallel()
 	newman := newmanPath(t)
 	s := start(t, realIssuer())
 	dir := t.TempDir()

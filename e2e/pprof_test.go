@@ -10,6 +10,7 @@ import (
 // TestPProf: the profiler is off by default, and behind the admin token
 // when --pprof turns it on.
 func TestPProf(t *testing.T) {
+	t.Parallel()
 	t.Run("OffByDefault", func(t *testing.T) {
 		s := start(t)
 		expect(t, s.get("/sandbox/debug/pprof/", s.app.Config.AdminToken), 404)

@@ -31,6 +31,7 @@ import (
 // TestCertificateBoundTokenWithoutCertificate: a token bound to a client
 // certificate (RFC 8705) does not work without it.
 func TestCertificateBoundTokenWithoutCertificate(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	iss, err := s.app.Auth.IssueAccess(context.Background(), oauth.TokenRequest{ClientID: c.ClientID, Scope: "accounts",
@@ -47,6 +48,7 @@ func TestCertificateBoundTokenWithoutCertificate(t *testing.T) {
 // token cannot manage the registration; software fields cannot be set by
 // the client.
 func TestRegistrationManagementNeedsRegistrationToken(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	cc, err := c.ClientCredentials(context.Background(), "accounts")
@@ -69,6 +71,7 @@ func TestRegistrationManagementNeedsRegistrationToken(t *testing.T) {
 // TestFAPIRules: code without PAR, JSON updates, localhost redirect URIs
 // from a dev registration, software statement roles.
 func TestFAPIRules(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "profiles.db")
 	dev := start(t, realIssuer(), func(c *app.Config) { c.DB = db })
 	ctx := context.Background()
@@ -147,6 +150,7 @@ func (s *sandbox) ssa(c *tpp.Client, roles []string) string {
 // TestConcurrentRedemption: many redemptions of one code at once — exactly
 // one gets tokens, and they are revoked because of the reuse.
 func TestConcurrentRedemption(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("client_secret_post")
@@ -191,6 +195,7 @@ func TestConcurrentRedemption(t *testing.T) {
 // TestConcurrentRefresh: many refreshes with one token at once — at most one
 // wins, and the reuse revokes the consent's tokens.
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -223,6 +228,7 @@ func TestConcurrentRefresh(t *testing.T) {
 // TestCodeOfAnotherClientNotBurnt: another client presenting a code does not
 // use it up or revoke the rightful client's tokens.
 func TestCodeOfAnotherClientNotBurnt(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -249,6 +255,7 @@ func TestCodeOfAnotherClientNotBurnt(t *testing.T) {
 // TestReauthorisationAfterPSURevocation: the PSU who revoked can grant the
 // same consent again (SPEC §8); another PSU cannot.
 func TestReauthorisationAfterPSURevocation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -273,6 +280,7 @@ func TestReauthorisationAfterPSURevocation(t *testing.T) {
 // TestHeadlessPARSurvivesWrongPassword: a typo in the password does not use
 // up the pushed request.
 func TestHeadlessPARSurvivesWrongPassword(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -290,6 +298,7 @@ func TestHeadlessPARSurvivesWrongPassword(t *testing.T) {
 // TestResetKeepsUsedAssertions: an assertion used before a reset cannot be
 // replayed after it.
 func TestResetKeepsUsedAssertions(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	as, _ := c.Assertion(nil)
@@ -302,6 +311,7 @@ func TestResetKeepsUsedAssertions(t *testing.T) {
 
 // TestOversizedOAuthBodies: the body limit answers 413 on every endpoint.
 func TestOversizedOAuthBodies(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	big := strings.Repeat("a", 1<<20+10)
 	expect(t, s.do(req{method: "POST", path: "/as/token", body: "grant_type=" + big, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}), 413)
@@ -312,6 +322,7 @@ func TestOversizedOAuthBodies(t *testing.T) {
 // TestJWKSURIKeysChecked: keys fetched from jwks_uri pass the same checks
 // as inline ones (a 1024-bit RSA key is refused).
 func TestJWKSURIKeysChecked(t *testing.T) {
+	t.Parallel()
 	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &weak.PublicKey, KeyID: "weak", Algorithm: "PS256", Use: "sig"}}}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(set) }))

@@ -98,6 +98,7 @@ func within(d time.Duration, cond func() bool) bool {
 }
 
 func TestReplicasActAsOneSandbox(t *testing.T) {
+	t.Parallel()
 	storetest.Postgres(t)
 	ctx := context.Background()
 	r := startReplicas(t, "--rate-limit", "off", "--rate-limit-data", "5:10", "--settlement-delay", "2s")

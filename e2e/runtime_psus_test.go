@@ -5,11 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/secret"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -45,8 +47,10 @@ func findPSU(list []listedPSU, name string) *listedPSU {
 
 // TestRuntimePSUListingShape: an entry of the listing without its AccountIds
 // is a PSU definition; the answer is the entry as listed, AccountIds added,
-// and the listing then shows the same entry. The PSU logs in at once.
+// and the listing then shows the same entry — without the password, of
+// which the bank keeps only an argon2id hash. The PSU logs in at once.
 func TestRuntimePSUListingShape(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	admin := s.app.Config.AdminToken
 	r := s.do(req{method: "POST", path: "/sandbox/psus", token: admin, body: `{"username":"zed","password":"zed-pass-1",
@@ -69,8 +73,20 @@ func TestRuntimePSUListingShape(t *testing.T) {
 	if listed == nil || len(listed.Accounts) != 3 || listed.Accounts[0].AccountID != got.Accounts[0].AccountID {
 		t.Fatalf("GET /sandbox/psus shows %+v, want the entry the 201 gave", listed)
 	}
-	// Headless login and approval work for the new PSU straight away.
+	if listed.Password != "" {
+		t.Fatalf("GET /sandbox/psus lists zed's password %q: the bank keeps a hash only", listed.Password)
+	}
 	ctx := context.Background()
+	stored, err := s.app.Store.PSU(ctx, "zed")
+	if err != nil || !secret.IsHash(stored.PasswordHash) {
+		t.Fatalf("zed's stored password %q (%v), want an argon2id hash", stored.PasswordHash, err)
+	}
+	// Headless login and approval work for the new PSU straight away; a
+	// wrong password is refused.
+	wrong := s.newTPP("private_key_jwt")
+	cc := orFatal(wrong.ClientCredentials(ctx, "accounts"))(t)
+	auth := orFatal(wrong.Authorize(ctx, orFatal(wrong.AccountConsent(ctx, cc, tpp.AllPermissions, nil))(t), tpp.AuthOptions{}))(t)
+	expect(t, s.headless(auth, "zed", "zed-pass-2", "approve"), 401)
 	c := s.newTPP("private_key_jwt")
 	toks, _, err := c.AISJourney(ctx, "zed", "zed-pass-1", tpp.AllPermissions, []string{got.Accounts[1].AccountID})
 	if err != nil {
@@ -108,6 +124,7 @@ const zoe = `{
 // money moves and settles on the clock); the ledgers reconcile throughout;
 // DELETE removes it and its tokens stop working.
 func TestRuntimePSUJourneys(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	admin := s.app.Config.AdminToken
@@ -200,6 +217,7 @@ func checkLedgers(t *testing.T, s *sandbox) {
 // TestRuntimePSUBadDefinitions: every bad definition is a 400 naming the
 // field at fault (409 for a taken username or account), and changes nothing.
 func TestRuntimePSUBadDefinitions(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	admin := s.app.Config.AdminToken
 	before := s.psuList()
@@ -255,6 +273,7 @@ func TestRuntimePSUBadDefinitions(t *testing.T) {
 // TestRuntimePSUsAndReset: reset drops the PSUs added at run time and keeps
 // those of the persona files (--fixtures), which are seeded with the bank.
 func TestRuntimePSUsAndReset(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	persona := `psus:
   - username: greta
@@ -266,7 +285,7 @@ func TestRuntimePSUsAndReset(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "greta.yaml"), []byte(persona), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, func(c *app.Config) { c.FixturesDir = dir; c.PSUs = 2 })
+	s := start(t, realIssuer(), func(c *app.Config) { c.FixturesDir = dir; c.PSUs = 2 })
 	admin := s.app.Config.AdminToken
 	g := findPSU(s.psuList(), "greta")
 	if g == nil || len(g.Accounts) != 1 || g.Accounts[0].Currency != "SEK" {
@@ -279,15 +298,51 @@ func TestRuntimePSUsAndReset(t *testing.T) {
 	if findPSU(list, "zoe") != nil {
 		t.Fatal("zoe, added at run time, survived the reset")
 	}
-	if g2 := findPSU(list, "greta"); g2 == nil || g2.Accounts[0].AccountID != g.Accounts[0].AccountID {
-		t.Fatalf("greta after reset: %+v, want her back with the same AccountId", g2)
+	if g2 := findPSU(list, "greta"); g2 == nil || g2.Accounts[0].AccountID != g.Accounts[0].AccountID || g2.Password != "greta123" {
+		t.Fatalf("greta after reset: %+v, want her back with the same AccountId and her password listed", g2)
 	}
 	checkLedgers(t, s)
+	// Greta logs in with her file's password (the bank keeps none of it).
+	if _, _, err := s.newTPP("private_key_jwt").AISJourney(context.Background(), "greta", "greta123", tpp.AllPermissions, nil); err != nil {
+		t.Fatalf("greta's journey: %v", err)
+	}
+	expect(t, s.do(req{method: "POST", path: "/sandbox/psus", token: admin, body: zoe}), 201)
+	// `sandbox psus` beside the server lists her password from the files.
+	var out bytes.Buffer
+	args := []string{"psus", "--db", s.app.Config.DB, "--fixtures", dir}
+	if s.app.Config.KeyFile != "" {
+		args = append(args, "--key-file", s.app.Config.KeyFile)
+	}
+	if code := app.Main(context.Background(), args, &out, &out); code != 0 || !regexp.MustCompile(`(?m)^greta +greta123 `).MatchString(out.String()) {
+		t.Fatalf("sandbox psus --fixtures: %d\n%s", code, out.String())
+	}
+}
+
+// TestRuntimePSUAfterReset: a reset from the bank's template (no persona
+// files) forgets the PSUs added at run time: the same one can be added
+// again, logs in, and can be deleted.
+func TestRuntimePSUAfterReset(t *testing.T) {
+	t.Parallel()
+	s := start(t, realIssuer())
+	admin := s.app.Config.AdminToken
+	body := `{"username":"zed","password":"zed-pass-1","accounts":[{"Currency":"GBP","AccountSubType":"CurrentAccount","Nickname":"Main"}]}`
+	expect(t, s.do(req{method: "POST", path: "/sandbox/psus", token: admin, body: body}), 201)
+	expect(t, s.do(req{method: "POST", path: "/sandbox/reset", token: admin}), 204)
+	if findPSU(s.psuList(), "zed") != nil {
+		t.Fatal("zed, added at run time, survived the reset")
+	}
+	expect(t, s.do(req{method: "DELETE", path: "/sandbox/psus/zed", token: admin}), 404)
+	expect(t, s.do(req{method: "POST", path: "/sandbox/psus", token: admin, body: body}), 201)
+	if _, _, err := s.newTPP("private_key_jwt").AISJourney(context.Background(), "zed", "zed-pass-1", tpp.AllPermissions, nil); err != nil {
+		t.Fatalf("zed's journey after the reset: %v", err)
+	}
+	expect(t, s.do(req{method: "DELETE", path: "/sandbox/psus/zed", token: admin}), 204)
 }
 
 // TestFixturesDirRefusesBadPersonas: a persona file with a mistake stops the
 // start with the file and field named.
 func TestFixturesDirRefusesBadPersonas(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := "username: hugo\npassword: h\naccounts:\n  - {sub_type: CurrentAccount, currency: XXX}\n"
 	if err := os.WriteFile(filepath.Join(dir, "hugo.yml"), []byte(bad), 0o644); err != nil {
@@ -310,6 +365,7 @@ func TestFixturesDirRefusesBadPersonas(t *testing.T) {
 // running sandbox; a file with a mistake sends nothing; `sandbox psus
 // delete` removes them.
 func TestPSUsAddCLI(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	ctx := context.Background()
 	run := func(args ...string) (int, string) {

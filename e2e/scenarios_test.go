@@ -31,6 +31,7 @@ func (s *sandbox) admin(method, path string, body any) *response {
 // in each envelope; the response names the scenario; an unknown name is a
 // 400; the fapi profile ignores the header; latency is added.
 func TestScenarioTransport(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, s.accountsOf("alice"))
 	for _, tc := range []struct {
@@ -114,6 +115,7 @@ func TestScenarioTransport(t *testing.T) {
 // request — for a number of requests, or until cleared — but never the
 // sandbox's own endpoints; reset clears it.
 func TestScenarioActive(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, s.accountsOf("alice"))
 	expect(t, s.admin("POST", "/sandbox/scenarios/active", map[string]any{"name": "unavailable", "times": 2}), 200)
@@ -189,6 +191,7 @@ func (s *sandbox) consentStatus(c *tpp.Client, id string) string {
 // PSU binding and by the active scenario: the PSU approves, the bank answers
 // as the scenario says.
 func TestScenarioPSU(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	for _, tc := range []struct{ scenario, description string }{
 		{"psu-denies", "the PSU denied the request"},
@@ -243,6 +246,7 @@ func TestScenarioPSU(t *testing.T) {
 // TestScenarioRevokedMidSession: the first data call works, then the PSU
 // revokes at the bank: 401 with no body from the next call on.
 func TestScenarioRevokedMidSession(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c := s.newTPP("private_key_jwt")
 	c.Header = http.Header{"X-Sandbox-Scenario": {"revoked-mid-session"}}
@@ -266,6 +270,7 @@ func TestScenarioRevokedMidSession(t *testing.T) {
 // keeps the size, for one request (header) or every call of a consent
 // created under the scenario.
 func TestScenarioShortPages(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: allPermissions()}, s.accountsOf("alice"))
 	acct := s.accountsOf("alice")[0]
@@ -327,6 +332,7 @@ func paidUnder(t *testing.T, s *sandbox, c *tpp.Client, amount string) (string, 
 // TestScenarioPayments: the payment scenarios chosen by amount (the
 // catalogue's bindings) and by header, each with the ledger to the penny.
 func TestScenarioPayments(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	c, aisTok, acct := paymentSetup(t, s)
 	avail := func() int64 { return s.balanceOf(aisTok, acct, "InterimAvailable") }
@@ -436,6 +442,7 @@ func paymentConsentOf(t *testing.T, s *sandbox, paymentID, tok string) string {
 // scenarios, refuses bad ones, needs the admin token, persists across a
 // restart and comes back to the fixture on reset.
 func TestScenarioCatalogue(t *testing.T) {
+	t.Parallel()
 	db := t.TempDir() + "/scenarios.db"
 	s := start(t, realIssuer(), func(c *app.Config) { c.DB = db })
 	var cat struct {

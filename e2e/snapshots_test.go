@@ -17,6 +17,7 @@ import (
 // since, the clock and the scenarios — while the audit trail keeps
 // everything that happened, restores included, and still verifies.
 func TestSnapshots(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.DB = filepath.Join(t.TempDir(), "snap.db") })
 	ctx := context.Background()
 	dump := func() [32]byte {

@@ -13,6 +13,7 @@ import (
 // TestRestartKeepsData starts twice on one file: the second start reuses the
 // bank (and what was written to it); --reset re-seeds it.
 func TestRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "keep.db")
 	run := func(reset bool) (*app.App, func()) {
 		cfg := app.Defaults()
@@ -62,6 +63,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 // TestMemoryDatabase serves a throw-away bank with --db :memory:.
 func TestMemoryDatabase(t *testing.T) {
+	t.Parallel()
 	s := start(t, func(c *app.Config) { c.DB = ":memory:" })
 	expect(t, s.get("/healthz", ""), 200)
 	if len(s.accountsOf("alice")) != 3 {
@@ -72,6 +74,7 @@ func TestMemoryDatabase(t *testing.T) {
 // TestFinancialIDTolerated: x-fapi-financial-id was removed from the R/W
 // specs in v3.1.2 but older clients still send it; it is accepted and ignored.
 func TestFinancialIDTolerated(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	tok, _ := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, s.accountsOf("alice"))
 	r := s.do(req{method: "GET", path: ais + "/accounts", token: tok, header: map[string]string{"x-fapi-financial-id": "0015800001041RHAAY"}})

@@ -59,6 +59,7 @@ func after(extra string) func(string) string { return func(s string) string { re
 
 // TestStrictJSONResourceBodies: resource API bodies, signed or not.
 func TestStrictJSONResourceBodies(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -107,6 +108,7 @@ func TestStrictJSONResourceBodies(t *testing.T) {
 // TestStrictJSONControlBodies: the sandbox's own endpoints and dev JSON
 // registration answer in their RFC 6749 / RFC 7591 shape.
 func TestStrictJSONControlBodies(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
@@ -165,6 +167,7 @@ func TestStrictJSONControlBodies(t *testing.T) {
 // refused when its header or payload has a key twice or data after it,
 // although its signature is good.
 func TestStrictJWTs(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")

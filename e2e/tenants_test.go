@@ -54,6 +54,7 @@ func tenantRequest(r *http.Request) *http.Request {
 // TestTenants: two tenants and the root are three banks: a client, a
 // consent, a payment, a clock jump or a scenario in one is seen in no other.
 func TestTenants(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	bases := map[string]string{"root": s.url, "ci-a": s.url + "/t/ci-a", "ci-b": s.url + "/t/ci-b"}
@@ -183,6 +184,7 @@ func balanceAt(s *sandbox, base, token, acct string) int64 {
 // TestTenantsFAPI: in fapi only the admin makes tenants; their number is
 // bounded.
 func TestTenantsFAPI(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI), withTLS(), func(c *app.Config) { c.MaxTenants = 1 })
 	expect(t, s.get("/t/job-1/healthz", ""), 404)
 	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-1"}), 201)
@@ -195,6 +197,7 @@ func TestTenantsFAPI(t *testing.T) {
 // Chromium (the pages, their stylesheet, cookies and redirects stay under
 // /t/<name>), and the trainer runs a journey from the tenant's page.
 func TestBrowserTenant(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	cb := newCallback(t)
 	b := newBrowser(t)
@@ -254,6 +257,7 @@ func shiftWall(by *atomic.Int64) option {
 // time) is closed, and its next request reopens it from its file with its
 // clients, clock and admin token; DELETE removes it, files and all.
 func TestTenantLifecycle(t *testing.T) {
+	t.Parallel()
 	var shift atomic.Int64
 	s := start(t, realIssuer(), shiftWall(&shift))
 	ctx := context.Background()
@@ -358,6 +362,7 @@ func TestTenantLifecycle(t *testing.T) {
 // seeding held here by the test), another tenant answers, and a second
 // first request for the new tenant waits for that one seeding.
 func TestTenantSeedingBlocksOnlyItself(t *testing.T) {
+	t.Parallel()
 	entered, release := make(chan string, 4), make(chan struct{})
 	s := start(t, realIssuer(), func(c *app.Config) {
 		c.TenantOpening = func(name string) {
@@ -409,6 +414,7 @@ func TestTenantSeedingBlocksOnlyItself(t *testing.T) {
 // --tenant-create-rate per source address (the admin is not limited), and
 // at most --max-tenants exist, closed ones included.
 func TestTenantCreationBounded(t *testing.T) {
+	t.Parallel()
 	var shift atomic.Int64
 	s := start(t, realIssuer(), shiftWall(&shift), func(c *app.Config) {
 		c.MaxTenants = 3
@@ -432,4 +438,48 @@ func TestTenantCreationBounded(t *testing.T) {
 	expect(t, s.get("/t/b/healthz", ""), 200) // reopening is never refused
 	expect(t, s.admin("DELETE", "/sandbox/tenants/a", nil), 204)
 	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "d"}), 201)
+}
+
+// TestOpenTenantsBounded: at most --max-open-tenants are open; opening one
+// more closes the one used least recently, which reopens from its file
+// with what was done in it.
+func TestOpenTenantsBounded(t *testing.T) {
+	t.Parallel()
+	var shift atomic.Int64
+	s := start(t, realIssuer(), shiftWall(&shift), func(c *app.Config) { c.MaxOpenTenants = 2 })
+	openNow := func() map[string]bool {
+		var list struct {
+			Tenants []struct {
+				Name string
+				Open bool
+			}
+		}
+		s.admin("GET", "/sandbox/tenants", nil).JSON(t, &list)
+		out := map[string]bool{}
+		for _, tn := range list.Tenants {
+			out[tn.Name] = tn.Open
+		}
+		return out
+	}
+	var a newTenant
+	s.admin("POST", "/sandbox/tenants", map[string]string{"name": "a"}).JSON(t, &a)
+	expect(t, s.do(req{method: "POST", path: "/t/a/sandbox/clock", token: a.AdminToken, body: map[string]string{"advance": "3d"}}), 200)
+	shift.Add(int64(time.Second))
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "b"}), 201)
+	shift.Add(int64(time.Second))
+	if got := openNow(); !got["a"] || !got["b"] {
+		t.Fatalf("open %v, want a and b", got)
+	}
+	expect(t, s.admin("POST", "/sandbox/tenants", map[string]string{"name": "c"}), 201)
+	if got := openNow(); got["a"] || !got["b"] || !got["c"] || len(got) != 3 {
+		t.Fatalf("open %v, want b and c open, a (used least recently) closed", got)
+	}
+	var clock struct{ Offset string }
+	s.do(req{method: "GET", path: "/t/a/sandbox/clock", token: a.AdminToken}).JSON(t, &clock)
+	if !strings.HasPrefix(clock.Offset, "72h") {
+		t.Errorf("reopened tenant's clock offset %q, want 72h (its own, from its file)", clock.Offset)
+	}
+	if got := openNow(); !got["a"] || got["b"] || !got["c"] {
+		t.Errorf("open %v, want a (reopened) and c, b closed", got)
+	}
 }

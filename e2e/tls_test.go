@@ -16,6 +16,7 @@ import (
 // TestTLSHandshake: TLS 1.2 or later only; expired and revoked client
 // certificates are refused at the handshake.
 func TestTLSHandshake(t *testing.T) {
+	t.Parallel()
 	s := start(t, withTLS())
 	addr := strings.TrimPrefix(s.url, "https://")
 	old := &tls.Config{RootCAs: s.app.CA.Pool(), MaxVersion: tls.VersionTLS11}
@@ -51,6 +52,7 @@ func TestTLSHandshake(t *testing.T) {
 // connection with another certificate, or none, is refused; the token
 // endpoint itself refuses a client without a certificate.
 func TestCertificateBoundTokens(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile("fapi"))
 	ctx := context.Background()
 	certA, certB := s.certificate("tpp-a", false, false), s.certificate("tpp-b", false, false)
@@ -102,6 +104,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 // TestTLSClientAuth: a client authenticates with its certificate; a
 // certificate whose subject is not the registered one is refused.
 func TestTLSClientAuth(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withTLS())
 	certA, certB := s.certificate("tls-client-a", false, false), s.certificate("tls-client-b", false, false)
 	r := s.do(req{method: "POST", path: "/as/register", body: map[string]any{"redirect_uris": []string{callback},
@@ -148,6 +151,7 @@ func TestTLSClientAuth(t *testing.T) {
 // ECDSA and non-forward-secret suites are refused. (The §8.5 DHE suites
 // cannot be tried: Go's crypto/tls implements no DHE, client or server.)
 func TestFAPITLSSuites(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{oauth.ProfileFAPI, oauth.ProfileFAPI2} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile))

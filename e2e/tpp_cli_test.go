@@ -29,6 +29,7 @@ func runCLI(t *testing.T, args ...string) []byte {
 // real server, in dev and (with certificates and a software statement from
 // the sandbox) in fapi and fapi2.
 func TestBuiltInTPP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ profile, version string }{{"dev", "3.1"}, {"fapi", "3.1"}, {"fapi2", "3.1"}, {"dev", "4.0"}} {
 		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
 			// The command is a separate program with the machine's clock.
@@ -64,6 +65,7 @@ func TestBuiltInTPP(t *testing.T) {
 // balances and transactions, revokes the consent (the token then gets 401),
 // works inside a tenant, and sends a scenario the bank honours.
 func TestBuiltInTPPReadRevokeScenario(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	args := []string{"tpp", "accounts", "--sandbox", s.url + "/t/cli", "--admin-token", s.app.Config.AdminToken,
 		"--read", "accounts,balances,transactions", "--revoke"}
@@ -94,6 +96,7 @@ func TestBuiltInTPPReadRevokeScenario(t *testing.T) {
 // at its redirect URI; a person (Chromium here) logs in and approves, and the
 // command goes on to read the accounts.
 func TestBuiltInTPPBrowser(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
 	b := newBrowser(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -145,6 +148,7 @@ func TestBuiltInTPPBrowser(t *testing.T) {
 // mtls); --ciba runs the decoupled journey; --profile names the profile the
 // sandbox must run.
 func TestBuiltInTPPProfiles(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{"fapi", "fapi2"} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile), func(c *app.Config) { c.Wall = nil })
@@ -175,6 +179,46 @@ func TestBuiltInTPPProfiles(t *testing.T) {
 			other := map[string]string{"fapi": "fapi2", "fapi2": "fapi"}[profile]
 			if code, _, errOut := cli(t, append(base, "--quiet", "--profile", other)...); code == 0 || !strings.Contains(errOut, "runs the "+profile+" profile") {
 				t.Errorf("--profile %s against a %s sandbox: exit %d, %s", other, profile, code, errOut)
+			}
+		})
+	}
+}
+
+// TestBuiltInTPPVRP runs `sandbox tpp vrp` in both versions (v4.0 in fapi2,
+// with DPoP-bound tokens and signed requests): a mandate of
+// 150.00 a week (from the consent's date), payments of 60.00 until the
+// bank says no, each shown with the limit's arithmetic, the refusal with
+// the code and the limit at fault.
+func TestBuiltInTPPVRP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ profile, version, pending, refused string }{
+		{"dev", "3.1", "Pending", "UK.OBIE.Rules.FailsControlParameters"}, {"fapi2", "4.0", "PDNG", "U014"},
+	} {
+		t.Run(tc.profile+"-v"+tc.version, func(t *testing.T) {
+			s := start(t, realIssuer(), withProfile(tc.profile), func(c *app.Config) { c.Wall = nil })
+			var got struct {
+				ConsentID string `json:"consent_id"`
+				Refresh   bool   `json:"refresh_token_issued"`
+				Payments  []struct {
+					Status, Refused, Path string
+					Limits                []string
+				}
+			}
+			out := runCLI(t, "tpp", "vrp", "--sandbox", s.url, "--quiet", "--psu", "alice", "--version", tc.version,
+				"--admin-token", s.app.Config.AdminToken, "--redirect-uri", "https://tpp.example/cb",
+				"--amount", "60.00", "--count", "3", "--max", "100.00", "--limits", "Week:Consent:150.00")
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Refresh || len(got.Payments) != 3 {
+				t.Fatalf("tpp vrp: %s", out)
+			}
+			p := got.Payments
+			if p[0].Status != tc.pending || p[1].Status != tc.pending || len(p[1].Limits) != 1 || !strings.Contains(p[1].Limits[0], "120.00 of 150.00 used") {
+				t.Errorf("the first two payments: %+v", p[:2])
+			}
+			if p[2].Refused != tc.refused || p[2].Path != "Data.ControlParameters.PeriodicLimits[0].Amount" {
+				t.Errorf("the third payment: %+v", p[2])
 			}
 		})
 	}

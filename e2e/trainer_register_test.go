@@ -13,6 +13,7 @@ import (
 // refuses (here: the per-IP registration limit) is the first step's error,
 // not a journey carrying on with no client.
 func TestTrainerFAPIRegistrationRefused(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI), withTLS(), func(c *app.Config) {
 		c.Rates[gateway.ClassRegister] = gateway.Rate{Per: 0.001, Burst: 1}
 	})

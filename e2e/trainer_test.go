@@ -27,6 +27,7 @@ type trainerDecision struct {
 // timeline shows the bank's decisions in order — including the refusals the
 // journey provokes, with the rule that decided.
 func TestBrowserTrainer(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	b := newBrowser(t)
 	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
@@ -113,6 +114,7 @@ func jsString(s string) string {
 // watching everything needs the admin token; in fapi starting a journey does
 // too; the page's CSP allows only its own script.
 func TestTrainerAccess(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	r := s.do(req{method: http.MethodPost, path: "/trainer/journeys", body: `{"kind":"accounts","psu":"alice"}`})
 	expect(t, r, 201)
@@ -201,6 +203,7 @@ func timelineText(ds []trainerDecision) string {
 // URLs and bodies wrap instead of widening it) and the decisions column stays
 // on it; a button that cannot be used is disabled and looks it.
 func TestBrowserTrainerLayout(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	b := newBrowser(t)
 	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
@@ -290,6 +293,7 @@ func checkButtons(t *testing.T, b *browser, when string, enabled map[string]bool
 // accounts and balances" step reads the accounts the PSU shared, then their
 // balances, and shows each account by name with the balances it read.
 func TestTrainerReadsAccounts(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	for _, v := range []struct{ version, api, available, booked string }{
 		{"3.1", ais, "InterimAvailable", "InterimBooked"},
@@ -377,6 +381,7 @@ func trainerReadsAccounts(t *testing.T, s *sandbox, version, api, available, boo
 // flow, and show what the profile adds: the JARM response decoded (fapi),
 // each DPoP proof decoded and the token bound to its key (fapi2).
 func TestTrainerProfiles(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []string{oauth.ProfileFAPI, oauth.ProfileFAPI2} {
 		t.Run(profile, func(t *testing.T) {
 			s := start(t, realIssuer(), withProfile(profile))

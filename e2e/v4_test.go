@@ -51,6 +51,7 @@ func (s *sandbox) v4TPP() *tpp.Client {
 // TestV4EveryEndpoint reads every v4.0 AIS endpoint through a consent made
 // through v4.0 and checks the shapes v4.0 changed.
 func TestV4EveryEndpoint(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -118,11 +119,19 @@ func TestV4EveryEndpoint(t *testing.T) {
 	if mri == nil || mri["Frequency"] == nil || so["Frequency"] != nil {
 		t.Errorf("standing order %v: want the frequency in MandateRelatedInformation", so)
 	}
+	expect(t, s.do(req{method: "DELETE", path: ais4 + "/account-access-consents/" + consent, token: cc}), 204)
+	expect(t, s.get(ais4+"/accounts", tok), 401)
+	r = s.get(ais4+"/account-access-consents/"+consent, cc)
+	expect(t, r, 400)
+	if code, _ := v4Error(t, r); code != "U011" {
+		t.Errorf("a deleted consent: %s, want U011", code)
+	}
 }
 
 // TestV4Refusals: the same refusals as v3.1.11, in v4.0's envelope and
 // codes.
 func TestV4Refusals(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	accts := s.accountsOf("alice")
 	tok, clientID := s.directGrant("alice", bank.AccountAccessRequest{Permissions: []string{"ReadAccountsBasic"}}, accts[:1])
@@ -174,6 +183,7 @@ func TestV4Refusals(t *testing.T) {
 // and details, idempotency conflicts as 409 U029 where the file lists 409,
 // and the money moving in the same ledger v3.1.11 reads.
 func TestV4Payments(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -270,6 +280,7 @@ func TestV4Payments(t *testing.T) {
 // MandateRelatedInformation with an ISO frequency code, its reference in
 // RemittanceInformation) and scheduled payment, with v4.0's statuses.
 func TestV4StandingOrderAndScheduled(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -305,6 +316,17 @@ func TestV4StandingOrderAndScheduled(t *testing.T) {
 	if st != 201 || !strings.Contains(string(b), `"Status":"INCO"`) {
 		t.Fatalf("standing order: %d %s, want it set up (INCO)", st, b)
 	}
+	var order struct {
+		Data struct{ DomesticStandingOrderId string }
+	}
+	json.Unmarshal(b, &order)
+	expect(t, s.get(pis4+"/domestic-standing-order-consents/"+id, cc), 200)
+	expect(t, s.get(pis4+"/domestic-standing-orders/"+order.Data.DomesticStandingOrderId, cc), 200)
+	r := s.get(pis4+"/domestic-standing-orders/"+order.Data.DomesticStandingOrderId+"/payment-details", cc)
+	expect(t, r, 200)
+	if !strings.Contains(string(r.Body), `"Status":"ACCP"`) {
+		t.Errorf("a standing order set up: %s, want ACCP in its details", r.Body)
+	}
 	sched := c.Initiation("12.00", payee, "LATER")
 	sched["RequestedExecutionDateTime"] = first
 	id, tok = consent("domestic-scheduled-payment", sched)
@@ -324,6 +346,11 @@ func TestV4StandingOrderAndScheduled(t *testing.T) {
 	if got.Data.Status != "ACSC" {
 		t.Errorf("executed scheduled payment %s, want ACSC", got.Data.Status)
 	}
+	r = s.get(pis4+"/domestic-scheduled-payments/"+out.Data.DomesticScheduledPaymentId+"/payment-details", cc)
+	expect(t, r, 200)
+	if !strings.Contains(string(r.Body), `"Status":"ACSC"`) {
+		t.Errorf("an executed scheduled payment's details: %s", r.Body)
+	}
 	bad := map[string]any{}
 	for k, v := range so {
 		bad[k] = v
@@ -338,6 +365,7 @@ func TestV4StandingOrderAndScheduled(t *testing.T) {
 
 // TestV4FundsConfirmation: CBPII through v4.0.
 func TestV4FundsConfirmation(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	c := s.v4TPP()
@@ -362,6 +390,17 @@ func TestV4FundsConfirmation(t *testing.T) {
 	if !strings.Contains(string(r.Body), `"FundsAvailable":true`) {
 		t.Errorf("funds confirmation %s", r.Body)
 	}
+	r = s.get(cbp4+"/funds-confirmation-consents/"+out.Data.ConsentId, cc)
+	expect(t, r, 200)
+	if !strings.Contains(string(r.Body), `"Status":"AUTH"`) {
+		t.Errorf("an authorised funds consent: %s", r.Body)
+	}
+	expect(t, s.do(req{method: "DELETE", path: cbp4 + "/funds-confirmation-consents/" + out.Data.ConsentId, token: cc}), 204)
+	r = s.get(cbp4+"/funds-confirmation-consents/"+out.Data.ConsentId, cc)
+	expect(t, r, 400)
+	if code, _ := v4Error(t, r); code != "U011" {
+		t.Errorf("a deleted consent: %s, want U011", code)
+	}
 }
 
 // aliceCurrent is alice's current account as sort code and number.
@@ -380,6 +419,7 @@ func aliceCurrent(s *sandbox) string {
 // v3.1 paths; the PSU's revocation reads CANC in v4.0 while v3.1.11 keeps
 // the status.
 func TestVersionMigration(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	ctx := context.Background()
 	v3 := s.newTPP("private_key_jwt")
@@ -440,6 +480,7 @@ func TestVersionMigration(t *testing.T) {
 // a SET links its resource in every version that serves it: a consent
 // made through v3.1 in both, one made through v4.0 in v4.0 only.
 func TestV4Events(t *testing.T) {
+	t.Parallel()
 	s := start(t)
 	clientID, token := s.eventClient("accounts")
 	r := s.do(req{method: "POST", path: "/open-banking/v4.0/event-subscriptions", token: token,
@@ -489,6 +530,11 @@ func TestV4Events(t *testing.T) {
 	if got := strings.Join(versions[v4consent], ","); got != "v4.0" {
 		t.Errorf("a v4.0 consent's links: %s, want v4.0", got)
 	}
+	expect(t, s.get("/open-banking/v4.0/event-subscriptions", token), 200)
+	subPath := "/open-banking/v4.0/event-subscriptions/" + sub.Data.EventSubscriptionId
+	expect(t, s.do(req{method: "PUT", path: subPath, token: token, body: map[string]any{"Data": map[string]any{
+		"EventSubscriptionId": sub.Data.EventSubscriptionId, "Version": "4.0", "EventTypes": []string{"UK.OBIE.Resource-Update"}}}}), 200)
+	expect(t, s.do(req{method: "DELETE", path: subPath, token: token}), 204)
 	r = s.do(req{method: "POST", path: "/open-banking/v4.0/event-subscriptions", token: token,
 		body: map[string]any{"Data": map[string]any{"Version": "5.0"}}})
 	expect(t, r, 400)

@@ -11,6 +11,7 @@ import (
 // profile: client secret, PAR with plain parameters and the ConsentId in
 // the OIDC claims parameter, PKCE with RFC 7636's example verifier).
 func TestWalkthrough(t *testing.T) {
+	t.Parallel()
 	s := start(t, realIssuer())
 	const redirect = "http://localhost:3000/callback"
 	var reg struct {

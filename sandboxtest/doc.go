@@ -3,6 +3,10 @@
 // its authorization server and APIs on a loopback port, with helpers to act
 // as the PSU and to move the sandbox clock. Every sandbox is its own, in a
 // temporary directory, so tests run in parallel without seeing each other.
+// The first sandbox of a test binary seeds its bank once into a template
+// file in the system's temporary folder; later ones with the same options
+// copy it, in milliseconds. The template goes with the process (a later
+// one removes what an ended process left).
 //
 //	func TestMyTPP(t *testing.T) {
 //		sb := sandboxtest.New(t)           // stopped and removed when the test ends

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/app"
 	"github.com/obsandbox/sandbox/sandboxtest"
 )
 
@@ -47,25 +48,38 @@ func TestIsolated(t *testing.T) {
 }
 
 // TestCleanedUp: when the test that made it ends, the sandbox stops
-// answering and its files are gone.
+// answering and its files are gone. (The bank template the first sandbox
+// of a process seeds lives as long as the process: see internal/app.)
 func TestCleanedUp(t *testing.T) {
+	// Not parallel: it sets TMPDIR, where the sandbox keeps its files.
 	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp) // where the sandbox keeps its files
+	t.Setenv("TMPDIR", tmp)
+	t.Cleanup(func() { app.RemoveTemplates() }) // those made in tmp: the next sandbox makes its own
+	sandboxDirs := func() []string {
+		entries, _ := os.ReadDir(tmp)
+		var out []string
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "sandboxtest-") {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
 	var sb *sandboxtest.Sandbox
 	t.Run("uses", func(t *testing.T) {
 		sb = sandboxtest.New(t)
 		if _, err := sb.Admin.PSUs(); err != nil {
 			t.Fatal(err)
 		}
-		if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
-			t.Fatalf("%d entries in TMPDIR while running, want the sandbox's folder", len(entries))
+		if dirs := sandboxDirs(); len(dirs) != 1 {
+			t.Fatalf("%v in TMPDIR while running, want the sandbox's folder", dirs)
 		}
 	})
 	if _, err := sb.Admin.PSUs(); err == nil {
 		t.Fatal("the sandbox still answers after its test ended")
 	}
-	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-		t.Fatalf("%v left in TMPDIR after the test ended", entries)
+	if dirs := sandboxDirs(); len(dirs) != 0 {
+		t.Fatalf("%v left in TMPDIR after the test ended", dirs)
 	}
 }
 

@@ -108,7 +108,7 @@ func (b *builder) household(index int, p fixtures.Persona, generate bool) (*stor
 		}
 	}
 
-	h := &store.Household{Username: p.Username, Password: p.Password}
+	h := &store.Household{Username: p.Username}
 	h.Person = bank.Party{
 		ID: uuid(r), Number: digits(r, 8), Type: "Sole", Name: p.Name, LegalName: p.Name,
 		Email: p.Email, Mobile: p.Mobile, Phone: p.Mobile,

@@ -223,6 +223,29 @@ var billers = []struct {
 
 var streaming = []string{"NETFLIX.COM", "SPOTIFY UK", "DISNEY PLUS", "AMAZON PRIME", "YOUTUBE PREMIUM", "AUDIBLE UK", "NOW TV"}
 
+// generatedPassword is generated PSU number k's test credential.
+func generatedPassword(k int) string { return fmt.Sprintf("pass%04d", k) }
+
+// Credentials tells the test credential of a PSU the seed makes from the
+// personas (fixtures) or generates (psu0001/pass0001, ...): the bank keeps
+// no copy of these passwords, it lists and checks them from here.
+func Credentials(personas []fixtures.Persona) func(username string) (string, bool) {
+	byName := make(map[string]string, len(personas))
+	for _, p := range personas {
+		byName[p.Username] = p.Password
+	}
+	return func(username string) (string, bool) {
+		if pw, ok := byName[username]; ok {
+			return pw, true
+		}
+		var k int
+		if n, err := fmt.Sscanf(username, "psu%04d", &k); err == nil && n == 1 && k > 0 && fmt.Sprintf("psu%04d", k) == username {
+			return generatedPassword(k), true
+		}
+		return "", false
+	}
+}
+
 // randomPersona makes generated PSU number k (1-based) from its own stream.
 func (b *builder) randomPersona(index, k int) fixtures.Persona {
 	r := rand.New(rand.NewPCG(b.opt.Seed, 0xfe0000+uint64(index)))
@@ -231,7 +254,7 @@ func (b *builder) randomPersona(index, k int) fixtures.Persona {
 	town := towns[r.IntN(len(towns))]
 	user := fmt.Sprintf("psu%04d", k)
 	p := fixtures.Persona{
-		Username: user, Password: fmt.Sprintf("pass%04d", k), Name: first + " " + last,
+		Username: user, Password: generatedPassword(k), Name: first + " " + last,
 		Email:   strings.ToLower(first+"."+last) + "@example.com",
 		Mobile:  "+44-77009" + digits(r, 5),
 		Address: fixtures.Address{Building: fmt.Sprint(1 + r.IntN(180)), Street: f.StreetName() + " Road", Town: town.name, PostCode: town.postcode + " " + digits(r, 1) + string(byte('A'+r.IntN(26))) + string(byte('A'+r.IntN(26))), Country: "GB"},

@@ -50,6 +50,7 @@ func dump(t *testing.T, s *store.Store) []byte {
 // TestBalancesReconcile proves, for every account of the default bank, that
 // balances reconcile with the transactions.
 func TestBalancesReconcile(t *testing.T) {
+	t.Parallel()
 	s, st := build(t, seed.Options{Seed: 42, PSUs: seed.DefaultPSUs})
 	if st.Transactions < 20000 {
 		t.Fatalf("got %d transactions, want a realistic bank (> 20000)", st.Transactions)
@@ -67,6 +68,7 @@ func TestBalancesReconcile(t *testing.T) {
 // dumps, then checks the dump's hash against the golden one: the same seed
 // gives byte-identical data on every machine.
 func TestSameSeedSameBank(t *testing.T) {
+	t.Parallel()
 	a, _ := build(t, seed.Options{Seed: 42, PSUs: seed.DefaultPSUs})
 	b, _ := build(t, seed.Options{Seed: 42, PSUs: seed.DefaultPSUs})
 	da, db := dump(t, a), dump(t, b)
@@ -96,6 +98,7 @@ func TestSameSeedSameBank(t *testing.T) {
 
 // TestPersonas checks the hand-written PSUs the documentation promises.
 func TestPersonas(t *testing.T) {
+	t.Parallel()
 	s, _ := build(t, seed.Options{Seed: 42})
 	ctx := context.Background()
 	accounts := func(psu string) []bank.Account {

@@ -12,6 +12,7 @@ import (
 // the ones go run ./web/internal/swaggerui took from the pinned, checked
 // release (MANIFEST), none edited by hand and none missing or extra.
 func TestSwaggerUIVendored(t *testing.T) {
+	t.Parallel()
 	st := Static()
 	manifest, err := fs.ReadFile(st, "swagger-ui/MANIFEST")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -23,8 +24,12 @@ func Static() fs.FS {
 	return sub
 }
 
-// Templates parses every page; each page template is named after its file.
-func Templates() (*template.Template, error) {
+// Templates is every page parsed; each page template is named after its
+// file. They are parsed once per process and shared (executing them is
+// safe from any number of goroutines).
+var Templates = sync.OnceValues(parse)
+
+func parse() (*template.Template, error) {
 	return template.New("").Funcs(template.FuncMap{
 		"date": func(t time.Time) string {
 			if t.IsZero() {

@@ -15,5 +15,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	app.RemoveTemplates()
 	os.Exit(code)
 }

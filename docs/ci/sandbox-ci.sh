@@ -54,10 +54,11 @@ step() {
 
 if [ -z "${SANDBOX_URL:-}" ]; then
   SANDBOX_ADMIN_TOKEN=${SANDBOX_ADMIN_TOKEN:-ci-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+  : >"$WORK/banner" # there before the sandbox writes it: the loop below reads it at once
   "$SANDBOX_BIN" serve --addr 127.0.0.1:0 --db "$WORK/sandbox.db" --admin-token "$SANDBOX_ADMIN_TOKEN" --psus 2 \
     >"$WORK/banner" 2>"$WORK/log" &
   started_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do # 30 s: a busy machine
     SANDBOX_URL=$(sed -n 's|^  Health *\(http[^ ]*\)/healthz.*|\1|p' "$WORK/banner")
     [ -n "$SANDBOX_URL" ] && break
     sleep 0.1

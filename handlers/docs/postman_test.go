@@ -11,6 +11,7 @@ import (
 // contract with every operation (streams left out), each addressed from
 // {{baseUrl}} with the token its endpoint takes.
 func TestCollectionCoversTheContracts(t *testing.T) {
+	t.Parallel()
 	docs := make([]*openapi3.T, len(Specs))
 	for i, sp := range Specs {
 		var err error

@@ -6,16 +6,19 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/drill"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
+	"github.com/obsandbox/sandbox/internal/siem"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -126,4 +129,12 @@ type Deps struct {
 	Tenants Tenants
 	// PSUs adds and removes PSUs at run time (nil: not served).
 	PSUs PSUs
+	// Tracer traces every request (nil: no tracing; package telemetry).
+	Tracer trace.TracerProvider
+	// SIEM streams the audit trail and security events (nil: none).
+	SIEM *siem.Streamer
+	// Status is the bank's status: dependencies down, notices (nil: none).
+	Status *gateway.Status
+	// Drills runs incident response drills (nil: none).
+	Drills *drill.Runner
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
@@ -154,11 +155,19 @@ func Bearer(r *http.Request) (string, bool) {
 func (s *Server) RequireToken(n Need) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			sp, end := span(c, "authorize access token", "authorization", attribute.String("sandbox.scope", n.Scope))
 			p, err := s.AuthenticateResource(c)
-			if err != nil {
-				return err
+			if err == nil {
+				err = checkTokenKind(p, n)
 			}
-			if err := checkTokenKind(p, n); err != nil {
+			if p != nil && sp.IsRecording() {
+				sp.SetAttributes(attribute.String("sandbox.client_id", p.Token.ClientID))
+				if p.Consent != nil {
+					sp.SetAttributes(attribute.String("sandbox.consent_id", p.Consent.ID))
+				}
+			}
+			end(err)
+			if err != nil {
 				return err
 			}
 			if err := s.LimitClient(c, n.Class, p.Token.ClientID); err != nil {

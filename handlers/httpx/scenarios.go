@@ -172,18 +172,25 @@ func (s *Server) LastingScenario(c echo.Context) string {
 }
 
 // dataScenario applies the scenarios of a data call: a short page size, and
-// the PSU revoking access after a number of calls (the call after that gets
-// 401, and the consent is revoked at the bank).
+// the PSU revoking access after a number of calls (RevokeAfter).
 func (s *Server) dataScenario(c echo.Context, cn *bank.Consent) error {
 	if sc, ok := s.ScenarioFor(c, cn, "", "", func(sc scenario.Scenario) bool { return sc.PageSize > 0 }); ok {
 		c.Set(KeyPageSize, sc.PageSize)
 	}
+	return s.RevokeAfter(c, cn, func() (int, error) { return s.DataCalls.count(cn.ID), nil })
+}
+
+// RevokeAfter applies a revoke_after scenario to a call under a long-lived
+// consent, nth telling which of the calls counted it is (a data call, a
+// variable recurring payment): past the scenario's count the PSU has
+// revoked access at the bank, and the call gets 401.
+func (s *Server) RevokeAfter(c echo.Context, cn *bank.Consent, nth func() (int, error)) error {
 	sc, ok := s.ScenarioFor(c, cn, "", "", func(sc scenario.Scenario) bool { return sc.RevokeAfter > 0 })
 	if !ok {
 		return nil
 	}
-	if s.DataCalls.count(cn.ID) <= sc.RevokeAfter {
-		return nil
+	if n, err := nth(); err != nil || n <= sc.RevokeAfter {
+		return err
 	}
 	if _, err := s.Store.UpdateConsent(c.Request().Context(), cn.ID, func(x *bank.Consent) error {
 		x.PSURevoked = true

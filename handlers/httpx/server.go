@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -70,7 +71,7 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Pre(interaction, commonHeaders(s.Cfg.Profile), s.headerLimit, s.cors)
+	e.Pre(interaction, s.traceRequest, commonHeaders(s.Cfg.Profile), s.headerLimit, s.cors)
 	s.Metrics = newMetrics(d.Store)
 	e.Use(s.Metrics.middleware, recoverer(d.Log), s.recordAudit, bodyLimit(s.Cfg.BodyLimit), s.applyScenario)
 	e.GET("/metrics", s.Metrics.handler())
@@ -114,6 +115,13 @@ func (k *Contract) Op(method, path string) *Operation {
 	return op
 }
 
+// Has reports whether the contract has the operation (a version serving
+// more of a standard than another).
+func (k *Contract) Has(method, path string) bool {
+	_, ok := k.ops[method+" "+path]
+	return ok
+}
+
 // Route turns a contract path ("/aisp/accounts/{AccountId}") into an echo
 // route under the contract's base ("/open-banking/v3.1/aisp/accounts/:AccountId").
 func (k *Contract) Route(p string) string {
@@ -133,8 +141,20 @@ func (k *Contract) Route(p string) string {
 // Mount adds a contract operation: authentication, then validation, then h.
 // Extra middleware (response signing) goes first, around everything.
 func (s *Server) Mount(e *echo.Echo, k *Contract, method, path string, n Need, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
-	mw := append(extra, AcceptJSON, s.RequireToken(n), ValidateRequest(k.Op(method, path)))
-	e.Add(method, k.Route(path), h, mw...)
+	op := k.Op(method, path)
+	mw := append(extra, AcceptJSON, s.RequireToken(n), s.degrade, ValidateRequest(op))
+	e.Add(method, k.Route(path), useCase(op.route.Operation.OperationID, h), mw...)
+}
+
+// useCase traces an operation's handler — the standard's operation, the
+// bank's use case it calls — as the use case's span.
+func useCase(name string, h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_, end := span(c, "usecase "+name, "usecase", attribute.String("sandbox.operation", name))
+		err := h(c)
+		end(err)
+		return err
+	}
 }
 
 // healthz says the process is up (liveness); readyz whether it can serve.

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -43,7 +44,7 @@ func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 					return bank.Errorf(bank.KindFieldUnexpected, k, "query parameter %q is not allowed here", k)
 				}
 			}
-			if req.Body != nil && req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut) {
+			if req.Body != nil && req.ContentLength != 0 && (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch) {
 				raw, err := io.ReadAll(req.Body)
 				if err != nil {
 					if TooLarge(err) {
@@ -68,6 +69,27 @@ func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// ValidateBody checks a JSON body against the request body of an
+// operation of the contract, as if it had been sent to it: what a JSON
+// Patch makes of a resource is checked as the PUT of the whole resource.
+func (k *Contract) ValidateBody(ctx context.Context, method, path string, body []byte) error {
+	op := k.Op(method, path)
+	rb := op.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, k.Route(path), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	in := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: validationOptions}
+	if err := openapi3filter.ValidateRequestBody(ctx, in, rb.Value); err != nil {
+		return validationError(err)
+	}
+	return nil
 }
 
 var unsupportedProperty = regexp.MustCompile(`property "([^"]+)" is unsupported`)

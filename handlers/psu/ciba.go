@@ -118,6 +118,8 @@ func (s *Server) pendingApprovals(ctx context.Context, psu string) ([]pendingApp
 			what = "check whether your account can cover amounts"
 		case a.Consent.IsPayment():
 			what = "make a payment from your account"
+		case a.Consent.IsVRP():
+			what = "make payments from your account within limits you agree"
 		}
 		out = append(out, pendingApproval{Handle: a.Request.Handle, Client: clientName(a.Client), BindingMessage: a.Request.BindingMessage, What: what})
 	}

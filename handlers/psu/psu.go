@@ -248,6 +248,8 @@ func (s *Server) consentView(ctx context.Context, cn *bank.Consent, cl *oauth.Cl
 		if !cn.ExpiresAt.IsZero() {
 			data["Until"] = cn.ExpiresAt.Format("2 January 2006, 15:04 MST")
 		}
+	} else if cn.IsVRP() {
+		vrpView(data, cn)
 	} else if in := cn.Initiation; in != nil {
 		data["Title"] = "Confirm your payment"
 		payee := in.Creditor.Identification
@@ -379,6 +381,9 @@ func (s *Server) renderApps(c echo.Context, sess store.PSUSession, notice string
 			name = clientName(cl)
 		}
 		app := appView{ConsentID: cn.ID, Client: name, Permissions: cn.Permissions.Describe(), Since: cn.StatusAt, Until: cn.ExpiresAt}
+		if ctl := cn.Controls(); ctl != nil {
+			app.Permissions = ctl.Describe() // a VRP mandate: its limits
+		}
 		for _, id := range cn.Accounts {
 			if l, ok := labels[id]; ok {
 				app.Accounts = append(app.Accounts, l)

@@ -47,7 +47,7 @@ func (s *Server) addPSU(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, listed(psu))
+	return c.JSON(http.StatusCreated, listed(psu, p.Password)) // said once: the bank keeps its hash only
 }
 
 func (s *Server) removePSU(c echo.Context) error {
@@ -57,9 +57,10 @@ func (s *Server) removePSU(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// listed is a PSU as GET /sandbox/psus lists it.
-func listed(p store.PSU) psuView {
-	v := psuView{Username: p.Username, Password: p.Password, Accounts: []psuAccount{}}
+// listed is a PSU as GET /sandbox/psus lists it, with its password where
+// it is known.
+func listed(p store.PSU, password string) psuView {
+	v := psuView{Username: p.Username, Password: password, Accounts: []psuAccount{}}
 	for _, a := range p.Accounts {
 		v.Accounts = append(v.Accounts, psuAccount{AccountID: a.ID, Currency: a.Currency, AccountSubType: a.SubType, Nickname: a.Nickname})
 	}

@@ -30,6 +30,7 @@ import (
 func (s *Server) mountTrainer(e *echo.Echo) {
 	s.journeys = &journeys{byID: map[string]*journey{}}
 	e.GET("/trainer", s.trainerPage, trainerHeaders)
+	e.GET("/trainer/incidents", s.incidentsPage, trainerHeaders)
 	e.GET("/trainer/stream", s.trainerStream)
 	e.POST("/trainer/journeys", s.startJourney)
 	e.POST("/trainer/journeys/:id/next", s.nextStep)
@@ -148,6 +149,8 @@ type journey struct {
 	polledAt   time.Time // sandbox time of the last CIBA poll
 
 	consent string
+	refresh string          // the refresh token of a long-lived consent
+	vrp     *tpp.VRPConsent // a VRP journey's mandate, as created
 
 	idsMu        sync.Mutex      // the stream reads this while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
@@ -214,15 +217,15 @@ func (s *Server) startJourney(c echo.Context) error {
 			Description: "in the fapi profile a journey mints a certificate and a software statement: it needs the admin token"}
 	}
 	var r struct {
-		Kind    string `json:"kind"` // accounts | payment
+		Kind    string `json:"kind"` // accounts | payment | ciba | vrp
 		PSU     string `json:"psu"`
 		Version string `json:"version"` // 3.1 (default) | 4.0
 	}
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
 	}
-	if r.Kind != "accounts" && r.Kind != "payment" && r.Kind != "ciba" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts, payment or ciba"}
+	if r.Kind != "accounts" && r.Kind != "payment" && r.Kind != "ciba" && r.Kind != "vrp" {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "kind is accounts, payment, ciba or vrp"}
 	}
 	if r.PSU == "" {
 		r.PSU = "alice"
@@ -352,7 +355,7 @@ func (s *Server) journeySteps(j *journey) []step {
 	authorize := step{"Send the PSU to the bank", authExplain,
 		func(ctx context.Context, j *journey) (string, error) {
 			scope := "openid accounts"
-			if j.kind == "payment" {
+			if j.kind == "payment" || j.kind == "vrp" {
 				scope = "openid payments"
 			}
 			o := flow
@@ -383,7 +386,7 @@ func (s *Server) journeySteps(j *journey) []step {
 			if err != nil {
 				return "", err
 			}
-			j.token = toks.AccessToken
+			j.token, j.refresh = toks.AccessToken, toks.RefreshToken
 			j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
 			return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
 		}}
@@ -447,6 +450,9 @@ func (s *Server) journeySteps(j *journey) []step {
 				}},
 			readData,
 		}
+	}
+	if j.kind == "vrp" {
+		return append([]step{register, token("payments")}, vrpSteps(authorize, approve, exchangeCode)...)
 	}
 	if j.kind == "accounts" {
 		return []step{register, token("accounts"), accountConsent,
@@ -557,13 +563,15 @@ func readAccounts(ctx context.Context, j *journey) (string, error) {
 	return out.String(), nil
 }
 
-// psuPassword reads a test PSU's password from the bank.
+// psuPassword is a test PSU's password (from the fixtures: the bank keeps
+// hashes only).
 func (s *Server) psuPassword(ctx context.Context, username string) string {
 	psus, err := s.Store.PSUs(ctx)
 	if err == nil {
 		for _, p := range psus {
 			if strings.EqualFold(p.Username, username) {
-				return p.Password
+				pw, _ := s.Auth.TestPassword(p.Username, p.PasswordHash)
+				return pw
 			}
 		}
 	}

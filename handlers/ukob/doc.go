@@ -31,6 +31,7 @@ func Mount(core *httpx.Server, e *echo.Echo, w Wire, spec *openapi3.T, yaml []by
 	})
 	s.mountAIS(e)
 	s.mountPIS(e)
+	s.mountVRP(e)
 	s.mountCBPII(e)
 	s.mountEvents(e)
 }

@@ -289,7 +289,7 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	r := bank.OrderRequest{Token: token, ConsentID: req.Data.ConsentID, Initiation: req.Data.Initiation, Risk: req.Risk, Idem: id}
 	if token.ID == req.Data.ConsentID && token.Initiation != nil {
 		if sc, ok := s.ScenarioFor(c, token, "", bank.FormatMinor(token.Initiation.Amount), func(sc scenario.Scenario) bool {
-			return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && pt == domesticPayments)
+			return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && sc.Payment != scenario.PaymentFailsControls && pt == domesticPayments)
 		}); ok {
 			if sc.Payment == scenario.PaymentDuplicateReference {
 				return bank.Errorf(bank.KindDuplicateReference, "Data.Initiation.RemittanceInformation.Reference",

@@ -28,6 +28,7 @@ func testItems() []bank.Transaction {
 // The fast path writes, byte for byte, what c.JSON writes for the same
 // envelope, for both permission levels and with or without links.
 func TestPageJSONIsWhatJSONWrites(t *testing.T) {
+	t.Parallel()
 	e := echo.New()
 	links := obwire.Links{Self: "http://127.0.0.1/aisp/transactions?a=<b>&c=d", First: "http://x/?page=1", Last: "http://x/?page=3"}
 	meta := obwire.Meta{TotalPages: 3, FirstAvailableDateTime: "2026-01-01T00:00:00+00:00"}
@@ -64,6 +65,7 @@ func TestPageJSONIsWhatJSONWrites(t *testing.T) {
 // page with equal content (a fresh read after a write) is rendered anew,
 // and the two permission levels never share one.
 func TestRenderedOnlyForTheSamePage(t *testing.T) {
+	t.Parallel()
 	var r rendered
 	page := testItems()
 	basic, _ := r.transactions(wire31.Wire{}, page, false)

@@ -45,4 +45,16 @@ type Wire interface {
 	// PaymentDetail is one step of a payment order's history
 	// (payment-details' PaymentStatus item).
 	PaymentDetail(kind, transactionID string, h bank.StatusChange) any
+
+	// Variable recurring payments. VRPConsent reads a VRP consent
+	// request's Data (Initiation and ControlParameters) at now;
+	// VRPInstruction a VRP's Data.Instruction. VRPMember shows a member
+	// of a VRP consent or payment as kept ("Initiation", "Instruction",
+	// "Risk") in the version's shape: a consent made through an earlier
+	// version is used through a later one. VRPStatusReason is what a
+	// rejected VRP's Data says of the reason.
+	VRPConsent(data json.RawMessage, now time.Time) (*bank.Initiation, error)
+	VRPInstruction(raw json.RawMessage) (*bank.Initiation, error)
+	VRPMember(name string, raw json.RawMessage) json.RawMessage
+	VRPStatusReason(reason string) map[string]any
 }

@@ -4,9 +4,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -32,6 +34,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/background"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/drill"
 	"github.com/obsandbox/sandbox/internal/egress"
 	"github.com/obsandbox/sandbox/internal/events"
 	"github.com/obsandbox/sandbox/internal/gateway"
@@ -39,8 +42,11 @@ import (
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/scenario"
+	"github.com/obsandbox/sandbox/internal/siem"
 	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/telemetry"
 	"github.com/obsandbox/sandbox/seed"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Version is the sandbox's version, set at build time with -ldflags.
@@ -61,6 +67,7 @@ type App struct {
 	Personas []fixtures.Persona
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
+	cloned   *bankTemplate // the new database was made a copy of this template
 	// Scenarios is the live scenario catalogue.
 	Scenarios *scenario.Registry
 
@@ -83,6 +90,16 @@ type App struct {
 	// showToken: the admin token was generated, not given (flag or
 	// environment): the banner prints it.
 	showToken bool
+	// siem streams the audit trail (nil: no SIEM; the root's, shared by
+	// its tenants); feed is this sandbox's records in it.
+	siem *siem.Streamer
+	feed *siem.Feed
+	// tracer exports traces over OTLP (nil: none; the root's, shared).
+	tracer *telemetry.Provider
+	root   bool // the root sandbox (not a tenant)
+	// status is the bank's status page; drills its incident drills.
+	status *gateway.Status
+	drills *drill.Runner
 }
 
 // seedRecord is what the database remembers of how its bank was built.
@@ -100,7 +117,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), specs: startContracts(ctx)}
+	a := &App{Config: cfg, Log: newLogger(cfg, logOut), Clock: clock.New(cfg.Wall), specs: startContracts(ctx), root: true}
 	ok := false
 	defer func() {
 		if !ok {
@@ -145,6 +162,12 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	}
 	if cfg.MaxTenants > 0 {
 		a.tenants = newTenants(a)
+	}
+	if a.siem, err = openSIEM(cfg, a.Log); err != nil {
+		return nil, err
+	}
+	if a.tracer, err = telemetry.Setup(ctx, Version, cfg.OTLPEndpoint); err != nil {
+		return nil, err
 	}
 	if err := a.build(ctx, issuer, ""); err != nil {
 		return nil, err
@@ -199,6 +222,11 @@ func (a *App) open(ctx context.Context) error {
 			return err
 		}
 	}
+	if len(a.Personas) == 0 { // templates are of the seed alone
+		if a.cloned, err = cloneTemplate(ctx, &a.Config, a.Fixtures); err != nil {
+			return err
+		}
+	}
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
 	}
@@ -225,15 +253,23 @@ func keyFile(cfg *Config) string {
 	return cfg.KeyFile
 }
 
-// loadKey reads cfg's key file, creating it when create is set.
+// loadKey reads cfg's key file, creating it when create is set, or the key
+// the SANDBOX_KEY variable holds.
 func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
+	if hexKey := cmp.Or(cfg.Key, os.Getenv(keyring.EnvKey)); hexKey != "" {
+		key, err := keyring.FromHex(hexKey)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", keyring.EnvKey, err)
+		}
+		return key, nil
+	}
 	path := keyFile(cfg)
 	if path == "" {
 		return nil, nil
 	}
 	key, err := keyring.Load(path, create)
 	if err != nil {
-		return nil, fmt.Errorf("%w (the key file keys the audit trail: restore it, or give it with --key-file)", err)
+		return nil, fmt.Errorf("%w (the key file keys the audit trail and unwraps the keys sealing the bank's secrets: restore it, or give it with --key-file or %s)", err, keyring.EnvKey)
 	}
 	return key, nil
 }
@@ -262,6 +298,11 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 	if err := pathProblem(cfg.DB); err != nil {
 		return nil, err
 	}
+	made := false // the key file is made by this start
+	if p := keyFile(cfg); p != "" && !inspect && cfg.Key == "" && os.Getenv(keyring.EnvKey) == "" {
+		_, statErr := os.Stat(p)
+		made = errors.Is(statErr, os.ErrNotExist)
+	}
 	key, err := loadKey(cfg, !inspect)
 	if errors.Is(err, keyring.ErrMissing) && inspect {
 		key, err = nil, nil // reading needs no key; verifying the audit trail asks for it itself
@@ -270,12 +311,21 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 		return nil, err
 	}
 	path := keyFile(cfg)
-	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns})
+	f, err := fixtures.Load()
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns,
+		Seeded: seed.Credentials(f.PSUs), Small: cfg.small})
+	if (errors.Is(err, store.ErrAuditKey) || errors.Is(err, store.ErrDataKey)) && made {
+		os.Remove(path) // made just now for a database that has its own: out of the way of the right one
+		return nil, fmt.Errorf("%w: the key file %s is missing, and this database was started with one; restore it (or give it with --key-file or %s)", err, path, keyring.EnvKey)
+	}
 	switch {
 	case errors.Is(err, store.ErrInUse):
 		return nil, fmt.Errorf("%w: one sandbox serves a database at a time; stop the other one, or give this one its own --db", err)
-	case errors.Is(err, store.ErrAuditKey):
-		return nil, fmt.Errorf("%w: the key file %s is not the one this database was started with; restore that one", err, path)
+	case errors.Is(err, store.ErrAuditKey), errors.Is(err, store.ErrDataKey):
+		return nil, fmt.Errorf("%w: the key %s is not the one this database was started with; restore that one", err, cmp.Or(path, keyring.EnvKey))
 	case err != nil:
 		return nil, dbError(cfg.DB, err)
 	}
@@ -296,6 +346,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
 		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS,
+		Seeded:     seed.Credentials(slices.Concat(a.Fixtures.PSUs, a.Personas)),
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
 	specs, err := a.specs()
@@ -325,7 +376,18 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
 	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	if a.siem != nil {
+		a.feed = a.siem.Feed(strings.TrimPrefix(base, tenantPrefix), a.Store)
+		a.Store.OnCommit(a.feed.Hook)
+	}
+	a.status = &gateway.Status{}
+	a.drills = &drill.Runner{Store: a.Store, Auth: a.Auth, Clock: a.Clock, Events: a.Events, Status: a.status, CA: a.CA,
+		Base: a.URL + base, Flush: a.auditor.Flush, Forget: a.detector.Forget, Log: a.Log}
+	var tracer trace.TracerProvider
+	if a.tracer != nil {
+		tracer = a.tracer
+	}
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
@@ -387,6 +449,9 @@ func (h interactionHandler) WithGroup(name string) slog.Handler {
 // ensureSeeded builds the bank when the database has none, or on Reset.
 func (a *App) ensureSeeded(ctx context.Context) error {
 	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)}
+	if a.cloned != nil && !a.Config.Reset { // a copy of the template: the bank is there
+		return a.seeded(ctx, want, a.cloned.stats)
+	}
 	raw, err := a.Store.Setting(ctx, "seed")
 	switch {
 	case errors.Is(err, bank.ErrNotFound) || a.Config.Reset:
@@ -411,10 +476,21 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 // Reseed rebuilds the bank from the seed record and remembers it.
 func (a *App) Reseed(ctx context.Context, r seedRecord) error {
 	r.Personas = personasDigest(a.Personas) // reset seeds the persona files this process was given
-	st, err := seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date, Extra: a.Personas})
+	st, ok, err := a.reseedFromTemplate(ctx, r)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return err
 	}
+	if !ok {
+		if st, err = seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date, Extra: a.Personas}); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	return a.seeded(ctx, r, st)
+}
+
+// seeded finishes a new bank: its pending card entries start from now on
+// the sandbox clock, and the seed is remembered.
+func (a *App) seeded(ctx context.Context, r seedRecord, st seed.Stats) error {
 	if err := a.Store.StartCardClock(ctx, a.Clock.Now(), r.Date); err != nil {
 		return err
 	}
@@ -437,14 +513,28 @@ func (a *App) Reset(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return err
 	}
+	a.Clock.Reset() // first: the new bank's pending card entries start from the reset clock
+	if err := a.resetBank(ctx, r); err != nil {
+		return err
+	}
+	return a.Scenarios.Reset()
+}
+
+// resetBank is Reset's change to the database: at once from the bank's
+// template, else in steps (a bank too large for one, PostgreSQL).
+func (a *App) resetBank(ctx context.Context, r seedRecord) error {
+	if t, ok, err := a.template(ctx, r); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(r)
+		return a.Store.ResetTo(ctx, t.path, map[string]string{"seed": string(b), "clock_offset": "0s",
+			store.SettingCardShift: store.CardShift(a.Clock.Now(), r.Date)})
+	}
 	if err := a.Store.ResetState(ctx); err != nil {
 		return err
 	}
-	a.Clock.Reset() // first: the new bank's pending card entries start from the reset clock
 	if err := a.Reseed(ctx, r); err != nil {
-		return err
-	}
-	if err := a.Scenarios.Reset(); err != nil {
 		return err
 	}
 	return a.Store.SetSetting(ctx, "clock_offset", "0s")
@@ -601,7 +691,7 @@ func (a *App) settleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.Store.CatchUp(ctx, a.Clock.Now()); err != nil && ctx.Err() == nil {
+			if _, err := a.Store.CatchUp(ctx, a.Clock.Now); err != nil && ctx.Err() == nil {
 				a.Log.Error("moving payments along", "error", err)
 			}
 		}
@@ -623,11 +713,60 @@ func (a *App) Close() error {
 		var none store.Head
 		errs = append(errs, a.saveHead(context.Background(), &none)) // the final head
 	}
+	if a.root && a.siem != nil { // ships what is left, the dropped records re-read from the trail
+		errs = append(errs, a.siem.Close())
+		a.siem = nil
+	}
+	if a.feed != nil {
+		a.Store.OnCommit(nil)
+		a.feed.Close()
+		a.feed = nil
+	}
+	if a.root && a.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.tracer.Shutdown(ctx))
+		cancel()
+		a.tracer = nil
+	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
 		a.Store = nil
 	}
 	return errors.Join(errs...)
+}
+
+// openSIEM starts the SIEM stream cfg asks for (nil: none).
+func openSIEM(cfg Config, log *slog.Logger) (*siem.Streamer, error) {
+	var sinks []siem.Sink
+	if cfg.SIEMFile != "" {
+		j, err := siem.OpenJSONLines(cfg.SIEMFile)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, j)
+	}
+	if cfg.SIEMSyslog != "" {
+		var roots *x509.CertPool
+		if cfg.SIEMSyslogCA != "" {
+			pemBytes, err := os.ReadFile(cfg.SIEMSyslogCA)
+			if err != nil {
+				return nil, fmt.Errorf("--siem-syslog-ca: %w", err)
+			}
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pemBytes) {
+				return nil, fmt.Errorf("--siem-syslog-ca %s: no PEM certificate in it", cfg.SIEMSyslogCA)
+			}
+		}
+		sl, err := siem.OpenSyslog(cfg.SIEMSyslog, roots)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, sl)
+	}
+	if len(sinks) == 0 {
+		return nil, nil
+	}
+	return siem.New(sinks, cfg.SIEMBuffer, log), nil
 }
 
 // Handler is the HTTP handler (for in-process tests and benchmarks).

@@ -36,10 +36,11 @@ func commands() []command {
 		{"serve", "serve the sandbox (the default when no command is given)", runServe},
 		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
-		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying)", runKeys},
+		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying); keys rotate-data-key: re-seal every secret at rest under a new data key", runKeys},
 		{"psus", "list the test PSUs, their passwords and accounts; psus add FILE / psus delete NAME: add or remove PSUs of a running sandbox", runPSUs},
-		{"tpp", "tpp accounts|pay --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
+		{"tpp", "tpp accounts|pay|vrp --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
+		{"incident", "incident start <compromised-tpp|signing-key|dependency-down>: run an incident response drill; incident report <id> [--html]: its post-incident report", runIncident},
 		{"audit", "audit verify: check the audit trail's hash chain; audit export: write it as JSON lines", runAudit},
 		{"bench", "bench: seed a large bank and measure the sandbox against a bare server and Prism (docs/PERFORMANCE.md)", runBench},
 		{"clock", "clock [advance 91d]: read or move a running sandbox's clock (--sandbox URL, --admin-token)", runClock},
@@ -381,10 +382,13 @@ func runClient(ctx context.Context, args []string, out, errOut io.Writer) error 
 }
 
 func runKeys(ctx context.Context, args []string, out, errOut io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return errors.New("usage: sandbox keys rotate [--db FILE]")
+	switch {
+	case len(args) > 0 && args[0] == "rotate":
+		return runKeysRotate(ctx, args[1:], out, errOut)
+	case len(args) > 0 && args[0] == "rotate-data-key":
+		return runKeysRotateData(ctx, args[1:], out, errOut)
 	}
-	return runKeysRotate(ctx, args[1:], out, errOut)
+	return errors.New("usage: sandbox keys rotate|rotate-data-key [--admin-token TOKEN | --db FILE]")
 }
 
 func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

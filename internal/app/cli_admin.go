@@ -16,16 +16,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/clock"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/pki"
 	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/seed"
 )
 
 // offline opens a sandbox's database without serving it, for the CLI
@@ -158,6 +161,56 @@ func jwtPayload(tok string) []byte {
 	return b
 }
 
+// runKeysRotateData re-seals every secret at rest under a new data key and
+// deletes the old one: through the running sandbox (POST
+// /sandbox/keys/rotate-data-key) with an admin token, else on a file no
+// sandbox serves.
+func runKeysRotateData(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs, cfg := offlineFlags("sandbox keys rotate-data-key", errOut)
+	base := fs.String("sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "with --admin-token: the running sandbox's base URL (SANDBOX_URL)")
+	token := fs.String("admin-token", "", "the running sandbox's admin token (SANDBOX_ADMIN_TOKEN): rotate through it, online")
+	ca := fs.String("ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's own)")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "Usage: sandbox keys rotate-data-key --admin-token TOKEN [--sandbox URL]   (a running sandbox, online)\n"+
+			"       sandbox keys rotate-data-key [--db FILE] [--key-file FILE]           (a file no sandbox serves)\n\n"+
+			"Makes a new data key, re-seals every secret at rest under it and deletes the old one.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var got store.DataKeyRotation
+	where := ""
+	if *token != "" {
+		hc, err := tppHTTP(ctx, strings.TrimRight(*base, "/"), *ca)
+		if err != nil {
+			return err
+		}
+		r := &remote{base: strings.TrimRight(*base, "/"), token: *token, hc: hc, out: io.Discard}
+		b, err := r.call(ctx, http.MethodPost, "/sandbox/keys/rotate-data-key", nil)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			return err
+		}
+		where = r.base
+	} else {
+		s, err := openStore(ctx, cfg, false)
+		if err != nil {
+			return fmt.Errorf("%w\nif a sandbox is running on it, rotate through it: sandbox keys rotate-data-key --admin-token TOKEN --sandbox URL", err)
+		}
+		defer s.Close()
+		if got, err = s.RotateDataKey(ctx); err != nil {
+			return err
+		}
+		where = cfg.DB
+	}
+	fmt.Fprintf(out, "%d secrets of %s re-sealed under data key %s (wrapped by key %s); deleted: %s\n", got.Resealed, where, got.DataKey,
+		got.Wrapper, strings.Join(got.Retired, ", "))
+	return nil
+}
+
 // runKeysRotate makes a new bank signing key; the old ones keep verifying
 // until their tokens expire, and JWKS serves them all. A running sandbox
 // holds its keys in memory, so a key made in its file would not be served
@@ -252,6 +305,7 @@ func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return runPSUsRemote(ctx, args, out, errOut)
 	}
 	fs, cfg := offlineFlags("sandbox psus", errOut)
+	fs.StringVar(&cfg.FixturesDir, "fixtures", "", "the persona files the database was seeded with (their passwords are listed from them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -264,8 +318,25 @@ func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	f, err := fixtures.Load()
+	if err != nil {
+		return err
+	}
+	personas := f.PSUs
+	if cfg.FixturesDir != "" {
+		extra, err := fixtures.LoadDir(cfg.FixturesDir, f, cfg.SeedDate)
+		if err != nil {
+			return err
+		}
+		personas = slices.Concat(personas, extra)
+	}
+	cred := seed.Credentials(personas)
 	for _, p := range psus {
-		fmt.Fprintf(out, "%-10s %-12s", p.Username, p.Password)
+		pw := ""
+		if p.PasswordHash == "" {
+			pw, _ = cred(p.Username)
+		}
+		fmt.Fprintf(out, "%-10s %-12s", p.Username, pw)
 		for _, a := range p.Accounts {
 			fmt.Fprintf(out, " %s(%s %s)", a.ID, a.SubType, a.Currency)
 		}

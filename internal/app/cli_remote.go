@@ -299,7 +299,7 @@ func runPSUsRemote(ctx context.Context, args []string, out, errOut io.Writer) er
 		return err
 	}
 	if len(rest) == 0 {
-		return errors.New("usage: " + psusUsage)
+		return fmt.Errorf("usage: %s", psusUsage)
 	}
 	if args[0] == "delete" {
 		for _, name := range rest {

@@ -22,6 +22,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 // TestHelp: --help at every level exits 0 and says what there is: the
 // commands, and for tpp only the flags of the journey asked about.
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}} {
 		code, _, errOut := run(t, args...)
 		if code != 0 || !strings.Contains(errOut, "\n  tpp ") || !strings.Contains(errOut, "\n  healthcheck ") || !strings.Contains(errOut, "-addr") {
@@ -29,7 +30,8 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"tpp", "--help"}, {"tpp", "-h"}} {
-		if code, _, errOut := run(t, args...); code != 0 || !strings.Contains(errOut, "sandbox tpp accounts") || !strings.Contains(errOut, "sandbox tpp pay") {
+		if code, _, errOut := run(t, args...); code != 0 || !strings.Contains(errOut, "sandbox tpp accounts") || !strings.Contains(errOut, "sandbox tpp pay") ||
+			!strings.Contains(errOut, "sandbox tpp vrp") {
 			t.Errorf("sandbox %v: exit %d\n%s", args, code, errOut)
 		}
 	}
@@ -41,7 +43,8 @@ func TestHelp(t *testing.T) {
 		has, hasn []string
 	}{
 		{"accounts", []string{"-read", "-revoke", "-sandbox"}, []string{"-amount", "-to-sort-code", "-reference"}},
-		{"pay", []string{"-amount", "-to-sort-code", "-sandbox"}, []string{"-read", "-revoke"}},
+		{"pay", []string{"-amount", "-to-sort-code", "-sandbox"}, []string{"-read", "-revoke", "-limits", "-count"}},
+		{"vrp", []string{"-amount", "-to-sort-code", "-count", "-max", "-limits", "-type", "-every"}, []string{"-read", "-revoke"}},
 	} {
 		code, _, errOut := run(t, "tpp", tc.journey, "--help")
 		if code != 0 {
@@ -63,6 +66,7 @@ func TestHelp(t *testing.T) {
 // TestBadFlagIsOneLine: a bad flag value is one line naming it and
 // pointing at --help, not the whole usage.
 func TestBadFlagIsOneLine(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--seed", "forty-two"}, {"serve", "--frobnicate"}, {"tpp", "accounts", "--amount", "1"}, {"clock", "--nope"}} {
 		code, _, errOut := run(t, args...)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
@@ -75,6 +79,7 @@ func TestBadFlagIsOneLine(t *testing.T) {
 // TestStartErrors: what keeps the sandbox from starting is said with what
 // to do, and a busy address is found before any bank is seeded.
 func TestStartErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

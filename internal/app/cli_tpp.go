@@ -22,19 +22,20 @@ import (
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
-// runTPP is `sandbox tpp accounts|pay`: a reference TPP against any
+// runTPP is `sandbox tpp accounts|pay|vrp`: a reference TPP against any
 // sandbox. It registers a client, creates the consent, has the PSU approve it
 // (headlessly through POST /sandbox/psu/authorize, or with --browser in a
 // real browser, the TPP waiting at its redirect URI), exchanges the code,
-// reads or pays, and optionally revokes — printing each HTTP exchange on
-// stderr and the result as JSON on stdout.
+// reads or pays (once, or variable recurring payments under a mandate),
+// and optionally revokes — printing each HTTP exchange on stderr and the
+// result as JSON on stdout.
 func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
-	if len(args) == 0 || (args[0] != "accounts" && args[0] != "pay") {
+	if len(args) == 0 || (args[0] != "accounts" && args[0] != "pay" && args[0] != "vrp") {
 		fmt.Fprint(errOut, tppUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			return flag.ErrHelp
 		}
-		return errors.New("say which journey: sandbox tpp accounts | sandbox tpp pay")
+		return errors.New("say which journey: sandbox tpp accounts | sandbox tpp pay | sandbox tpp vrp")
 	}
 	fs := flag.NewFlagSet("sandbox tpp "+args[0], flag.ContinueOnError)
 	fs.SetOutput(errOut)
@@ -54,11 +55,15 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	ciba := fs.Bool("ciba", false, "decoupled authentication (CIBA, poll mode): the PSU approves on their phone — headlessly, or with --browser on the bank's pages at /psu/apps")
 	var read, amount, sortCode, number, name, ref *string
 	var revoke *bool
+	var vrp *vrpFlags
 	if args[0] == "accounts" {
 		read = fs.String("read", "accounts", "what to read, comma-separated: accounts, balances, transactions")
 		revoke = fs.Bool("revoke", false, "delete the consent afterwards and show that the token stops working")
 	} else {
-		amount = fs.String("amount", "10.00", "the amount in GBP")
+		if args[0] == "vrp" {
+			vrp = vrpFlagsOf(fs)
+		}
+		amount = fs.String("amount", "10.00", "the amount in GBP (vrp: of each payment)")
 		sortCode = fs.String("to-sort-code", "200415", "the payee's sort code")
 		number = fs.String("to-account", "33104477", "the payee's account number")
 		name = fs.String("to-name", "Greenfield Lettings", "the payee's name")
@@ -184,6 +189,10 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
+	if vrp != nil {
+		return tppVRP(ctx, c, vrp, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *amount, *ref, *admin, *quiet,
+			func(consent string) (*tpp.Tokens, error) { return approve(consent, "openid payments") }, enc, errOut)
+	}
 	if args[0] == "accounts" {
 		cc, err := c.ClientCredentials(ctx, "accounts")
 		if err != nil {
@@ -257,15 +266,17 @@ const (
 const tppAbout = `A reference TPP runs a whole journey against a sandbox: it registers a client (in fapi and fapi2
 with a certificate and a software statement from the sandbox, so the admin token is needed),
 creates the consent, has the PSU approve it (headlessly, or with --browser in a browser; with
---ciba decoupled, on the PSU's "phone"), exchanges the code, then reads (accounts) or pays (pay).
+--ciba decoupled, on the PSU's "phone"), exchanges the code, then reads (accounts), pays (pay), or
+makes variable recurring payments under a mandate, showing each limit's arithmetic (vrp).
 It follows the sandbox's profile: dev code flow; fapi code with a signed response (JARM); fapi2
 PAR, code and DPoP-bound tokens (--binding mtls for certificate-bound ones). Each HTTP exchange
 goes to stderr, with DPoP proofs and JARM responses decoded, the result as JSON to stdout.
 `
 
 const tppUsage = "Usage: sandbox tpp accounts [flags]   read a PSU's accounts, balances or transactions\n" +
-	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account\n\n" + tppAbout +
-	"\nsandbox tpp accounts --help and sandbox tpp pay --help list the flags.\n"
+	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account\n" +
+	"       sandbox tpp vrp [flags]        set up a VRP mandate and pay under it until a limit says no\n\n" + tppAbout +
+	"\nsandbox tpp accounts --help, sandbox tpp pay --help and sandbox tpp vrp --help list the flags.\n"
 
 // tppReads are the AIS lists `sandbox tpp accounts --read` can print.
 var tppReads = map[string]string{"accounts": "accounts", "balances": "balances", "transactions": "transactions"}

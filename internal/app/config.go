@@ -10,12 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
+	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
@@ -61,6 +63,10 @@ type Config struct {
 	// MaxTenants bounds the tenants (/t/<name>/...) that exist, open or
 	// closed; 0: no tenants.
 	MaxTenants int
+	// MaxOpenTenants bounds the tenants open at once: opening one more
+	// closes the one used least recently (unless every open one is
+	// answering a request).
+	MaxOpenTenants int
 	// TenantIdle: a tenant unused this long (real time) is closed until its
 	// next request.
 	TenantIdle time.Duration
@@ -92,11 +98,17 @@ type Config struct {
 	Wall func() time.Time
 	// KeyBits overrides the RSA key size (tests use smaller keys to start fast).
 	KeyBits int
+
+	small bool // a tenant: its database keeps its memory small
 	// PProf serves net/http/pprof under /sandbox/debug/pprof/ (admin token).
 	PProf bool
 	// KeyFile holds the sandbox's master key (package keyring); "" is the
 	// database's path plus ".key" (in memory for ":memory:").
 	KeyFile string
+	// Key is the master key itself, in hex (tests; SANDBOX_KEY, never a flag
+	// that other users could read from the process list): it stands in for
+	// the key file.
+	Key string
 	// Sync is how the bank's commits reach the disk: full or normal.
 	Sync string
 	// AuditRetention prunes audit entries older than this (sandbox time); 0
@@ -105,6 +117,15 @@ type Config struct {
 	// FixturesDir holds persona files (YAML or JSON, the fixtures' shape)
 	// seeded with the bank, after the generated PSUs; "" for none.
 	FixturesDir string
+	// SIEMFile streams the audit trail and security events as JSON lines
+	// to this file ("-": standard output); SIEMSyslog to an RFC 5424
+	// collector (tcp://HOST:PORT or tls://HOST:PORT, trusting SIEMSyslogCA
+	// or the system's roots); SIEMBuffer records wait at most.
+	SIEMFile, SIEMSyslog, SIEMSyslogCA string
+	SIEMBuffer                         int
+	// OTLPEndpoint exports traces to this OTLP/HTTP URL (tests); "" takes
+	// the collector OTEL_EXPORTER_OTLP_ENDPOINT names, if any.
+	OTLPEndpoint string
 
 	seedSet bool
 }
@@ -116,10 +137,10 @@ func Defaults() Config {
 		Profile: oauth.ProfileDev, LogLevel: slog.LevelInfo, LogFormat: "text", BodyLimit: 1 << 20,
 		AccessTTL: oauth.DefaultAccessTTL, SettlementDelay: bank.DefaultSettlementDelay,
 		Rates: defaultRates(), ClientAuthFailures: gateway.DefaultClientAuthFailures, ClientAuthFailuresIP: gateway.DefaultClientAuthFailuresIP,
-		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 32,
+		UnattendedLimit: -1, AnomalyResponse: "alert", MaxTenants: 1000, MaxOpenTenants: 200,
 		TenantIdle: 10 * time.Minute, TenantCreateRate: gateway.Rate{Per: 0.1, Burst: 5},
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
-		Sync: store.SyncFull,
+		Sync: store.SyncFull, SIEMBuffer: 4096,
 	}
 }
 
@@ -208,6 +229,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header block (431 above)")
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) that may exist, open or closed; 0 turns tenants off")
+	fs.IntVar(&cfg.MaxOpenTenants, "max-open-tenants", cfg.MaxOpenTenants, "tenants open at once; opening one more closes the one used least recently (it reopens from its file)")
 	fs.DurationVar(&cfg.TenantIdle, "tenant-idle", cfg.TenantIdle, "close a tenant unused this long (real time); its next request reopens it from its file")
 	fs.Func("tenant-create-rate", "dev: tenants one address may make by a first request under /t/<name>/: RATE[:BURST] per second, or off (default "+cfg.TenantCreateRate.String()+")", func(v string) error {
 		r, err := gateway.ParseRate(v)
@@ -217,6 +239,10 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.AnomalyResponse, "anomaly-response", cfg.AnomalyResponse, "what a high-severity security event does: alert, or suspend the client until an admin lifts it")
 	fs.BoolVar(&cfg.AllowPrivateJWKS, "allow-private-jwks", cfg.AllowPrivateJWKS, "let clients' jwks_uri name loopback and private addresses (a TPP's key server beside the sandbox); off: refused")
 	fs.BoolVar(&cfg.PProf, "pprof", cfg.PProf, "serve Go's profiler at /sandbox/debug/pprof/ (admin token; off by default)")
+	fs.StringVar(&cfg.SIEMFile, "siem-file", cfg.SIEMFile, "stream every audit entry and security event as they commit, as JSON lines, to this file (- for standard output)")
+	fs.StringVar(&cfg.SIEMSyslog, "siem-syslog", cfg.SIEMSyslog, "stream them as RFC 5424 syslog messages to a collector: tcp://HOST:PORT or tls://HOST:PORT")
+	fs.StringVar(&cfg.SIEMSyslogCA, "siem-syslog-ca", cfg.SIEMSyslogCA, "PEM file of the CA a tls:// syslog collector's certificate chains to (default: the system's roots)")
+	fs.IntVar(&cfg.SIEMBuffer, "siem-buffer", cfg.SIEMBuffer, "records waiting for a slow SIEM before they are dropped from the stream (and re-read from the audit trail later)")
 	fs.DurationVar(&cfg.SettlementDelay, "settlement-delay", cfg.SettlementDelay, "sandbox time from accepting a payment to AcceptedSettlementCompleted (half of it Pending)")
 	storageFlags(fs, cfg)
 	return fs
@@ -272,11 +298,17 @@ func (c *Config) Validate() error {
 	if c.Sync != store.SyncFull && c.Sync != store.SyncNormal {
 		return fmt.Errorf("--sync %q: want full or normal", c.Sync)
 	}
-	if store.IsPostgres(c.DB) && c.KeyFile == "" {
-		return fmt.Errorf("--db %s: a PostgreSQL database needs --key-file: the key that chains the audit trail lives outside the database, and every replica must be given the same file", store.Redacted(c.DB))
+	if store.IsPostgres(c.DB) && c.KeyFile == "" && c.Key == "" && os.Getenv(keyring.EnvKey) == "" {
+		return fmt.Errorf("--db %s: a PostgreSQL database needs --key-file (or SANDBOX_KEY): the key that chains the audit trail and seals the bank's secrets lives outside the database, and every replica must be given the same file", store.Redacted(c.DB))
+	}
+	if c.SIEMBuffer < 1 {
+		return fmt.Errorf("--siem-buffer %d: at least 1", c.SIEMBuffer)
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < time.Hour) {
 		return fmt.Errorf("--audit-retention %s: 0 (keep everything) or at least 1h", c.AuditRetention)
+	}
+	if c.MaxOpenTenants < 1 {
+		return fmt.Errorf("--max-open-tenants %d: at least 1", c.MaxOpenTenants)
 	}
 	if c.TenantIdle < time.Second {
 		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)

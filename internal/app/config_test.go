@@ -72,6 +72,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
+	t.Parallel()
 	if code := Main(t.Context(), []string{"frobnicate"}, io.Discard, io.Discard); code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
@@ -83,6 +84,7 @@ func TestUnknownCommand(t *testing.T) {
 // TestBannerSaysPrivateJWKS: the start-up banner says when jwks_uri may
 // reach loopback and private addresses, and only then.
 func TestBannerSaysPrivateJWKS(t *testing.T) {
+	t.Parallel()
 	for _, on := range []bool{false, true} {
 		cfg := Defaults()
 		cfg.Addr, cfg.DB, cfg.PSUs, cfg.KeyBits, cfg.AllowPrivateJWKS = "127.0.0.1:0", filepath.Join(t.TempDir(), "b.db"), 0, 1024, on
@@ -105,6 +107,7 @@ func TestBannerSaysPrivateJWKS(t *testing.T) {
 // same, so a client library that checks the issuer (go-oidc) accepts it.
 // Docker itself is not run here: the derivation is what decides.
 func TestOneDefaultURL(t *testing.T) {
+	t.Parallel()
 	docker, err := os.ReadFile("../../Dockerfile")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 
 	"github.com/obsandbox/sandbox/fixtures"
+	"github.com/obsandbox/sandbox/internal/secret"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/seed"
 )
@@ -45,6 +46,9 @@ func (a *App) AddPSU(ctx context.Context, p fixtures.Persona) (store.PSU, error)
 	h, err := seed.Persona(a.Fixtures, p, today)
 	if err != nil {
 		return store.PSU{}, &fixtures.ValidationError{Problems: []string{err.Error()}}
+	}
+	if h.PasswordHash, err = secret.HashPassword(p.Password); err != nil { // the bank keeps hashes only
+		return store.PSU{}, err
 	}
 	if err := a.Store.AddHousehold(ctx, h, now); err != nil {
 		return store.PSU{}, err

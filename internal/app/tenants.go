@@ -240,7 +240,13 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	}
 	t := &tenant{name: name, ready: make(chan struct{}), users: 1, used: ts.wall()}
 	ts.live[name] = t
+	lru := ts.overLimitLocked()
 	ts.mu.Unlock()
+	if lru != nil { // closed first: memory stays within the limit
+		if err := ts.finish(lru, nil); err != nil {
+			ts.root.Log.Error("closing the tenant used least recently", "tenant", lru.name, "error", err)
+		}
+	}
 
 	// Opening (and seeding) runs without the lock: the other tenants go on.
 	if hook := ts.root.Config.TenantOpening; hook != nil {
@@ -349,9 +355,10 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
 	root := ts.root
 	cfg := root.Config
 	cfg.DB, cfg.Reset, cfg.AdminToken = path, false, "" // the tenant's own admin token, kept in its file
+	cfg.small = true                                    // one of many open at once
 	cfg.Issuer = root.Auth.Issuer + tenantPrefix + t.name
 	a := &App{Config: cfg, Log: root.Log.With("tenant", t.name), Clock: clock.New(cfg.Wall), CA: root.CA, URL: root.URL,
-		rootAdminToken: root.Config.AdminToken, specs: root.specs}
+		rootAdminToken: root.Config.AdminToken, specs: root.specs, siem: root.siem, tracer: root.tracer}
 	if err := a.open(ctx); err != nil {
 		a.Close()
 		return err
@@ -441,6 +448,29 @@ func (ts *tenants) finish(t *tenant, then func() error) error {
 	ts.mu.Unlock()
 	close(t.closing)
 	return err
+}
+
+// overLimitLocked, under ts.mu, picks the open tenant to close when more
+// than --max-open-tenants are open or opening: the one used least recently
+// among those no request is using (none when all are in use). It is
+// marked closing; the caller finishes it.
+func (ts *tenants) overLimitLocked() *tenant {
+	var open int
+	var lru *tenant
+	for _, t := range ts.live {
+		if t.closing != nil {
+			continue
+		}
+		open++
+		if t.users == 0 && t.opened() && (lru == nil || t.used.Before(lru.used)) {
+			lru = t
+		}
+	}
+	if open <= ts.root.Config.MaxOpenTenants || lru == nil {
+		return nil
+	}
+	lru.closing = make(chan struct{})
+	return lru
 }
 
 // closeIdle closes the open tenants no request has used for --tenant-idle

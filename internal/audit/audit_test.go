@@ -47,6 +47,7 @@ func (f *flaky) AddRefused(_ context.Context, counts []store.Refused) error {
 // the subscribers see the entry, only once it is in the log. One that never
 // commits is shown to nobody.
 func TestAuditWriteTriesAgain(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		fails     int

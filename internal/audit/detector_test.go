@@ -10,6 +10,7 @@ import (
 // TestDetectorRules feeds scripted streams to the rules: each attack raises
 // its event once (then stays quiet for the window), a normal stream none.
 func TestDetectorRules(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	rules := Rules{FailureBurst: 5, ProbeDistinct: 3, TrafficSpike: 100, Window: time.Minute, ProbeWindow: 5 * time.Minute}
 	entry := func(i int, status int, rule, path string) store.AuditEntry {
@@ -67,6 +68,7 @@ func TestDetectorRules(t *testing.T) {
 // clock moved between stamping and counting) does not reset a bucket that
 // counts newer entries.
 func TestCounterIgnoresEntriesOlderThanItsBuckets(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	var c counter
 	for i := range 5 {
@@ -83,6 +85,7 @@ func TestCounterIgnoresEntriesOlderThanItsBuckets(t *testing.T) {
 // the old probes do not count, the quiet period does not hide it; other
 // callers keep their state.
 func TestDetectorForget(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	d := NewDetector(Rules{ProbeDistinct: 3, Window: time.Minute, ProbeWindow: 5 * time.Minute, Suspend: true})
 	seq := int64(0)

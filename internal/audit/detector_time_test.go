@@ -12,6 +12,7 @@ import (
 // negative bucket index crashed the process) — and still count a century
 // ahead, the furthest the sandbox clock goes.
 func TestDetectorAnyTime(t *testing.T) {
+	t.Parallel()
 	observe := func(t0 time.Time) (raised int) {
 		d := NewDetector(Rules{TrafficSpike: 50, Window: time.Minute})
 		for i := range 50 {

@@ -31,6 +31,7 @@ func (p *panicky) AppendAudit(ctx context.Context, es []*store.AuditEntry) error
 // TestAuditorSurvivesPanic: a panic in the audit writer's goroutine is logged
 // and the writer goes on with the next entries, instead of ending the process.
 func TestAuditorSurvivesPanic(t *testing.T) {
+	t.Parallel()
 	st := &panicky{panicked: make(chan struct{})}
 	var out bytes.Buffer
 	var mu sync.Mutex
@@ -63,6 +64,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // TestAuditWaiterReleasedOnPanic: a request waiting for its entry is let go
 // when writing that entry's batch panics, rather than waiting for ever.
 func TestAuditWaiterReleasedOnPanic(t *testing.T) {
+	t.Parallel()
 	st := &panicky{panicked: make(chan struct{})}
 	a := New(st, slog.New(slog.DiscardHandler), nil)
 	defer a.Close()

@@ -31,6 +31,7 @@ func (s *syncBuffer) String() string {
 // TestLoopRestartsAfterPanic: a background task that panics is logged, with
 // its stack, and runs again; the process goes on.
 func TestLoopRestartsAfterPanic(t *testing.T) {
+	t.Parallel()
 	var out syncBuffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
 	runs := 0
@@ -60,6 +61,7 @@ func TestLoopRestartsAfterPanic(t *testing.T) {
 // TestLoopStopsWithContext: a task that keeps panicking is restarted until
 // its context ends, then Loop returns.
 func TestLoopStopsWithContext(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	runs := 0
 	Loop(ctx, slog.New(slog.DiscardHandler), "events", func(context.Context) {
@@ -76,6 +78,7 @@ func TestLoopStopsWithContext(t *testing.T) {
 
 // TestCatch: an error passes through; a panic becomes one.
 func TestCatch(t *testing.T) {
+	t.Parallel()
 	log := slog.New(slog.DiscardHandler)
 	want := errors.New("plain")
 	if err := Catch(log, "x", func() error { return want }); err != want {

@@ -27,6 +27,7 @@ type Store interface {
 	AccountStore
 	ConsentStore
 	PaymentStore
+	VRPStore
 }
 
 // Config is what New needs.
@@ -62,7 +63,7 @@ func (b *Bank) Now() time.Time { return b.now() }
 // CatchUp brings payments up to the sandbox clock: settlement of domestic
 // payments, execution of scheduled payments and standing orders.
 func (b *Bank) CatchUp(ctx context.Context) error {
-	_, err := b.store.CatchUp(ctx, b.now())
+	_, err := b.store.CatchUp(ctx, b.now)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParsePermissions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		perms []string
@@ -43,6 +44,7 @@ func TestParsePermissions(t *testing.T) {
 }
 
 func TestMoney(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want int64
@@ -68,6 +70,7 @@ func TestMoney(t *testing.T) {
 }
 
 func TestGrantWindow(t *testing.T) {
+	t.Parallel()
 	d := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
 	g := Grant{TxFrom: d("2026-03-01"), TxTo: d("2026-03-31")}
 	from, to, ok := g.Window(d("2026-01-01"), time.Time{})
@@ -80,6 +83,7 @@ func TestGrantWindow(t *testing.T) {
 }
 
 func TestBalances(t *testing.T) {
+	t.Parallel()
 	a := Account{ID: "a", Currency: "GBP", CreditLimit: 50000}
 	bs := Balances(a, LedgerState{Booked: 10000, PendingDebits: 2500, PendingCredits: 1000, ClosingBooked: 9000}, time.Now())
 	want := map[string]int64{"InterimAvailable": 57500, "InterimBooked": 10000, "Expected": 8500, "ClosingBooked": 9000}

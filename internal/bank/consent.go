@@ -52,10 +52,11 @@ func (c *Consent) Expired(now time.Time) bool {
 // and replays the payment it made), not deleted, not revoked by the PSU and
 // not expired.
 func (c *Consent) Usable(now time.Time) bool {
-	if c.IsPayment() {
-		// A payment consent's ExpiresAt is its CutOffDateTime: after it the
-		// token still reaches the consent, which then refuses the payment
-		// (UK.OBIE.Rules.AfterCutOffDateTime).
+	if c.Initiates() {
+		// A payment consent's ExpiresAt is its CutOffDateTime, a VRP
+		// consent's its ValidToDateTime: after it the token still reaches
+		// the consent, which then refuses the payment with the reason
+		// (UK.OBIE.Rules.AfterCutOffDateTime, FailsControlParameters).
 		return (c.Status == StatusAuthorised || c.Status == StatusConsumed) && !c.Deleted && !c.PSURevoked
 	}
 	return c.Status == StatusAuthorised && !c.Deleted && !c.PSURevoked && !c.Expired(now)

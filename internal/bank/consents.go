@@ -14,10 +14,10 @@ type ConsentStore interface {
 }
 
 // Versions of the UK standard a consent is created through. Long-lived
-// consents (account access, funds confirmation) made through v3.1 carry over
-// to v4.0 with the same ConsentId and tokens (the standard's migration rule:
-// no re-consent); payment consents stay with their version, and v4.0
-// consents are not used through v3.1.
+// consents (account access, funds confirmation, VRP) made through v3.1
+// carry over to v4.0 with the same ConsentId and tokens (the standard's
+// migration rule: no re-consent); payment consents stay with their
+// version, and v4.0 consents are not used through v3.1.
 const (
 	VersionUK31 = "3.1"
 	VersionUK40 = "4.0"
@@ -34,7 +34,7 @@ func (c *Consent) UsableThrough(version string) error {
 	case c.Version == VersionUK40:
 		return Errorf(KindForbidden, "ConsentId", "consent %s was created through v4.0 and cannot be used through v%s", c.ID, version)
 	}
-	return nil // a v3.1 account-access or funds-confirmation consent, through v4.0
+	return nil // a v3.1 account-access, funds-confirmation or VRP consent, through v4.0
 }
 
 // consentPrefix is the start of each kind's ConsentIds.
@@ -44,6 +44,7 @@ var consentPrefix = map[string]string{
 	ConsentDomesticScheduled: "psc-",
 	ConsentDomesticStanding:  "pso-",
 	ConsentFundsConfirmation: "fcc-",
+	ConsentDomesticVRP:       "vrc-",
 }
 
 // CreateAccountAccessConsent checks an account-access consent request and

@@ -44,7 +44,8 @@ const (
 	KindConflict    // a unique key is taken (idempotency, registration)
 	KindUnavailable // the bank is (made) unavailable: 503
 	KindUnsupportedEventType
-	KindIdempotencyConflict // an idempotency key reused with another body
+	KindIdempotencyConflict    // an idempotency key reused with another body
+	KindFailsControlParameters // a payment outside a VRP consent's control parameters
 )
 
 var kindNames = map[Kind]string{
@@ -60,6 +61,7 @@ var kindNames = map[Kind]string{
 	KindSignatureInvalidClaim: "signature.invalid_claim", KindSignatureMissingClaim: "signature.missing_claim",
 	KindSignatureUnexpected: "signature.unexpected", KindConflict: "conflict", KindUnavailable: "unavailable",
 	KindUnsupportedEventType: "unsupported.event_type", KindIdempotencyConflict: "idempotency.conflict",
+	KindFailsControlParameters: "rules.fails_control_parameters",
 }
 
 // String names the kind (in the audit trail, where no standard's code does).

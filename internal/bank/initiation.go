@@ -17,7 +17,7 @@ type PaymentStore interface {
 	Replay(ctx context.Context, id Idem, now time.Time) (string, bool, error)
 	Submit(ctx context.Context, o Order, id Idem, now time.Time) (Payment, bool, error)
 	Payment(ctx context.Context, id string) (Payment, error)
-	CatchUp(ctx context.Context, now time.Time) (int, error)
+	CatchUp(ctx context.Context, clock func() time.Time) (int, error)
 	SaveFundsConfirmation(ctx context.Context, f FundsConfirmation) error
 }
 
@@ -97,8 +97,12 @@ func (b *Bank) CreatePaymentConsent(ctx context.Context, r PaymentConsentRequest
 	if err != nil {
 		return nil, err
 	}
+	expires := now.Add(PaymentConsentLifetime)
+	if in.Controls != nil {
+		expires = in.Controls.ValidTo // a VRP consent lasts until its ValidToDateTime, if it has one
+	}
 	c := &Consent{ID: consentPrefix[r.Kind] + b.newID(), Kind: r.Kind, ClientID: r.ClientID, Version: r.Version,
-		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: now.Add(PaymentConsentLifetime),
+		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: expires,
 		Initiation: in, Request: r.Request, Scenario: r.Scenario}
 	out, _, err := b.store.CreateConsentIdempotent(ctx, c, r.Idem, now)
 	if err != nil {

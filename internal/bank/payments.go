@@ -58,6 +58,8 @@ type Initiation struct {
 	Count       int       `json:"count,omitempty"`     // number of payments; 0 open-ended
 	Recurring   int64     `json:"recurring,omitempty"` // standing order: amount of the payments after the first
 	Final       int64     `json:"final,omitempty"`     // standing order: amount of the last payment
+	// VRP consents: the control parameters the payments must fit.
+	Controls *VRPControls `json:"controls,omitempty"`
 }
 
 // CheckInitiation applies the bank's rules to a domestic payment: positive
@@ -134,7 +136,7 @@ func ValidIBAN(s string) bool {
 type Payment struct {
 	ID          string
 	Ref         int64
-	Kind        string // domestic | domestic-scheduled | domestic-standing-order
+	Kind        string // domestic | domestic-scheduled | domestic-standing-order | domestic-vrp
 	ConsentID   string
 	ClientID    string
 	Status      string

@@ -59,6 +59,11 @@ type Order struct {
 	// Check validates the consent as it is inside the transaction (status,
 	// ownership); an error refuses the order and writes nothing.
 	Check func(*Consent) error
+	// Limits, for a variable recurring payment, decides in the same
+	// transaction on the payments the consent made before (every one,
+	// oldest first); an error refuses the order and writes nothing. A
+	// recurring consent is not consumed by its payments.
+	Limits func(c *Consent, made []Payment) error
 	// Outcome is what a scenario makes of the payment: "" (the ledger
 	// decides), OutcomeInsufficientFunds (Rejected at once),
 	// OutcomeRejectAfterPending, OutcomeStuckPending.

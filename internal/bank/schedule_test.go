@@ -6,6 +6,7 @@ import (
 )
 
 func TestFrequencyNext(t *testing.T) {
+	t.Parallel()
 	d := func(s string) time.Time { t, _ := time.Parse("2006-01-02T15:04", s); return t }
 	first := d("2026-01-05T09:00") // a Monday
 	tests := []struct {

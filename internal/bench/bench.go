@@ -32,7 +32,19 @@ const (
 )
 
 // AllRoutes lists every route.
-var AllRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteToken, RoutePaymentConsent, RoutePayment}
+// The same reads through UK OB v4.0 (the token of the v3.1.11 consent, as
+// the migration rule allows): they keep the same ratio to bare.
+const (
+	RouteAccountsV4     = "accounts-v4.0"
+	RouteBalancesV4     = "balances-v4.0"
+	RouteTransactionsV4 = "transactions-v4.0"
+)
+
+var AllRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteToken, RoutePaymentConsent, RoutePayment,
+	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4}
+
+// fixedRoutes are the routes whose one request is sent again and again.
+var fixedRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4}
 
 // The targets.
 const (

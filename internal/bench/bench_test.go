@@ -17,6 +17,7 @@ import (
 // connections, and each answer reaches OnResponse with its request's
 // context; the run ends when the pool is used up.
 func TestLoadPool(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	seen := map[string]int{}
 	conns := map[string]bool{}
@@ -81,6 +82,7 @@ func TestLoadPool(t *testing.T) {
 
 // TestBareHandler: the ceiling answers with the sandbox's bytes.
 func TestBareHandler(t *testing.T) {
+	t.Parallel()
 	h := BareHandler([]Canned{
 		{Method: http.MethodGet, Path: "/open-banking/v3.1/aisp/accounts", Status: 200, ContentType: "application/json; charset=UTF-8", Body: []byte(`{"Data":{}}`)},
 		{Method: http.MethodPost, Path: "/as/token", Status: 200, ContentType: "application/json", Body: []byte(`{"access_token":"t"}`)},
@@ -98,6 +100,7 @@ func TestBareHandler(t *testing.T) {
 }
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	s := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for _, tc := range []struct {
 		p    float64
@@ -114,6 +117,7 @@ func TestPercentile(t *testing.T) {
 
 // TestTargets: the report judges issue 7's ratio targets from its rows.
 func TestTargets(t *testing.T) {
+	t.Parallel()
 	rep := &Report{Rows: []Row{
 		{Route: RouteAccounts, Target: TargetSandbox, Stats: Stats{Requests: 1, RPS: 4000, P99: 20 * time.Millisecond}},
 		{Route: RouteAccounts, Target: TargetBare, Stats: Stats{Requests: 1, RPS: 10000}},
@@ -132,6 +136,7 @@ func TestTargets(t *testing.T) {
 }
 
 func TestSeedLine(t *testing.T) {
+	t.Parallel()
 	for line, want := range map[string]string{
 		"1004 PSUs, 1488 accounts, 1071563 transactions in 4.207s (254721 transactions/s)":      "4.207s",
 		"10004 PSUs, 14948 accounts, 10703284 transactions in 1m6.033s (162090 transactions/s)": "1m6.033s",

@@ -59,6 +59,8 @@ func (rep *Report) Targets() []Target {
 	ratio(RouteAccounts, TargetPrism, 10, "3-account list ≥ 10× Prism")
 	ratio(RouteTransactions, TargetBare, 0.20, "50-transaction page ≥ 0.20× bare")
 	ratio(RouteTransactions, TargetPrism, 5, "50-transaction page ≥ 5× Prism")
+	ratio(RouteAccountsV4, TargetBare, 0.35, "3-account list through v4.0 ≥ 0.35× bare")
+	ratio(RouteTransactionsV4, TargetBare, 0.20, "50-transaction page through v4.0 ≥ 0.20× bare")
 	for _, rt := range []string{RouteAccounts, RouteBalances, RouteTransactions} {
 		t := Target{What: "p99 ≤ 25 ms at 64 connections: " + rt}
 		if r, ok := rep.Row(rt, TargetSandbox); ok {

@@ -27,6 +27,7 @@ import (
 
 const (
 	ais            = api.BasePath + "/aisp"
+	ais4           = api.BasePathV4 + "/aisp"
 	pis            = api.BasePath + "/pisp"
 	redirectURI    = "https://tpp.bench.example/callback"
 	assertionType  = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -161,6 +162,12 @@ func (w *world) balances() Request {
 func (w *world) transactions() Request {
 	return Request{Method: http.MethodGet, Path: ais + "/accounts/" + w.account + "/transactions?fromBookingDateTime=" + txFrom + "&page-size=50",
 		Header: [][2]string{bearer(w.aisToken)}}
+}
+
+// v4 is a read of the v3.1.11 route through v4.0.
+func v4(r Request) Request {
+	r.Path = strings.Replace(r.Path, ais, ais4, 1)
+	return r
 }
 
 func (w *world) consent() Request {
@@ -375,8 +382,9 @@ func (r *runner) suite(ctx context.Context) error {
 		canned = append(canned, cn)
 		return err
 	}
-	fixed := map[string]Request{RouteAccounts: w.accounts(), RouteBalances: w.balances(), RouteTransactions: w.transactions(), RouteConsent: w.consent()}
-	for _, rt := range []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent} {
+	fixed := map[string]Request{RouteAccounts: w.accounts(), RouteBalances: w.balances(), RouteTransactions: w.transactions(), RouteConsent: w.consent(),
+		RouteAccountsV4: v4(w.accounts()), RouteBalancesV4: v4(w.balances()), RouteTransactionsV4: v4(w.transactions())}
+	for _, rt := range fixedRoutes {
 		if !r.want(rt) {
 			continue
 		}
@@ -387,7 +395,7 @@ func (r *runner) suite(ctx context.Context) error {
 		if err := add(fixed[rt], want); err != nil {
 			return err
 		}
-		if rt == RouteTransactions {
+		if rt == RouteTransactions || rt == RouteTransactionsV4 {
 			if n := strings.Count(string(canned[len(canned)-1].Body), `"TransactionId"`); n != 50 {
 				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("the transactions page holds %d transactions, not 50", n))
 			}
@@ -461,7 +469,7 @@ func (r *runner) suite(ctx context.Context) error {
 		}
 		return nil
 	}
-	for _, rt := range []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent} {
+	for _, rt := range fixedRoutes {
 		if !r.want(rt) {
 			continue
 		}
@@ -475,7 +483,7 @@ func (r *runner) suite(ctx context.Context) error {
 				return err
 			}
 		}
-		if prism != nil {
+		if prism != nil && !strings.HasSuffix(rt, "-v4.0") { // Prism serves api/openapi.yaml (v3.1.11)
 			if _, err := r.measureFixed(ctx, prism, rt, TargetPrism, forPrism(fixed[rt])[0], o.Warmup); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 // MaxOffset (or wrap the int64 offset) are refused, however many race; the
 // offset only grows.
 func TestAdvanceNeverPassesTheLimit(t *testing.T) {
+	t.Parallel()
 	wall := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
 	c := New(func() time.Time { return wall })
 	step := MaxOffset / 10

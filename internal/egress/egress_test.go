@@ -15,6 +15,7 @@ import (
 // TestRefused: what each policy refuses to call, IPv4 and IPv6 alike,
 // IPv4-mapped and NAT64 addresses judged as the IPv4 address they carry.
 func TestRefused(t *testing.T) {
+	t.Parallel()
 	always := []string{"169.254.169.254", "fe80::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255",
 		"fd00:ec2::254", "100.100.100.200", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"}
 	private := []string{"127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "::127.0.0.1", "0.1.2.3", "10.1.2.3", "172.16.0.1",
@@ -48,6 +49,7 @@ func TestRefused(t *testing.T) {
 // after DNS resolution (localhost is 127.0.0.1 or ::1), not on the URL's
 // host; nothing reaches a refused server; redirects are not followed.
 func TestClientChecksTheDialledAddress(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPolicyDelay(t *testing.T) {
+	t.Parallel()
 	p := DefaultPolicy
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
 	for i, w := range want {
@@ -33,6 +34,7 @@ func TestPolicyDelay(t *testing.T) {
 }
 
 func TestCheckCallbackURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		url       string
@@ -74,6 +76,7 @@ func TestCheckCallbackURL(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		version string

@@ -286,9 +286,9 @@ var apiBases = []struct{ version, name, base string }{
 
 // links are the URLs of an event's resource in every version that serves
 // it (the rlk claim): a payment, or a payment consent, through the version
-// that made it; an account-access or funds-confirmation consent made
-// through v3.1 through v3.1 and v4.0 alike (the migration rule), one made
-// through v4.0 through v4.0 only.
+// that made it; an account-access, funds-confirmation or VRP consent made
+// through v3.1 — and a VRP made under one — through v3.1 and v4.0 alike
+// (the migration rule), one made through v4.0 through v4.0 only.
 func (s *Service) links(e store.Event) (string, []map[string]string, error) {
 	r, ok := resources[[2]string{e.Family, e.Kind}]
 	if !ok {
@@ -320,7 +320,7 @@ func (s *Service) resourceVersion(e store.Event) (string, bool) {
 	if err != nil || c.Version == "" {
 		return bank.VersionUK31, false
 	}
-	return c.Version, c.Version == bank.VersionUK31 && !c.IsPayment() && e.Family == store.EventConsent
+	return c.Version, c.Version == bank.VersionUK31 && !c.IsPayment() && (e.Family == store.EventConsent || c.IsVRP())
 }
 
 // Sign makes an event's SET (OBEventNotification2): iss the bank, aud the

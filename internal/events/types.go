@@ -154,4 +154,6 @@ var resources = map[[2]string]resource{
 	{store.EventPayment, bank.OrderDomestic}:            {"domestic-payment", "/pisp/domestic-payments/"},
 	{store.EventPayment, bank.OrderScheduled}:           {"domestic-scheduled-payment", "/pisp/domestic-scheduled-payments/"},
 	{store.EventPayment, bank.OrderStanding}:            {"domestic-standing-order", "/pisp/domestic-standing-orders/"},
+	{store.EventConsent, bank.ConsentDomesticVRP}:       {"domestic-vrp-consent", "/pisp/domestic-vrp-consents/"},
+	{store.EventPayment, bank.OrderVRP}:                 {"domestic-vrp", "/pisp/domestic-vrps/"},
 }

@@ -9,6 +9,7 @@ import (
 // TestAuthFailures: failures are limited per client id and per source;
 // a pair that authenticated before is held only to its own failures.
 func TestAuthFailures(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	perClient, perIP := Rate{Per: 0.2, Burst: 20}, Rate{Per: 1, Burst: 60}
 	fresh := func() *AuthFailures { return NewAuthFailures(perClient, perIP, clk.now) }

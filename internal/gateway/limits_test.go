@@ -23,6 +23,7 @@ func (f *fakeClock) add(d time.Duration) {
 // frozen clock; exactly the burst gets through, and another client is
 // unaffected. Moving the clock refills at the rate.
 func TestLimiterExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := NewLimiter(map[Class]Rate{ClassData: {Per: 20, Burst: 100}}, clk.now)
 	var ok atomic.Int64
@@ -63,6 +64,7 @@ func TestLimiterExactUnderConcurrency(t *testing.T) {
 }
 
 func TestUnattended(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 23, 0, 0, 0, time.UTC)}
 	u := NewUnattended(4, clk.now)
 	for i := range 4 {
@@ -87,6 +89,7 @@ func TestUnattended(t *testing.T) {
 }
 
 func TestParseRate(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"20": "20:100", "20:40": "20:40", "off": "off", "0.5:1": "0.5:1"} {
 		r, err := ParseRate(in)
 		if err != nil || r.String() != want {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		body string
@@ -49,6 +50,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckNoLimits(t *testing.T) {
+	t.Parallel()
 	deep := strings.Repeat("[", 100) + strings.Repeat("]", 100)
 	if err := Check([]byte(deep), Limits{}); err != nil {
 		t.Errorf("got %v, want no bound on depth", err)
@@ -59,6 +61,7 @@ func TestCheckNoLimits(t *testing.T) {
 }
 
 func TestDuplicateKeyNamesWhere(t *testing.T) {
+	t.Parallel()
 	err := Check([]byte(`{"Data":{"Initiation":{"A":1,"a":2}}}`), Default)
 	if err == nil || !strings.Contains(err.Error(), `"a" in Data.Initiation`) {
 		t.Errorf("got %v, want the key and its object named", err)

@@ -19,6 +19,7 @@ import (
 // parameter for a missing or invalid claim. Signature.Unexpected is never
 // Verify's answer: only the caller knows whether a signature was expected.
 func TestVerifyCodes(t *testing.T) {
+	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
 // Package keyring holds the sandbox's master key: 32 random bytes kept in a
 // file beside the database (created 0600 on first start), never in the
 // database itself. Purpose-bound keys are derived from it with HKDF-SHA256
-// (RFC 5869), so one file serves every use: the audit trail's keyed chain
-// today, sealing secrets at rest tomorrow. Someone who can write the
-// database but not read the key file cannot forge what the keys protect.
+// (RFC 5869), so one file serves every use: the audit trail's keyed chain,
+// and the wrapping of the data keys that seal secrets at rest (Wrapper).
+// Someone who can write the database but not read the key file can neither
+// forge what the keys protect nor read what they seal.
 package keyring
 
 import (
@@ -17,7 +18,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Size is the master key's length in bytes.
@@ -56,11 +56,12 @@ func Load(path string, create bool) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	master, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(master) != Size {
+	k, err := FromHex(string(raw))
+	if err != nil {
 		return nil, fmt.Errorf("keyring: %s does not hold a %d-byte key in hex", path, Size)
 	}
-	return &Keyring{master: master, Path: path}, nil
+	k.Path = path
+	return k, nil
 }
 
 // createFile writes a new key without ever replacing an existing file: two

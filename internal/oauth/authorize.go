@@ -759,11 +759,15 @@ func (s *Server) codeTTL() time.Duration {
 
 // Eligible lists the PSU's accounts a consent can use: every enabled account
 // for account access; for payments and funds confirmation the GBP current
-// accounts, or only the debtor account the consent names.
+// accounts, or only the debtor account the consent names; none for a
+// sweeping-only VRP consent whose creditor is not one of the PSU's accounts.
 func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]bank.Account, error) {
 	accts, err := s.Store.AccountsOfPSU(ctx, psu)
 	if err != nil {
 		return nil, err
+	}
+	if !bank.SweepsTo(c, accts) {
+		return nil, nil // a sweep goes to another account of the same PSU: this PSU holds none the consent names
 	}
 	out := accts[:0]
 	for _, a := range accts {
@@ -771,13 +775,13 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 			continue
 		}
 		if c.Kind != bank.ConsentAccountAccess {
-			if a.SubType != "CurrentAccount" || (c.IsPayment() && a.Currency != "GBP") {
+			if a.SubType != "CurrentAccount" || (c.Initiates() && a.Currency != "GBP") {
 				continue
 			}
 			if in := c.Initiation; in != nil && in.Debtor != nil && !a.Matches(*in.Debtor) {
 				continue
 			}
-			if in := c.Initiation; in != nil && c.IsPayment() && a.Matches(in.Creditor) {
+			if in := c.Initiation; in != nil && c.Initiates() && a.Matches(in.Creditor) {
 				continue // an account cannot pay itself
 			}
 		}

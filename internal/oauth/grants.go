@@ -169,8 +169,8 @@ type grant struct {
 }
 
 // issueForConsent issues an access token bound to a consent, a refresh token
-// for long-lived consents (account access, funds confirmation) and an ID
-// token.
+// for long-lived consents (account access, funds confirmation, VRP) and an
+// ID token.
 func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consent, g grant) (*TokenResponse, error) {
 	iss, err := s.IssueAccess(ctx, TokenRequest{ClientID: c.ClientID, Scope: g.Scope, GrantType: g.Type, Consent: cn,
 		PSU: g.PSU, Code: g.Code, CNF: g.CNF, JKT: g.JKT})
@@ -182,7 +182,7 @@ func (s *Server) issueForConsent(ctx context.Context, c *Client, cn *bank.Consen
 	if g.Refresh != nil && !g.Refresh.ExpiresAt.IsZero() {
 		refreshExp = s.Clock.Wall().Add(g.Refresh.ExpiresAt.Sub(s.Clock.Now()))
 	}
-	if g.Refresh == nil && c.hasGrant(GrantRefreshToken) && (cn.Kind == bank.ConsentAccountAccess || cn.Kind == bank.ConsentFundsConfirmation) {
+	if g.Refresh == nil && c.hasGrant(GrantRefreshToken) && LongLived(cn) {
 		now := s.Clock.Now()
 		rec := store.Token{Kind: "refresh", ClientID: c.ClientID, ConsentID: cn.ID, PSU: g.PSU, Scope: g.Scope,
 			GrantType: g.Type, IssuedAt: now, Code: g.Code, CNF: g.CNF, JKT: g.JKT, AuthTime: g.AuthTime}
@@ -354,4 +354,15 @@ func (s *Server) Introspect(ctx context.Context, c *Client, token string) (*Intr
 		out.TokenType = TokenTypeDPoP
 	}
 	return out, nil
+}
+
+// LongLived reports whether a consent's tokens come with refresh tokens:
+// the consents a TPP uses again and again without the PSU (account access,
+// funds confirmation, a VRP mandate), not a single payment's.
+func LongLived(cn *bank.Consent) bool {
+	switch cn.Kind {
+	case bank.ConsentAccountAccess, bank.ConsentFundsConfirmation, bank.ConsentDomesticVRP:
+		return true
+	}
+	return false
 }

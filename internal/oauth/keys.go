@@ -192,3 +192,20 @@ func (k *Keys) keyfunc(t *jwt.Token) (any, error) {
 	}
 	return pub, nil
 }
+
+// RetireCompromised makes a new current key and drops kid at once — no
+// grace period: every token, ID token and signature it made stops verifying
+// (tokens the resource server had already checked included).
+func (s *Server) RetireCompromised(ctx context.Context, kid string) (newKID string, err error) {
+	if err := RotateKeys(ctx, s.Store, s.Clock.Now()); err != nil {
+		return "", err
+	}
+	if err := s.Store.DropSigningKey(ctx, kid); err != nil {
+		return "", err
+	}
+	if err := s.Keys.Reload(ctx, s.Store); err != nil {
+		return "", err
+	}
+	s.verified.reset()
+	return s.Keys.KID(), nil
+}

@@ -57,6 +57,9 @@ type Server struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration // 0: refresh tokens do not expire
 	CodeTTL    time.Duration
+	// Seeded is a PSU's test credential from the fixtures (seed.Credentials);
+	// the bank keeps no copy of it. nil: PSUs have only stored hashes.
+	Seeded func(username string) (string, bool)
 	// TLSClientAuth is on when the server terminates mutual TLS itself.
 	TLSClientAuth bool
 	// JWKSPolicy says which addresses a client's jwks_uri may reach:

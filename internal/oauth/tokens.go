@@ -198,6 +198,13 @@ func (v *verifiedTokens) get(token string, now time.Time) (string, bool) {
 	return e.jti, true
 }
 
+// reset forgets every token checked (a key stopped verifying).
+func (v *verifiedTokens) reset() {
+	v.mu.Lock()
+	v.m = nil
+	v.mu.Unlock()
+}
+
 func (v *verifiedTokens) put(token, jti string, exp time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

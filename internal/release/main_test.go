@@ -16,6 +16,7 @@ import (
 // sha256sum -c. (The cross-builds themselves run in CI: go run
 // ./internal/release.)
 func TestPack(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	readme := filepath.Join(dir, "README.md")

@@ -27,6 +27,9 @@ const (
 	PaymentRejectAfterPending = "reject-after-pending" // Pending, then Rejected (the debit reversed)
 	PaymentStuckPending       = "stuck-pending"        // Pending for ever
 	PaymentDuplicateReference = "duplicate-reference"  // the submission is refused: UK.OBIE.Rules.DuplicateReference
+	// A variable recurring payment is refused as if its consent's first
+	// periodic limit were used up: UK.OBIE.Rules.FailsControlParameters.
+	PaymentFailsControls = "fails-control-parameters"
 )
 
 // Scenario is one behaviour. Its effects combine: a scenario may add latency
@@ -104,8 +107,8 @@ func (s *Scenario) Validate() error {
 		return fmt.Errorf("psu %q: one of deny, sca-fail, sca-timeout, some-accounts", s.PSU)
 	case s.RevokeAfter < 0:
 		return fmt.Errorf("revoke_after %d: a count of data calls", s.RevokeAfter)
-	case s.Payment != "" && !slices.Contains([]string{PaymentInsufficientFunds, PaymentRejectAfterPending, PaymentStuckPending, PaymentDuplicateReference}, s.Payment):
-		return fmt.Errorf("payment %q: one of insufficient-funds, reject-after-pending, stuck-pending, duplicate-reference", s.Payment)
+	case s.Payment != "" && !slices.Contains([]string{PaymentInsufficientFunds, PaymentRejectAfterPending, PaymentStuckPending, PaymentDuplicateReference, PaymentFailsControls}, s.Payment):
+		return fmt.Errorf("payment %q: one of insufficient-funds, reject-after-pending, stuck-pending, duplicate-reference, fails-control-parameters", s.Payment)
 	}
 	for _, p := range s.Paths {
 		if !strings.HasPrefix(p, "/") {

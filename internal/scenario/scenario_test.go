@@ -11,6 +11,7 @@ import (
 )
 
 func TestFixtureCatalogue(t *testing.T) {
+	t.Parallel()
 	c, err := scenario.Parse(fixtures.Scenarios())
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestFixtureCatalogue(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		yaml string
@@ -80,6 +82,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
+	t.Parallel()
 	var saved []byte
 	r, err := scenario.NewRegistry(fixtures.Scenarios(), nil, func(b []byte) error { saved = b; return nil })
 	if err != nil {

@@ -490,10 +490,12 @@ func (s *Store) parties(ctx context.Context, query string, args ...any) ([]bank.
 	return out, translate(rows.Err())
 }
 
-// PSU is a test PSU as GET /sandbox/psus lists it.
+// PSU is a test PSU as GET /sandbox/psus lists it. Its password is not
+// kept: PasswordHash is an argon2id hash, or ” for a PSU whose password
+// is its fixture credential.
 type PSU struct {
-	Username, Password string
-	Accounts           []bank.Account
+	Username, PasswordHash string
+	Accounts               []bank.Account
 }
 
 // PSUs lists every PSU with its accounts, fixture personas first.
@@ -507,14 +509,14 @@ func (s *Store) PSUCount(ctx context.Context) (int, error) {
 func (s *Store) PSUs(ctx context.Context) ([]PSU, error) {
 	var out []PSU
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT username, password FROM psus ORDER BY id")
+		rows, err := tx.QueryContext(ctx, "SELECT username, password_hash FROM psus ORDER BY id")
 		if err != nil {
 			return err
 		}
 		idx := map[string]int{}
 		for rows.Next() {
 			var p PSU
-			if err := rows.Scan(&p.Username, &p.Password); err != nil {
+			if err := rows.Scan(&p.Username, &p.PasswordHash); err != nil {
 				rows.Close()
 				return err
 			}

@@ -78,8 +78,9 @@ func actorOf(ctx context.Context) func() AuditEntry {
 
 // recordingChanges wraps a write transaction's work so that, when ctx has
 // an actor and the work changed rows, a "committed" entry naming the store
-// operation is appended before the commit.
-func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx) error) func(*sql.Tx) error {
+// operation is appended before the commit; rec gets it, for the commit hook
+// once the transaction has committed.
+func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx) error, rec *[]*AuditEntry) func(*sql.Tx) error {
 	who := actorOf(ctx)
 	if who == nil {
 		return f
@@ -107,14 +108,39 @@ func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx)
 		e := who()
 		e.Status, e.Decision, e.Rule = 0, DecisionCommitted, "change"
 		e.Detail = fmt.Sprintf("%s: %d rows", op, after-before)
-		return s.appendAudit(ctx, tx, []*AuditEntry{&e})
+		*rec = []*AuditEntry{&e}
+		return s.appendAudit(ctx, tx, *rec)
 	}
+}
+
+// CommitHook is told what the audit trail and the security events gained,
+// once it has committed (a SIEM feed): entries the auditor wrote in a
+// batch, the entry a state change committed with, a raised event. It is
+// called on the committing goroutine and must not block.
+type CommitHook func(entries []AuditEntry, events []SecurityEvent)
+
+// OnCommit sets the commit hook (nil: none).
+func (s *Store) OnCommit(h CommitHook) { s.hook.Store(&h) }
+
+func (s *Store) committed(entries []*AuditEntry, events []SecurityEvent) {
+	h := s.hook.Load()
+	if h == nil || *h == nil || (len(entries) == 0 && len(events) == 0) {
+		return
+	}
+	out := make([]AuditEntry, len(entries))
+	for i, e := range entries {
+		out[i] = *e
+	}
+	(*h)(out, events)
 }
 
 // callerOp names the store method that called the function calling it
 // ("CreateOrder"), for the record of the change it made.
-func callerOp() string {
-	pc, _, _, ok := runtime.Caller(2)
+func callerOp() string { return callerOpAt(3) }
+
+// callerOpAt is callerOp skip frames up (runtime.Caller's count).
+func callerOpAt(skip int) string {
+	pc, _, _, ok := runtime.Caller(skip)
 	if !ok {
 		return "write"
 	}
@@ -256,7 +282,11 @@ func tail(ctx context.Context, q rowQuerier, chain string) (int64, string, error
 // AppendAudit writes entries at the end of the chain, in one transaction,
 // filling in Seq, PrevHash and Hash.
 func (s *Store) AppendAudit(ctx context.Context, entries []*AuditEntry) error {
-	return s.writeLog(ctx, func(tx *sql.Tx) error { return s.appendAudit(ctx, tx, entries) })
+	err := s.writeLog(ctx, func(tx *sql.Tx) error { return s.appendAudit(ctx, tx, entries) })
+	if err == nil {
+		s.committed(entries, nil)
+	}
+	return err
 }
 
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, entries []*AuditEntry) error {
@@ -620,7 +650,7 @@ func scanSecurityEvent(rows *sql.Rows) (SecurityEvent, string, error) {
 
 // RaiseEvent records a security event at the end of its chain and, when
 // the action is to suspend, suspends the client in the same transaction.
-func (s *Store) RaiseEvent(ctx context.Context, e *SecurityEvent) error {
+func (s *Store) RaiseEvent(ctx context.Context, e *SecurityEvent) (err error) {
 	if e.Evidence == nil {
 		e.Evidence = []int64{}
 	}
@@ -629,6 +659,11 @@ func (s *Store) RaiseEvent(ctx context.Context, e *SecurityEvent) error {
 		return err
 	}
 	ev := string(raw)
+	defer func() {
+		if err == nil {
+			s.committed(nil, []SecurityEvent{*e})
+		}
+	}()
 	return s.write(ctx, func(tx *sql.Tx) error {
 		last, prev, err := tail(ctx, tx, chainEvents)
 		if err != nil {

@@ -208,39 +208,54 @@ const (
 	LockoutDuration  = 15 * time.Minute
 )
 
-// CheckPSULogin verifies a PSU's password under the lockout rule, in one
-// write transaction: a locked username is refused whatever the password and
-// the attempt does not extend the lock; a wrong password counts a failure
-// and the fifth locks the username; success clears the count. It reports
+// CheckPSULogin verifies a PSU's password under the lockout rule: a locked
+// username is refused whatever the password and the attempt does not extend
+// the lock; a wrong password counts a failure and the fifth locks the
+// username; success clears the count. check is given the stored hash (” for
+// a fixture credential) and runs outside any transaction (a slow hash must
+// not hold the writer); the count and the lock are then settled in one write
+// transaction, which refuses a login the lock caught meanwhile. It reports
 // only whether the login succeeded, so callers cannot tell an unknown user,
 // a wrong password and a locked account apart.
 func (s *Store) CheckPSULogin(ctx context.Context, username string, check func(stored string) bool, now time.Time) (bool, error) {
-	var ok bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var failures, locked int64
+	var locked int64
+	err := s.rc.QueryRowContext(ctx, "SELECT locked_until FROM psu_logins WHERE username = ?", username).Scan(&locked)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, translate(err)
+	}
+	if locked > now.Unix() {
+		return false, nil
+	}
+	var stored string
+	err = s.rc.QueryRowContext(ctx, "SELECT password_hash FROM psus WHERE username = ?", username).Scan(&stored)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, translate(err)
+	}
+	known := err == nil
+	if !known {
+		return false, nil // nothing to lock; the answer is the same
+	}
+	ok := check(stored)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var failures int64
+		locked = 0
 		err := tx.QueryRowContext(ctx, "SELECT failures, locked_until FROM psu_logins WHERE username = ?", username).Scan(&failures, &locked)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if locked > now.Unix() {
+			ok = false
 			return nil
 		}
 		if locked != 0 {
 			failures, locked = 0, 0 // the lock has run out
 		}
-		var stored string
-		err = tx.QueryRowContext(ctx, "SELECT password FROM psus WHERE username = ?", username).Scan(&stored)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		known := err == nil
-		ok = known && check(stored)
 		if ok {
+			if failures == 0 && errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
 			_, err := tx.ExecContext(ctx, "DELETE FROM psu_logins WHERE username = ?", username)
 			return err
-		}
-		if !known {
-			return nil // nothing to lock; the answer is the same
 		}
 		failures++
 		if failures >= MaxLoginFailures {

@@ -12,14 +12,17 @@ import (
 // Queries are few and fixed in shape; past maxCached distinct ones the rest
 // go uncached.
 type cached struct {
-	db *sql.DB
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	db     *sql.DB
+	system string // db.system.name of its spans
+	mu     sync.RWMutex
+	m      map[string]*sql.Stmt
 }
 
 const maxCached = 512
 
-func newCached(db *sql.DB) *cached { return &cached{db: db, m: map[string]*sql.Stmt{}} }
+func newCached(db *sql.DB, system string) *cached {
+	return &cached{db: db, system: system, m: map[string]*sql.Stmt{}}
+}
 
 func (c *cached) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.RLock()
@@ -44,7 +47,9 @@ func (c *cached) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (c *cached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c *cached) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	ctx, end := traced(ctx, "query", c.system)
+	defer func() { end(err) }()
 	st, err := c.stmt(ctx, query)
 	if err != nil || st == nil {
 		return c.db.QueryContext(ctx, query, args...)
@@ -53,6 +58,8 @@ func (c *cached) QueryContext(ctx context.Context, query string, args ...any) (*
 }
 
 func (c *cached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, end := traced(ctx, "query", c.system)
+	defer end(nil)
 	st, err := c.stmt(ctx, query)
 	if err != nil || st == nil {
 		return c.db.QueryRowContext(ctx, query, args...)

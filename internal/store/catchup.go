@@ -44,10 +44,18 @@ const CardBookingDelay = 72 * time.Hour
 // now + (t - seedDate) + CardBookingDelay, so a fresh bank shows them
 // pending and moving the clock three days on books them all.
 func (s *Store) StartCardClock(ctx context.Context, now, seedDate time.Time) error {
-	return s.SetSetting(ctx, settingCardShift, strconv.FormatInt(now.Unix()-seedDate.Unix(), 10))
+	return s.SetSetting(ctx, SettingCardShift, CardShift(now, seedDate))
 }
 
-const settingCardShift = "pending_card_shift"
+// SettingCardShift is the setting StartCardClock writes, CardShift its
+// value.
+const SettingCardShift = "pending_card_shift"
+
+// CardShift is how far the sandbox clock at now is from the seed's date:
+// the seeded pending card entries book that much later.
+func CardShift(now, seedDate time.Time) string {
+	return strconv.FormatInt(now.Unix()-seedDate.Unix(), 10)
+}
 
 // CatchUp brings every open payment order up to now, one due event at a
 // time in time order across all of them: a domestic payment moving to
@@ -57,7 +65,12 @@ const settingCardShift = "pending_card_shift"
 // booking times, running balances and funds decisions in the order the
 // events happened, whatever the size of a clock jump. It returns how many
 // events it applied.
-func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
+//
+// The clock is read again inside the write transaction: a reset (which
+// sets the clock back, then replaces the bank in a transaction of its own)
+// never has the time it replaced applied to the bank it put back.
+func (s *Store) CatchUp(ctx context.Context, clock func() time.Time) (int, error) {
+	now := clock()
 	// A look on the read side first: most calls find nothing due, and a
 	// write would stale every remembered read (see memo).
 	var anyDue bool
@@ -73,6 +86,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 	}
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := clock()
 		shift, cards, err := cardShift(ctx, tx)
 		if err != nil {
 			return err
@@ -123,7 +137,7 @@ func (s *Store) CatchUp(ctx context.Context, now time.Time) (int, error) {
 // pending card entries are not on the clock (a database seeded before).
 func cardShift(ctx context.Context, tx *sql.Tx) (int64, bool, error) {
 	var v string
-	err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", settingCardShift).Scan(&v)
+	err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", SettingCardShift).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -156,8 +170,8 @@ type dueQuery struct {
 func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
 	nowMS, nowS := now.UnixMilli(), now.Unix()
 	qs := []dueQuery{
-		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, bank.OrderDomestic}},
+		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?) ORDER BY due_at, id LIMIT 1`,
+			[]any{nowMS, bank.OrderDomestic, bank.OrderVRP}},
 		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
 			[]any{nowMS, bank.OrderScheduled}},
 		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
@@ -211,7 +225,8 @@ func appendHistory(history string, c bank.StatusChange) (string, error) {
 	return string(h), err
 }
 
-// stepDomestic moves a domestic payment one status along (or, under the
+// stepDomestic moves a domestic payment (or a variable recurring one) one
+// status along (or, under the
 // reject-after-pending scenario, rejects it and reverses its pending debit).
 func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 	var status, history, outcome string

@@ -10,6 +10,7 @@ import (
 )
 
 func TestChainHashSameAsFmt(t *testing.T) {
+	t.Parallel()
 	for _, e := range []AuditEntry{
 		{Seq: 1, At: time.UnixMilli(1795000000123), InteractionID: "abc", IP: "127.0.0.1", ClientID: "c\"1", PSU: "alice", ConsentID: "aac-1", Method: "GET", Path: "/x\n", Status: 200, Decision: "allowed", Rule: "ok", Detail: "é \x00 \u2028 tab\t"},
 		{Seq: 99999, At: time.UnixMilli(0), Status: 403, Detail: string([]byte{0xff, 0xfe})},

@@ -45,8 +45,15 @@ func scanCIBA(sc interface{ Scan(...any) error }) (CIBARequest, error) {
 // SaveCIBA records a new backchannel authentication request.
 func (s *Store) SaveCIBA(ctx context.Context, r CIBARequest) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		token := ""
+		if r.NotificationToken != "" {
+			var err error
+			if token, err = s.sealIn(ctx, tx, column("ciba_requests", "notification_token"), r.ID, []byte(r.NotificationToken)); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO ciba_requests("+cibaCols+") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			r.ID, r.Handle, r.ClientID, r.ConsentID, r.PSU, r.Scope, r.BindingMessage, r.Mode, r.NotificationToken, r.Status, r.Reason,
+			r.ID, r.Handle, r.ClientID, r.ConsentID, r.PSU, r.Scope, r.BindingMessage, r.Mode, token, r.Status, r.Reason,
 			int64(r.Interval/time.Second), unix(r.CreatedAt), unix(r.ExpiresAt), unix(r.PolledAt), unix(r.DecidedAt), unix(r.AuthTime))
 		return err
 	})
@@ -55,13 +62,26 @@ func (s *Store) SaveCIBA(ctx context.Context, r CIBARequest) error {
 // CIBA reads a request by its auth_req_id; ErrNotFound if unknown.
 func (s *Store) CIBA(ctx context.Context, id string) (CIBARequest, error) {
 	r, err := scanCIBA(s.w.QueryRowContext(ctx, "SELECT "+cibaCols+" FROM ciba_requests WHERE auth_req_id = ?", id))
-	return r, translate(err)
+	if err != nil {
+		return r, translate(err)
+	}
+	return r, s.openCIBA(ctx, s.w, &r)
+}
+
+// openCIBA opens a request's notification token as read from q.
+func (s *Store) openCIBA(ctx context.Context, q rowQuerier, r *CIBARequest) error {
+	tok, err := s.openFrom(ctx, q, column("ciba_requests", "notification_token"), r.ID, r.NotificationToken)
+	r.NotificationToken = string(tok)
+	return err
 }
 
 // CIBAByHandle reads a request by its handle; ErrNotFound if unknown.
 func (s *Store) CIBAByHandle(ctx context.Context, handle string) (CIBARequest, error) {
 	r, err := scanCIBA(s.w.QueryRowContext(ctx, "SELECT "+cibaCols+" FROM ciba_requests WHERE handle = ?", handle))
-	return r, translate(err)
+	if err != nil {
+		return r, translate(err)
+	}
+	return r, s.openCIBA(ctx, s.w, &r)
 }
 
 // PendingCIBA lists the PSU's requests still waiting for a decision at now,
@@ -72,16 +92,25 @@ func (s *Store) PendingCIBA(ctx context.Context, psu string, now time.Time) ([]C
 	if err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
 	var out []CIBARequest
 	for rows.Next() {
 		r, err := scanCIBA(rows)
 		if err != nil {
+			rows.Close()
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, translate(rows.Err())
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	for i := range out { // the rows closed: the one writer connection is free again
+		if err := s.openCIBA(ctx, s.w, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // UpdateCIBA changes a request in one transaction: update sees it as
@@ -92,6 +121,9 @@ func (s *Store) UpdateCIBA(ctx context.Context, id string, update func(*CIBARequ
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if r, err = scanCIBA(tx.QueryRowContext(ctx, "SELECT "+cibaCols+" FROM ciba_requests WHERE auth_req_id = ?", id)); err != nil {
+			return err
+		}
+		if err := s.openCIBA(ctx, tx, &r); err != nil {
 			return err
 		}
 		if err := update(&r); err != nil {

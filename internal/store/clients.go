@@ -61,8 +61,12 @@ func (s *Store) CreateClient(ctx context.Context, c Client) error {
 		if err := s.softwareTaken(ctx, tx, c); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO clients("+clientCols+") VALUES(?,?,?,?,?,?,?)",
-			c.ID, string(c.Metadata), c.SecretHash, c.Secret, c.RegistrationHash, unix(c.CreatedAt), c.Suspended)
+		secret, err := s.sealSecret(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO clients("+clientCols+") VALUES(?,?,?,?,?,?,?)",
+			c.ID, string(c.Metadata), c.SecretHash, secret, c.RegistrationHash, unix(c.CreatedAt), c.Suspended)
 		return err
 	})
 }
@@ -70,7 +74,20 @@ func (s *Store) CreateClient(ctx context.Context, c Client) error {
 // Client reads a client; ErrNotFound if unknown.
 func (s *Store) Client(ctx context.Context, id string) (Client, error) {
 	c, err := scanClient(s.rc.QueryRowContext(ctx, "SELECT "+clientCols+" FROM clients WHERE client_id = ?", id))
-	return c, translate(err)
+	if err != nil {
+		return c, translate(err)
+	}
+	secret, err := s.open(ctx, column("clients", "secret"), c.ID, c.Secret)
+	c.Secret = string(secret)
+	return c, err
+}
+
+// sealSecret seals the client secret kept for HS256 ("" stays "").
+func (s *Store) sealSecret(ctx context.Context, tx *sql.Tx, c Client) (string, error) {
+	if c.Secret == "" {
+		return "", nil
+	}
+	return s.sealIn(ctx, tx, column("clients", "secret"), c.ID, []byte(c.Secret))
 }
 
 // UpdateClient rewrites a client's metadata and secrets; ErrNotFound if
@@ -80,8 +97,12 @@ func (s *Store) UpdateClient(ctx context.Context, c Client) error {
 		if err := s.softwareTaken(ctx, tx, c); err != nil {
 			return err
 		}
+		secret, err := s.sealSecret(ctx, tx, c)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, "UPDATE clients SET metadata = ?, secret_hash = ?, secret = ?, registration_hash = ?, suspended = ? WHERE client_id = ?",
-			string(c.Metadata), c.SecretHash, c.Secret, c.RegistrationHash, c.Suspended, c.ID)
+			string(c.Metadata), c.SecretHash, secret, c.RegistrationHash, c.Suspended, c.ID)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 // TestConformanceSQLite runs the store's conformance suite on SQLite.
 func TestConformanceSQLite(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) *store.Store {
 		s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "bank.db"), store.Options{Sync: store.SyncNormal})
 		if err != nil {
@@ -24,6 +25,7 @@ func TestConformanceSQLite(t *testing.T) {
 // PostgreSQL, a fresh schema for each test, when SANDBOX_TEST_POSTGRES
 // names a server.
 func TestConformancePostgres(t *testing.T) {
+	t.Parallel()
 	storetest.Postgres(t)
 	storetest.Run(t, func(t *testing.T) *store.Store {
 		s, err := store.Open(context.Background(), storetest.FreshSchema(t), store.Options{})

@@ -107,7 +107,16 @@ func updateConsent(ctx context.Context, tx *sql.Tx, c *bank.Consent) error {
 
 // ConsentsOfPSU lists the consents a PSU authorised, newest first.
 func (s *Store) ConsentsOfPSU(ctx context.Context, psu string) ([]bank.Consent, error) {
-	rows, err := s.rc.QueryContext(ctx, "SELECT "+consentCols+" FROM consents WHERE psu = ? ORDER BY id DESC", psu)
+	return s.consentsWhere(ctx, "psu", psu)
+}
+
+// ConsentsOfClient lists a client's consents, newest first.
+func (s *Store) ConsentsOfClient(ctx context.Context, clientID string) ([]bank.Consent, error) {
+	return s.consentsWhere(ctx, "client_id", clientID)
+}
+
+func (s *Store) consentsWhere(ctx context.Context, col, v string) ([]bank.Consent, error) {
+	rows, err := s.rc.QueryContext(ctx, "SELECT "+consentCols+" FROM consents WHERE "+col+" = ? ORDER BY id DESC", v)
 	if err != nil {
 		return nil, translate(err)
 	}

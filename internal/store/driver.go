@@ -19,23 +19,34 @@ import (
 
 const driverName = "sqlite-stmtcache"
 
+// writerDriverName is the same for the writer connection, whose statements
+// are never interrupted by their context: SQLite rolls back the whole
+// transaction around an interrupted write, and a transaction holds a group
+// of writes (group.go). database/sql still refuses a statement whose
+// context has ended before it starts.
+const writerDriverName = "sqlite-stmtcache-writer"
+
 func init() {
 	db, err := sql.Open("sqlite", "") // no connection: only the registered driver
 	if err != nil {
 		panic(err)
 	}
-	sql.Register(driverName, stmtCacheDriver{db.Driver()})
+	sql.Register(driverName, stmtCacheDriver{d: db.Driver()})
+	sql.Register(writerDriverName, stmtCacheDriver{d: db.Driver(), uninterrupted: true})
 	db.Close()
 }
 
-type stmtCacheDriver struct{ d driver.Driver }
+type stmtCacheDriver struct {
+	d             driver.Driver
+	uninterrupted bool
+}
 
 func (d stmtCacheDriver) Open(name string) (driver.Conn, error) {
 	c, err := d.d.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	return &cacheConn{Conn: c, stmts: map[string]*cachedStmt{}}, nil
+	return &cacheConn{Conn: c, stmts: map[string]*cachedStmt{}, uninterrupted: d.uninterrupted}, nil
 }
 
 // maxConnStmts bounds each connection's cache: queries are few and fixed in
@@ -44,8 +55,17 @@ const maxConnStmts = 256
 
 type cacheConn struct {
 	driver.Conn
-	mu    sync.Mutex // database/sql uses a connection from one goroutine at a time; rows may close later
-	stmts map[string]*cachedStmt
+	mu            sync.Mutex // database/sql uses a connection from one goroutine at a time; rows may close later
+	stmts         map[string]*cachedStmt
+	uninterrupted bool // statements run to their end whatever their context
+}
+
+// stmtCtx is the context a statement runs under.
+func (c *cacheConn) stmtCtx(ctx context.Context) context.Context {
+	if c.uninterrupted {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 type cachedStmt struct {
@@ -98,6 +118,7 @@ func (c *cacheConn) release(cs *cachedStmt) {
 }
 
 func (c *cacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ctx = c.stmtCtx(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -110,6 +131,7 @@ func (c *cacheConn) ExecContext(ctx context.Context, query string, args []driver
 }
 
 func (c *cacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	ctx = c.stmtCtx(ctx)
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -151,11 +173,11 @@ func (c *cacheConn) Close() error {
 // The rest is the driver's own.
 
 func (c *cacheConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(c.stmtCtx(ctx), query)
 }
 
 func (c *cacheConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	return c.Conn.(driver.ConnBeginTx).BeginTx(c.stmtCtx(ctx), opts)
 }
 
 func (c *cacheConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }

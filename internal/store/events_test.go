@@ -34,7 +34,7 @@ func eventsFixture(t *testing.T) (*Store, time.Time) {
 		for _, q := range []string{
 			`INSERT INTO parties(id, party_id, number, type, name, legal_name, email, phone, mobile, business, address)
 				VALUES(1, 'p-1', '1', 'Sole', 'Alice', 'Alice', '', '', '', 0, '{}')`,
-			`INSERT INTO psus(id, username, password, party) VALUES(1, 'alice', 'alice123', 1)`,
+			`INSERT INTO psus(id, username, password_hash, party) VALUES(1, 'alice', '', 1)`,
 			`INSERT INTO accounts(account_id, psu, currency, type, sub_type, nickname, description, status, opened_at, holder_name,
 				sort_code, number, iban, pan, bic, card_pan, card_scheme, credit_limit, product_id, opening_balance, booked,
 				pending_debits, pending_credits) VALUES('acc-1', 1, 'GBP', 'Personal', 'CurrentAccount', '', '', 'Enabled', 0, 'Alice',
@@ -91,6 +91,7 @@ func eventsOf(t *testing.T, s *Store, client string) []Event {
 // the owning client, only when its subscription takes the type, in the
 // same transaction; pushes are queued only for a client with a callback.
 func TestEventTriggers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	for _, c := range []string{"c1", "c2", "c3"} {
@@ -193,6 +194,7 @@ func TestEventTriggers(t *testing.T) {
 // until its retry time; a released claim is as if never made; a success
 // acknowledges the event for polling; polling acknowledgements cancel pushes.
 func TestDeliveryLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	authorisedConsent(t, s, "aac-1", "c1", now)
@@ -271,6 +273,7 @@ func TestDeliveryLifecycle(t *testing.T) {
 // snapshot's restore: INSERT ... SELECT *) bring their deliveries with them
 // and make no new ones; only a new event queues a push.
 func TestCopiedEventsQueueNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, now := eventsFixture(t)
 	authorisedConsent(t, s, "aac-1", "c1", now)

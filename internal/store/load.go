@@ -14,12 +14,17 @@ import (
 )
 
 // Household is everything the bank holds for one PSU, as the seed writes it.
+// Its password is the fixtures' test credential, which the bank does not
+// keep (its password_hash is ”).
 type Household struct {
-	Username, Password string
-	Scenario           string
-	Person             bank.Party  // the PSU's own party
-	Business           *bank.Party // the company of a business PSU, if any
-	Accounts           []HouseholdAccount
+	Username string
+	// PasswordHash is the PSU's argon2id hash (secret.HashPassword), or ""
+	// for a PSU whose password is its fixture credential (seed.Credentials).
+	PasswordHash string
+	Scenario     string
+	Person       bank.Party  // the PSU's own party
+	Business     *bank.Party // the company of a business PSU, if any
+	Accounts     []HouseholdAccount
 }
 
 // HouseholdAccount is one account with its whole history.
@@ -130,14 +135,18 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 		st = l.stats
 		return nil
 	}
+	var rec []*AuditEntry
 	if who := actorOf(ctx); who != nil {
 		inner := load
 		load = func(conn *sql.Conn, tx *sql.Tx) error {
-			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) })(tx)
+			return s.recordingChanges(ctx, "Load", func(tx *sql.Tx) error { return inner(conn, tx) }, &rec)(tx)
 		}
 	}
 	err := s.commitConn(ctx, s.sync, "", load)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return st, err
 }
 
@@ -188,7 +197,7 @@ func (l *Loader) Household(h *Household) error {
 			return err
 		}
 	}
-	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.Password, person, h.Scenario)
+	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password_hash, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.PasswordHash, person, h.Scenario)
 	if err != nil {
 		return fmt.Errorf("psu %s: %w", h.Username, err)
 	}

@@ -16,6 +16,7 @@ import (
 // share an entry, whatever order they come in. Each answer from a memo
 // filled by all the others must equal a fresh read.
 func TestRememberedPagesAreTheirQuerys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := seeded(t, 42, 2)
 	accts, err := s.AccountsOfPSU(ctx, "alice")
@@ -82,6 +83,7 @@ func TestRememberedPagesAreTheirQuerys(t *testing.T) {
 // AccessOf reports the token revoked, although readers kept remembering it
 // the whole time the revocation was being written.
 func TestRevokedTokenIsNeverRemembered(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := seeded(t, 42, 0)
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -16,6 +16,7 @@ import (
 // for its payment orders into milliseconds; the due time follows, and an
 // unset time stays unset.
 func TestPaymentTimesMigration(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "migrate.db"), Options{Sync: SyncNormal})
 	if err != nil {
@@ -75,6 +76,7 @@ func TestPaymentTimesMigration(t *testing.T) {
 // the SQLite migration whose schema it matches), so a new SQLite migration
 // without its PostgreSQL twin fails here, not on a replica.
 func TestPostgresSchemaKeepsPace(t *testing.T) {
+	t.Parallel()
 	names, err := fs.Glob(os.DirFS("migrations_pg"), "*.sql")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no PostgreSQL migrations: %v", err)

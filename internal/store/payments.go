@@ -62,10 +62,11 @@ func (s *Store) CreateConsentIdempotent(ctx context.Context, c *bank.Consent, id
 }
 
 // Submit records a payment order, once per idempotency key: in one write
-// transaction it re-reads the consent (Check), decides on the debtor's
+// transaction it re-reads the consent (Check), for a recurring payment
+// reads the consent's earlier payments (Limits), decides on the debtor's
 // available balance (bank.Accept), posts a pending debit when accepted,
-// stores the payment, marks the consent Consumed and records the key. A
-// replay returns the first payment as it is now.
+// stores the payment, marks a single-payment consent Consumed and records
+// the key. A replay returns the first payment as it is now.
 func (s *Store) Submit(ctx context.Context, o bank.Order, id bank.Idem, now time.Time) (bank.Payment, bool, error) {
 	var out bank.Payment
 	var replay bool
@@ -88,6 +89,15 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 	}
 	if err := o.Check(&c); err != nil {
 		return err
+	}
+	if o.Limits != nil {
+		made, err := consentPayments(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := o.Limits(&c, made); err != nil {
+			return err
+		}
 	}
 	accts, err := queryAccounts(ctx, tx, "a.account_id = ?", o.Debtor)
 	if err != nil {
@@ -131,6 +141,9 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, ms(now), ms(now), a.Ref, p.Amount, p.Currency, txID,
 		dueMS(p.ProcessAt), dueMS(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome); err != nil {
 		return err
+	}
+	if o.Limits != nil {
+		return nil // a recurring consent stays Authorised
 	}
 	c.Status, c.StatusAt = bank.StatusConsumed, now
 	return updateConsent(ctx, tx, &c)

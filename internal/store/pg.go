@@ -141,7 +141,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	s.r = sql.OpenDB(pgConnector{stdlib.GetConnector(*rcfg)})
 	s.r.SetMaxOpenConns(conns)
 	s.r.SetMaxIdleConns(conns)
-	s.rc = newCached(s.r)
+	s.rc = newCached(s.r, s.system())
 	if !o.Inspect {
 		s.pg.watch = s.startWatch()
 	}
@@ -220,11 +220,12 @@ func (s *Store) migratePG(ctx context.Context) error {
 }
 
 // syncSequences moves every row-id sequence of the schema past the ids in
-// use: a bulk load and a restore write ids themselves.
+// use: a bulk load and a restore write ids themselves. A dropped column
+// stays in pg_attribute under a name no function takes: it is skipped.
 func syncSequences(ctx context.Context, tx *sql.Tx) error {
 	rows, err := tx.QueryContext(ctx, `SELECT c.relname, a.attname, pg_get_serial_sequence(quote_ident(c.relname), a.attname)
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
 		  AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL`)
 	if err != nil {
 		return err

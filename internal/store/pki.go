@@ -10,13 +10,21 @@ import (
 func (s *Store) PKIItem(ctx context.Context, name string) ([]byte, []byte, error) {
 	var c, k []byte
 	err := s.rc.QueryRowContext(ctx, "SELECT cert_pem, key_pem FROM pki WHERE name = ?", name).Scan(&c, &k)
-	return c, k, translate(err)
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	k, err = s.open(ctx, column("pki", "key_pem"), name, string(k))
+	return c, k, err
 }
 
 // SavePKIItem keeps a certificate and key.
 func (s *Store) SavePKIItem(ctx context.Context, name string, cert, key []byte) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO pki(name, cert_pem, key_pem) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE SET cert_pem = excluded.cert_pem, key_pem = excluded.key_pem", name, cert, key)
+		sealed, err := s.sealIn(ctx, tx, column("pki", "key_pem"), name, key)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO pki(name, cert_pem, key_pem) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE SET cert_pem = excluded.cert_pem, key_pem = excluded.key_pem", name, cert, []byte(sealed))
 		return err
 	})
 }

@@ -17,6 +17,7 @@ import (
 // request's path are index searches: no table scan and no sort in a
 // temporary b-tree, however large the bank (issue 7: indexes, not scans).
 func TestHotQueryPlans(t *testing.T) {
+	t.Parallel()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestHotQueryPlans(t *testing.T) {
 		{"consent", "SELECT " + consentCols + " FROM consents WHERE consent_id = 'x'", nil},
 		{"accounts_of_consent", "SELECT " + accountCols + " FROM accounts a JOIN psus p ON p.id = a.psu WHERE p.username = 'alice' AND a.account_id IN ('a','b') ORDER BY a.id", nil},
 		{"pending_cards_due", `SELECT (booked_at + 1) * 1000, id FROM transactions WHERE status = 1 AND card_auth <> 0 AND booked_at <= 5 ORDER BY booked_at, id LIMIT 1`, nil},
-		{"payment_due", "SELECT due_at, id FROM payments WHERE due_at <= 5 AND kind = 'domestic' ORDER BY due_at, id LIMIT 1", nil},
+		{"payment_due", "SELECT due_at, id FROM payments WHERE due_at <= 5 AND kind IN ('domestic', 'domestic-vrp') ORDER BY due_at, id LIMIT 1", nil},
 		{"standing_order_due", "SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= 5 ORDER BY next_at, id LIMIT 1", nil},
 		{"idempotency", "SELECT body_hash, resource_id, created_at FROM idempotency WHERE client_id = 'c' AND operation = 'o' AND key = 'k'", nil},
 	} {

@@ -102,7 +102,7 @@ func (s *Store) AccountNumberFree(ctx context.Context, sortCode, number string) 
 // now: the history ends at the seed date, and the sandbox clock has run on
 // since the bank was seeded (see StartCardClock).
 func (s *Store) BankDate(ctx context.Context, now time.Time) (time.Time, error) {
-	v, err := s.Setting(ctx, settingCardShift)
+	v, err := s.Setting(ctx, SettingCardShift)
 	if errors.Is(err, bank.ErrNotFound) {
 		return now, nil
 	}
@@ -111,7 +111,7 @@ func (s *Store) BankDate(ctx context.Context, now time.Time) (time.Time, error) 
 	}
 	shift, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("setting %s: %w", settingCardShift, err)
+		return time.Time{}, fmt.Errorf("setting %s: %w", SettingCardShift, err)
 	}
 	return now.Add(-time.Duration(shift) * time.Second), nil
 }
@@ -193,7 +193,7 @@ func (s *Store) RemovePSU(ctx context.Context, username string) error {
 func (s *Store) PSU(ctx context.Context, username string) (PSU, error) {
 	p := PSU{Username: username}
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT password FROM psus WHERE username = ?", username).Scan(&p.Password); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT password_hash FROM psus WHERE username = ?", username).Scan(&p.PasswordHash); err != nil {
 			return err
 		}
 		var err error

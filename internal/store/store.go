@@ -47,6 +47,12 @@ type Store struct {
 	Version int // schema version after migration
 	// pg is the PostgreSQL backend; nil on SQLite.
 	pg *pgBackend
+	// group queues SQLite's writes for group commit (group.go).
+	group committer
+	// seal holds the data keys that seal secrets at rest (seal.go).
+	seal sealer
+	// hook is told what the audit trail gains as it commits (OnCommit).
+	hook atomic.Pointer[CommitHook]
 }
 
 // Memory is the path that asks for a private, throw-away database.
@@ -66,6 +72,13 @@ type Options struct {
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
 	// reads); 0: 8. SQLite has one writer and its own reader pool.
 	MaxConns int
+	// Small keeps a SQLite database's memory small — two readers, a
+	// small page cache each — for one of many open at once (a tenant).
+	Small bool
+	// Seeded is a PSU's test credential from the fixtures, if it has one:
+	// opening a database written before passwords were hashed keeps no
+	// trace of such a password (nil: every password is hashed).
+	Seeded func(username string) (string, bool)
 }
 
 // Sync settings. In WAL mode SQLite's synchronous=NORMAL loses no commit
@@ -82,9 +95,12 @@ const (
 // ErrInUse is a database file another sandbox process is serving.
 var ErrInUse = errors.New("the database is in use by another sandbox process")
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool) string { return dsnCache(path, readOnly, 8000) }
+
+// dsnCache is dsn with a page cache of cacheKiB per connection.
+func dsnCache(path string, readOnly bool, cacheKiB int) string {
 	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=cache_size(-8000)&_pragma=temp_store(MEMORY)"
+		"&_pragma=foreign_keys(1)&_pragma=cache_size(-" + strconv.Itoa(cacheKiB) + ")&_pragma=temp_store(MEMORY)"
 	if readOnly {
 		q += "&_pragma=query_only(1)"
 	} else {
@@ -105,6 +121,14 @@ func dsn(path string, readOnly bool) string {
 // any number of processes may serve it together.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{path: path, sync: o.Sync, syncNow: SyncNormal}
+	key := o.Key
+	if key == nil {
+		key = keyring.New() // a throw-away database: a throw-away key
+	}
+	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
+	if o.Key != nil || !o.Inspect {
+		s.seal.wrapper = key // inspecting without the key file: secrets stay sealed
+	}
 	if s.sync == "" {
 		s.sync = SyncFull
 	}
@@ -112,12 +136,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("sync must be %s or %s, not %q", SyncFull, SyncNormal, o.Sync)
 	}
 	if IsPostgres(path) {
-		key := o.Key
-		if key == nil {
-			key = keyring.New()
-		}
-		s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 		if err := s.openPG(ctx, path, o); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
+		}
+		if err := s.openSecrets(ctx, o); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("open %s: %w", Redacted(path), err)
 		}
@@ -130,18 +153,17 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		s.path, s.temp = filepath.Join(dir, "sandbox.db"), true
 	}
-	key := o.Key
-	if key == nil {
-		key = keyring.New()
-	}
-	s.auditKey, s.keyID = key.Derive("audit-chain"), key.ID()
 	var err error
 	if !o.Inspect {
 		if s.lock, err = lockFile(s.path + ".lock"); err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	if s.w, err = sql.Open(driverName, dsn(s.path, o.Inspect)); err != nil {
+	cacheKiB, readers := 8000, max(4, 2*runtime.GOMAXPROCS(0))
+	if o.Small {
+		cacheKiB, readers = 1000, 2
+	}
+	if s.w, err = sql.Open(writerDriverName, dsnCache(s.path, o.Inspect, cacheKiB)); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -157,16 +179,31 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if s.r, err = sql.Open(driverName, dsn(s.path, true)); err != nil {
+	if s.r, err = sql.Open(driverName, dsnCache(s.path, true, cacheKiB)); err != nil {
 		s.Close()
 		return nil, err
 	}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	s.rc = newCached(s.r)
-	s.r.SetMaxOpenConns(n)
-	s.r.SetMaxIdleConns(n)
+	s.rc = newCached(s.r, s.system())
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
 	s.r.SetConnMaxLifetime(0)
+	if err := s.openSecrets(ctx, o); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// openSecrets checks the data keys against the key given and seals what
+// an older database held in the clear (not when inspecting).
+func (s *Store) openSecrets(ctx context.Context, o Options) error {
+	if o.Inspect {
+		return nil
+	}
+	if err := s.checkDataKeys(ctx); err != nil {
+		return err
+	}
+	return s.sealOnOpen(ctx, o.Seeded)
 }
 
 // Path is the database file.
@@ -249,12 +286,18 @@ func (s *Store) migrate(ctx context.Context) error {
 // as the store's Sync says; when ctx has an actor (WithActor) and f changes
 // rows, their audit entry commits with them. Once it commits, what the hot
 // reads remembered is stale.
-func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "write", s.system())
+	defer func() { end(err) }()
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, callerOp(), f)
+		f = s.recordingChanges(ctx, callerOp(), f, &rec)
 	}
-	err := s.commit(ctx, s.sync, "", f)
+	err = s.commit(ctx, s.sync, "", f)
 	s.version.Add(1) // also after a failure: a commit may have landed anyway
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 
@@ -272,6 +315,9 @@ const logWrite = "log"
 // takes the schema's write lock and, unless notice is logWrite, tells the
 // other replicas what it changes ("" the bank's state, "setting:KEY").
 func (s *Store) commit(ctx context.Context, sync, notice string, f func(*sql.Tx) error) error {
+	if s.pg == nil {
+		return s.commitGrouped(ctx, sync, f)
+	}
 	return s.commitConn(ctx, sync, notice, func(_ *sql.Conn, tx *sql.Tx) error { return f(tx) })
 }
 
@@ -286,6 +332,12 @@ func (s *Store) commitConn(ctx context.Context, sync, notice string, f func(*sql
 		return translate(err)
 	}
 	defer conn.Close()
+	return s.commitOn(ctx, conn, sync, f)
+}
+
+// commitOn is commitConn on SQLite, on the writer connection conn (held by
+// the caller, who may have prepared it: a database attached).
+func (s *Store) commitOn(ctx context.Context, conn *sql.Conn, sync string, f func(*sql.Conn, *sql.Tx) error) error {
 	// The one writer connection is held from here to the commit, so the
 	// setting cannot change under another transaction.
 	if sync != s.syncNow {
@@ -295,7 +347,7 @@ func (s *Store) commitConn(ctx context.Context, sync, notice string, f func(*sql
 		}
 		s.syncNow = sync
 	}
-	err = func() error {
+	err := func() error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -339,7 +391,9 @@ func (s *Store) commitPG(ctx context.Context, notice string, f func(*sql.Conn, *
 }
 
 // read runs f in a read transaction (one consistent snapshot).
-func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	ctx, end := traced(ctx, "read", s.system())
+	defer func() { end(err) }()
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.pg != nil {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -389,21 +443,36 @@ func translate(err error) error {
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.rc.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
-	return v, translate(err)
+	if err != nil || !secretSettings[key] {
+		return v, translate(err)
+	}
+	plain, err := s.open(ctx, column("settings", "value"), key, v)
+	return string(plain), err
 }
 
 // SetSetting writes a key of the settings table; other processes sharing
-// the database learn of it (OnSetting).
+// the database learn of it (OnSetting). Secret settings are sealed.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	f := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+		v := value
+		if secretSettings[key] {
+			var err error
+			if v, err = s.sealIn(ctx, tx, column("settings", "value"), key, []byte(value)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, v)
 		return err
 	}
+	var rec []*AuditEntry
 	if actorOf(ctx) != nil {
-		f = s.recordingChanges(ctx, "SetSetting", f)
+		f = s.recordingChanges(ctx, "SetSetting", f, &rec)
 	}
 	err := s.commit(ctx, s.sync, "setting:"+key, f)
 	s.version.Add(1)
+	if err == nil {
+		s.committed(rec, nil)
+	}
 	return err
 }
 

@@ -179,18 +179,27 @@ func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	if err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
 	var out []SigningKey
 	for rows.Next() {
 		var k SigningKey
 		var c, r int64
 		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateDER, &c, &r); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		k.CreatedAt, k.RetiredAt = fromUnix(c), fromUnix(r)
 		out = append(out, k)
 	}
-	return out, translate(rows.Err())
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	for i := range out {
+		if out[i].PrivateDER, err = s.open(ctx, column("signing_keys", "private_der"), out[i].KID, string(out[i].PrivateDER)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // AddSigningKey stores a new current key and retires the previous one at now.
@@ -199,9 +208,43 @@ func (s *Store) AddSigningKey(ctx context.Context, k SigningKey, now time.Time) 
 		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET retired_at = ? WHERE retired_at = 0", now.Unix()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys(kid, alg, private_der, created_at) VALUES(?,?,?,?)",
-			k.KID, k.Alg, k.PrivateDER, unix(k.CreatedAt))
+		sealed, err := s.sealIn(ctx, tx, column("signing_keys", "private_der"), k.KID, k.PrivateDER)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO signing_keys(kid, alg, private_der, created_at) VALUES(?,?,?,?)",
+			k.KID, k.Alg, []byte(sealed), unix(k.CreatedAt))
 		return err
+	})
+}
+
+// RevokeClientTokens revokes every live token of a client (its credentials
+// were compromised) and reports how many.
+func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at = 0", now.Unix(), clientID)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+// DropSigningKey deletes one key at once, whatever its age: a compromised
+// key must stop verifying (ErrNotFound if there is none, or it is the
+// current key: rotate first).
+func (s *Store) DropSigningKey(ctx context.Context, kid string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM signing_keys WHERE kid = ? AND retired_at <> 0", kid)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sql.ErrNoRows
+		}
+		return nil
 	})
 }
 

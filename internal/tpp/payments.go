@@ -52,8 +52,8 @@ func (c *Client) Initiation(amount string, to Payee, reference string) map[strin
 	return in
 }
 
-// SignedPost POSTs a PIS body with an idempotency key and the TPP's
-// signature and returns the answer as it is.
+// SignedPost POSTs a PIS body with an idempotency key ("" for none) and the
+// TPP's signature and returns the answer as it is.
 func (c *Client) SignedPost(ctx context.Context, path, token, key string, body any) (int, []byte, http.Header, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -63,7 +63,11 @@ func (c *Client) SignedPost(ctx context.Context, path, token, key string, body a
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	return c.Send(ctx, http.MethodPost, path, "application/json", token, raw, map[string]string{"x-idempotency-key": key, "x-jws-signature": sig})
+	h := map[string]string{"x-jws-signature": sig}
+	if key != "" { // not every signed POST is idempotent (a VRP funds confirmation)
+		h["x-idempotency-key"] = key
+	}
+	return c.Send(ctx, http.MethodPost, path, "application/json", token, raw, h)
 }
 
 // PaymentConsent creates a domestic payment consent.

@@ -12,7 +12,7 @@
   // buttons enables exactly the buttons that can do something now: none
   // while a request runs, the steps only while a journey has steps left.
   function buttons() {
-    for (const id of ["start-accounts", "start-payment", "start-ciba", "watch-all"]) $(id).disabled = busy;
+    for (const id of ["start-accounts", "start-payment", "start-ciba", "start-vrp", "watch-all"]) $(id).disabled = busy;
     const open = journey !== null && !journey.done;
     $("next").disabled = busy || !open;
     $("run-all").disabled = busy || !open;
@@ -160,6 +160,7 @@
   $("start-accounts").addEventListener("click", () => guarded(() => start("accounts")));
   $("start-payment").addEventListener("click", () => guarded(() => start("payment")));
   $("start-ciba").addEventListener("click", () => guarded(() => start("ciba")));
+  $("start-vrp").addEventListener("click", () => guarded(() => start("vrp")));
   $("next").addEventListener("click", () => guarded(next));
   $("run-all").addEventListener("click", () => guarded(async () => { while (await next()) { /* one step at a time */ } }));
   $("watch-all").addEventListener("click", () => {

@@ -19,6 +19,9 @@ type source struct {
 	Suffix  string            `yaml:"suffix"`  // added to a schema name an earlier file uses for another shape
 	Params  map[string]string `yaml:"params"`  // official parameter -> ours, where they differ
 	Signed  bool              `yaml:"signed"`  // its error responses with x-jws-signature become <name>Signed
+	// Responses renames official responses (InternalError -> 500Error),
+	// so that files naming the same response differently share ours.
+	Responses map[string]string `yaml:"responses"`
 
 	doc    *yaml.Node
 	roots  []string          // official schema names its operations and responses use
@@ -48,7 +51,7 @@ var methods = []string{"get", "put", "post", "delete", "patch"}
 // parameters and then these request-signing ones follow.
 var (
 	leadingHeaders  = []string{"Authorization", "x-fapi-auth-date", "x-fapi-customer-ip-address", "x-fapi-interaction-id", "x-customer-user-agent"}
-	trailingHeaders = []string{"x-idempotency-key", "x-jws-signature"}
+	trailingHeaders = []string{"x-idempotency-key", "x-jws-signature", "payload-version"}
 )
 
 type generator struct {
@@ -121,12 +124,18 @@ func (g *generator) run() (*yaml.Node, error) {
 	return g.out, nil
 }
 
-// sourceOf is the official file serving our path: the one with the longest
-// prefix.
+// sourceOf is the official file serving our path: of those whose prefix
+// it has, the one that has the path (two files may share a prefix: the
+// payment-initiation and VRP files both serve /pisp), else the one with
+// the longest prefix.
 func (g *generator) sourceOf(path string) *source {
 	var best *source
+	has := func(s *source) bool { return s != nil && at(s.doc, "paths", strings.TrimPrefix(path, s.Prefix)) != nil }
 	for _, s := range g.srcs {
-		if strings.HasPrefix(path, s.Prefix+"/") && (best == nil || len(s.Prefix) > len(best.Prefix)) {
+		if !strings.HasPrefix(path, s.Prefix+"/") {
+			continue
+		}
+		if best == nil || (has(s) && !has(best)) || (has(s) == has(best) && len(s.Prefix) > len(best.Prefix)) {
 			best = s
 		}
 	}
@@ -190,7 +199,8 @@ func (g *generator) paths() (*yaml.Node, error) {
 	return out, err
 }
 
-var layoutOpKeys = []string{"summary", "description", "x-parameters", "x-body-description", "x-body-example"}
+var layoutOpKeys = []string{"summary", "description", "x-parameters", "x-body-description", "x-body-example", "x-body-media",
+	"x-body-schema", "x-security"}
 
 func (g *generator) operation(src *source, extra, off *yaml.Node) (*yaml.Node, error) {
 	var err error
@@ -232,7 +242,14 @@ func (g *generator) operation(src *source, extra, off *yaml.Node) (*yaml.Node, e
 		return nil, err
 	}
 	set(op, "responses", resps)
-	set(op, "security", security(get(off, "security")))
+	if x := get(extra, "x-security"); x != nil {
+		// Where the official file and its documentation disagree (the VRP
+		// file lists client credentials for every operation; its pages ask
+		// for the PSU's authorization code on payments and funds checks).
+		set(op, "security", seq(mapping(x.Value, seq(str("payments")))))
+	} else {
+		set(op, "security", security(get(off, "security")))
+	}
 	return op, nil
 }
 
@@ -307,6 +324,22 @@ func (g *generator) requestBody(src *source, extra, body *yaml.Node) (*yaml.Node
 	if desc == nil {
 		return nil, fmt.Errorf("request body without x-body-description in the layout")
 	}
+	if media := get(extra, "x-body-media"); media != nil {
+		// The official body is not JSON with a schema (a JSON Patch as a
+		// string): ours is the layout's schema under that media type.
+		schema := get(extra, "x-body-schema")
+		if schema == nil || at(g.layout, "components", "schemas", schema.Value) == nil {
+			return nil, fmt.Errorf("x-body-media needs x-body-schema, a schema of the layout's")
+		}
+		if get(get(body, "content"), media.Value) == nil {
+			return nil, fmt.Errorf("the official body has no %s", media.Value)
+		}
+		m := mapping("schema", ref("schemas", schema.Value))
+		if ex := get(extra, "x-body-example"); ex != nil {
+			set(m, "example", clone(ex))
+		}
+		return mapping("description", clone(desc), "required", true, "content", mapping(media.Value, m)), nil
+	}
 	name := ""
 	pairs(get(body, "content"), func(ct string, media *yaml.Node) {
 		if slices.Contains(jsonTypes, ct) && name == "" {
@@ -334,33 +367,43 @@ func (g *generator) requestBody(src *source, extra, body *yaml.Node) (*yaml.Node
 // a body and 503 everywhere (what the sandbox answers beyond the standard).
 func (g *generator) opResponses(src *source, off *yaml.Node, body bool) (*yaml.Node, error) {
 	type entry struct {
-		code string
-		name string
+		code   string
+		name   string
+		inline *yaml.Node // a response written in place, without a body
 	}
 	var list []entry
 	var err error
 	pairs(get(off, "responses"), func(code string, r *yaml.Node) {
 		offName := refName(r)
+		if offName == "" && get(r, "content") == nil && get(r, "description") != nil {
+			// No body, described in place (the VRP file's 204 of a
+			// delete): it stays so.
+			list = append(list, entry{code: code, inline: mapping("description", clone(get(r, "description")))})
+			return
+		}
 		if offName == "" && err == nil {
 			err = fmt.Errorf("response %s is not a reference", code)
 			return
 		}
 		def := at(src.doc, "components", "responses", offName)
 		name := offName
+		if our, ok := src.Responses[offName]; ok {
+			name = our
+		}
 		if src.Signed && strings.HasSuffix(name, "Error") && get(get(def, "headers"), "x-jws-signature") != nil {
 			name += "Signed"
 		}
 		if e := g.useResponse(name, src, offName); e != nil && err == nil {
 			err = e
 		}
-		list = append(list, entry{code, name})
+		list = append(list, entry{code: code, name: name})
 	})
 	if err != nil {
 		return nil, err
 	}
-	ours := []entry{{"503", "503Error"}}
+	ours := []entry{{code: "503", name: "503Error"}}
 	if body {
-		ours = append(ours, entry{"413", "413Error"})
+		ours = append(ours, entry{code: "413", name: "413Error"})
 	}
 	for _, e := range ours {
 		if err := g.useResponse(e.name, nil, ""); err != nil {
@@ -375,6 +418,10 @@ func (g *generator) opResponses(src *source, off *yaml.Node, body bool) (*yaml.N
 	})
 	out := mapping()
 	for _, e := range list {
+		if e.inline != nil {
+			set(out, e.code, e.inline)
+			continue
+		}
 		set(out, e.code, ref("responses", e.name))
 	}
 	return out, nil

@@ -38,6 +38,7 @@ var obCode = map[bank.Kind]struct {
 	bank.KindUnsupportedEventType:         {400, "UK.OBIE.Unsupported.EventType"},
 	bank.KindAfterCutOff:                  {400, "UK.OBIE.Rules.AfterCutOffDateTime"},
 	bank.KindDuplicateReference:           {400, "UK.OBIE.Rules.DuplicateReference"},
+	bank.KindFailsControlParameters:       {400, "UK.OBIE.Rules.FailsControlParameters"},
 	bank.KindSignatureMissing:             {400, "UK.OBIE.Signature.Missing"},
 	bank.KindSignatureMalformed:           {400, "UK.OBIE.Signature.Malformed"},
 	bank.KindSignatureInvalid:             {400, "UK.OBIE.Signature.Invalid"},
@@ -74,10 +75,20 @@ func Code(k bank.Kind) obwire.ErrorCode {
 	return obwire.ErrorCode{Status: m.status, Code: m.code}
 }
 
+// CodeAt is Code at a path: the VRP file answers an idempotency key reused
+// with another body with 409 UK.OBIE.Rules.ResourceAlreadyExists, where the
+// other v3.1.11 files have no 409.
+func CodeAt(path string, k bank.Kind) obwire.ErrorCode {
+	if k == bank.KindIdempotencyConflict && strings.Contains(path, "/pisp/domestic-vrp") {
+		return obwire.ErrorCode{Status: http.StatusConflict, Code: "UK.OBIE.Rules.ResourceAlreadyExists"}
+	}
+	return Code(k)
+}
+
 // Errors renders OBErrorResponse1 as v3.1.11 has it: Code, Id, Message and
 // Errors, each with a UK.OBIE.* ErrorCode and a Message.
 var Errors = obwire.Errors{
-	Codes: func(_ echo.Context, k bank.Kind) obwire.ErrorCode { return Code(k) },
+	Codes: func(c echo.Context, k bank.Kind) obwire.ErrorCode { return CodeAt(c.Request().URL.Path, k) },
 	Body: func(c echo.Context, e obwire.ErrorCode, be *bank.Error) any {
 		item := obErrorItem{ErrorCode: e.Code, Message: httpx.Truncate(be.Message, 500), Path: httpx.Truncate(be.Path, 500)}
 		if item.Message == "" {

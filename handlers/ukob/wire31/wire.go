@@ -75,7 +75,11 @@ func (Wire) OrderStatus(_, status string) string { return status }
 func (Wire) PaymentDetail(kind, txID string, h bank.StatusChange) any {
 	st := obPaymentStatus{PaymentTransactionID: txID, Status: detailStatus(kind, h.Status), StatusUpdateDateTime: obwire.ISOTime(h.At)}
 	if h.Reason != "" {
-		st.StatusDetail = &obStatusDetail{Status: h.Status, StatusReason: "ProprietaryRejection", StatusReasonDescription: httpx.Truncate(h.Reason, 256)}
+		n := 256
+		if kind == bank.OrderVRP {
+			n = 128 // OBDomesticVRPDetails allows less
+		}
+		st.StatusDetail = &obStatusDetail{Status: h.Status, StatusReason: "ProprietaryRejection", StatusReasonDescription: httpx.Truncate(h.Reason, n)}
 	}
 	return st
 }

@@ -78,6 +78,8 @@ var orderStatus = map[string]map[string]string{
 		bank.OrderInitiationFailed: "RJCT", "Cancelled": "CANC"},
 	bank.OrderStanding: {bank.OrderInitiationPending: "PDNG", bank.OrderInitiationCompleted: "INCO",
 		bank.OrderInitiationFailed: "INFA", "Cancelled": "CANC"},
+	bank.OrderVRP: {bank.PaymentPending: "PDNG", bank.PaymentInProcess: "ACSP", bank.PaymentCompleted: "ACSC",
+		bank.PaymentRejected: "RJCT"},
 }
 
 func (Wire) OrderStatus(kind, status string) string {
@@ -92,6 +94,7 @@ func (Wire) OrderStatus(kind, status string) string {
 // scheduled payment ACSC.
 var detailStatus = map[string]map[string]string{
 	bank.OrderDomestic: orderStatus[bank.OrderDomestic],
+	bank.OrderVRP:      orderStatus[bank.OrderVRP],
 	bank.OrderScheduled: {bank.OrderInitiationPending: "PDNG", bank.OrderInitiationCompleted: "ACSC",
 		bank.OrderInitiationFailed: "RJCT", bank.PaymentRejected: "RJCT"},
 	bank.OrderStanding: {bank.OrderInitiationPending: "PDNG", bank.OrderInitiationCompleted: "ACCP",

@@ -43,12 +43,13 @@ func testRuntimePSUs(t *testing.T, open Open) {
 	must(t, p.Validate(today.Add(24*time.Hour), false))
 	h, err := seed.Persona(fx, p, today)
 	must(t, err)
+	h.PasswordHash = "$argon2id$the-hash-of-zoe-pw" // kept as given
 	before, err := s.PSUCount(ctx)
 	must(t, err)
 	must(t, s.AddHousehold(ctx, h, day0))
 	got, err := s.PSU(ctx, "zoe")
 	must(t, err)
-	if got.Password != "zoe-pw" || len(got.Accounts) != 2 || got.Accounts[1].Currency != "USD" {
+	if got.PasswordHash != h.PasswordHash || len(got.Accounts) != 2 || got.Accounts[1].Currency != "USD" {
 		t.Fatalf("the PSU added: %+v", got)
 	}
 	if ok, err := s.RuntimePSU(ctx, "zoe"); err != nil || !ok {
@@ -115,7 +116,7 @@ func testRuntimePSUs(t *testing.T, open Open) {
 	if n, _ := s.PSUCount(ctx); n != before {
 		t.Fatalf("%d PSUs after the removal, want %d", n, before)
 	}
-	if _, err := s.CatchUp(ctx, day0.Add(time.Minute)); err != nil {
+	if _, err := s.CatchUp(ctx, at(day0.Add(time.Minute))); err != nil {
 		t.Fatalf("the clock after the removal: %v", err)
 	}
 	if problems, err := s.CheckLedgers(ctx, 5); err != nil || len(problems) > 0 {

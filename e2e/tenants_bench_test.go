@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/tpp"
+)
+
+// BenchmarkTenantReady measures what a CI job waits for when it asks for a
+// bank of its own: POST /sandbox/tenants, then the tenant's first answer
+// (its discovery document), on the default seed.
+func BenchmarkTenantReady(b *testing.B) {
+	s := start(b, realIssuer(), func(c *app.Config) { c.MaxTenants = b.N + 1 })
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		name := fmt.Sprintf("job-%d", i)
+		if r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": name}); r.Status != 201 {
+			b.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		if r := s.get("/t/"+name+"/.well-known/openid-configuration", ""); r.Status != 200 {
+			b.Fatalf("first request: %d %s", r.Status, r.Body)
+		}
+	}
+	reportPer(b, "tenant", cpu0)
+}
+
+// BenchmarkReset measures POST /sandbox/reset on the default seed.
+func BenchmarkReset(b *testing.B) {
+	s := start(b)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range b.N {
+		if r := s.admin("POST", "/sandbox/reset", nil); r.Status != 204 {
+			b.Fatalf("reset: %d %s", r.Status, r.Body)
+		}
+	}
+	reportPer(b, "reset", cpu0)
+}
+
+// BenchmarkStart measures a test's own sandbox: start (a fresh database,
+// seeded), stop.
+func BenchmarkStart(b *testing.B) {
+	cpu0 := cpuTime()
+	for range b.N {
+		s := start(b)
+		s.stop()
+	}
+	reportPer(b, "start", cpu0)
+}
+
+// reportPer reports the wall time and the CPU time (this process's: the
+// sandbox and its client, both in it) per operation. On a shared machine
+// the CPU time is the steadier of the two.
+func reportPer(b *testing.B, what string, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/"+what)
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/"+what)
+}
+
+// cpuTime is the CPU time this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTenantMemory measures what an open tenant holds: 50 tenants
+// opened, each used as a test would (a client registered, a consent
+// approved, its accounts, balances and transactions read), the heap and
+// the resident set before and after, per tenant.
+func BenchmarkTenantMemory(b *testing.B) {
+	const n = 50
+	ctx := context.Background()
+	for range b.N {
+		s := start(b, realIssuer(), func(c *app.Config) { c.MaxTenants = n + 1 })
+		heap0, rss0 := memNow()
+		for i := range n {
+			name := fmt.Sprintf("job-%d", i)
+			if r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": name}); r.Status != 201 {
+				b.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			// What a test does in it: a client, a consent, reads.
+			c, err := tpp.New(ctx, s.url+"/t/"+name, callback, tpp.WithHTTPClient(s.client))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Now = s.app.Clock.Wall
+			if err := c.Register(ctx, "private_key_jwt"); err != nil {
+				b.Fatal(err)
+			}
+			tok, _, err := c.AISJourney(ctx, "alice", "alice123", tpp.AllPermissions, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range []string{"/accounts", "/balances", "/transactions"} {
+				if err := c.Call(ctx, "GET", c.API()+"/aisp"+p, "", tok.AccessToken, nil, 200, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		heap1, rss1 := memNow()
+		b.ReportMetric(float64(heap1-heap0)/n/1e6, "heap-MB/tenant")
+		b.ReportMetric(float64(rss1-rss0)/n/1e6, "rss-MB/tenant")
+		s.stop()
+	}
+}
+
+// memNow is the live heap (after a collection) and the resident set.
+func memNow() (heap, rss int64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	raw, _ := os.ReadFile("/proc/self/statm")
+	var pages, resident int64
+	fmt.Sscan(string(raw), &pages, &resident)
+	return int64(m.HeapAlloc), resident * int64(os.Getpagesize())
+}
