@@ -6,7 +6,8 @@
 // shows all four). The server validates
 // every resource request against its contract and the tests validate every
 // response against it; the v3.1.11 one is also served at
-// /open-banking/v3.1/openapi.yaml.
+// /open-banking/v3.1/openapi.yaml. berlin-group-1.3.12.yaml is Berlin Group
+// NextGenPSD2 1.3.12 (under /psd2/v1; also written by internal/gen).
 package api
 
 import (
@@ -33,11 +34,15 @@ var yamlAS []byte
 //go:embed sandbox.yaml
 var yamlSandbox []byte
 
+//go:embed berlin-group-1.3.12.yaml
+var yamlBG []byte
+
 // Base paths: the path prefix each contract's paths live under (its server
 // URL).
 const (
 	BasePath   = "/open-banking/v3.1"
 	BasePathV4 = "/open-banking/v4.0"
+	BasePathBG = "/psd2" // its paths start with /v1
 )
 
 // Contract is one of the embedded contracts.
@@ -56,10 +61,13 @@ var (
 	// checks. They document; requests to them are not validated by them.
 	AuthorizationServer = Contract{file: "authorization-server.yaml", yaml: yamlAS}
 	Sandbox             = Contract{file: "sandbox.yaml", yaml: yamlSandbox}
+	// BerlinGroup is Berlin Group NextGenPSD2 XS2A 1.3.12 (written by
+	// internal/gen from the official file).
+	BerlinGroup = Contract{file: "berlin-group-1.3.12.yaml", basePath: BasePathBG, yaml: yamlBG}
 )
 
 // All is every contract, in the order the API explorer lists them.
-var All = []Contract{UKOBv3, UKOBv4, AuthorizationServer, Sandbox}
+var All = []Contract{UKOBv3, UKOBv4, BerlinGroup, AuthorizationServer, Sandbox}
 
 // File is the contract's file name in api/.
 func (c Contract) File() string { return c.file }

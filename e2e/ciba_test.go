@@ -220,7 +220,9 @@ func testCIBA(t *testing.T, profile string) {
 			"WrongPassword": {map[string]any{"auth_req_id": r.AuthReqID, "username": "alice", "password": "nope", "decision": "approve"}, 401},
 			"Two":           {map[string]any{"auth_req_id": r.AuthReqID, "authorize_url": s.url + "/as/authorize", "username": "alice", "password": "alice123", "decision": "approve"}, 400},
 			"None":          {map[string]any{"username": "alice", "password": "alice123", "decision": "approve"}, 400},
-			"BerlinGroup":   {map[string]any{"authorisation_url": s.url + "/psd2/v1/consents/x/authorisations/y", "username": "alice", "password": "alice123", "decision": "approve"}, 400},
+			// A Berlin Group authorisation the PSU does not have, and a URL that names none.
+			"BerlinGroupUnknown": {map[string]any{"authorisation_url": s.url + "/psd2/v1/consents/x/authorisations/y", "username": "alice", "password": "alice123", "decision": "approve"}, 403},
+			"BerlinGroupNotOne":  {map[string]any{"authorisation_url": s.url + "/psd2/v1/consents/x", "username": "alice", "password": "alice123", "decision": "approve"}, 400},
 			"ForeignAccount": {map[string]any{"auth_req_id": r.AuthReqID, "username": "alice", "password": "alice123", "decision": "approve",
 				"accounts": s.accountsOf("bob")}, 400},
 		} {

@@ -86,7 +86,8 @@ func serveCLI(t *testing.T, args ...string) string {
 func TestBanner(t *testing.T) {
 	t.Run("GivenByFlag", func(t *testing.T) {
 		b := serveCLI(t, "--admin-token", "flag-secret-4711")
-		if strings.Contains(b, "flag-secret-4711") || !strings.Contains(b, "given by --admin-token / SANDBOX_ADMIN_TOKEN") {
+		if strings.Contains(b, "flag-secret-4711") || !strings.Contains(b, "given by --admin-token / SANDBOX_ADMIN_TOKEN") ||
+			!strings.Contains(b, "/psd2/v1") || !strings.Contains(b, "TPP-QWAC-Certificate header") {
 			t.Errorf("banner:\n%s", b)
 		}
 	})

@@ -83,7 +83,7 @@ func TestBrowserDocsTryIt(t *testing.T) {
 	b.checkFits(t, "the API explorer after Try it out")
 
 	// Every contract of the chooser loads.
-	for _, want := range []string{"UK OB Read/Write API v4.0", "authorization server", "sandbox controls"} {
+	for _, want := range []string{"UK OB Read/Write API v4.0", "Berlin Group NextGenPSD2 XS2A 1.3.12", "authorization server", "sandbox controls"} {
 		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('spec');
 			s.selectedIndex = [...s.options].findIndex(o => o.value.includes('`+specFor(want)+`'));
 			s.dispatchEvent(new Event('change')); })()`))
@@ -125,6 +125,8 @@ func specFor(title string) string {
 		return "ukob-v4.0"
 	case strings.Contains(title, "authorization"):
 		return "authorization-server"
+	case strings.Contains(title, "Berlin Group"):
+		return "berlin-group"
 	}
 	return "sandbox.json"
 }

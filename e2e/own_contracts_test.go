@@ -359,14 +359,15 @@ func TestOwnContractsAccurate(t *testing.T) {
 	c.do(call{method: "GET", path: "/sandbox/tenants", token: admin, want: 200})
 	c.do(call{method: "DELETE", path: "/sandbox/tenants/contract-job", token: admin, want: 204})
 
-	// The directory, keys, certificates (without TLS: 404).
+	// The directory, keys, certificates (the development CA without TLS too).
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "PS256", Use: "sig"}}}
 	c.do(call{method: "POST", path: "/sandbox/directory/software-statements", token: admin, want: 201,
 		json: map[string]any{"software_client_name": "Contract TPP", "software_redirect_uris": []string{"https://tpp.example/cb"}, "software_jwks": jwks}})
 	c.do(call{method: "POST", path: "/sandbox/keys/rotate", token: admin, want: 200})
-	c.do(call{method: "POST", path: "/sandbox/certs", token: admin, json: map[string]string{"common_name": "x"}, want: 404})
-	c.do(call{method: "GET", path: "/sandbox/certs/ca.pem", want: 404})
+	c.do(call{method: "POST", path: "/sandbox/certs", token: admin, json: map[string]string{"common_name": "x"}, want: 201})
+	c.do(call{method: "POST", path: "/sandbox/certs", token: admin, json: map[string]any{"common_name": "qwac", "roles": []string{"PSP_AI"}}, want: 201})
+	c.do(call{method: "GET", path: "/sandbox/certs/ca.pem", want: 200})
 
 	// Event notifications, for the first consent, to a polling subscription.
 	expect(t, s.do(req{method: "POST", path: "/open-banking/v3.1/event-subscriptions", token: cc.AccessToken,

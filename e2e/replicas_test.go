@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -13,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/google/uuid"
 
+	"github.com/obsandbox/sandbox/internal/bank"
+	"github.com/obsandbox/sandbox/internal/keyring"
+	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
@@ -31,9 +37,19 @@ type replicas struct {
 	lb     string       // the balancer's URL: the issuer
 	target atomic.Int32 // the replica the balancer sends to
 	admin  string
+	dsn    string // the schema they share
+	key    string // their key file
 }
 
 func startReplicas(t *testing.T, extra ...string) *replicas {
+	t.Helper()
+	return startReplicasAs(t, true, extra...)
+}
+
+// startReplicasAs starts three replicas on a new schema: the first alone
+// (it migrates and seeds) and then the other two together, or all three
+// together.
+func startReplicasAs(t *testing.T, firstAlone bool, extra ...string) *replicas {
 	t.Helper()
 	dsn := storetest.FreshSchema(t)
 	key := filepath.Join(t.TempDir(), "sandbox.key")
@@ -41,7 +57,7 @@ func startReplicas(t *testing.T, extra ...string) *replicas {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &replicas{t: t, lb: "http://" + ln.Addr().String(), admin: "replica-admin"}
+	r := &replicas{t: t, lb: "http://" + ln.Addr().String(), admin: "replica-admin", dsn: dsn, key: key}
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		u, _ := url.Parse(r.nodes[r.target.Load()].url)
 		pr.SetURL(u)
@@ -52,10 +68,11 @@ func startReplicas(t *testing.T, extra ...string) *replicas {
 	t.Cleanup(func() { srv.Close() })
 	args := append([]string{"--db", dsn, "--key-file", key, "--issuer", r.lb, "--admin-token", r.admin,
 		"--log-level", "warn"}, extra...)
-	// The first migrates and seeds; the others start together on it.
-	r.nodes = append(r.nodes, startChild(t, args...))
+	if firstAlone {
+		r.nodes = append(r.nodes, startChild(t, args...))
+	}
 	var wg sync.WaitGroup
-	more := make([]*child, 2)
+	more := make([]*child, 3-len(r.nodes))
 	for i := range more {
 		wg.Go(func() { more[i] = startChild(t, args...) })
 	}
@@ -192,6 +209,31 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		}
 	})
 
+	t.Run("KeyRotationOnASeenByBAndC", func(t *testing.T) {
+		var rotated struct{ KID string }
+		if st := r.adminCall(0, http.MethodPost, "/sandbox/keys/rotate", nil, &rotated); st != http.StatusOK || rotated.KID == "" {
+			t.Fatalf("rotate through A: %d %+v", st, rotated)
+		}
+		r.via(0)
+		cc, err := cl.ClientCredentials(ctx, "accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kid := jwtKID(t, cc); kid != rotated.KID {
+			t.Fatalf("A signed with %q, not the key it rotated to (%q)", kid, rotated.KID)
+		}
+		t0 := time.Now()
+		for _, i := range []int{1, 2} {
+			body := map[string]any{"Data": map[string]any{"Permissions": []string{"ReadAccountsDetail"}}, "Risk": map[string]any{}}
+			if !within(time.Second-time.Since(t0), func() bool {
+				st, _, _, _ := cl.Send(ctx, http.MethodPost, r.nodes[i].url+"/open-banking/v3.1/aisp/account-access-consents", "application/json", cc, body, nil)
+				return st == http.StatusCreated
+			}) {
+				t.Fatalf("replica %d refused a token of the key A rotated to, 1s after the rotation", i)
+			}
+		}
+	})
+
 	t.Run("ClockAdvanceOnBSeenByA", func(t *testing.T) {
 		var before, after struct{ Now time.Time }
 		r.adminCall(0, http.MethodGet, "/sandbox/clock", nil, &before)
@@ -272,17 +314,83 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		}
 		r.nodes[0].cmd.Process.Kill() // kill -9: no shutdown, no hand-over
 		<-r.nodes[0].done
-		r.via(2)
-		cc, err := cl.ClientCredentials(ctx, "payments")
+		// Read from the database, not through a replica: a read through
+		// the API would settle the payment itself (it catches up first),
+		// and the test must see the survivors' background work do it.
+		keys, err := keyring.Load(r.key, false)
 		if err != nil {
 			t.Fatal(err)
 		}
+		db, err := store.Open(ctx, r.dsn, store.Options{Key: keys, Inspect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
 		var last string
 		if !within(10*time.Second, func() bool {
-			last, _ = cl.PaymentStatus(ctx, cc, id)
-			return last == "AcceptedSettlementCompleted"
+			p, err := db.Payment(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = p.Status
+			return last == bank.PaymentCompleted
 		}) {
-			t.Fatalf("payment %s is %s 10s after the replica that took it was killed (settlement delay 2s)", id, last)
+			t.Fatalf("payment %s is %s 10s after the replica that took it was killed (settlement delay 2s), with no request made", id, last)
 		}
 	})
+}
+
+// jwtKID is the kid in a JWT's header.
+func jwtKID(t *testing.T, raw string) string {
+	t.Helper()
+	tok, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := tok.Header["kid"].(string)
+	return kid
+}
+
+// TestReplicasStartTogether: three replicas started at once on an empty
+// schema make one bank with one CA and one signing key between them — what
+// a first start creates is created once, not by each (a replica with a CA
+// or a key the others do not have would issue what they refuse).
+func TestReplicasStartTogether(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	r := startReplicasAs(t, false)
+	get := func(i int, path string) string {
+		resp, err := http.Get(r.nodes[i].url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("replica %d %s: %d %s", i, path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal([]byte(get(0, "/.well-known/openid-configuration")), &disc); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(disc.JWKSURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct{ Keys []struct{ KID string } }
+	if err := json.Unmarshal([]byte(get(0, u.Path)), &jwks); err != nil || len(jwks.Keys) != 1 {
+		t.Fatalf("replica 0's JWKS: %v %+v: want one key", err, jwks)
+	}
+	for _, path := range []string{"/sandbox/certs/ca.pem", u.Path} {
+		first := get(0, path)
+		for i := 1; i < 3; i++ {
+			if got := get(i, path); got != first {
+				t.Errorf("replica %d's %s differs from replica 0's", i, path)
+			}
+		}
+	}
 }

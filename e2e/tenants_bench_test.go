@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"syscall"
@@ -10,6 +13,8 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/bench"
+	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -123,4 +128,36 @@ func memNow() (heap, rss int64) {
 	var pages, resident int64
 	fmt.Sscan(string(raw), &pages, &resident)
 	return int64(m.HeapAlloc), resident * int64(os.Getpagesize())
+}
+
+// BenchmarkJourney measures what a CI suite does per test, whole: a TPP
+// registers, gets a client-credentials token, creates a consent, pushes its
+// authorization request, has the PSU approve it headlessly, exchanges the
+// code and reads the accounts — 16 journeys at once (sandbox bench's
+// journey route measures the same against a separate process).
+func BenchmarkJourney(b *testing.B) {
+	s := start(b, realIssuer(), func(c *app.Config) { // as sandbox bench: a load, not an attack
+		for _, class := range gateway.Classes {
+			c.Rates[class] = gateway.Off
+		}
+	})
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := bench.Journey(context.Background(), s.url, tr, key, tpp.WithClock(s.app.Clock.Wall)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "journeys/s")
+	reportPer(b, "journey", cpu0)
 }

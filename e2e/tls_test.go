@@ -178,10 +178,15 @@ func TestFAPITLSSuites(t *testing.T) {
 			if st, err := dial(&tls.Config{MinVersion: tls.VersionTLS13}); err != nil || st.Version != tls.VersionTLS13 {
 				t.Errorf("TLS 1.3: %v", err)
 			}
-			refused := map[string]*tls.Config{
-				"TLS1.1": {MaxVersion: tls.VersionTLS11},
-				"TLS1.0": {MaxVersion: tls.VersionTLS10},
+			// The old versions offered for real (Go's client offers them
+			// only when MinVersion says so), and refused by the server.
+			for name, v := range map[string]uint16{"TLS1.1": tls.VersionTLS11, "TLS1.0": tls.VersionTLS10} {
+				_, err := dial(&tls.Config{MinVersion: v, MaxVersion: v})
+				if err == nil || !strings.Contains(err.Error(), "protocol version") {
+					t.Errorf("%s: %v, want the server's protocol version alert", name, err)
+				}
 			}
+			refused := map[string]*tls.Config{}
 			for _, suite := range []uint16{
 				tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
 				tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/handlers/asapi"
+	"github.com/obsandbox/sandbox/handlers/berlin"
 	"github.com/obsandbox/sandbox/handlers/docs"
 	"github.com/obsandbox/sandbox/handlers/httpx"
 	"github.com/obsandbox/sandbox/handlers/psu"
@@ -53,6 +54,7 @@ func New(d Deps) (*echo.Echo, error) {
 	ukob.Mount(core, e, wire31.Wire{}, d.Spec, api.UKOBv3.YAML())
 	ukob.Mount(core, e, wire40.Wire{}, d.SpecV4, api.UKOBv4.YAML())
 	ukob.MountEventControls(core, e)
+	berlin.Mount(core, e, d.SpecBG)
 	docs.Mount(core, e)
 	return e, nil
 }

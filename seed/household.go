@@ -201,6 +201,17 @@ func (g *gen) newAccount(k int, spec fixtures.Account, h *store.Household) (*acc
 	if acc.Type == "Business" {
 		acc.Description = "Business current account"
 	}
+	// Every account has an IBAN: made from its sort code and number, or for
+	// an account without them (IBAN-only, and card accounts, whose number
+	// the PSU never sees) from the bank's own.
+	sc, num := spec.SortCode, spec.Number
+	if sc == "" {
+		sc = "09012" + string(byte('0'+g.index%8))
+	}
+	if num == "" { // (a PSU added at run time has a hash for its index: kept to 7 digits)
+		num = fmt.Sprintf("2%07d", (uint64(g.index)*8+uint64(k))%10_000_000)
+	}
+	acc.IBAN = ukIBAN(sc, num)
 	switch {
 	case acc.IsCard():
 		acc.PAN = spec.PAN
@@ -209,14 +220,6 @@ func (g *gen) newAccount(k int, spec fixtures.Account, h *store.Household) (*acc
 		}
 		acc.CardPAN, acc.CardScheme = acc.PAN, cmp.Or(spec.CardScheme, "VISA")
 	default:
-		sc, num := spec.SortCode, spec.Number
-		if sc == "" {
-			sc = "09012" + string(byte('0'+g.index%8))
-		}
-		if num == "" {
-			num = fmt.Sprintf("2%07d", g.index*8+k)
-		}
-		acc.IBAN = ukIBAN(sc, num)
 		if !spec.IBANOnly {
 			acc.SortCode, acc.Number = sc, num
 		}

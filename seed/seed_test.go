@@ -123,10 +123,24 @@ func TestPersonas(t *testing.T) {
 		{"bob", "Personal/CurrentAccount/GBP"},
 		{"carol", "Business/CurrentAccount/GBP Personal/CurrentAccount/GBP"},
 		{"dave", "Personal/CurrentAccount/GBP Personal/CurrentAccount/EUR"},
+		{"erik", "Personal/CurrentAccount/EUR Personal/Savings/EUR"},
 	}
 	for _, tt := range tests {
 		if got := subtypes(accounts(tt.psu)); got != tt.want {
 			t.Errorf("%s: accounts %q, want %q", tt.psu, got, tt.want)
+		}
+	}
+	// Every account has a valid IBAN, none shared; erik's have no sort code.
+	ibans := map[string]string{}
+	for _, psu := range []string{"alice", "bob", "carol", "dave", "erik"} {
+		for _, a := range accounts(psu) {
+			if !bank.ValidIBAN(a.IBAN) || ibans[a.IBAN] != "" {
+				t.Errorf("%s's %s: IBAN %q (also %q's)", psu, a.Nickname, a.IBAN, ibans[a.IBAN])
+			}
+			ibans[a.IBAN] = psu
+			if psu == "erik" && a.SortCode != "" {
+				t.Errorf("erik's %s has sort code %s, want an IBAN only", a.Nickname, a.SortCode)
+			}
 		}
 	}
 	now := seed.DefaultDate

@@ -39,6 +39,7 @@ type Spec struct {
 var Specs = []Spec{
 	{"ukob-v3.1.11.json", "UK Open Banking v3.1.11 (AIS, PIS, CBPII, events)", api.UKOBv3},
 	{"ukob-v4.0.json", "UK Open Banking v4.0", api.UKOBv4},
+	{"berlin-group-1.3.12.json", "Berlin Group NextGenPSD2 1.3.12 (/psd2/v1; the TPP's QWAC in TPP-QWAC-Certificate)", api.BerlinGroup},
 	{"authorization-server.json", "Authorization server (/as, discovery, PSU pages)", api.AuthorizationServer},
 	{"sandbox.json", "Sandbox controls (/sandbox, trainer, health)", api.Sandbox},
 }
@@ -103,11 +104,13 @@ func (s *Server) spec(c echo.Context) error {
 
 func (s *Server) render(sp Spec) ([]byte, error) {
 	var loaded *openapi3.T
-	switch sp.Contract.File() { // the UK contracts are loaded already
+	switch sp.Contract.File() { // the standards' contracts are loaded already
 	case api.UKOBv3.File():
 		loaded = s.Deps.Spec
 	case api.UKOBv4.File():
 		loaded = s.Deps.SpecV4
+	case api.BerlinGroup.File():
+		loaded = s.Deps.SpecBG
 	}
 	doc, err := Document(sp.Contract, loaded, "")
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 // audited reports whether a path carries security decisions.
 func audited(path string) bool {
-	for _, p := range []string{"/open-banking/", "/as/", "/sandbox/", "/psu/"} {
+	for _, p := range []string{"/open-banking/", "/psd2/", "/as/", "/sandbox/", "/psu/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}
@@ -117,6 +117,9 @@ func (s *Server) auditEntry(c echo.Context) *store.AuditEntry {
 	}
 	if id := c.Param("ConsentId"); id != "" && e.ConsentID == "" {
 		e.ConsentID = Truncate(id, 128)
+	}
+	if v, ok := c.Get(KeyConsent).(string); ok && e.ConsentID == "" {
+		e.ConsentID = Truncate(v, 128)
 	}
 	return e
 }

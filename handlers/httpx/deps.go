@@ -108,6 +108,7 @@ type Deps struct {
 	Log    *slog.Logger
 	Spec   *openapi3.T // the UK OB v3.1.11 contract (api/openapi.yaml)
 	SpecV4 *openapi3.T // the UK OB v4.0 contract (api/ukob-v4.0.yaml)
+	SpecBG *openapi3.T // the Berlin Group contract (api/berlin-group-1.3.12.yaml)
 	Config Config
 	// Reset puts the bank back to its seed (POST /sandbox/reset).
 	Reset func(context.Context) error

@@ -28,6 +28,10 @@ const (
 	KeyPSU         = "sandbox.psu"    // the PSU, where no token names it (logins)
 )
 
+// KeyConsent is the consent a request names where no token does (Berlin
+// Group's Consent-ID), for the audit trail.
+const KeyConsent = "sandbox.consent"
+
 type ctxKey int
 
 const ctxInteraction ctxKey = iota

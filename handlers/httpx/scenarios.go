@@ -201,6 +201,10 @@ func (s *Server) RevokeAfter(c echo.Context, cn *bank.Consent, nth func() (int, 
 	return bank.Errorf(bank.KindUnauthenticated, "", "sandbox scenario %s: the PSU revoked access", sc.Name).WithRule("scenario." + sc.Name)
 }
 
+// DataScenario is dataScenario for the standards that authenticate a data
+// call without a token (Berlin Group's Consent-ID).
+func (s *Server) DataScenario(c echo.Context, cn *bank.Consent) error { return s.dataScenario(c, cn) }
+
 // callCounter counts data calls per consent (revoke_after). It lives in
 // memory: a restart starts the count again.
 type callCounter struct {

@@ -47,6 +47,9 @@ func (s *Server) approvalPage(c echo.Context) error {
 	if !ok {
 		return s.appsLoginPage(c, http.StatusOK, "", "")
 	}
+	if isBerlin(c.Param("handle")) {
+		return s.bgApprovalPage(c, sess.Username, sess.CSRF)
+	}
 	return s.approvalForm(c, http.StatusOK, sess.Username, sess.CSRF, "")
 }
 
@@ -73,6 +76,13 @@ func (s *Server) approvalDecision(c echo.Context) error {
 	}
 	if !csrfOK(c, sess.CSRF) {
 		return s.ErrorPage(c, errCSRF)
+	}
+	if isBerlin(c.Param("handle")) {
+		notice, err := s.bgApprovalDecision(c, sess.Username)
+		if err != nil {
+			return err
+		}
+		return s.renderApps(c, sess, notice)
 	}
 	ctx := c.Request().Context()
 	a, err := s.Auth.Approval(ctx, sess.Username, "", c.Param("handle"))
@@ -123,5 +133,6 @@ func (s *Server) pendingApprovals(ctx context.Context, psu string) ([]pendingApp
 		}
 		out = append(out, pendingApproval{Handle: a.Request.Handle, Client: clientName(a.Client), BindingMessage: a.Request.BindingMessage, What: what})
 	}
-	return out, nil
+	bg, err := s.bgPendingApprovals(ctx, psu)
+	return append(out, bg...), err
 }

@@ -20,6 +20,7 @@ type Server struct{ *httpx.Server }
 func Mount(core *httpx.Server, e *echo.Echo) {
 	s := &Server{core}
 	s.mountPSU(e)
+	s.mountBerlin(e)
 	e.GET(oauth.PathAuthorize, s.authorize, httpx.NoStore)
 	// Decoupled (CIBA) requests waiting for the PSU: approved in the pages.
 	g := e.Group("/psu", httpx.PageHeaders)

@@ -40,9 +40,12 @@ func (s *Server) headlessAuthorize(c echo.Context) error {
 	case r.AuthReqID != "":
 		return s.headlessCIBA(c, r)
 	case r.AuthorisationURL != "":
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "authorisation_url (Berlin Group decoupled authorisation) is not served by this sandbox"}
+		return s.headlessBerlinDecoupled(c, r)
 	}
 	u, err := url.Parse(r.AuthorizeURL)
+	if err == nil && strings.Contains(u.Path, "/psu/berlin/") {
+		return s.headlessBerlinRedirect(c, r, u) // a Berlin Group scaRedirect URL
+	}
 	if err != nil || !strings.HasSuffix(u.Path, oauth.PathAuthorize) {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "authorize_url must be the authorization endpoint URL with its query"}
 	}

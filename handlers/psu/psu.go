@@ -186,12 +186,12 @@ func accountLabel(a bank.Account, masked bool) string {
 	switch {
 	case a.SortCode != "":
 		l += fmt.Sprintf(" %s-%s-%s %s", a.SortCode[:2], a.SortCode[2:4], a.SortCode[4:], number)
-	case a.IBAN != "":
-		l += " " + iban
-	case a.PAN != "" && masked:
+	case a.PAN != "" && masked: // a card account: its card number, not its IBAN
 		l += " " + endingIn(a.PAN)
 	case a.PAN != "":
 		l += " " + bank.MaskPAN(a.PAN)
+	case a.IBAN != "":
+		l += " " + iban
 	}
 	return l
 }

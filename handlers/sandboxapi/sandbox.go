@@ -3,6 +3,7 @@ package sandboxapi
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -56,7 +57,7 @@ func (s *Server) rotateKeys(c echo.Context) error {
 	if err := oauth.RotateKeys(ctx, s.Store, s.Clock.Now()); err != nil {
 		return err
 	}
-	if err := s.Auth.Keys.Reload(ctx, s.Store); err != nil {
+	if err := s.Auth.KeysChanged(ctx); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"kid": s.Auth.Keys.KID()})
@@ -286,28 +287,26 @@ func (s *Server) setSuspension(c echo.Context, reason string) error {
 }
 
 // caCert serves the development CA's root certificate (public): clients
-// trust it to reach the sandbox over TLS.
+// trust it to reach the sandbox over TLS, and it signs TPP certificates.
 func (s *Server) caCert(c echo.Context) error {
-	if s.Deps.CA == nil {
-		return &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "the sandbox runs without TLS (start it with --tls)"}
-	}
 	return c.Blob(http.StatusOK, "application/x-pem-file", s.Deps.CA.CertPEM)
 }
 
 // issueCert issues a TPP certificate from the development CA: a transport
-// certificate (mutual TLS, tls_client_auth) or a signing one; expired or
-// revoked on request, to test failure.
+// certificate (mutual TLS, tls_client_auth) — with "roles", a PSD2 QWAC
+// naming the TPP's organisation (Berlin Group identifies TPPs by it) — or a
+// signing one; expired or revoked on request, to test failure. It works
+// with or without --tls.
 func (s *Server) issueCert(c echo.Context) error {
-	if s.Deps.CA == nil {
-		return &oauth.Error{Status: http.StatusNotFound, Code: "not_found", Description: "the sandbox runs without TLS (start it with --tls)"}
-	}
 	var r struct {
-		CommonName   string `json:"common_name"`
-		Organisation string `json:"organisation"`
-		OrgUnit      string `json:"organisational_unit"`
-		Kind         string `json:"kind"` // transport (default) | signing
-		Expired      bool   `json:"expired"`
-		Revoked      bool   `json:"revoked"`
+		CommonName   string   `json:"common_name"`
+		Organisation string   `json:"organisation"`
+		OrgUnit      string   `json:"organisational_unit"`
+		Kind         string   `json:"kind"` // transport (default) | signing
+		Expired      bool     `json:"expired"`
+		Revoked      bool     `json:"revoked"`
+		Roles        []string `json:"roles"`           // PSP_AS, PSP_PI, PSP_AI, PSP_IC
+		OrgID        string   `json:"organisation_id"` // a QWAC's; assigned when absent
 	}
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
@@ -315,11 +314,27 @@ func (s *Server) issueCert(c echo.Context) error {
 	if r.CommonName == "" || (r.Kind != "" && r.Kind != "transport" && r.Kind != "signing") {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "common_name is required; kind is transport or signing"}
 	}
+	for _, role := range r.Roles {
+		if !slices.Contains(pki.Roles, role) {
+			return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "roles are PSD2 roles: PSP_AS, PSP_PI, PSP_AI, PSP_IC"}
+		}
+	}
+	if r.OrgID != "" && (len(r.Roles) == 0 || !pki.OrgIDPattern.MatchString(r.OrgID)) {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request",
+			Description: "organisation_id goes with roles and reads PSD<country>-<authority>-<number>, e.g. PSDGB-SBX-12345678"}
+	}
+	if r.Kind == "signing" && len(r.Roles) > 0 {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "a QWAC (roles) is a transport certificate"}
+	}
 	is, err := s.Deps.CA.Issue(c.Request().Context(), pki.Request{CommonName: r.CommonName, Organisation: r.Organisation, OrgUnit: r.OrgUnit,
-		Signing: r.Kind == "signing", Expired: r.Expired, Revoked: r.Revoked}, s.Clock.Wall())
+		Signing: r.Kind == "signing", Expired: r.Expired, Revoked: r.Revoked, Roles: r.Roles, OrgID: r.OrgID}, s.Clock.Wall())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"certificate_pem": string(is.CertPEM), "private_key_pem": string(is.KeyPEM),
-		"subject_dn": is.SubjectDN, "x5t#S256": is.X5tS256, "serial": is.Serial, "not_after": is.NotAfter.Format(time.RFC3339)})
+	out := map[string]any{"certificate_pem": string(is.CertPEM), "private_key_pem": string(is.KeyPEM),
+		"subject_dn": is.SubjectDN, "x5t#S256": is.X5tS256, "serial": is.Serial, "not_after": is.NotAfter.Format(time.RFC3339)}
+	if len(r.Roles) > 0 {
+		out["organisation_id"], out["roles"], out["certificate_base64"] = is.OrgID, r.Roles, pki.DERBase64(is.CertPEM)
+	}
+	return c.JSON(http.StatusCreated, out)
 }

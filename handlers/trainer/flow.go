@@ -85,13 +85,14 @@ func (s *Server) pathOf(raw string) string {
 // server sees it; a call it lets through is drawn to the resource server.
 func (s *Server) actors(x *exchange) {
 	p := s.pathOf(x.URL)
+	resource := strings.HasPrefix(p, "/open-banking/") || strings.HasPrefix(p, "/psd2/") // UK OB, Berlin Group
 	gatewayRefused := x.Status == http.StatusUnauthorized || x.Status == http.StatusForbidden || x.Status == http.StatusTooManyRequests
 	switch {
 	case strings.HasPrefix(p, "/sandbox/psu/"), strings.HasPrefix(p, "/psu/"):
 		x.From, x.To = actorPSU, actorAS
-	case strings.HasPrefix(p, "/open-banking/") && gatewayRefused:
+	case resource && gatewayRefused:
 		x.From, x.To = actorTPP, actorGateway
-	case strings.HasPrefix(p, "/open-banking/"):
+	case resource:
 		x.From, x.To = actorTPP, actorRS
 	default:
 		x.From, x.To = actorTPP, actorAS

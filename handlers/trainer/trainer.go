@@ -182,6 +182,9 @@ type journey struct {
 	// before the window opens.
 	callback chan string
 	psuRec   *recorder
+	// Berlin Group journeys (berlin.go)
+	bg        *tpp.Berlin
+	bgStarted *tpp.Started
 
 	idsMu        sync.Mutex      // the stream and the payment view read these while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
@@ -308,8 +311,8 @@ func (s *Server) startJourney(c echo.Context) error {
 	if r.Version == "" {
 		r.Version = "3.1"
 	}
-	if r.Version != "3.1" && r.Version != "4.0" {
-		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1 or 4.0"}
+	if r.Version != "3.1" && r.Version != "4.0" && r.Version != berlinVersion {
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1, 4.0 or berlin-group"}
 	}
 	switch r.PSUMode {
 	case "", modeHeadless:
@@ -326,7 +329,10 @@ func (s *Server) startJourney(c echo.Context) error {
 	if _, err := s.Store.PSU(ctx, r.PSU); err != nil {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
 	}
-	if (r.PSUMode == modeHeadless || r.Kind == "ciba") && s.psuPassword(ctx, r.PSU) == "" { // the sandbox acts as the PSU
+	if r.Kind == "ciba" || r.Version == berlinVersion { // their PSU acts headlessly (in the bank's app, or at its pages)
+		r.PSUMode = modeHeadless
+	}
+	if r.PSUMode == modeHeadless && s.psuPassword(ctx, r.PSU) == "" { // the sandbox acts as the PSU
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request",
 			Description: "the bank keeps only a hash of " + strconv.Quote(r.PSU) + "'s password (a PSU added at run time): run the journey with psu_mode window and log in as them"}
 	}
@@ -449,6 +455,9 @@ func clip(b []byte) string {
 }
 
 func (s *Server) journeySteps(j *journey) []step {
+	if j.version == berlinVersion {
+		return s.berlinSteps(j)
+	}
 	register := step{"Register the app", "The TPP registers with the bank (dynamic client registration, RFC 7591): its redirect URI and its public keys. It gets a client_id.",
 		func(ctx context.Context, j *journey) (string, error) {
 			if err := s.trainerTPP(ctx, j); err != nil {

@@ -85,7 +85,7 @@ type App struct {
 	// specs waits for the contracts New began loading (the slowest part of
 	// a start); tenants share the root's.
 	specs func() (contracts, error)
-	// CA is the development certificate authority (when serving TLS).
+	// CA is the development certificate authority (TLS, TPP certificates).
 	CA *pki.CA
 	// showToken: the admin token was generated, not given (flag or
 	// environment): the banner prints it.
@@ -133,7 +133,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 		return nil, err
 	}
 	a.showToken = a.Config.AdminToken == "" // generated (now or at an earlier start), not given
-	if err := a.loadAdminToken(ctx); err != nil {
+	if err := a.Store.Exclusive(ctx, func() error { return a.loadAdminToken(ctx) }); err != nil {
 		return nil, err
 	}
 	a.URL = deriveIssuer(a.ln.Addr())
@@ -144,11 +144,17 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*App, error) {
 	if issuer == "" {
 		issuer = a.URL
 	}
+	// The CA issues TPP certificates in every mode (POST /sandbox/certs:
+	// Berlin Group TPPs show theirs in a header without TLS) and serves
+	// TLS with --tls.
+	if err := a.Store.Exclusive(ctx, func() (err error) {
+		a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall())
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	var tlsConfig *tls.Config
 	if cfg.TLS {
-		if a.CA, err = pki.Load(ctx, a.Store, a.Clock.Wall()); err != nil {
-			return nil, err
-		}
 		hosts := []string{"localhost", "127.0.0.1", "::1"}
 		if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
 			hosts = append([]string{u.Hostname()}, hosts...)
@@ -230,7 +236,7 @@ func (a *App) open(ctx context.Context) error {
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
 	}
-	if err := a.ensureSeeded(ctx); err != nil {
+	if err := a.Store.Exclusive(ctx, func() error { return a.ensureSeeded(ctx) }); err != nil {
 		return err
 	}
 	if off, err := a.Store.Setting(ctx, "clock_offset"); err == nil {
@@ -275,19 +281,23 @@ func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
 }
 
 // contracts are the served APIs' parsed contracts (package api).
-type contracts struct{ v3, v4 *openapi3.T }
+type contracts struct{ v3, v4, bg *openapi3.T }
 
-// startContracts parses both UK contracts in the background and returns
-// the function that waits for them.
+// startContracts parses the contracts in the background and returns the
+// function that waits for them.
 func startContracts(ctx context.Context) func() (contracts, error) {
-	v3, v4 := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx)
+	v3, v4, bg := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx), api.BerlinGroup.Start(ctx)
 	return sync.OnceValues(func() (contracts, error) {
 		a, err := v3()
 		if err != nil {
 			return contracts{}, err
 		}
 		b, err := v4()
-		return contracts{a, b}, err
+		if err != nil {
+			return contracts{}, err
+		}
+		c, err := bg()
+		return contracts{a, b, c}, err
 	})
 }
 
@@ -340,8 +350,11 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.Config.KeyBits > 0 {
 		bits = a.Config.KeyBits
 	}
-	keys, err := oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
-	if err != nil {
+	var keys *oauth.Keys
+	if err := a.Store.Exclusive(ctx, func() (err error) {
+		keys, err = oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
+		return err
+	}); err != nil {
 		return err
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
@@ -367,6 +380,12 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 			a.Log.Error("reloading the scenario catalogue another replica changed", "error", err)
 		}
 	})
+	// A replica sharing the database rotated or dropped a signing key.
+	a.Store.OnSetting(oauth.SettingSigningKeys, func(string) {
+		if err := a.Auth.ReloadKeys(context.Background()); err != nil {
+			a.Log.Error("reloading the signing keys another replica changed", "error", err)
+		}
+	})
 	a.stopping = make(chan struct{})
 	var caPEM []byte
 	if a.CA != nil {
@@ -375,7 +394,14 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Auth.Notify = oauth.NotifyClient(caPEM)
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
-	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay})
+	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay,
+		Login: func(ctx context.Context, username, password string) (bool, error) {
+			err := a.Auth.LoginPSU(ctx, username, password)
+			if errors.Is(err, oauth.ErrLogin) {
+				return false, nil
+			}
+			return err == nil, err
+		}})
 	if a.siem != nil {
 		a.feed = a.siem.Feed(strings.TrimPrefix(base, tenantPrefix), a.Store)
 		a.Store.OnCommit(a.feed.Hook)
@@ -387,7 +413,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.tracer != nil {
 		tracer = a.tracer
 	}
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4, SpecBG: specs.bg,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})

@@ -179,6 +179,11 @@ func (a *App) banner(ctx context.Context, out io.Writer) {
 func (a *App) writeBanner(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "Open Banking Sandbox %s — profile %s — database %s\n", Version, a.Config.Profile, store.Redacted(a.Config.DB))
 	fmt.Fprintf(w, "  API          %s/open-banking/v3.1/aisp   (contract: %s/open-banking/v3.1/openapi.yaml)\n", a.URL, a.URL)
+	how := "over mutual TLS"
+	if !oauth.Strict(a.Config.Profile) {
+		how = "in dev in the TPP-QWAC-Certificate header"
+	}
+	fmt.Fprintf(w, "  Berlin Group %s/psd2/v1   (NextGenPSD2 1.3.12; the TPP's QWAC from POST /sandbox/certs with \"roles\", %s)\n", a.URL, how)
 	fmt.Fprintf(w, "  Discovery    %s/.well-known/openid-configuration\n", a.Auth.Issuer)
 	fmt.Fprintf(w, "  Health       %s/healthz\n", a.URL)
 	token := "<admin token>"

@@ -407,7 +407,7 @@ func runAudit(ctx context.Context, args []string, out, errOut io.Writer) error {
 // (clients trust it) or issues a TPP certificate and key into a folder.
 func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if len(args) == 0 || (args[0] != "ca" && args[0] != "issue") {
-		return errors.New("usage: sandbox certs ca [--db FILE] | sandbox certs issue --cn NAME [--org ORG] [--signing] [--expired] [--revoked] [--out DIR]")
+		return errors.New("usage: sandbox certs ca [--db FILE] | sandbox certs issue --cn NAME [--org ORG] [--roles PSP_AI,PSP_PI] [--org-id ID] [--signing] [--expired] [--revoked] [--out DIR]")
 	}
 	fs, cfg := offlineFlags("sandbox certs "+args[0], errOut)
 	cn := fs.String("cn", "", "issue: the certificate's common name (e.g. your software id)")
@@ -415,6 +415,8 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	signing := fs.Bool("signing", false, "issue: a signing certificate rather than a transport (mutual TLS) one")
 	expired := fs.Bool("expired", false, "issue: one that has already expired, to test failure")
 	revoked := fs.Bool("revoked", false, "issue: one revoked at once, to test failure")
+	roles := fs.String("roles", "", "issue: a PSD2 QWAC (Berlin Group) with these roles, comma-separated: PSP_AS, PSP_PI, PSP_AI, PSP_IC")
+	orgID := fs.String("org-id", "", "issue: with --roles, the organisation identifier (default: one the sandbox assigns, PSDGB-SBX-...)")
 	dir := fs.String("out", "sandbox-certs", "issue: folder for NAME.pem and NAME.key (made if missing; the repository's .gitignore leaves sandbox-certs/ out)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -435,7 +437,12 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if *cn == "" {
 		return errors.New("--cn is required")
 	}
-	is, err := ca.Issue(ctx, pki.Request{CommonName: *cn, Organisation: *org, Signing: *signing, Expired: *expired, Revoked: *revoked}, time.Now())
+	var psd2 []string
+	if *roles != "" {
+		psd2 = strings.Split(*roles, ",")
+	}
+	is, err := ca.Issue(ctx, pki.Request{CommonName: *cn, Organisation: *org, Signing: *signing, Expired: *expired, Revoked: *revoked,
+		Roles: psd2, OrgID: *orgID}, time.Now())
 	if err != nil {
 		return err
 	}
@@ -452,6 +459,9 @@ func runCerts(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(out, "wrote %s and %s\nsubject (tls_client_auth_subject_dn): %s\nx5t#S256: %s\nserial: %s, valid until %s\n",
 		certFile, keyFile, is.SubjectDN, is.X5tS256, is.Serial, is.NotAfter.Format(time.RFC3339))
+	if is.OrgID != "" {
+		fmt.Fprintf(out, "PSD2 QWAC of %s with roles %s\n", is.OrgID, strings.Join(psd2, ", "))
+	}
 	return nil
 }
 

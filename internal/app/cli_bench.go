@@ -47,6 +47,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.IntVar(&o.Payments, "payments", o.Payments, "payment consents to create and authorise; the payment run stops when they are used up")
 	fs.IntVar(&o.Tokens, "tokens", o.Tokens, "client assertions to sign for the token run; it stops when they are used up")
 	fs.IntVar(&o.Starts, "starts", o.Starts, "cold starts to time")
+	fs.IntVar(&o.JourneyClients, "journey-clients", o.JourneyClients, "clients running whole journeys at once on the journey route")
 	fs.BoolVar(&o.Profile, "profile", false, "start the sandbox with --pprof and save a CPU profile and a goroutine dump of each of its routes in <out>")
 	fs.Func("curve", "instead of the suite: the sandbox alone on banks of these PSU counts, e.g. 6,1000,10000 (~10k, 1M, 10M transactions)", func(v string) error {
 		for _, x := range strings.Split(v, ",") {
@@ -55,6 +56,17 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 				return fmt.Errorf("--curve: %q is not a PSU count", x)
 			}
 			o.Curve = append(o.Curve, n)
+		}
+		return nil
+	})
+	fs.StringVar(&o.Postgres, "postgres", "", "also run the sandbox's routes on this PostgreSQL database (postgres://…; a schema of its own, e.g. ?search_path=bench, dropped before and after), reported beside SQLite in the same run")
+	fs.Func("tenant-curve", "instead of the suite: one sandbox whose tenants grow to these counts, e.g. 10,100,1000 (time to a tenant's first answer, memory, reads in a busy tenant meanwhile)", func(v string) error {
+		for _, x := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			if err != nil || n < 1 {
+				return fmt.Errorf("--tenant-curve: %q is not a tenant count", x)
+			}
+			o.TenantCurve = append(o.TenantCurve, n)
 		}
 		return nil
 	})

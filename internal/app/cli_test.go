@@ -31,7 +31,7 @@ func TestHelp(t *testing.T) {
 	}
 	for _, args := range [][]string{{"tpp", "--help"}, {"tpp", "-h"}} {
 		if code, _, errOut := run(t, args...); code != 0 || !strings.Contains(errOut, "sandbox tpp accounts") || !strings.Contains(errOut, "sandbox tpp pay") ||
-			!strings.Contains(errOut, "sandbox tpp vrp") {
+			!strings.Contains(errOut, "sandbox tpp vrp") || !strings.Contains(errOut, "--standard berlin-group") {
 			t.Errorf("sandbox %v: exit %d\n%s", args, code, errOut)
 		}
 	}
@@ -59,6 +59,27 @@ func TestHelp(t *testing.T) {
 			if regexp.MustCompile(`(?m)^  ` + f + `\b`).MatchString(errOut) {
 				t.Errorf("tpp %s --help lists %s, a flag of the other journey", tc.journey, f)
 			}
+		}
+	}
+}
+
+// TestTPPStandardJourneys: Berlin Group has the accounts and pay journeys
+// only; a VRP journey asked of it, or an unknown standard, is refused
+// before anything is sent.
+func TestTPPStandardJourneys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tpp", "vrp", "--standard", "berlin-group"}, "variable recurring payments are a UK Open Banking API"},
+		{[]string{"tpp", "accounts", "--standard", "stet"}, `--standard "stet": uk or berlin-group`},
+	} {
+		// Nothing listens on port 1: a command that tried to connect would
+		// fail with another message.
+		code, _, errOut := run(t, append(tc.args, "--sandbox", "http://127.0.0.1:1", "--quiet")...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("sandbox %v: exit %d, want 1 and %q:\n%s", tc.args, code, tc.want, errOut)
 		}
 	}
 }

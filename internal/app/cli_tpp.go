@@ -53,6 +53,9 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	wantProfile := fs.String("profile", "", "the profile the sandbox must run: dev, fapi or fapi2 (default: whatever its discovery shows)")
 	binding := fs.String("binding", "dpop", "fapi2: what tokens are bound to, dpop (RFC 9449) or mtls (the TPP's certificate, RFC 8705)")
 	ciba := fs.Bool("ciba", false, "decoupled authentication (CIBA, poll mode): the PSU approves on their phone — headlessly, or with --browser on the bank's pages at /psu/apps")
+	standard := fs.String("standard", "uk", "the standard to call: uk (UK Open Banking, --version) or berlin-group (NextGenPSD2 1.3.12 under /psd2/v1, with a QWAC from the sandbox: needs the admin token)")
+	scaApproach := fs.String("sca", "redirect", "berlin-group: the SCA approach the TPP prefers: redirect, decoupled or embedded")
+	toIBAN := fs.String("to-iban", berlinPayee, "berlin-group pay: the payee's IBAN")
 	var read, amount, sortCode, number, name, ref *string
 	var revoke *bool
 	var vrp *vrpFlags
@@ -91,6 +94,12 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if *browser && (*wait <= 0 || *wait > time.Hour) {
 		return fmt.Errorf("--wait %s: from 1s to 60m (a request object lives at most 60 minutes)", *wait)
 	}
+	if *standard != "uk" && *standard != "berlin-group" {
+		return fmt.Errorf("--standard %q: uk or berlin-group", *standard)
+	}
+	if *standard == "berlin-group" && vrp != nil {
+		return errors.New("--standard berlin-group: accounts or pay (variable recurring payments are a UK Open Banking API)")
+	}
 	*base = strings.TrimRight(*base, "/")
 	hc, err := tppHTTP(ctx, *base, *caFile)
 	if err != nil {
@@ -108,6 +117,26 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 			fmt.Fprintf(errOut, "  %s\n", shorten(reqBody))
 		}
 		fmt.Fprintf(errOut, "← %d %s\n  %s\n", resp.StatusCode, http.StatusText(resp.StatusCode), shorten(body))
+	}
+	if *standard == "berlin-group" {
+		psuSet := false
+		fs.Visit(func(f *flag.Flag) { psuSet = psuSet || f.Name == "psu" })
+		if !psuSet {
+			*psu = "erik"
+		}
+		o := berlinRun{journey: args[0], base: *base, psu: *psu, password: *password, admin: *admin, approach: *scaApproach, reads: reads,
+			browser: *browser, redirect: *redirect, wait: *wait, scenario: *scenario, trace: trace, quiet: *quiet}
+		if revoke != nil {
+			o.revoke = *revoke
+		} else {
+			o.amount, o.toIBAN, o.toName, o.reference = *amount, *toIBAN, *name, *ref
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "to-name" {
+					o.toNameSet = true
+				}
+			})
+		}
+		return runBerlinTPP(ctx, o, hc, out, errOut)
 	}
 	c, err := tpp.New(ctx, *base, *redirect, tpp.WithHTTPClient(hc))
 	if err != nil {
@@ -275,7 +304,8 @@ goes to stderr, with DPoP proofs and JARM responses decoded, the result as JSON 
 
 const tppUsage = "Usage: sandbox tpp accounts [flags]   read a PSU's accounts, balances or transactions\n" +
 	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account\n" +
-	"       sandbox tpp vrp [flags]        set up a VRP mandate and pay under it until a limit says no\n\n" + tppAbout +
+	"       sandbox tpp vrp [flags]        set up a VRP mandate and pay under it until a limit says no\n" +
+	"       (--standard berlin-group: accounts and pay through Berlin Group NextGenPSD2 1.3.12, a SEPA or cross-border payment)\n\n" + tppAbout +
 	"\nsandbox tpp accounts --help, sandbox tpp pay --help and sandbox tpp vrp --help list the flags.\n"
 
 // tppReads are the AIS lists `sandbox tpp accounts --read` can print.

@@ -112,7 +112,7 @@ func (a *App) reload(ctx context.Context) error {
 	if err := a.Scenarios.Load([]byte(saved)); err != nil {
 		return err
 	}
-	return a.Auth.Keys.Reload(ctx, a.Store)
+	return a.Auth.ReloadKeys(ctx)
 }
 
 // Snapshots lists the saved snapshots, by name.

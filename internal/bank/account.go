@@ -44,14 +44,16 @@ type Account struct {
 
 // Identifiers lists the account's scheme identifications in the order a
 // UK bank shows them: sort code + number (or IBAN for non-UK accounts), then
-// the card PAN, masked unless unmasked is true (ReadPAN).
+// the card PAN, masked unless unmasked is true (ReadPAN); a card account
+// shows its card number first, then its IBAN.
 func (a Account) Identifiers(unmasked bool) []AccountRef {
 	var out []AccountRef
 	if a.SortCode != "" {
 		out = append(out, AccountRef{Scheme: SchemeSortCode, Identification: a.SortCode + a.Number, Name: a.HolderName})
 	}
-	if a.IBAN != "" {
-		out = append(out, AccountRef{Scheme: SchemeIBAN, Identification: a.IBAN, Name: a.HolderName})
+	iban := AccountRef{Scheme: SchemeIBAN, Identification: a.IBAN, Name: a.HolderName}
+	if a.IBAN != "" && !a.IsCard() {
+		out = append(out, iban)
 	}
 	if a.PAN != "" {
 		pan := a.PAN
@@ -59,6 +61,9 @@ func (a Account) Identifiers(unmasked bool) []AccountRef {
 			pan = MaskPAN(pan)
 		}
 		out = append(out, AccountRef{Scheme: SchemePAN, Identification: pan, Name: a.HolderName})
+	}
+	if a.IBAN != "" && a.IsCard() {
+		out = append(out, iban)
 	}
 	return out
 }

@@ -19,6 +19,7 @@ type Bank struct {
 	// settlement is how long a payment takes from acceptance to
 	// AcceptedSettlementCompleted (sandbox time); half of it Pending.
 	settlement time.Duration
+	login      func(ctx context.Context, username, password string) (bool, error)
 }
 
 // Store is what the bank needs kept: the small ports its use cases read and
@@ -37,13 +38,20 @@ type Config struct {
 	// NewID makes resource ids (after the kind's prefix); nil: random UUIDs.
 	NewID           func() string
 	SettlementDelay time.Duration // 0: DefaultSettlementDelay
+	// Login checks a PSU's password under the lockout rule, as the PSU's
+	// login page does (the authorization server's); false is a wrong
+	// password, an unknown PSU or a locked one. nil: no PSU logs in here.
+	Login func(ctx context.Context, username, password string) (bool, error)
 }
 
 // New makes the bank's use cases over a store.
 func New(c Config) *Bank {
-	b := &Bank{store: c.Store, now: c.Now, newID: c.NewID, settlement: c.SettlementDelay}
+	b := &Bank{store: c.Store, now: c.Now, newID: c.NewID, settlement: c.SettlementDelay, login: c.Login}
 	if b.newID == nil {
 		b.newID = uuid.NewString
+	}
+	if b.login == nil {
+		b.login = func(context.Context, string, string) (bool, error) { return false, nil }
 	}
 	if b.settlement <= 0 {
 		b.settlement = DefaultSettlementDelay

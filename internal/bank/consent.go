@@ -65,7 +65,7 @@ func (c *Consent) Usable(now time.Time) bool {
 // IsPayment reports whether the consent initiates payments.
 func (c *Consent) IsPayment() bool {
 	switch c.Kind {
-	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding:
+	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding, ConsentBGPayment, ConsentBGBasket:
 		return true
 	}
 	return false

@@ -11,8 +11,11 @@ type TxQuery struct {
 	From, To   time.Time // inclusive; zero: unbounded
 	Direction  Direction
 	BookedOnly bool
-	Offset     int
-	Limit      int
+	// PendingOnly keeps the pending entries only (a Berlin Group report
+	// with bookingStatus pending).
+	PendingOnly bool
+	Offset      int
+	Limit       int
 }
 
 // TxPage is one page of transactions, newest first, with the total count of

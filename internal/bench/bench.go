@@ -38,10 +38,13 @@ const (
 	RouteAccountsV4     = "accounts-v4.0"
 	RouteBalancesV4     = "balances-v4.0"
 	RouteTransactionsV4 = "transactions-v4.0"
+	// RouteJourney is a whole TPP journey per unit, from registration to a
+	// read (see Journey); the sandbox only.
+	RouteJourney = "journey"
 )
 
 var AllRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteToken, RoutePaymentConsent, RoutePayment,
-	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4}
+	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4, RouteJourney}
 
 // fixedRoutes are the routes whose one request is sent again and again.
 var fixedRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4}
@@ -76,16 +79,24 @@ type Options struct {
 	Payments int           // payment consents to prepare (the payment run stops when they are used up)
 	Tokens   int           // client assertions to prepare for the token run
 	Starts   int           // cold starts to time (the last one serves the load)
-	Profile  bool          // take a CPU profile of the sandbox during each of its runs (/sandbox/debug/pprof)
-	Curve    []int         // PSU counts for the scale curve; when set the run is the curve only
-	Log      io.Writer     // progress lines
+	// JourneyClients run whole journeys at once on the journey route.
+	JourneyClients int
+	Profile        bool  // take a CPU profile of the sandbox during each of its runs (/sandbox/debug/pprof)
+	Curve          []int // PSU counts for the scale curve; when set the run is the curve only
+	// TenantCurve are tenant counts for the tenant curve (one sandbox, its
+	// tenants grown to each in turn); when set the run is that curve only.
+	TenantCurve []int
+	// Postgres, a PostgreSQL URL, runs the sandbox's routes again on it
+	// after the suite, in the same run (a schema of its own, dropped).
+	Postgres string
+	Log      io.Writer // progress lines
 }
 
 // Defaults are the options of `sandbox bench` with no flags.
 func Defaults() Options {
 	return Options{Out: "bench-results", PSUs: 1000, Seed: 42, Conns: 64, Duration: 10 * time.Second, Warmup: 2 * time.Second,
 		Targets: []string{TargetSandbox, TargetBare, TargetPrism}, Routes: AllRoutes, Prism: "auto", Engine: "auto",
-		Payments: 8000, Tokens: 8000, Starts: 5}
+		Payments: 8000, Tokens: 8000, Starts: 5, JourneyClients: 16}
 }
 
 // Row is one route measured on one target.
@@ -161,6 +172,9 @@ type Report struct {
 	Payments    PaymentCheck    `json:"payments"`
 	AuthFlows   Flows           `json:"payment_authorisations"`
 	Curve       []CurvePoint    `json:"curve,omitempty"`
+	Tenants     []TenantPoint   `json:"tenants,omitempty"`
+	Postgres    *PostgresRun    `json:"postgres,omitempty"`
+	TenantQuiet Stats           `json:"tenant_probe_alone"` // the probe tenant's reads with nothing else going on
 	Profiles    []string        `json:"profiles,omitempty"`
 	Engine      string          `json:"engine"`
 	Notes       []string        `json:"notes,omitempty"`
@@ -312,10 +326,16 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	r.logf("load generator: %s", r.rep.Engine)
 	defer r.stopAll()
 	var err error
-	if len(o.Curve) > 0 {
+	switch {
+	case len(o.TenantCurve) > 0:
+		err = r.tenantCurve(ctx)
+	case len(o.Curve) > 0:
 		err = r.curve(ctx)
-	} else {
+	default:
 		err = r.suite(ctx)
+		if err == nil && o.Postgres != "" {
+			err = r.postgresToo(ctx)
+		}
 	}
 	r.stopAll()
 	if err != nil {
@@ -327,6 +347,9 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	base := filepath.Join(o.Out, "bench-"+stamp)
 	if len(o.Curve) > 0 {
 		base = filepath.Join(o.Out, "curve-"+stamp)
+	}
+	if len(o.TenantCurve) > 0 {
+		base = filepath.Join(o.Out, "tenants-"+stamp)
 	}
 	js, _ := json.MarshalIndent(r.rep, "", "  ")
 	if err := os.WriteFile(base+".json", js, 0o644); err != nil {
@@ -359,7 +382,7 @@ func (r *runner) seedBank(ctx context.Context, db string, psus int) (SeedResult,
 	res := SeedResult{PSUs: psus}
 	t0 := time.Now()
 	p, err := startProc("seed", filepath.Join(r.o.Out, "seed.log"),
-		[]string{r.o.Exe, "seed", "--db", db, "--psus", strconv.Itoa(psus), "--seed", strconv.FormatUint(r.o.Seed, 10)}, nil)
+		append([]string{r.o.Exe, "seed", "--db", db, "--psus", strconv.Itoa(psus), "--seed", strconv.FormatUint(r.o.Seed, 10)}, r.keyFile(db)...), nil)
 	if err != nil {
 		return res, err
 	}
@@ -393,7 +416,7 @@ func (r *runner) seedBank(ctx context.Context, db string, psus int) (SeedResult,
 
 // startSandbox starts `sandbox serve` on db and returns it once /healthz
 // answers 200, with the time from exec to that answer.
-func (r *runner) startSandbox(ctx context.Context, db string, profile bool) (*Proc, time.Duration, error) {
+func (r *runner) startSandbox(ctx context.Context, db string, profile bool, extra ...string) (*Proc, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
@@ -404,6 +427,7 @@ func (r *runner) startSandbox(ctx context.Context, db string, profile bool) (*Pr
 	if profile {
 		args = append(args, "--pprof")
 	}
+	args = append(append(args, r.keyFile(db)...), extra...)
 	t0 := time.Now()
 	p, err := startProc(TargetSandbox, filepath.Join(r.o.Out, "sandbox.log"), args, nil)
 	if err != nil {

@@ -3,12 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,5 +153,74 @@ func TestSeedLine(t *testing.T) {
 		if _, err := time.ParseDuration(m[4]); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestClosedLoop: calls ending in the recorded window are counted, the
+// failed ones as status 0 with the first error returned; none ending in the
+// warm-up are.
+func TestClosedLoop(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	boom := errors.New("boom")
+	st, err := closedLoop(context.Background(), 4, 20*time.Millisecond, 100*time.Millisecond, func(context.Context) error {
+		time.Sleep(time.Millisecond)
+		if calls.Add(1)%10 == 0 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want boom", err)
+	}
+	ok, failed := st.Status[http.StatusOK], st.Status[0]
+	if ok == 0 || failed == 0 || st.Requests != ok || ok+failed >= calls.Load() {
+		t.Fatalf("%d ok, %d failed of %d calls (the warm-up's must not count): %+v", ok, failed, calls.Load(), st)
+	}
+	if st.P50 < time.Millisecond || st.P99 < st.P50 || st.RPS != float64(ok)/0.1 {
+		t.Fatalf("figures %+v", st)
+	}
+}
+
+// TestJourneyTarget: the journey target is judged on journeys per second
+// and no failed journey.
+func TestJourneyTarget(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stats Stats
+		met   bool
+	}{
+		{Stats{Requests: 2500, RPS: 250, Status: map[int]int64{200: 2500}}, true},
+		{Stats{Requests: 1500, RPS: 150, Status: map[int]int64{200: 1500}}, false},
+		{Stats{Requests: 2500, RPS: 250, Status: map[int]int64{200: 2500, 0: 1}}, false},
+	} {
+		rep := &Report{Rows: []Row{{Route: RouteJourney, Target: TargetSandbox, Stats: tc.stats}}}
+		found := false
+		for _, tg := range rep.Targets() {
+			if strings.HasPrefix(tg.What, "whole journeys") {
+				found = true
+				if !tg.Known || tg.Met != tc.met {
+					t.Errorf("%+v: known %v met %v, want met %v", tc.stats, tg.Known, tg.Met, tc.met)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("no journey target")
+		}
+	}
+}
+
+// TestPostgresRatio: the report gives PostgreSQL's req/s over SQLite's,
+// route by route, from the same run.
+func TestPostgresRatio(t *testing.T) {
+	t.Parallel()
+	rep := &Report{Rows: []Row{
+		{Route: RouteAccounts, Target: TargetSandbox, Stats: Stats{Requests: 1, RPS: 8000}},
+		{Route: RouteAccounts, Target: TargetPostgres, Stats: Stats{Requests: 1, RPS: 2000}},
+	}}
+	var b bytes.Buffer
+	rep.Print(&b)
+	if !regexp.MustCompile(`(?m)^\s*accounts\s+-\s+-\s+0\.25\s*$`).Match(b.Bytes()) {
+		t.Fatalf("no postgres/sqlite ratio of 0.25 for accounts in:\n%s", b.String())
 	}
 }

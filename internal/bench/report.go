@@ -76,6 +76,12 @@ func (rep *Report) Targets() []Target {
 		t.Got = fmt.Sprintf("%.0f/s, %d lost, %d duplicated, %d non-201", r.Stats.RPS, p.Lost, p.Duplicated, r.Stats.Non2xx())
 	}
 	ts = append(ts, t)
+	t = Target{What: "whole journeys (register → consent → PAR → approval → token → read) ≥ 200/s at 16 clients"}
+	if r, ok := rep.Row(RouteJourney, TargetSandbox); ok {
+		t.Known, t.Met = true, r.Stats.RPS >= 200 && r.Stats.Non2xx() == 0
+		t.Got = fmt.Sprintf("%.0f/s, p50 %.1f ms, p99 %.1f ms, %d failed", r.Stats.RPS, ms(r.Stats.P50), ms(r.Stats.P99), r.Stats.Non2xx())
+	}
+	ts = append(ts, t)
 	t = Target{What: "seeding 1,000,000 transactions ≤ 6 s"}
 	if s := rep.Seed; s.Transactions >= 1_000_000 {
 		t.Known, t.Met = true, s.Elapsed <= 6*time.Second
@@ -121,6 +127,10 @@ func (rep *Report) Print(w io.Writer) {
 		rep.printCurve(w)
 		return
 	}
+	if len(rep.Tenants) > 0 {
+		rep.printTenants(w)
+		return
+	}
 	if s := rep.Seed; s.Transactions > 0 {
 		fmt.Fprintf(w, "seed: %s (command %.2f s, database %s)\n", s.Line, s.Wall.Seconds(), mb(s.DBBytes))
 	}
@@ -150,14 +160,18 @@ func (rep *Report) Print(w io.Writer) {
 		" compare ratios within a run)\n", rep.Machine.Cores)
 	fmt.Fprintln(w, "\nratios of req/s (same run):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "route\tsandbox/bare\tsandbox/prism\t")
+	fmt.Fprintln(tw, "route\tsandbox/bare\tsandbox/prism\tpostgres/sqlite\t")
 	for _, rt := range AllRoutes {
 		b, okb := rep.Ratio(rt, TargetBare)
 		p, okp := rep.Ratio(rt, TargetPrism)
-		if !okb && !okp {
+		q, okq := rep.Ratio(rt, TargetPostgres)
+		if okq {
+			q = 1 / q
+		}
+		if !okb && !okp && !okq {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", rt, ratioText(b, okb), ratioText(p, okp))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", rt, ratioText(b, okb), ratioText(p, okp), ratioText(q, okq))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nservers:")
@@ -173,6 +187,13 @@ func (rep *Report) Print(w io.Writer) {
 			"database: %d stored, %d lost, %d duplicated, %d stored without a 201\n",
 			rep.AuthFlows.Count, rep.AuthFlows.Elapsed.Seconds(), float64(rep.AuthFlows.Count)/max(rep.AuthFlows.Elapsed.Seconds(), 1e-9),
 			p.Sent, p.Created, p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+	}
+	if pg := rep.Postgres; pg != nil {
+		fmt.Fprintf(w, "postgres: %s; seed %s (command %.2f s)\n", pg.DSN, pg.Seed.Line, pg.Seed.Wall.Seconds())
+		if p := pg.Payments; p.Prepared > 0 {
+			fmt.Fprintf(w, "postgres payments: %d answered, %d with 201; database: %d stored, %d lost, %d duplicated, %d stored without a 201\n",
+				p.Sent, p.Created, p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+		}
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
@@ -271,4 +292,26 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+func (rep *Report) printTenants(w io.Writer) {
+	q := rep.TenantQuiet
+	fmt.Fprintf(w, "\ntenant curve (one sandbox, default seed; each tenant asked for, first answer, then one whole journey in it):\n")
+	fmt.Fprintf(w, "probe tenant's account list alone: p50 %.2f ms, p99 %.2f ms (%d reads)\n", ms(q.P50), ms(q.P99), q.Requests)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "tenants\tmade\tready p50 ms\tready p99 ms\tjourney p50 ms\topen\tRSS MB\tpeak RSS MB\tprobe p50 ms\tprobe p99 ms\tprobe p99 / alone\t")
+	for _, t := range rep.Tenants {
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", t.Tenants, t.Made, ms(t.ReadyP50), ms(t.ReadyP99),
+			ms(t.JourneyP50), t.Open, float64(t.RSS)/(1<<20), float64(t.PeakRSS)/(1<<20), ms(t.Busy.P50), ms(t.Busy.P99),
+			float64(t.Busy.P99)/max(float64(q.P99), 1))
+	}
+	tw.Flush()
+	last := rep.Tenants[len(rep.Tenants)-1]
+	verdict := "NOT MET"
+	if last.Tenants >= 1000 && last.PeakRSS <= 1<<30 {
+		verdict = "met"
+	} else if last.Tenants < 1000 {
+		verdict = "not measured"
+	}
+	fmt.Fprintf(w, "target: 1,000 tenants within 1 GB of RSS: %d tenants, peak %s [%s]\n", last.Tenants, mb(last.PeakRSS), verdict)
 }

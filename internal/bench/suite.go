@@ -499,6 +499,11 @@ func (r *runner) suite(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.want(RouteJourney) && r.wantTarget(TargetSandbox) {
+		if _, err := r.measureJourneys(ctx, sbx); err != nil {
+			return err
+		}
+	}
 	if wantPay {
 		if err := r.payments(ctx, w, sbx, samplePayment, others); err != nil {
 			return err
@@ -610,7 +615,7 @@ func (r *runner) payments(ctx context.Context, w *world, sbx *Proc, sample Reque
 // checkPayments opens the database once the sandbox has stopped and checks
 // that every 201 is one stored payment and nothing else was paid.
 func (r *runner) checkPayments(ctx context.Context, db string) error {
-	s, err := store.Open(ctx, db, store.Options{Inspect: true})
+	s, err := r.openForCheck(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -650,6 +655,10 @@ func (r *runner) checkPayments(ctx context.Context, db string) error {
 }
 
 func removeDB(db string) {
+	if store.IsPostgres(db) {
+		_ = store.DropSchema(context.Background(), db)
+		return
+	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(db + suffix)
 	}

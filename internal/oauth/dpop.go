@@ -243,17 +243,21 @@ func (s *Server) nonceMAC(ctx context.Context, t []byte) ([]byte, error) {
 	s.nonceMu.Lock()
 	defer s.nonceMu.Unlock()
 	if s.nonceKey == nil {
-		hexKey, err := s.Store.Setting(ctx, nonceKeySetting)
-		if errors.Is(err, bank.ErrNotFound) {
+		// Made once for every process sharing the database: the check and
+		// the write in one exclusive section.
+		var hexKey string
+		err := s.Store.Exclusive(ctx, func() (err error) {
+			hexKey, err = s.Store.Setting(ctx, nonceKeySetting)
+			if !errors.Is(err, bank.ErrNotFound) {
+				return err
+			}
 			var k [32]byte
 			if _, err := rand.Read(k[:]); err != nil {
-				return nil, err
+				return err
 			}
-			if err := s.Store.SetSetting(ctx, nonceKeySetting, hex.EncodeToString(k[:])); err != nil {
-				return nil, err
-			}
-			hexKey, err = s.Store.Setting(ctx, nonceKeySetting)
-		}
+			hexKey = hex.EncodeToString(k[:])
+			return s.Store.SetSetting(ctx, nonceKeySetting, hexKey)
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -203,9 +204,33 @@ func (s *Server) RetireCompromised(ctx context.Context, kid string) (newKID stri
 	if err := s.Store.DropSigningKey(ctx, kid); err != nil {
 		return "", err
 	}
-	if err := s.Keys.Reload(ctx, s.Store); err != nil {
+	if err := s.KeysChanged(ctx); err != nil {
 		return "", err
 	}
-	s.verified.reset()
 	return s.Keys.KID(), nil
+}
+
+// SettingSigningKeys is the setting a change of the bank's signing keys
+// writes: processes sharing the database (replicas on PostgreSQL) reload
+// theirs when it changes.
+const SettingSigningKeys = "signing_keys"
+
+// KeysChanged is what follows a change of the stored signing keys: this
+// process signs and verifies with the stored ones, and the others sharing
+// the database are told to.
+func (s *Server) KeysChanged(ctx context.Context) error {
+	if err := s.ReloadKeys(ctx); err != nil {
+		return err
+	}
+	return s.Store.SetSetting(ctx, SettingSigningKeys, s.Keys.KID()+" "+strconv.FormatInt(s.Clock.Wall().UnixNano(), 10))
+}
+
+// ReloadKeys re-reads the signing keys and forgets the tokens it verified
+// (one signed by a key now dropped must not pass on memory).
+func (s *Server) ReloadKeys(ctx context.Context) error {
+	if err := s.Keys.Reload(ctx, s.Store); err != nil {
+		return err
+	}
+	s.verified.reset()
+	return nil
 }

@@ -1,8 +1,8 @@
 // Package pki is the sandbox's development certificate authority: it makes
 // (once, then keeps in the database) a root CA and the server's certificate,
-// issues TPP transport and signing certificates — expired or revoked ones on
-// request, to test failure — and keeps the list of revoked serials the TLS
-// layer checks.
+// issues TPP transport and signing certificates — PSD2 QWACs with roles
+// (psd2.go), expired or revoked ones on request, to test failure — and keeps
+// the list of revoked serials the TLS layer checks.
 package pki
 
 import (
@@ -118,6 +118,7 @@ type Issued struct {
 	X5tS256   string // the thumbprint access tokens get bound to
 	Serial    string
 	NotAfter  time.Time
+	OrgID     string // a QWAC's organisation identifier
 }
 
 // Request describes a certificate to issue.
@@ -131,6 +132,10 @@ type Request struct {
 	Signing      bool // a signing certificate rather than a transport one
 	Expired      bool // already expired (to test failure)
 	Revoked      bool // listed as revoked at once (to test failure)
+	// Roles, when set, make a PSD2 QWAC (psd2.go): the roles in a
+	// QCStatement and OrgID (assigned when empty) as organizationIdentifier.
+	Roles []string
+	OrgID string
 }
 
 // Issue makes a certificate signed by the CA.
@@ -155,6 +160,17 @@ func (ca *CA) Issue(ctx context.Context, r Request, now time.Time) (*Issued, err
 	}
 	if r.Expired {
 		tmpl.NotBefore, tmpl.NotAfter = now.AddDate(0, 0, -30), now.AddDate(0, 0, -1)
+	}
+	if len(r.Roles) > 0 {
+		if r.OrgID == "" {
+			r.OrgID = NewOrgID()
+		}
+		tmpl.Subject.ExtraNames = append(tmpl.Subject.ExtraNames, pkix.AttributeTypeAndValue{Type: oidOrgIdentifier, Value: r.OrgID})
+		ext, err := psd2Extension(r.Roles)
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
 	}
 	switch {
 	case r.Server:
@@ -181,7 +197,7 @@ func (ca *CA) Issue(ctx context.Context, r Request, now time.Time) (*Issued, err
 	}
 	cert, _ := x509.ParseCertificate(der)
 	out := &Issued{CertPEM: certPEM, KeyPEM: keyPEM, SubjectDN: cert.Subject.String(), X5tS256: Thumbprint(der),
-		Serial: cert.SerialNumber.Text(16), NotAfter: cert.NotAfter}
+		Serial: cert.SerialNumber.Text(16), NotAfter: cert.NotAfter, OrgID: r.OrgID}
 	if r.Revoked {
 		if err := ca.store.RevokeCertificate(ctx, out.Serial, now); err != nil {
 			return nil, err

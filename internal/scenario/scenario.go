@@ -43,7 +43,7 @@ type Scenario struct {
 	Status     int      `json:"status,omitempty" yaml:"status,omitempty"`           // 429, 500, 502, 503 or 504: answered instead of the call
 	RetryAfter int      `json:"retry_after,omitempty" yaml:"retry_after,omitempty"` // seconds, with Status
 	Latency    Duration `json:"latency,omitempty" yaml:"latency,omitempty"`         // added before the answer
-	Paths      []string `json:"paths,omitempty" yaml:"paths,omitempty"`             // path prefixes; default /open-banking/
+	Paths      []string `json:"paths,omitempty" yaml:"paths,omitempty"`             // path prefixes; default the resource APIs (ResourceAPIs)
 
 	// Data: list endpoints answer at most PageSize items per page.
 	PageSize int `json:"page_size,omitempty" yaml:"page_size,omitempty"`
@@ -121,6 +121,10 @@ func (s *Scenario) Validate() error {
 	return nil
 }
 
+// ResourceAPIs are the path prefixes of the resource APIs, which transport
+// scenarios act on by default: UK Open Banking and Berlin Group.
+var ResourceAPIs = []string{"/open-banking/", "/psd2/"}
+
 // Transport reports whether the scenario acts on the request itself
 // (status or latency) for a request to path.
 func (s *Scenario) Transport(path string) bool {
@@ -129,7 +133,7 @@ func (s *Scenario) Transport(path string) bool {
 	}
 	paths := s.Paths
 	if len(paths) == 0 {
-		paths = []string{"/open-banking/"}
+		paths = ResourceAPIs
 	}
 	for _, p := range paths {
 		if strings.HasPrefix(path, p) {

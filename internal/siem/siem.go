@@ -81,6 +81,9 @@ type Streamer struct {
 	shipped, dropped, backfilled, lost, failures atomic.Int64
 	// pending counts records taken in and not yet shipped (Flush).
 	pending atomic.Int64
+	// raising counts backlog events being raised (their records are not
+	// taken in yet; Flush waits for them too).
+	raising atomic.Int64
 
 	mu    sync.Mutex
 	feeds map[*Feed]struct{}
@@ -188,7 +191,9 @@ func (f *Feed) backlogEvent() {
 	f.raisedAt = time.Now()
 	n := len(f.missedAudit) + len(f.missedEvents)
 	f.mu.Unlock()
+	f.s.raising.Add(1)
 	go func() {
+		defer f.s.raising.Add(-1)
 		ev := &store.SecurityEvent{At: time.Now().UTC(), Rule: EventBacklog, Severity: "medium", Action: "alerted",
 			Summary: "the SIEM stream fell behind: records dropped from its buffer are re-read from the audit trail (" + itoa(n) + " waiting)"}
 		if err := f.src.RaiseEvent(context.Background(), ev); err != nil {
@@ -394,6 +399,9 @@ func (s *Streamer) Close() error {
 // or ctx ends (tests, shutdown).
 func (s *Streamer) Flush(ctx context.Context) error {
 	for {
+		// Read before the rest: a raise that ends has taken its record in
+		// (pending) or marked it missed before it counts itself out.
+		raising := s.raising.Load()
 		s.mu.Lock()
 		waiting := 0
 		for f := range s.feeds {
@@ -402,7 +410,7 @@ func (s *Streamer) Flush(ctx context.Context) error {
 			f.mu.Unlock()
 		}
 		s.mu.Unlock()
-		if waiting == 0 && s.pending.Load() == 0 {
+		if raising == 0 && waiting == 0 && s.pending.Load() == 0 {
 			return nil
 		}
 		select {

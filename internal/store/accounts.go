@@ -253,6 +253,9 @@ func txFilter(q bank.TxQuery) (string, []any) {
 	if q.BookedOnly {
 		sb.WriteString(" AND t.status = 0")
 	}
+	if q.PendingOnly {
+		sb.WriteString(" AND t.status = 1")
+	}
 	return sb.String(), args
 }
 

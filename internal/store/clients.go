@@ -38,13 +38,8 @@ var ErrSoftwareRegistered = errors.New("the software already has a client")
 // write share the transaction, so two concurrent registrations of one
 // software cannot both pass.
 func (s *Store) softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
-	field := func(expr string) string { return "json_extract(" + expr + ", '$.software_id')" }
-	if s.pg != nil {
-		field = func(expr string) string { return "(" + expr + ")::jsonb ->> 'software_id'" }
-	}
 	var other string
-	err := tx.QueryRowContext(ctx, `SELECT client_id FROM clients WHERE `+field("metadata")+` = `+field("?")+`
-		AND client_id <> ? LIMIT 1`, string(c.Metadata), c.ID).Scan(&other)
+	err := tx.QueryRowContext(ctx, softwareQuery(s.pg != nil), string(c.Metadata), c.ID).Scan(&other)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -52,6 +47,16 @@ func (s *Store) softwareTaken(ctx context.Context, tx *sql.Tx, c Client) error {
 		return err
 	}
 	return ErrSoftwareRegistered
+}
+
+// softwareQuery finds another client of the software of the metadata given
+// as its first argument, by the index on that expression (migration 040).
+func softwareQuery(pg bool) string {
+	field := func(expr string) string { return "json_extract(" + expr + ", '$.software_id')" }
+	if pg {
+		field = func(expr string) string { return "(" + expr + ")::jsonb ->> 'software_id'" }
+	}
+	return `SELECT client_id FROM clients WHERE ` + field("metadata") + ` = ` + field("?") + ` AND client_id <> ? LIMIT 1`
 }
 
 // CreateClient stores a new client; ErrConflict if the id is taken,

@@ -82,7 +82,9 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 	var st LoadStats
 	load := func(conn *sql.Conn, tx *sql.Tx) error {
 		if s.pg != nil {
-			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")); err != nil {
+			// Their row ids start again at 1, as SQLite's do once a table
+			// is empty: the same seed gives the same bank, ids included.
+			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")+" RESTART IDENTITY"); err != nil {
 				return err
 			}
 		} else {

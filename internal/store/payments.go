@@ -326,7 +326,8 @@ func bookingTime(ctx context.Context, tx *sql.Tx, account, id, at int64) (int64,
 }
 
 // creditInternal books the credit side of a payment whose creditor is an
-// account of this bank (found by sort code and number, or IBAN).
+// account of this bank (found by sort code and number, or by IBAN in the
+// debtor account's currency: a SEPA payment between two EUR accounts).
 func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64, at int64) error {
 	if amount <= 0 {
 		return nil
@@ -348,7 +349,9 @@ func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64,
 		}
 		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE sort_code = ? AND number = ? AND currency = 'GBP'", ident[:6], ident[6:]).Scan(&to)
 	case bank.SchemeIBAN:
-		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE iban = ? AND currency = 'GBP'", ident).Scan(&to)
+		// An account in the debtor's currency (the bank converts nothing).
+		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE iban = ? AND currency = (SELECT currency FROM accounts WHERE id = ?)",
+			ident, debtor).Scan(&to)
 	default:
 		return nil
 	}

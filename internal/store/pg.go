@@ -339,3 +339,28 @@ func (s *Store) TakeTokens() func(key string, per float64, burst int, now time.T
 		return s.TakeToken(ctx, key, per, burst, now)
 	}
 }
+
+// Exclusive runs f while no other process sharing this database runs an
+// Exclusive section of its own (on PostgreSQL a session advisory lock of
+// the schema; on SQLite the file lock already keeps every other process
+// out). What a first start creates once — the bank, its CA, its first
+// signing key, the admin token — is checked and created inside one, so
+// replicas starting together on an empty database agree on them.
+func (s *Store) Exclusive(ctx context.Context, f func() error) error {
+	if s.pg == nil {
+		return f()
+	}
+	// A connection of its own, from the readers (the lock is no write):
+	// f's writes take the writers' connections.
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer conn.Close()
+	key := lockKey("init:" + s.pg.schema)
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", key); err != nil {
+		return translate(err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", key)
+	return f()
+}

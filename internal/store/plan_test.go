@@ -50,6 +50,7 @@ func TestHotQueryPlans(t *testing.T) {
 		{"transactions_count_two_accounts", twoCount, twoCountArgs},
 		{"transactions_first_last", `SELECT (SELECT min(booked_at) FROM transactions WHERE account = 1), (SELECT max(booked_at) FROM transactions WHERE account = 1)`, nil},
 		{"token", "SELECT " + tokenCols + " FROM tokens WHERE jti = 'x'", nil},
+		{"client_of_software", softwareQuery(false), []any{`{"software_id":"s"}`, "c"}},
 		{"client_suspended", "SELECT suspended FROM clients WHERE client_id = 'x'", nil},
 		{"consent", "SELECT " + consentCols + " FROM consents WHERE consent_id = 'x'", nil},
 		{"accounts_of_consent", "SELECT " + accountCols + " FROM accounts a JOIN psus p ON p.id = a.psu WHERE p.username = 'alice' AND a.account_id IN ('a','b') ORDER BY a.id", nil},

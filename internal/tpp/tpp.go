@@ -115,17 +115,20 @@ func (d Discovery) Profile() string {
 // signing key, and reads the sandbox's discovery document with go-oidc.
 // Options set what must be known before that (an HTTP client with TLS).
 func New(ctx context.Context, base, redirectURI string, opts ...Option) (*Client, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
 	c := &Client{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 30 * time.Second},
-		RedirectURI: redirectURI, Name: "Sandbox reference TPP", Key: key}
+		RedirectURI: redirectURI, Name: "Sandbox reference TPP"}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.Key == nil {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		c.Key = key
+	}
 	c.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.KID = thumbprint(&key.PublicKey)
+	c.KID = thumbprint(&c.Key.PublicKey)
 	return c, c.Discover(ctx)
 }
 
@@ -134,6 +137,10 @@ type Option func(*Client)
 
 // WithHTTPClient uses hc (for example with a TLS client certificate).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.HTTP = hc } }
+
+// WithKey signs with key instead of a fresh one (a TPP's software keeps its
+// key from one registration to the next).
+func WithKey(key *rsa.PrivateKey) Option { return func(c *Client) { c.Key = key } }
 
 // WithClock uses now as the TPP's clock.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.Now = now } }

@@ -1,4 +1,6 @@
-// Command gen writes api/ukob-v4.0.yaml, the sandbox's contract for UK Open
+// Command gen writes the contracts made from official files:
+// api/ukob-v4.0.yaml (the default) and, with -standard berlin-group,
+// api/berlin-group-1.3.12.yaml (berlin.go). The UK one is the contract for UK Open
 // Banking Read/Write v4.0, from the official v4.0 OpenAPI files and the
 // hand-written parts in layout.yaml: the operations we serve and their
 // order, parameters, generic responses, examples and the events schemas.
@@ -9,12 +11,14 @@
 // official files:
 //
 //	go run ./api/internal/gen [-ref ../shared/ref] [-out api/ukob-v4.0.yaml]
+//	go run ./api/internal/gen -standard berlin-group
 //
 // Nothing needs it at build or test time: its output is committed.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -34,12 +38,25 @@ import (
 var layoutYAML []byte
 
 func main() {
-	ref := flag.String("ref", defaultRef(), "folder holding obie/v4.0/*-openapi.yaml (the official files)")
-	out := flag.String("out", filepath.Join("api", "ukob-v4.0.yaml"), "file to write")
+	ref := flag.String("ref", defaultRef(), "folder holding obie/v4.0/*-openapi.yaml and berlin-group/ (the official files)")
+	standard := flag.String("standard", "ukob-v4.0", "the contract to write: ukob-v4.0 or berlin-group")
+	out := flag.String("out", "", "file to write (default: api/ukob-v4.0.yaml, or api/berlin-group-1.3.12.yaml)")
 	flag.Parse()
-	raw, err := generate(*ref)
-	if err == nil {
-		err = check(raw)
+	var raw []byte
+	var err error
+	switch *standard {
+	case "ukob-v4.0":
+		*out = cmp.Or(*out, filepath.Join("api", "ukob-v4.0.yaml"))
+		if raw, err = generate(*ref); err == nil {
+			err = check(raw)
+		}
+	case "berlin-group":
+		*out = cmp.Or(*out, filepath.Join("api", "berlin-group-1.3.12.yaml"))
+		if raw, err = generateBerlin(*ref); err == nil {
+			err = checkBerlin(raw)
+		}
+	default:
+		err = fmt.Errorf("-standard %q: ukob-v4.0 or berlin-group", *standard)
 	}
 	if err == nil {
 		err = os.WriteFile(*out, raw, 0o644)

@@ -7,6 +7,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		f    func(*testing.T, Open)
 	}{
 		{"Settings", testSettings},
+		{"ReseedSameBank", testReseed},
 		{"Consents", testConsents},
 		{"Tokens", testTokens},
 		{"RefreshRotationRace", testRefreshRotationRace},
@@ -46,6 +48,9 @@ func Run(t *testing.T, open Open) {
 		{"EventsOutbox", testEvents},
 		{"RefusedTraffic", testRefused},
 		{"Suspension", testSuspension},
+		{"BerlinAuthorisations", testBerlinAuthorisations},
+		{"BerlinAccessCounts", testBerlinAccessCounts},
+		{"BerlinLedgerReads", testBerlinLedgerReads},
 		{"SecretsSealed", testSecretsSealed},
 		{"RuntimePSUs", testRuntimePSUs},
 	} {
@@ -74,6 +79,26 @@ func bankOf(t *testing.T, open Open) *store.Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// testReseed: seeding again gives the same bank, row ids included (what a
+// reset without a template does).
+func testReseed(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := bankOf(t, open)
+	dump := func() string {
+		var b bytes.Buffer
+		must(t, s.DumpBank(ctx, &b))
+		return b.String()
+	}
+	first := dump()
+	fx, err := fixtures.Load()
+	must(t, err)
+	_, err = seed.Run(ctx, s, fx, seed.Options{Seed: 7, PSUs: 2, TxPerPSU: 300})
+	must(t, err)
+	if again := dump(); again != first {
+		t.Fatalf("the bank seeded again differs (%d bytes against %d)", len(again), len(first))
+	}
 }
 
 // payer is a GBP current account with a sort code, and its PSU.
