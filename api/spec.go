@@ -1,7 +1,9 @@
 // Package api holds the sandbox's own OpenAPI contracts, embedded in the
 // binary: openapi.yaml for UK Open Banking R/W v3.1.11 (served under
 // /open-banking/v3.1) and ukob-v4.0.yaml for v4.0 (under /open-banking/v4.0;
-// written by internal/gen from the official files). The server validates
+// written by internal/gen from the official files); authorization-server.yaml
+// and sandbox.yaml for the sandbox's own endpoints (the API explorer at /docs
+// shows all four). The server validates
 // every resource request against its contract and the tests validate every
 // response against it; the v3.1.11 one is also served at
 // /open-banking/v3.1/openapi.yaml. berlin-group-1.3.12.yaml is Berlin Group
@@ -26,6 +28,12 @@ var YAML []byte
 //go:embed ukob-v4.0.yaml
 var yamlV4 []byte
 
+//go:embed authorization-server.yaml
+var yamlAS []byte
+
+//go:embed sandbox.yaml
+var yamlSandbox []byte
+
 //go:embed berlin-group-1.3.12.yaml
 var yamlBG []byte
 
@@ -48,10 +56,18 @@ type Contract struct {
 var (
 	UKOBv3 = Contract{file: "openapi.yaml", basePath: BasePath, yaml: YAML}       // UK OB R/W v3.1.11
 	UKOBv4 = Contract{file: "ukob-v4.0.yaml", basePath: BasePathV4, yaml: yamlV4} // UK OB R/W v4.0
+	// AuthorizationServer describes /as/*, discovery and the PSU's pages;
+	// Sandbox the controls (/sandbox/*), the trainer's API and the health
+	// checks. They document; requests to them are not validated by them.
+	AuthorizationServer = Contract{file: "authorization-server.yaml", yaml: yamlAS}
+	Sandbox             = Contract{file: "sandbox.yaml", yaml: yamlSandbox}
 	// BerlinGroup is Berlin Group NextGenPSD2 XS2A 1.3.12 (written by
 	// internal/gen from the official file).
 	BerlinGroup = Contract{file: "berlin-group-1.3.12.yaml", basePath: BasePathBG, yaml: yamlBG}
 )
+
+// All is every contract, in the order the API explorer lists them.
+var All = []Contract{UKOBv3, UKOBv4, BerlinGroup, AuthorizationServer, Sandbox}
 
 // File is the contract's file name in api/.
 func (c Contract) File() string { return c.file }

@@ -226,7 +226,7 @@ func TestBrowserTenant(t *testing.T) {
 	expect(t, s.get(ais+"/accounts", toks.AccessToken), 401) // not the root's token
 
 	b.nav(t, chromedp.Navigate(base+"/trainer"))
-	b.do(t, chromedp.Click(byCSS("#start-payment")),
+	b.do(t, headlessPSU, chromedp.Click(byCSS("#start-payment")),
 		chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Journey ready')`),
 		chromedp.Click(byCSS("#run-all")),
 		chromedp.Poll[chromedp.Void](`['Journey complete.'].includes(document.getElementById('status').textContent) || document.getElementById('status').className === 'error'`))

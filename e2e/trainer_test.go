@@ -31,6 +31,7 @@ func TestBrowserTrainer(t *testing.T) {
 	s := start(t, realIssuer())
 	b := newBrowser(t)
 	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
+	b.do(t, headlessPSU)
 	for _, tc := range []struct {
 		button string
 		steps  int
@@ -104,6 +105,10 @@ func TestBrowserTrainer(t *testing.T) {
 	}
 	b.checkHeaders(t, s.url)
 }
+
+// headlessPSU has the trainer page's journeys run the PSU's part
+// headlessly, as the page does when its window box is unticked.
+var headlessPSU = chromedp.Evaluate[chromedp.Void](`document.getElementById('psu-window').checked = false`)
 
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
@@ -208,6 +213,7 @@ func TestBrowserTrainerLayout(t *testing.T) {
 	b := newBrowser(t)
 	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
 	b.nav(t, chromedp.Navigate(s.url+"/trainer"))
+	b.do(t, headlessPSU)
 	b.checkFits(t, "the trainer page before a journey")
 	checkButtons(t, b, "before a journey", map[string]bool{"start-accounts": true, "start-payment": true, "next": false, "run-all": false})
 

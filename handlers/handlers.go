@@ -8,6 +8,7 @@ import (
 	"github.com/obsandbox/sandbox/api"
 	"github.com/obsandbox/sandbox/handlers/asapi"
 	"github.com/obsandbox/sandbox/handlers/berlin"
+	"github.com/obsandbox/sandbox/handlers/docs"
 	"github.com/obsandbox/sandbox/handlers/httpx"
 	"github.com/obsandbox/sandbox/handlers/psu"
 	"github.com/obsandbox/sandbox/handlers/sandboxapi"
@@ -54,6 +55,7 @@ func New(d Deps) (*echo.Echo, error) {
 	ukob.Mount(core, e, wire40.Wire{}, d.SpecV4, api.UKOBv4.YAML())
 	ukob.MountEventControls(core, e)
 	berlin.Mount(core, e, d.SpecBG)
+	docs.Mount(core, e)
 	return e, nil
 }
 

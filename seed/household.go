@@ -48,6 +48,8 @@ type entry struct {
 	auth     string // card authorisation type, card entries only
 	ref      string
 	info     string
+	manual   bool // written by hand: pending only when it says so
+	pending  bool // manual entries: Pending
 }
 
 // acct is an account being generated.
@@ -83,12 +85,28 @@ func (g *gen) add(e entry) {
 	g.entries = append(g.entries, e)
 }
 
-// household turns a persona into a store.Household.
-func (b *builder) household(index int, p fixtures.Persona) (*store.Household, error) {
+// household turns a persona into a store.Household: its accounts, the
+// generator's history when generate is set (over the persona's own
+// history.months if it gives them), and its hand-written entries.
+func (b *builder) household(index int, p fixtures.Persona, generate bool) (*store.Household, error) {
 	r := rand.New(rand.NewPCG(b.opt.Seed, 0x5eed0000+uint64(index)))
 	g := &gen{r: r, b: b, p: p, index: index, anchor: b.anchor}
-	g.start = b.anchor.AddDate(0, -b.opt.Months, 0)
+	months := 0
+	if generate {
+		months = b.opt.Months
+		if p.History != nil {
+			months = p.History.Months
+		}
+	}
+	g.start = b.anchor.AddDate(0, -months, 0)
 	g.pendFrom = b.anchor.Add(-60 * time.Hour)
+	for _, a := range p.Accounts {
+		for _, t := range a.Transactions {
+			if at, err := fixtures.ParseDate(t.Date); err == nil && at.Before(g.start) {
+				g.start = day(at)
+			}
+		}
+	}
 
 	h := &store.Household{Username: p.Username}
 	h.Person = bank.Party{
@@ -112,10 +130,18 @@ func (b *builder) household(index int, p fixtures.Persona) (*store.Household, er
 		}
 		g.accts = append(g.accts, a)
 	}
-	if err := g.schedule(); err != nil {
+	if generate {
+		if err := g.schedule(); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Username, err)
+		}
+	}
+	if err := g.manual(); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Username, err)
 	}
 	g.post()
+	if err := g.settleBalances(); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Username, err)
+	}
 	for _, a := range g.accts {
 		g.finish(a)
 		h.Accounts = append(h.Accounts, a.out)
@@ -182,8 +208,8 @@ func (g *gen) newAccount(k int, spec fixtures.Account, h *store.Household) (*acc
 	if sc == "" {
 		sc = "09012" + string(byte('0'+g.index%8))
 	}
-	if num == "" {
-		num = fmt.Sprintf("2%07d", g.index*8+k)
+	if num == "" { // (a PSU added at run time has a hash for its index: kept to 7 digits)
+		num = fmt.Sprintf("2%07d", (uint64(g.index)*8+uint64(k))%10_000_000)
 	}
 	acc.IBAN = ukIBAN(sc, num)
 	switch {
@@ -572,7 +598,7 @@ func (g *gen) post() {
 		if amt < 0 && e.optional && a.booked-a.pendD+a.a.CreditLimit+amt < 0 {
 			continue // not enough money: the PSU does without
 		}
-		pending := e.kind.sub == "PointOfSalePayment" && !e.at.Before(g.pendFrom)
+		pending := e.pending || (!e.manual && e.kind.sub == "PointOfSalePayment" && !e.at.Before(g.pendFrom))
 		g.record(a, e, amt, pending, e.cp)
 		if e.credit > 0 {
 			to := g.accts[e.credit-1]

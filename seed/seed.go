@@ -27,6 +27,9 @@ type Options struct {
 	Date     time.Time // the seed date (zero: DefaultDate)
 	Months   int       // months of history (zero: 24)
 	TxPerPSU int       // rough transactions per generated PSU (zero: 1000)
+	// Extra are personas from persona files (--fixtures DIR), seeded after
+	// the generated PSUs so that those stay the same with or without them.
+	Extra []fixtures.Persona
 
 	spendingRate float64
 }
@@ -97,28 +100,18 @@ func Run(ctx context.Context, s *store.Store, fx *fixtures.Fixtures, opt Options
 	// card spending makes up the rest.
 	days := float64(opt.Months) * 30.4
 	opt.spendingRate = max(0.1, (float64(opt.TxPerPSU)*float64(24)/float64(opt.Months)-160)/days/1.05)
-	b := &builder{opt: opt, anchor: opt.Date.UTC().Truncate(24 * time.Hour), fx: fx}
-	for _, m := range fx.Merchants {
-		lo, err := bank.ParseMinor(m.Min)
-		if err != nil {
-			return Stats{}, fmt.Errorf("merchant %s: %w", m.Name, err)
-		}
-		hi, err := bank.ParseMinor(m.Max)
-		if err != nil {
-			return Stats{}, fmt.Errorf("merchant %s: %w", m.Name, err)
-		}
-		b.total += max(m.Weight, 1)
-		b.merchants = append(b.merchants, weighted{Merchant: m, min: lo, max: hi})
-		b.cum = append(b.cum, b.total)
-	}
-	if b.total == 0 {
-		return Stats{}, fmt.Errorf("fixtures: no merchants")
+	b, err := newBuilder(fx, opt)
+	if err != nil {
+		return Stats{}, err
 	}
 
-	n := len(fx.PSUs) + opt.PSUs
+	n := len(fx.PSUs) + opt.PSUs + len(opt.Extra)
 	persona := func(i int) fixtures.Persona {
-		if i < len(fx.PSUs) {
+		switch {
+		case i < len(fx.PSUs):
 			return fx.PSUs[i]
+		case i >= len(fx.PSUs)+opt.PSUs:
+			return opt.Extra[i-len(fx.PSUs)-opt.PSUs]
 		}
 		return b.randomPersona(i, i-len(fx.PSUs)+1)
 	}
@@ -159,7 +152,7 @@ func Run(ctx context.Context, s *store.Store, fx *fixtures.Fixtures, opt Options
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				h, err := b.household(i, persona(i))
+				h, err := b.household(i, persona(i), true)
 				slots[i] <- result{h, err}
 			}
 		}()
@@ -188,6 +181,28 @@ func Run(ctx context.Context, s *store.Store, fx *fixtures.Fixtures, opt Options
 		return Stats{}, err
 	}
 	return Stats{LoadStats: st, Elapsed: time.Since(t0)}, nil
+}
+
+// newBuilder prepares the generator for fx and opt (defaults filled in).
+func newBuilder(fx *fixtures.Fixtures, opt Options) (*builder, error) {
+	b := &builder{opt: opt, anchor: opt.Date.UTC().Truncate(24 * time.Hour), fx: fx}
+	for _, m := range fx.Merchants {
+		lo, err := bank.ParseMinor(m.Min)
+		if err != nil {
+			return nil, fmt.Errorf("merchant %s: %w", m.Name, err)
+		}
+		hi, err := bank.ParseMinor(m.Max)
+		if err != nil {
+			return nil, fmt.Errorf("merchant %s: %w", m.Name, err)
+		}
+		b.total += max(m.Weight, 1)
+		b.merchants = append(b.merchants, weighted{Merchant: m, min: lo, max: hi})
+		b.cum = append(b.cum, b.total)
+	}
+	if b.total == 0 {
+		return nil, fmt.Errorf("fixtures: no merchants")
+	}
+	return b, nil
 }
 
 var towns = []struct{ name, postcode string }{

@@ -8,6 +8,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/audit"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -59,6 +60,17 @@ type Tenants interface {
 	Tenants() ([]Tenant, error)
 	CreateTenant(ctx context.Context, name string) (NewTenant, error)
 	DeleteTenant(ctx context.Context, name string) error
+}
+
+// PSUs adds and removes PSUs at run time (POST and DELETE /sandbox/psus;
+// the app does it: it owns the generator and the bank's date).
+type PSUs interface {
+	// AddPSU validates the persona (a *fixtures.ValidationError lists what
+	// is wrong; a taken username or account is bank.ErrConflict), adds it
+	// and lists it as GET /sandbox/psus does.
+	AddPSU(ctx context.Context, p fixtures.Persona) (store.PSU, error)
+	// RemovePSU removes a PSU AddPSU added.
+	RemovePSU(ctx context.Context, username string) error
 }
 
 // Config is what the HTTP layer needs to know of the sandbox's settings.
@@ -116,6 +128,8 @@ type Deps struct {
 	Snapshots Snapshots
 	// Tenants makes and deletes tenants (nil: none, or inside a tenant).
 	Tenants Tenants
+	// PSUs adds and removes PSUs at run time (nil: not served).
+	PSUs PSUs
 	// Tracer traces every request (nil: no tracing; package telemetry).
 	Tracer trace.TracerProvider
 	// SIEM streams the audit trail and security events (nil: none).

@@ -46,6 +46,7 @@ func (s *Server) Page(c echo.Context, status int, name string, data map[string]a
 }
 
 func (s *Server) ErrorPage(c echo.Context, ae *oauth.AuthorizeError) error {
+	c.Set(KeyRule, ae.Code) // the audit trail names why (invalid_request_object, ...)
 	explain := ""
 	if !ae.Redirect && c.Request().URL.Path == oauth.PathAuthorize {
 		explain = "The bank could not trust where to send you back, so it stops here. Close this page and return to the app you came from."

@@ -46,6 +46,7 @@ func (s *Server) mountSandbox(e *echo.Echo) {
 	s.mountScenarios(admin)
 	s.mountSnapshots(admin)
 	s.mountTenants(admin)
+	s.mountPSUs(admin)
 	s.mountIncidents(e, admin)
 }
 
@@ -111,11 +112,7 @@ func (s *Server) listPSUs(c echo.Context) error {
 	out := make([]psuView, 0, len(psus))
 	for _, p := range psus {
 		pw, _ := s.Auth.TestPassword(p.Username, p.PasswordHash) // from the fixtures: the bank keeps hashes only
-		v := psuView{Username: p.Username, Password: pw, Accounts: []psuAccount{}}
-		for _, a := range p.Accounts {
-			v.Accounts = append(v.Accounts, psuAccount{AccountID: a.ID, Currency: a.Currency, AccountSubType: a.SubType, Nickname: a.Nickname})
-		}
-		out = append(out, v)
+		out = append(out, listed(p, pw))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"psus": out})
 }

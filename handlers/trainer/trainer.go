@@ -34,6 +34,7 @@ func (s *Server) mountTrainer(e *echo.Echo) {
 	e.GET("/trainer/stream", s.trainerStream)
 	e.POST("/trainer/journeys", s.startJourney)
 	e.POST("/trainer/journeys/:id/next", s.nextStep)
+	s.mountFlow(e)
 }
 
 // trainerHeaders are the PSU pages' headers, plus the page's own script and
@@ -47,7 +48,7 @@ func trainerHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) trainerPage(c echo.Context) error {
 	return s.Page(c, http.StatusOK, "trainer.html", map[string]any{"Title": "Trainer view", "Profile": s.Cfg.Profile,
-		"AdminForJourneys": oauth.Strict(s.Cfg.Profile)})
+		"AdminForJourneys": oauth.Strict(s.Cfg.Profile), "Window": s.windowRedirect() != ""})
 }
 
 // trainerStream sends committed audit entries as Server-Sent Events: those of
@@ -104,21 +105,33 @@ func (s *Server) trainerStream(c echo.Context) error {
 	}
 }
 
-// exchange is one HTTP request and answer of a journey step.
+// exchange is one HTTP request and answer of a journey step: an arrow of
+// the sequence diagram, from the actor that sent it to the one that
+// answered, with the bank's decision on it.
 type exchange struct {
-	Method   string `json:"method"`
-	URL      string `json:"url"`
-	Request  string `json:"request,omitempty"`
-	Status   int    `json:"status"`
-	Response string `json:"response,omitempty"`
-	Signed   bool   `json:"signed,omitempty"` // the answer carried x-jws-signature
-	DPoP     string `json:"dpop,omitempty"`   // the request's DPoP proof, decoded
+	Method        string `json:"method"`
+	URL           string `json:"url"`
+	Request       string `json:"request,omitempty"`
+	Status        int    `json:"status"`
+	Response      string `json:"response,omitempty"`
+	Signed        bool   `json:"signed,omitempty"` // the answer carried x-jws-signature
+	DPoP          string `json:"dpop,omitempty"`   // the request's DPoP proof, decoded
+	From          string `json:"from"`
+	To            string `json:"to"`
+	Decision      string `json:"decision,omitempty"` // the bank's: allowed or refused
+	Rule          string `json:"rule,omitempty"`     // the rule that decided
+	InteractionID string `json:"interaction_id,omitempty"`
 }
 
-// decoded is a JWT a step shows decoded (a JARM response, an access token).
+// decoded is a JWT a step shows decoded (a request object, a JARM
+// response, an ID or access token): its header and claims, and what each
+// claim means.
 type decoded struct {
-	Title string `json:"title"`
-	JWT   string `json:"jwt"` // header and claims as JSON
+	Title    string            `json:"title"`
+	JWT      string            `json:"jwt"` // header and claims as JSON
+	Header   map[string]any    `json:"header,omitempty"`
+	Claims   map[string]any    `json:"claims,omitempty"`
+	Meanings map[string]string `json:"meanings,omitempty"`
 }
 
 // step is one step of a journey: what it teaches and how to run it.
@@ -128,11 +141,21 @@ type step struct {
 	run     func(ctx context.Context, j *journey) (string, error)
 }
 
+// stepView is a step as the page lists it.
+type stepView struct {
+	Title   string `json:"title"`
+	Explain string `json:"explain"`
+	// PSU: the PSU acts in this step, in a second window on the bank's
+	// own pages (window mode): the page opens it.
+	PSU bool `json:"psu,omitempty"`
+}
+
 // journey is a reference TPP going through a journey, one step per click.
 type journey struct {
 	id        string
 	kind, psu string
 	version   string // the UK OB version the journey calls
+	mode      string // how the PSU decides: modeWindow or modeHeadless
 	steps     []step
 
 	mu      sync.Mutex // held while a step runs
@@ -151,13 +174,35 @@ type journey struct {
 	consent string
 	refresh string          // the refresh token of a long-lived consent
 	vrp     *tpp.VRPConsent // a VRP journey's mandate, as created
+	code    string          // the authorization code, once exchanged
+	payment string          // the last payment made
+	visited []string        // the states the consent has been seen in
+	// callback takes the authorization response the PSU's window comes
+	// back with (window mode); psuRec records the bank's decisions from
+	// before the window opens.
+	callback chan string
+	psuRec   *recorder
 	// Berlin Group journeys (berlin.go)
 	bg        *tpp.Berlin
 	bgStarted *tpp.Started
 
-	idsMu        sync.Mutex      // the stream reads this while a step runs
+	idsMu        sync.Mutex      // the stream and the payment view read these while a step runs
 	interactions map[string]bool // x-fapi-interaction-id of every request the journey sent
 }
+
+// setPayment remembers the journey's last payment, which the payment view
+// reads while a step may run.
+func (j *journey) setPayment(id string) {
+	j.idsMu.Lock()
+	defer j.idsMu.Unlock()
+	j.payment = id
+}
+
+// approveTitle is the title of the step where the PSU decides at the bank.
+const approveTitle = "The PSU logs in and approves"
+
+// psuAt reports whether the PSU acts at step i in a second window.
+func (j *journey) psuAt(i int) bool { return j.mode == modeWindow && j.steps[i].Title == approveTitle }
 
 // owns reports whether an audit entry is this journey's: it names the
 // interaction id of one of its requests (remembered before the request is
@@ -191,6 +236,9 @@ type journeys struct {
 	mu    sync.Mutex
 	byID  map[string]*journey
 	order []string
+	// awaiting are the journeys whose PSU is at the bank's pages, by the
+	// state of their authorization request.
+	awaiting map[string]*journey
 }
 
 const maxJourneys = 64
@@ -214,6 +262,30 @@ func (js *journeys) get(id string) *journey {
 	return js.byID[id]
 }
 
+// await makes j the journey an authorization response with this state
+// goes to, until the returned function is called.
+func (js *journeys) await(state string, j *journey) func() {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if js.awaiting == nil {
+		js.awaiting = map[string]*journey{}
+	}
+	js.awaiting[state] = j
+	return func() {
+		js.mu.Lock()
+		defer js.mu.Unlock()
+		delete(js.awaiting, state)
+	}
+}
+
+// byState is the journey awaiting an authorization response with this
+// state, or nil.
+func (js *journeys) byState(state string) *journey {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return js.awaiting[state]
+}
+
 func (s *Server) startJourney(c echo.Context) error {
 	if oauth.Strict(s.Cfg.Profile) && !s.IsAdmin(c.Request()) {
 		return &oauth.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Challenge: `Bearer realm="sandbox"`,
@@ -223,6 +295,9 @@ func (s *Server) startJourney(c echo.Context) error {
 		Kind    string `json:"kind"` // accounts | payment | ciba | vrp
 		PSU     string `json:"psu"`
 		Version string `json:"version"` // 3.1 (default) | 4.0
+		// PSUMode: window — the PSU logs in and decides on the bank's own
+		// pages in a second window — or headless (the default).
+		PSUMode string `json:"psu_mode"`
 	}
 	if err := httpx.BindStrict(c, &r); err != nil {
 		return err
@@ -239,13 +314,37 @@ func (s *Server) startJourney(c echo.Context) error {
 	if r.Version != "3.1" && r.Version != "4.0" && r.Version != berlinVersion {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "version is 3.1, 4.0 or berlin-group"}
 	}
-	if s.psuPassword(c.Request().Context(), r.PSU) == "" {
+	switch r.PSUMode {
+	case "", modeHeadless:
+		r.PSUMode = modeHeadless
+	case modeWindow:
+		if s.windowRedirect() == "" {
+			return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request",
+				Description: "the PSU cannot come back to this sandbox's trainer page in this profile (its redirect URI would be refused): use psu_mode headless"}
+		}
+	default:
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "psu_mode is window or headless"}
+	}
+	ctx := c.Request().Context()
+	if _, err := s.Store.PSU(ctx, r.PSU); err != nil {
 		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "no test PSU " + strconv.Quote(r.PSU)}
 	}
-	j := &journey{id: uuid.NewString(), kind: r.Kind, psu: r.PSU, version: r.Version, interactions: map[string]bool{}}
+	if r.Kind == "ciba" || r.Version == berlinVersion { // their PSU acts headlessly (in the bank's app, or at its pages)
+		r.PSUMode = modeHeadless
+	}
+	if r.PSUMode == modeHeadless && s.psuPassword(ctx, r.PSU) == "" { // the sandbox acts as the PSU
+		return &oauth.Error{Status: http.StatusBadRequest, Code: "invalid_request",
+			Description: "the bank keeps only a hash of " + strconv.Quote(r.PSU) + "'s password (a PSU added at run time): run the journey with psu_mode window and log in as them"}
+	}
+	j := &journey{id: uuid.NewString(), kind: r.Kind, psu: r.PSU, version: r.Version, mode: r.PSUMode, interactions: map[string]bool{},
+		callback: make(chan string, 1)}
 	j.steps = s.journeySteps(j)
 	s.journeys.add(j)
-	return c.JSON(http.StatusCreated, map[string]any{"id": j.id, "steps": j.steps})
+	views := make([]stepView, len(j.steps))
+	for i, st := range j.steps {
+		views[i] = stepView{Title: st.Title, Explain: st.Explain, PSU: j.psuAt(i)}
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"id": j.id, "steps": views, "psu_mode": j.mode})
 }
 
 func (s *Server) nextStep(c echo.Context) error {
@@ -260,9 +359,22 @@ func (s *Server) nextStep(c echo.Context) error {
 	}
 	st := j.steps[j.next]
 	j.log, j.decoded = nil, nil
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
+	wait := 30 * time.Second
+	if j.psuAt(j.next) {
+		// The PSU takes their time in the other window: this answer waits
+		// for them, past the server's write timeout.
+		wait = psuWait
+		_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
 	defer cancel()
+	rec := j.psuRec // started with the previous step, before the PSU's window opened
+	if rec == nil {
+		rec = s.record()
+	}
+	j.psuRec = nil
 	result, err := st.run(ctx, j)
+	s.decide(j, rec.finish(s.FlushAudit), j.psuAt(j.next))
 	out := map[string]any{"index": j.next, "title": st.Title, "explain": st.Explain, "exchanges": j.log, "result": result, "decoded": j.decoded}
 	if err != nil {
 		out["error"] = err.Error()
@@ -270,6 +382,8 @@ func (s *Server) nextStep(c echo.Context) error {
 		j.next++
 	}
 	out["done"] = j.next >= len(j.steps)
+	s.recordPSU(j)
+	s.flowState(context.WithoutCancel(ctx), j, out)
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -300,13 +414,15 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 	hc.Transport = j.roundTrip(hc.Transport)
 	trace := func(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
 		x := exchange{Method: req.Method, URL: req.URL.String(), Request: clip(reqBody), Status: resp.StatusCode,
-			Response: clip(body), Signed: resp.Header.Get("x-jws-signature") != ""}
+			Response: clip(body), Signed: resp.Header.Get("x-jws-signature") != "",
+			InteractionID: cmp.Or(req.Header.Get("x-fapi-interaction-id"), resp.Header.Get("x-fapi-interaction-id"))}
 		if proof := req.Header.Get("DPoP"); proof != "" {
 			x.DPoP = tpp.DecodeJWT(proof)
 		}
 		j.log = append(j.log, x)
 	}
-	c, err := tpp.New(ctx, s.Cfg.Issuer, "https://trainer.example/callback", tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall))
+	redirect := cmp.Or(s.windowRedirect(), "https://trainer.example/callback") // where the PSU's window comes back, where it can
+	c, err := tpp.New(ctx, s.Cfg.Issuer, redirect, tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall))
 	if err != nil {
 		return err
 	}
@@ -371,14 +487,21 @@ func (s *Server) journeySteps(j *journey) []step {
 			if err != nil {
 				return "", err
 			}
+			if ro := requestObject(j); ro != "" {
+				j.decoded = append(j.decoded, decode("The signed request object, decoded", ro))
+			}
 			return j.auth.URL, nil
 		}}
-	approve := step{"The PSU logs in and approves", "The PSU (" + j.psu + ") logs in at the bank, sees what the app asks for in plain words, picks the accounts and approves. (Headless here; open the URL of the previous step to do it in the browser.)",
+	approve := step{approveTitle, "The PSU (" + j.psu + ") logs in at the bank, sees what the app asks for in plain words, picks the accounts and approves. (Headless here: the sandbox acts as the PSU with POST /sandbox/psu/authorize.)",
 		func(ctx context.Context, j *journey) (string, error) {
 			var err error
 			j.redirectTo, err = j.c.Headless(ctx, j.auth, j.psu, s.psuPassword(ctx, j.psu), "approve", nil)
 			return j.redirectTo, err
 		}}
+	if j.mode == modeWindow {
+		approve = step{approveTitle, "A second window opens on the bank's own pages: the PSU (" + j.psu + ") logs in, sees what the app asks for in plain words, picks the accounts and approves. The bank then sends the PSU's browser back to the app's redirect URI with the code; this step waits for that.",
+			func(ctx context.Context, j *journey) (string, error) { return s.approveInWindow(ctx, j) }}
+	}
 	exchangeCode := step{"Exchange the code for tokens", codeExplain,
 		func(ctx context.Context, j *journey) (string, error) {
 			code, err := j.c.Callback(ctx, j.auth, j.redirectTo)
@@ -386,14 +509,18 @@ func (s *Server) journeySteps(j *journey) []step {
 				return "", err
 			}
 			if j.auth.JARM != "" {
-				j.decoded = append(j.decoded, decoded{"The signed authorization response (JARM), decoded", tpp.DecodeJWT(j.auth.JARM)})
+				j.decoded = append(j.decoded, decode("The signed authorization response (JARM), decoded", j.auth.JARM))
 			}
 			toks, err := j.c.Exchange(ctx, j.auth, code)
 			if err != nil {
 				return "", err
 			}
+			j.code = code
 			j.token, j.refresh = toks.AccessToken, toks.RefreshToken
-			j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
+			if id, ok := toks.Extra("id_token").(string); ok && id != "" {
+				j.decoded = append(j.decoded, decode("The ID token, decoded", id))
+			}
+			j.decoded = append(j.decoded, decode("The access token, decoded", j.token))
 			return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
 		}}
 	// read is a step that GETs a path with the journey's token and expects a status.
@@ -420,7 +547,7 @@ func (s *Server) journeySteps(j *journey) []step {
 					if err != nil {
 						return "", err
 					}
-					j.decoded = append(j.decoded, decoded{"The signed authentication request, decoded", tpp.DecodeJWT(j.ciba.Request)})
+					j.decoded = append(j.decoded, decode("The signed authentication request, decoded", j.ciba.Request))
 					return fmt.Sprintf("auth_req_id %s: poll every %d s, expires in %d s", j.ciba.AuthReqID, j.ciba.Interval, j.ciba.ExpiresIn), nil
 				}},
 			{"Poll before the PSU decides", "The app asks the token endpoint for the tokens. The PSU has not decided: authorization_pending. Polling again sooner than the interval would get slow_down (and a longer interval).",
@@ -451,7 +578,7 @@ func (s *Server) journeySteps(j *journey) []step {
 						return "", err
 					}
 					j.token = toks.AccessToken
-					j.decoded = append(j.decoded, decoded{"The access token, decoded", tpp.DecodeJWT(j.token)})
+					j.decoded = append(j.decoded, decode("The access token, decoded", j.token))
 					return "an access token (" + toks.Type() + ") for consent " + j.consent, nil
 				}},
 			readData,
@@ -491,6 +618,7 @@ func (s *Server) journeySteps(j *journey) []step {
 		{"Make the payment", "The payment must repeat the consent's Initiation and Risk exactly. The debtor's available balance drops at once; the payment is Pending, then settles on the sandbox clock.",
 			func(ctx context.Context, j *journey) (string, error) {
 				id, status, err := j.c.Pay(ctx, j.token, j.consent, j.initiation, uuid.NewString())
+				j.setPayment(id)
 				return id + " " + status, err
 			}},
 		{"Try to pay twice", "The consent is now Consumed: a second payment is refused (400 UK.OBIE.Resource.InvalidConsentStatus).",

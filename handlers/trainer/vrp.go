@@ -35,6 +35,7 @@ func vrpSteps(authorize, approve, exchangeCode step) []step {
 			case err != nil:
 				return "", err
 			}
+			j.setPayment(p.Data.DomesticVRPID)
 			return p.Data.DomesticVRPID + " " + p.Data.Status, nil
 		}}
 	}

@@ -6,8 +6,10 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +62,9 @@ type App struct {
 	Bank     *bank.Bank // the bank's use cases
 	Events   *events.Service
 	Fixtures *fixtures.Fixtures
+	// Personas are the persona files' PSUs (--fixtures), seeded after the
+	// generated ones.
+	Personas []fixtures.Persona
 	URL      string // where it listens, e.g. http://127.0.0.1:8080
 	Seeded   *seed.Stats
 	cloned   *bankTemplate // the new database was made a copy of this template
@@ -102,6 +107,8 @@ type seedRecord struct {
 	Seed uint64    `json:"seed"`
 	PSUs int       `json:"psus"`
 	Date time.Time `json:"date"`
+	// Personas is a digest of the persona files seeded (--fixtures).
+	Personas string `json:"personas,omitempty"`
 }
 
 // New opens the database, seeds it on first start (or with Reset), loads the
@@ -216,8 +223,15 @@ func (a *App) open(ctx context.Context) error {
 	if a.Fixtures, err = fixtures.Load(); err != nil {
 		return err
 	}
-	if a.cloned, err = cloneTemplate(ctx, &a.Config, a.Fixtures); err != nil {
-		return err
+	if a.Config.FixturesDir != "" {
+		if a.Personas, err = fixtures.LoadDir(a.Config.FixturesDir, a.Fixtures, a.Config.SeedDate); err != nil {
+			return err
+		}
+	}
+	if len(a.Personas) == 0 { // templates are of the seed alone
+		if a.cloned, err = cloneTemplate(ctx, &a.Config, a.Fixtures); err != nil {
+			return err
+		}
 	}
 	if a.Store, err = openStore(ctx, &a.Config, false); err != nil {
 		return err
@@ -345,7 +359,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
 		AccessTTL: a.Config.AccessTTL, RefreshTTL: oauth.DefaultRefreshTTL, CodeTTL: oauth.DefaultCodeTTL, TLSClientAuth: a.Config.TLS,
-		Seeded:     seed.Credentials(a.Fixtures.PSUs),
+		Seeded:     seed.Credentials(slices.Concat(a.Fixtures.PSUs, a.Personas)),
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
 	specs, err := a.specs()
@@ -399,11 +413,21 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	if a.tracer != nil {
 		tracer = a.tracer
 	}
-	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4, SpecBG: specs.bg,
+	a.echo, err = handlers.New(handlers.Deps{Bank: a.Bank, Snapshots: a, Stopping: a.stopping, Tracer: tracer, SIEM: a.siem, Status: a.status, Drills: a.drills, Tenants: a.tenantAPI(), PSUs: a, Events: a.Events, Scenarios: a.Scenarios, Auditor: a.auditor, Detector: a.detector, CA: a.CA, Store: a.Store, Auth: a.Auth, Clock: a.Clock, Log: a.Log, Spec: specs.v3, SpecV4: specs.v4, SpecBG: specs.bg,
 		Config: handlers.Config{Issuer: issuer, BasePath: base, Profile: a.Config.Profile, AdminToken: a.Config.AdminToken, RootAdminToken: a.rootAdminToken,
 			BodyLimit: a.Config.BodyLimit, MaxHeaderBytes: a.Config.MaxHeaderBytes, Version: Version,
 			Rates: a.Config.Rates, UnattendedLimit: a.Config.UnattendedLimit, CORSOrigins: a.Config.CORSOrigins, PProf: a.Config.PProf}, Reset: a.Reset})
 	return err
+}
+
+// personasDigest names the persona files' PSUs as seeded ("" for none).
+func personasDigest(ps []fixtures.Persona) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(ps)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 func newLogger(cfg Config, out io.Writer) *slog.Logger {
@@ -450,7 +474,7 @@ func (h interactionHandler) WithGroup(name string) slog.Handler {
 
 // ensureSeeded builds the bank when the database has none, or on Reset.
 func (a *App) ensureSeeded(ctx context.Context) error {
-	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate}
+	want := seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)}
 	if a.cloned != nil && !a.Config.Reset { // a copy of the template: the bank is there
 		return a.seeded(ctx, want, a.cloned.stats)
 	}
@@ -467,6 +491,9 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 		if a.Config.seedSet && have.Seed != want.Seed {
 			a.Log.Warn("the database was seeded with another seed; start with --reset to re-seed", "have", have.Seed, "want", want.Seed)
 		}
+		if have.Personas != want.Personas {
+			a.Log.Warn("the database was seeded with other persona files (--fixtures); start with --reset to seed these", "dir", a.Config.FixturesDir)
+		}
 		return nil
 	}
 	return a.Reseed(ctx, want)
@@ -474,12 +501,13 @@ func (a *App) ensureSeeded(ctx context.Context) error {
 
 // Reseed rebuilds the bank from the seed record and remembers it.
 func (a *App) Reseed(ctx context.Context, r seedRecord) error {
+	r.Personas = personasDigest(a.Personas) // reset seeds the persona files this process was given
 	st, ok, err := a.reseedFromTemplate(ctx, r)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		if st, err = seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date}); err != nil {
+		if st, err = seed.Run(ctx, a.Store, a.Fixtures, seed.Options{Seed: r.Seed, PSUs: r.PSUs, Date: r.Date, Extra: a.Personas}); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}

@@ -37,7 +37,7 @@ func commands() []command {
 		{"seed", "build a bank into a database file and exit (large banks: --psus 1000)", runSeed},
 		{"client", "client create --redirect-uri URI: register a TPP client (keys, software statement) and print it", runClient},
 		{"keys", "keys rotate --admin-token T: a new bank signing key, served by the running sandbox at once (old ones keep verifying); keys rotate-data-key: re-seal every secret at rest under a new data key", runKeys},
-		{"psus", "list the test PSUs, their passwords and accounts", runPSUs},
+		{"psus", "list the test PSUs, their passwords and accounts; psus add FILE / psus delete NAME: add or remove PSUs of a running sandbox", runPSUs},
 		{"tpp", "tpp accounts|pay|vrp --psu alice: a reference TPP's whole journey against a running sandbox (SANDBOX_URL), printing each exchange", runTPP},
 		{"certs", "certs ca: print the development CA's root; certs issue --cn NAME: a TPP certificate and key into sandbox-certs/", runCerts},
 		{"incident", "incident start <compromised-tpp|signing-key|dependency-down>: run an incident response drill; incident report <id> [--html]: its post-incident report", runIncident},
@@ -198,7 +198,10 @@ func (a *App) writeBanner(ctx context.Context, w io.Writer) {
 		for _, p := range a.Fixtures.PSUs {
 			fmt.Fprintf(w, "%s/%s  ", p.Username, p.Password)
 		}
-		fmt.Fprintf(w, "(+%d generated: GET /sandbox/psus)\n", n-len(a.Fixtures.PSUs))
+		for _, p := range a.Personas {
+			fmt.Fprintf(w, "%s/%s  ", p.Username, p.Password)
+		}
+		fmt.Fprintf(w, "(+%d generated or added: GET /sandbox/psus)\n", n-len(a.Fixtures.PSUs)-len(a.Personas))
 	}
 	if a.Config.AllowPrivateJWKS {
 		fmt.Fprintln(w, "  Warning      --allow-private-jwks: clients' jwks_uri may name loopback and private addresses, which the bank then fetches")

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -300,7 +301,11 @@ func servedBy(ctx context.Context, o *offline) string {
 
 // runPSUs lists the test PSUs of a database.
 func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) > 0 && (args[0] == "add" || args[0] == "delete") {
+		return runPSUsRemote(ctx, args, out, errOut)
+	}
 	fs, cfg := offlineFlags("sandbox psus", errOut)
+	fs.StringVar(&cfg.FixturesDir, "fixtures", "", "the persona files the database was seeded with (their passwords are listed from them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -317,7 +322,15 @@ func runPSUs(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cred := seed.Credentials(f.PSUs)
+	personas := f.PSUs
+	if cfg.FixturesDir != "" {
+		extra, err := fixtures.LoadDir(cfg.FixturesDir, f, cfg.SeedDate)
+		if err != nil {
+			return err
+		}
+		personas = slices.Concat(personas, extra)
+	}
+	cred := seed.Credentials(personas)
 	for _, p := range psus {
 		pw := ""
 		if p.PasswordHash == "" {

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/scenario"
 )
 
@@ -284,4 +285,54 @@ func runSnapshot(ctx context.Context, args []string, out, errOut io.Writer) erro
 		_, err = r.call(ctx, http.MethodDelete, "/sandbox/snapshots/"+url.PathEscape(rest[1]), nil)
 	}
 	return err
+}
+
+const psusUsage = "sandbox psus add FILE.yaml|FILE.json ... | delete USERNAME ...   [flags]\n\n" +
+	"add: each file holds one persona or a psus: list (the fixtures' shape, see fixtures/psus.yaml);\n" +
+	"each is POSTed to /sandbox/psus and printed as listed. delete: removes PSUs added that way."
+
+// runPSUsRemote is `sandbox psus add FILE... | delete NAME...` over
+// /sandbox/psus. Files are checked whole before anything is sent.
+func runPSUsRemote(ctx context.Context, args []string, out, errOut io.Writer) error {
+	r, rest, err := remoteFlags(ctx, "sandbox psus "+args[0], psusUsage, args[1:], out, errOut, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return fmt.Errorf("usage: %s", psusUsage)
+	}
+	if args[0] == "delete" {
+		for _, name := range rest {
+			if _, err := r.call(ctx, http.MethodDelete, "/sandbox/psus/"+url.PathEscape(name), nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "deleted %s\n", name)
+		}
+		return nil
+	}
+	var personas []any
+	for _, path := range rest {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if _, err := fixtures.ParsePersonas(b); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if list, ok := doc["psus"].([]any); ok && len(doc) == 1 {
+			personas = append(personas, list...)
+		} else {
+			personas = append(personas, doc)
+		}
+	}
+	for _, p := range personas {
+		if _, err := r.call(ctx, http.MethodPost, "/sandbox/psus", p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

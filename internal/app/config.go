@@ -114,6 +114,9 @@ type Config struct {
 	// AuditRetention prunes audit entries older than this (sandbox time); 0
 	// keeps them all.
 	AuditRetention time.Duration
+	// FixturesDir holds persona files (YAML or JSON, the fixtures' shape)
+	// seeded with the bank, after the generated PSUs; "" for none.
+	FixturesDir string
 	// SIEMFile streams the audit trail and security events as JSON lines
 	// to this file ("-": standard output); SIEMSyslog to an RFC 5424
 	// collector (tcp://HOST:PORT or tls://HOST:PORT, trusting SIEMSyslogCA
@@ -165,6 +168,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.IntVar(&cfg.PSUs, "psus", cfg.PSUs, "generated PSUs added to the fixture personas when seeding")
+	fs.StringVar(&cfg.FixturesDir, "fixtures", cfg.FixturesDir, "a directory of persona files (*.yaml, *.yml, *.json; the fixtures' shape, one persona or a psus: list each) seeded with the bank and kept by reset")
 	fs.Func("seed-date", "date the generated history ends (YYYY-MM-DD; default "+cfg.SeedDate.Format("2006-01-02")+")", func(v string) error {
 		t, err := time.Parse("2006-01-02", v)
 		cfg.SeedDate = t

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/obsandbox/sandbox/fixtures"
@@ -143,12 +142,6 @@ func templateDir() (string, error) {
 	return dir, nil
 }
 
-// running reports whether a process with this pid exists.
-func running(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 // RemoveTemplates deletes this process's templates, at its end (cmd/sandbox
 // after Main returns; a test binary's TestMain).
 func RemoveTemplates() error {
@@ -178,9 +171,14 @@ func (a *App) reseedFromTemplate(ctx context.Context, r seedRecord) (seed.Stats,
 	return st, true, nil
 }
 
-// template is templateFor this sandbox's bank r.
+// template is templateFor this sandbox's bank r — on PostgreSQL too (its
+// rows are copied from the file) — when the bank is the seed's alone
+// (persona files are seeded in place).
 func (a *App) template(ctx context.Context, r seedRecord) (*bankTemplate, bool, error) {
-	return templateFor(ctx, a.Fixtures, r) // on PostgreSQL too: its rows are copied from the file
+	if len(a.Personas) > 0 {
+		return nil, false, nil
+	}
+	return templateFor(ctx, a.Fixtures, r)
 }
 
 // cloneTemplate makes the new database file cfg names a copy of the

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/tpp"
@@ -78,7 +77,6 @@ func (r *runner) measureJourneys(ctx context.Context, sbx *Proc) (Row, error) {
 func closedLoop(ctx context.Context, n int, warmup, d time.Duration, op func(context.Context) error) (Stats, error) {
 	start := time.Now()
 	from, to := start.Add(warmup), start.Add(warmup+d)
-	var ru0, ru1 syscall.Rusage
 	var (
 		mu       sync.Mutex
 		samples  []int64
@@ -113,9 +111,9 @@ func closedLoop(ctx context.Context, n int, warmup, d time.Duration, op func(con
 	case <-time.After(warmup):
 	case <-ctx.Done():
 	}
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := processCPU()
 	wg.Wait()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu1 := processCPU()
 	st := Stats{Status: map[int]int64{http.StatusOK: int64(len(samples))}, Requests: int64(len(samples)), Elapsed: d, Engine: "go"}
 	if failed > 0 {
 		st.Status[0] = failed
@@ -123,7 +121,7 @@ func closedLoop(ctx context.Context, n int, warmup, d time.Duration, op func(con
 	st.RPS = float64(st.Requests) / d.Seconds()
 	// The generator's CPU from the end of the warm-up to the last call's end
 	// (which may run past the window), over the recorded time.
-	st.GenCPU = cpuSeconds(ru1, ru0) / max(d.Seconds(), time.Since(from).Seconds())
+	st.GenCPU = (cpu1 - cpu0) / max(d.Seconds(), time.Since(from).Seconds())
 	slices.Sort(samples)
 	st.P50, st.P90, st.P99 = percentile(samples, 50), percentile(samples, 90), percentile(samples, 99)
 	if k := len(samples); k > 0 {

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -165,8 +164,6 @@ func Load(ctx context.Context, src *Source, o LoadOptions) (Stats, error) {
 			}
 		}()
 	}
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	if o.Warmup > 0 {
 		select {
 		case <-time.After(o.Warmup):
@@ -174,8 +171,7 @@ func Load(ctx context.Context, src *Source, o LoadOptions) (Stats, error) {
 		}
 	}
 	phase.Store(1)
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu1 := processCPU()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	t := time.NewTimer(time.Until(stopAt))
@@ -187,8 +183,7 @@ func Load(ctx context.Context, src *Source, o LoadOptions) (Stats, error) {
 	t.Stop()
 	phase.Store(2)
 	<-done
-	var ru2 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru2)
+	cpu2 := processCPU()
 
 	end := stopAt
 	if exhausted.Load() {
@@ -217,7 +212,7 @@ func Load(ctx context.Context, src *Source, o LoadOptions) (Stats, error) {
 	st.Requests = int64(len(all))
 	if st.Elapsed > 0 {
 		st.RPS = float64(st.Requests) / st.Elapsed.Seconds()
-		st.GenCPU = cpuSeconds(ru2, ru1) / st.Elapsed.Seconds()
+		st.GenCPU = (cpu2 - cpu1) / st.Elapsed.Seconds()
 	}
 	slices.Sort(all)
 	st.P50, st.P90, st.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
@@ -228,11 +223,6 @@ func Load(ctx context.Context, src *Source, o LoadOptions) (Stats, error) {
 		return st, err
 	}
 	return st, nil
-}
-
-func cpuSeconds(b, a syscall.Rusage) float64 {
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(b.Utime) + tv(b.Stime) - tv(a.Utime) - tv(a.Stime)
 }
 
 // percentile of sorted nanosecond samples (nearest rank).

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -47,7 +46,7 @@ func startProc(name, logPath string, argv []string, env []string) (*Proc, error)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -102,12 +101,12 @@ func (p *Proc) Stop() error {
 		return nil
 	default:
 	}
-	_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
+	signalGroup(p, false)
 	select {
 	case <-p.exited:
 		return nil
 	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+		signalGroup(p, true)
 		<-p.exited
 		return fmt.Errorf("%s did not stop within 15 s of SIGTERM; killed", p.Name)
 	}

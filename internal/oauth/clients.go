@@ -257,6 +257,10 @@ func intersectScopes(asked, allowed string) string {
 	return strings.Join(out, " ")
 }
 
+// RedirectURIAllowed reports whether a client of the profile (dev: a dev
+// profile) may register this redirect URI.
+func RedirectURIAllowed(raw string, dev bool) bool { return checkRedirectURI(raw, dev) == nil }
+
 // checkRedirectURI: absolute, no fragment (RFC 6749 §3.1.2), no wildcard
 // or other pattern — a redirect URI is matched exactly, so its host must be
 // a host name or an IP address —, https (dev also allows http://localhost

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -147,6 +148,37 @@ func (s *Store) PeekPAR(ctx context.Context, uri string, now time.Time) (PAR, er
 		return p, bank.ErrNotFound
 	}
 	return p, nil
+}
+
+// PARForConsent returns the newest pushed request for the consent (its
+// openbanking_intent_id) not yet used nor expired at now; ErrNotFound when
+// there is none. Test helpers approve a consent by it, as the PSU would.
+func (s *Store) PARForConsent(ctx context.Context, consentID string, now time.Time) (PAR, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT request_uri, client_id, params, expires_at FROM par_requests
+		WHERE used_at = 0 AND expires_at > ? AND params LIKE ? ORDER BY expires_at DESC`, now.Unix(), "%"+consentID+"%")
+	if err != nil {
+		return PAR{}, translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p PAR
+		var exp int64
+		var params string
+		if err := rows.Scan(&p.RequestURI, &p.ClientID, &params, &exp); err != nil {
+			return PAR{}, translate(err)
+		}
+		var v struct {
+			Intent string `json:"openbanking_intent_id"`
+		}
+		if json.Unmarshal([]byte(params), &v) == nil && v.Intent == consentID {
+			p.Params, p.ExpiresAt = []byte(params), fromUnix(exp)
+			return p, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return PAR{}, translate(err)
+	}
+	return PAR{}, bank.ErrNotFound
 }
 
 // TakePAR returns a pushed request and marks it used (single use, RFC 9126

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,10 +18,13 @@ import (
 // keep (its password_hash is ”).
 type Household struct {
 	Username string
-	Scenario string
-	Person   bank.Party  // the PSU's own party
-	Business *bank.Party // the company of a business PSU, if any
-	Accounts []HouseholdAccount
+	// PasswordHash is the PSU's argon2id hash (secret.HashPassword), or ""
+	// for a PSU whose password is its fixture credential (seed.Credentials).
+	PasswordHash string
+	Scenario     string
+	Person       bank.Party  // the PSU's own party
+	Business     *bank.Party // the company of a business PSU, if any
+	Accounts     []HouseholdAccount
 }
 
 // HouseholdAccount is one account with its whole history.
@@ -56,6 +60,9 @@ type Loader struct {
 	// inserts through txStmt.
 	copy  func(rows [][]any) error
 	stats LoadStats
+	// lookup: the bank already holds rows (AddHousehold): transaction
+	// kinds and counterparties are looked up before they are added.
+	lookup bool
 }
 
 // LoadStats counts what a load wrote.
@@ -86,6 +93,9 @@ func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, err
 					return err
 				}
 			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM runtime_psus"); err != nil {
+			return err
 		}
 		for _, ix := range []string{"transactions_by_account", "transactions_pending_cards"} {
 			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS "+ix); err != nil {
@@ -189,7 +199,7 @@ func (l *Loader) Household(h *Household) error {
 			return err
 		}
 	}
-	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password_hash, party, scenario) VALUES(?,?,'',?,?)", h.Username, person, h.Scenario)
+	psu, err := l.insert(&l.nextPSU, "INSERT INTO psus(id, username, password_hash, party, scenario) VALUES(?,?,?,?,?)", h.Username, h.PasswordHash, person, h.Scenario)
 	if err != nil {
 		return fmt.Errorf("psu %s: %w", h.Username, err)
 	}
@@ -280,6 +290,17 @@ func (l *Loader) kind(t *bank.Transaction) (int64, error) {
 	if id, ok := l.kinds[k]; ok {
 		return id, nil
 	}
+	if l.lookup {
+		var id int64
+		err := l.tx.QueryRowContext(l.ctx, "SELECT id FROM tx_kinds WHERE code = ? AND sub_code = ? AND proprietary_code = ?", k[0], k[1], k[2]).Scan(&id)
+		if err == nil {
+			l.kinds[k] = id
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
 	id, err := l.insert(&l.nextKind, "INSERT INTO tx_kinds(id, code, sub_code, proprietary_code) VALUES(?,?,?,?)", k[0], k[1], k[2])
 	l.kinds[k] = id
 	return id, err
@@ -297,6 +318,17 @@ func (l *Loader) counterparty(t *bank.Transaction) (any, error) {
 	}
 	if id, ok := l.cps[k]; ok {
 		return id, nil
+	}
+	if l.lookup {
+		var id int64
+		err := l.tx.QueryRowContext(l.ctx, "SELECT id FROM counterparties WHERE name = ? AND mcc = ? AND scheme = ? AND identification = ?", k[0], k[1], k[2], k[3]).Scan(&id)
+		if err == nil {
+			l.cps[k] = id
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
 	}
 	id, err := l.insert(&l.nextCP, "INSERT INTO counterparties(id, name, mcc, scheme, identification) VALUES(?,?,?,?,?)", k[0], k[1], k[2], k[3])
 	l.cps[k] = id
@@ -327,6 +359,9 @@ func (l *Loader) transaction(account int64, t *bank.Transaction) error {
 	case l.copy != nil && len(l.txRows) == copyBatch*txCols:
 		return l.flush()
 	case l.copy == nil && len(l.txRows) == txBatch*txCols:
+		if l.txStmt == nil {
+			return l.flush()
+		}
 		if _, err := l.txStmt.ExecContext(l.ctx, l.txRows...); err != nil {
 			return err
 		}

@@ -160,7 +160,9 @@ func (s *Store) copyBank(ctx context.Context, src, op string, also func(*sql.Tx)
 				return fmt.Errorf("copy %s: %w", t, err)
 			}
 		}
-		return nil
+		// The PSUs added at run time went with the old bank (as in Load).
+		_, err := tx.ExecContext(ctx, "DELETE FROM main.runtime_psus")
+		return err
 	}, &rec)
 	err = s.commitOn(ctx, conn, s.sync, func(_ *sql.Conn, tx *sql.Tx) error { return f(tx) })
 	s.version.Add(1)

@@ -40,6 +40,10 @@ func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.T
 			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")+" RESTART IDENTITY"); err != nil {
 				return err
 			}
+			// The PSUs added at run time went with the old bank (as in Load).
+			if _, err := tx.ExecContext(ctx, "DELETE FROM runtime_psus"); err != nil {
+				return err
+			}
 			for _, t := range slices.Backward(bankTables) { // parents first
 				if err := copyTable(ctx, conn, tx, tpl, t); err != nil {
 					return fmt.Errorf("copy %s: %w", t, err)

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Open) {
 		{"BerlinAccessCounts", testBerlinAccessCounts},
 		{"BerlinLedgerReads", testBerlinLedgerReads},
 		{"SecretsSealed", testSecretsSealed},
+		{"RuntimePSUs", testRuntimePSUs},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
