@@ -74,7 +74,7 @@ func RotateKeys(ctx context.Context, s *store.Store, now time.Time) error {
 }
 
 func rotate(ctx context.Context, s *store.Store, now time.Time, bits int) error {
-	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	priv, err := generateKey(bits)
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,39 @@ func rotate(ctx context.Context, s *store.Store, now time.Time, bits int) error 
 		return err
 	}
 	return s.AddSigningKey(ctx, store.SigningKey{KID: thumbprint(&priv.PublicKey), Alg: "PS256", PrivateDER: der, CreatedAt: now}, now)
+}
+
+// spareKeys holds a few 2048-bit keys made ahead, off any request's path:
+// a new bank (a tenant, a first start) takes one instead of waiting the
+// 0.1–0.5 s of CPU an RSA key takes to make. Started by the first key made.
+var spareKeys = struct {
+	once sync.Once
+	ch   chan *rsa.PrivateKey
+}{ch: make(chan *rsa.PrivateKey, 4)}
+
+// generateKey is a new RSA key of bits: a spare one when there is one (and
+// another made in its place), else made now.
+func generateKey(bits int) (*rsa.PrivateKey, error) {
+	if bits != KeyBits {
+		return rsa.GenerateKey(rand.Reader, bits)
+	}
+	spareKeys.once.Do(func() {
+		go func() {
+			for {
+				k, err := rsa.GenerateKey(rand.Reader, KeyBits)
+				if err != nil {
+					return
+				}
+				spareKeys.ch <- k // waits while the spares are full
+			}
+		}()
+	})
+	select {
+	case k := <-spareKeys.ch:
+		return k, nil
+	default:
+		return rsa.GenerateKey(rand.Reader, bits)
+	}
 }
 
 // thumbprint is the RFC 7638 JWK thumbprint, used as the kid.
