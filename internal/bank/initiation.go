@@ -101,6 +101,14 @@ func (b *Bank) CreatePaymentConsent(ctx context.Context, r PaymentConsentRequest
 	if in.Controls != nil {
 		expires = in.Controls.ValidTo // a VRP consent lasts until its ValidToDateTime, if it has one
 	}
+	if IsInternationalKind(r.Kind) {
+		// An indicative quote's expiry is the consent's cut-off.
+		if until, err := b.fx.quoteConsent(in, now); err != nil {
+			return nil, err
+		} else if !until.IsZero() && until.Before(expires) {
+			expires = until
+		}
+	}
 	c := &Consent{ID: consentPrefix[r.Kind] + b.newID(), Kind: r.Kind, ClientID: r.ClientID, Version: r.Version,
 		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: expires,
 		Initiation: in, Request: r.Request, Scenario: r.Scenario}
@@ -142,7 +150,18 @@ func (b *Bank) PaymentFundsCheck(ctx context.Context, c *Consent, insufficient b
 	if insufficient {
 		return false, nil
 	}
-	return b.FundsAvailable(ctx, c, c.Accounts[0], c.Initiation.Amount)
+	amount := c.Initiation.Amount
+	if c.IsInternational() {
+		// What the payment would debit now, charges included.
+		a, err := b.debtorAccount(ctx, c)
+		if err != nil {
+			return false, err
+		}
+		if amount, _, _, err = b.fx.priceOrder(c.Initiation, a, b.now()); err != nil {
+			return false, err
+		}
+	}
+	return b.FundsAvailable(ctx, c, c.Accounts[0], amount)
 }
 
 // OrderRequest is a payment order a TPP submits with the PSU's token.
@@ -191,10 +210,11 @@ func (b *Bank) SubmitOrder(ctx context.Context, r OrderRequest) (*Payment, *Cons
 	in := c.Initiation
 	kind := OrderKind(c.Kind)
 	// The date a scheduled payment or standing order starts must still be ahead.
+	scheduled, standing := kind == OrderScheduled || kind == OrderInternationalScheduled, kind == OrderStanding || kind == OrderInternationalStanding
 	switch {
-	case kind == OrderScheduled && !in.RequestedAt.After(now):
+	case scheduled && !in.RequestedAt.After(now):
 		return nil, nil, Errorf(KindFieldInvalidDate, "Data.Initiation.RequestedExecutionDateTime", "RequestedExecutionDateTime has passed")
-	case kind == OrderStanding && !in.FirstAt.After(now):
+	case standing && !in.FirstAt.After(now):
 		return nil, nil, Errorf(KindFieldInvalidDate, "Data.Initiation.FirstPaymentDateTime", "FirstPaymentDateTime has passed")
 	}
 	request, _ := Canonical(r.Initiation)
@@ -213,8 +233,13 @@ func (b *Bank) SubmitOrder(ctx context.Context, r OrderRequest) (*Payment, *Cons
 			return nil
 		},
 	}
-	if kind != OrderDomestic {
+	if scheduled || standing {
 		o.Schedule = in
+	}
+	if IsInternationalKind(kind) {
+		if err := b.priceInternational(ctx, c, &o, now); err != nil {
+			return nil, nil, err
+		}
 	}
 	p, _, err := b.store.Submit(ctx, o, r.Idem, now)
 	if err != nil {

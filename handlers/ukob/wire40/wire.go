@@ -82,6 +82,16 @@ var orderStatus = map[string]map[string]string{
 		bank.PaymentRejected: "RJCT"},
 }
 
+func init() {
+	// International orders take the words of their domestic siblings.
+	orderStatus[bank.OrderInternational] = orderStatus[bank.OrderDomestic]
+	orderStatus[bank.OrderInternationalScheduled] = orderStatus[bank.OrderScheduled]
+	orderStatus[bank.OrderInternationalStanding] = orderStatus[bank.OrderStanding]
+	detailStatus[bank.OrderInternational] = detailStatus[bank.OrderDomestic]
+	detailStatus[bank.OrderInternationalScheduled] = detailStatus[bank.OrderScheduled]
+	detailStatus[bank.OrderInternationalStanding] = detailStatus[bank.OrderStanding]
+}
+
 func (Wire) OrderStatus(kind, status string) string {
 	if s, ok := orderStatus[kind][status]; ok {
 		return s

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"LedgerPostingAndSettlement", testLedger},
 		{"IdempotencyUnderConcurrency", testIdempotency},
 		{"StandingOrderOnce", testStandingOrderOnce},
+		{"InternationalSettlesInTwoCurrencies", testInternational},
 		{"VRPLimitsUnderConcurrency", testVRP},
 		{"TransactionPaging", testPaging},
 		{"AuditChain", testAudit},
