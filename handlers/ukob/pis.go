@@ -33,6 +33,7 @@ type paymentType struct {
 	orders   string // "domestic-payments"
 	idName   string // "DomesticPaymentId": path parameter and response field
 	funds    bool   // its consents have a funds-confirmation
+	field    string // the response's id field, when it is not idName
 }
 
 var (
@@ -44,10 +45,17 @@ var (
 		consents: "domestic-standing-order-consents", orders: "domestic-standing-orders", idName: "DomesticStandingOrderId"}
 	internationalPayments = &paymentType{consent: bank.ConsentInternationalPayment, order: bank.OrderInternational,
 		consents: "international-payment-consents", orders: "international-payments", idName: "InternationalPaymentId", funds: true}
+	internationalScheduled = &paymentType{consent: bank.ConsentInternationalScheduled, order: bank.OrderInternationalScheduled,
+		consents: "international-scheduled-payment-consents", orders: "international-scheduled-payments",
+		idName: "InternationalScheduledPaymentId", funds: true}
+	internationalStanding = &paymentType{consent: bank.ConsentInternationalStanding, order: bank.OrderInternationalStanding,
+		consents: "international-standing-order-consents", orders: "international-standing-orders",
+		idName: "InternationalStandingOrderPaymentId", field: "InternationalStandingOrderId"}
 )
 
 // paymentTypes are the families served, in the order they are mounted.
-var paymentTypes = []*paymentType{domesticPayments, scheduledPayments, standingOrders, internationalPayments}
+var paymentTypes = []*paymentType{domesticPayments, scheduledPayments, standingOrders, internationalPayments, internationalScheduled,
+	internationalStanding}
 
 func (s *Server) mountPIS(e *echo.Echo) {
 	consents := httpx.Need{Scope: oauth.ScopePayments, Class: gateway.ClassConsents}
@@ -247,7 +255,8 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	}
 	if cn.IsInternational() {
 		data["Charges"] = obwire.Charges(cn.Initiation)
-		if r := obwire.NewExchangeRate(cn.Initiation.FX); r != nil {
+		// A standing order's shapes have no ExchangeRateInformation.
+		if r := obwire.NewExchangeRate(cn.Initiation.FX); r != nil && pt.order != bank.OrderInternationalStanding {
 			data["ExchangeRateInformation"] = r
 		}
 	}
@@ -343,7 +352,11 @@ func (s *Server) getOrder(pt *paymentType) echo.HandlerFunc {
 // standing-order siblings). cn is the payment's consent when the caller has
 // it (its PSU and accounts never change), else nil.
 func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p *bank.Payment, cn *bank.Consent) error {
-	data := map[string]any{pt.idName: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
+	field := pt.idName
+	if pt.field != "" {
+		field = pt.field // the standard names it InternationalStandingOrderId there
+	}
+	data := map[string]any{field: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
 		"Status": s.w.OrderStatus(pt.order, p.Status), "StatusUpdateDateTime": obwire.ISOTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
 	if pt.order != bank.OrderStanding && pt.order != bank.OrderInternationalStanding && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
 		data["ExpectedExecutionDateTime"] = obwire.ISOTime(p.ProcessAt)
@@ -362,7 +375,7 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 	}
 	if cn.IsInternational() {
 		data["Charges"] = obwire.Charges(cn.Initiation)
-		if r := obwire.NewExchangeRate(p.FX); r != nil {
+		if r := obwire.NewExchangeRate(p.FX); r != nil && pt.order != bank.OrderInternationalStanding {
 			data["ExchangeRateInformation"] = r
 		}
 	}
