@@ -55,7 +55,7 @@ var (
 
 // paymentTypes are the families served, in the order they are mounted.
 var paymentTypes = []*paymentType{domesticPayments, scheduledPayments, standingOrders, internationalPayments, internationalScheduled,
-	internationalStanding}
+	internationalStanding, filePayments}
 
 func (s *Server) mountPIS(e *echo.Echo) {
 	consents := httpx.Need{Scope: oauth.ScopePayments, Class: gateway.ClassConsents}
@@ -75,6 +75,7 @@ func (s *Server) mountPIS(e *echo.Echo) {
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}", orders, s.getOrder(pt))
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}/payment-details", orders, s.orderDetails(pt))
 	}
+	s.mountFiles(e)
 }
 
 // signResponse signs every PIS response with a body the standard lists
@@ -267,8 +268,11 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	if d != nil {
 		data["Debtor"] = d
 	}
-	return c.JSON(status, map[string]any{"Data": data, "Risk": req.Risk,
-		"Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.consents + "/" + cn.ID}, "Meta": obwire.Meta{}})
+	out := map[string]any{"Data": data, "Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.consents + "/" + cn.ID}, "Meta": obwire.Meta{}}
+	if len(req.Risk) > 0 {
+		out["Risk"] = req.Risk // a file payment has none
+	}
+	return c.JSON(status, out)
 }
 
 func (s *Server) paymentFundsConfirmation(c echo.Context) error {
@@ -358,7 +362,8 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 	}
 	data := map[string]any{field: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
 		"Status": s.w.OrderStatus(pt.order, p.Status), "StatusUpdateDateTime": obwire.ISOTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
-	if pt.order != bank.OrderStanding && pt.order != bank.OrderInternationalStanding && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
+	noDates := pt.order == bank.OrderStanding || pt.order == bank.OrderInternationalStanding || pt.order == bank.OrderFile // their shapes have none
+	if !noDates && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
 		data["ExpectedExecutionDateTime"] = obwire.ISOTime(p.ProcessAt)
 		data["ExpectedSettlementDateTime"] = obwire.ISOTime(p.SettleAt)
 	}

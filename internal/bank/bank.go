@@ -30,6 +30,7 @@ type Store interface {
 	ConsentStore
 	PaymentStore
 	VRPStore
+	FileStore
 }
 
 // Config is what New needs.

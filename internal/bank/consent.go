@@ -66,7 +66,7 @@ func (c *Consent) Usable(now time.Time) bool {
 func (c *Consent) IsPayment() bool {
 	switch c.Kind {
 	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding, ConsentBGPayment, ConsentBGBasket,
-		ConsentInternationalPayment, ConsentInternationalScheduled, ConsentInternationalStanding:
+		ConsentInternationalPayment, ConsentInternationalScheduled, ConsentInternationalStanding, ConsentFilePayment:
 		return true
 	}
 	return false

@@ -112,6 +112,9 @@ func (b *Bank) CreatePaymentConsent(ctx context.Context, r PaymentConsentRequest
 	c := &Consent{ID: consentPrefix[r.Kind] + b.newID(), Kind: r.Kind, ClientID: r.ClientID, Version: r.Version,
 		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: expires,
 		Initiation: in, Request: r.Request, Scenario: r.Scenario}
+	if r.Kind == ConsentFilePayment {
+		c.Status = StatusAwaitingUpload // the file comes next
+	}
 	out, _, err := b.store.CreateConsentIdempotent(ctx, c, r.Idem, now)
 	if err != nil {
 		return nil, idemErr(err)
@@ -204,13 +207,14 @@ func (b *Bank) SubmitOrder(ctx context.Context, r OrderRequest) (*Payment, *Cons
 	if !SameJSON(r.Initiation, consent.Data.Initiation) {
 		return nil, nil, Errorf(KindConsentMismatch, "Data.Initiation", "the Initiation differs from the consent's")
 	}
-	if !SameJSON(r.Risk, consent.Risk) {
+	if (len(r.Risk) > 0 || len(consent.Risk) > 0) && !SameJSON(r.Risk, consent.Risk) { // a file payment has no Risk
 		return nil, nil, Errorf(KindConsentMismatch, "Risk", "the Risk differs from the consent's")
 	}
 	in := c.Initiation
 	kind := OrderKind(c.Kind)
 	// The date a scheduled payment or standing order starts must still be ahead.
-	scheduled, standing := kind == OrderScheduled || kind == OrderInternationalScheduled, kind == OrderStanding || kind == OrderInternationalStanding
+	scheduled := kind == OrderScheduled || kind == OrderInternationalScheduled || (kind == OrderFile && in.RequestedAt.After(now))
+	standing := kind == OrderStanding || kind == OrderInternationalStanding
 	switch {
 	case scheduled && !in.RequestedAt.After(now):
 		return nil, nil, Errorf(KindFieldInvalidDate, "Data.Initiation.RequestedExecutionDateTime", "RequestedExecutionDateTime has passed")

@@ -63,6 +63,11 @@ type Initiation struct {
 	CurrencyOfTransfer string `json:"currency_of_transfer,omitempty"`
 	ChargeBearer       string `json:"charge_bearer,omitempty"`
 	FX                 *Quote `json:"fx,omitempty"`
+	// File payments: the file's metadata (Count is NumberOfTransactions).
+	FileType      string `json:"file_type,omitempty"`
+	FileHash      string `json:"file_hash,omitempty"`
+	ControlSum    int64  `json:"control_sum,omitempty"`
+	HasControlSum bool   `json:"has_control_sum,omitempty"`
 	// VRP consents: the control parameters the payments must fit.
 	Controls *VRPControls `json:"controls,omitempty"`
 }

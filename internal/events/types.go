@@ -162,4 +162,6 @@ var resources = map[[2]string]resource{
 	{store.EventPayment, bank.OrderInternational}:            {"international-payment", "/pisp/international-payments/"},
 	{store.EventPayment, bank.OrderInternationalScheduled}:   {"international-scheduled-payment", "/pisp/international-scheduled-payments/"},
 	{store.EventPayment, bank.OrderInternationalStanding}:    {"international-standing-order", "/pisp/international-standing-orders/"},
+	{store.EventConsent, bank.ConsentFilePayment}:            {"file-payment-consent", "/pisp/file-payment-consents/"},
+	{store.EventPayment, bank.OrderFile}:                     {"file-payment", "/pisp/file-payments/"},
 }

@@ -172,8 +172,8 @@ func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
 	qs := []dueQuery{
 		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?, ?) ORDER BY due_at, id LIMIT 1`,
 			[]any{nowMS, bank.OrderDomestic, bank.OrderVRP, bank.OrderInternational}},
-		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?) ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, bank.OrderScheduled, bank.OrderInternationalScheduled}},
+		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?, ?) ORDER BY due_at, id LIMIT 1`,
+			[]any{nowMS, bank.OrderScheduled, bank.OrderInternationalScheduled, bank.OrderFile}},
 		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
 			ORDER BY next_at, id LIMIT 1`, []any{nowS}},
 	}
@@ -293,6 +293,14 @@ func canPay(ctx context.Context, tx *sql.Tx, account, amount int64) (bool, strin
 // debtor can pay (InitiationCompleted), else InitiationFailed; either way it
 // leaves the debtor's list of scheduled payments.
 func executeScheduled(ctx context.Context, tx *sql.Tx, id int64) error {
+	var fileKind string
+	var due int64
+	if err := tx.QueryRowContext(ctx, "SELECT kind, settle_at FROM payments WHERE id = ?", id).Scan(&fileKind, &due); err != nil {
+		return err
+	}
+	if fileKind == bank.OrderFile {
+		return executeFile(ctx, tx, id, fromMS(due))
+	}
 	var pid, kind, history, ref string
 	var account, amount, at int64
 	var cp bank.AccountRef

@@ -21,6 +21,12 @@ func schedule(ctx context.Context, tx *sql.Tx, o *bank.Order, a bank.Account) er
 			scheme, identification, name, payment_id) VALUES(?,?,?,?,?,?,?,?,?,?)`, p.ID, a.Ref, in.RequestedAt.Unix(), "Execution",
 			in.Reference, p.Amount, in.Creditor.Scheme, in.Creditor.Identification, in.Creditor.Name, p.ID)
 		return err
+	case bank.OrderFile:
+		// Its instructions execute at the date (executeFile).
+		p.Status = bank.OrderInitiationPending
+		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
+		p.ProcessAt, p.SettleAt = in.RequestedAt, in.RequestedAt
+		return nil
 	case bank.OrderStanding, bank.OrderInternationalStanding:
 		p.Status = bank.OrderInitiationCompleted
 		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}

@@ -120,6 +120,10 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 		if err := schedule(ctx, tx, o, a); err != nil {
 			return err
 		}
+	} else if p.Kind == bank.OrderFile {
+		// Each instruction decides on its own (executeFile, below).
+		p.Status, p.ProcessAt, p.SettleAt = bank.OrderInitiationPending, now, now
+		p.History = []bank.StatusChange{{Status: p.Status, At: now}}
 	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok || o.Outcome == bank.OutcomeInsufficientFunds {
 		if ok {
 			reason = bank.RejectInsufficientFunds
@@ -146,6 +150,15 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, ms(now), ms(now), a.Ref, p.Amount, p.Currency, txID,
 		dueMS(p.ProcessAt), dueMS(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome, p.CreditAmount, p.CreditCurrency, fx); err != nil {
 		return err
+	}
+	if p.Kind == bank.OrderFile && o.Schedule == nil {
+		var id int64
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM payments WHERE payment_id = ?", p.ID).Scan(&id); err != nil {
+			return err
+		}
+		if err := executeFile(ctx, tx, id, now); err != nil {
+			return err
+		}
 	}
 	if o.Limits != nil {
 		return nil // a recurring consent stays Authorised

@@ -51,6 +51,8 @@ func (Wire) Initiation(kind string, raw json.RawMessage, now time.Time) (*bank.I
 		return international(kind, raw, now)
 	case bank.ConsentInternationalStanding:
 		return intlStanding(raw, now)
+	case bank.ConsentFilePayment:
+		return obwire.ReadFileInitiation(raw, bank.FileTypeJSON31, now)
 	}
 	if kind == bank.ConsentDomesticStanding {
 		o, err := standing(raw)

@@ -81,6 +81,9 @@ type international struct {
 
 func initiation(kind string, raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
 	const path = "Data.Initiation"
+	if kind == bank.ConsentFilePayment {
+		return obwire.ReadFileInitiation(raw, bank.FileTypeJSON40, now)
+	}
 	if kind == bank.ConsentInternationalStanding {
 		var w struct {
 			standing

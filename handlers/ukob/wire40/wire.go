@@ -53,6 +53,7 @@ var consentStatus = map[string]string{
 	bank.StatusRejected:              "RJCT",
 	bank.StatusRevoked:               "CANC",
 	bank.StatusConsumed:              "COND",
+	bank.StatusAwaitingUpload:        "AWUP",
 }
 
 // ConsentStatus words a consent's state as v4.0 does: a long-lived consent
@@ -90,6 +91,9 @@ func init() {
 	detailStatus[bank.OrderInternational] = detailStatus[bank.OrderDomestic]
 	detailStatus[bank.OrderInternationalScheduled] = detailStatus[bank.OrderScheduled]
 	detailStatus[bank.OrderInternationalStanding] = detailStatus[bank.OrderStanding]
+	orderStatus[bank.OrderFile] = map[string]string{bank.OrderInitiationPending: "PDNG", bank.OrderInitiationCompleted: "INCO",
+		bank.OrderInitiationFailed: "INFA"}
+	detailStatus[bank.OrderFile] = detailStatus[bank.OrderScheduled]
 }
 
 func (Wire) OrderStatus(kind, status string) string {

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"IdempotencyUnderConcurrency", testIdempotency},
 		{"StandingOrderOnce", testStandingOrderOnce},
 		{"InternationalSettlesInTwoCurrencies", testInternational},
+		{"FilePaymentEachInstructionOnce", testFilePayment},
 		{"VRPLimitsUnderConcurrency", testVRP},
 		{"TransactionPaging", testPaging},
 		{"AuditChain", testAudit},
