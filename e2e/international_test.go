@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -375,4 +376,53 @@ func errorOf(t *testing.T, version string, r *response) (string, string) {
 func without(in map[string]any, name string) map[string]any {
 	delete(in["ExchangeRateInformation"].(map[string]any), name)
 	return in
+}
+
+// TestEventsFromInternationalAndFilePayments: an international payment and
+// a file payment raise resource-update events as a domestic one does, named
+// by their own resource types and linked to their own paths.
+func TestEventsFromInternationalAndFilePayments(t *testing.T) {
+	t.Parallel()
+	s := start(t, realIssuer())
+	ctx := context.Background()
+	rcv := newReceiver(t)
+	c := s.newTPP("private_key_jwt")
+	cc, err := c.ClientCredentials(ctx, "payments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s.subscribe(cc, map[string]any{"CallbackUrl": rcv.url(), "Version": "3.1", "EventTypes": []string{"UK.OBIE.Resource-Update"}}), 201)
+	in := c.InternationalInitiation("20.00", "EUR", "EUR", tpp.Abroad{Name: "David Moreau", IBAN: s.account("dave", "EUR", "CurrentAccount").IBAN},
+		"EVENTS", "GBP", "Actual", "", "")
+	raw, err := c.JourneyOf(ctx, tpp.International, "alice", "alice123", in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment := decodeIntl(t, raw).Data.InternationalPaymentId
+	file := jsonPaymentFile("3.1", []fileLine{{"1.00", "200415", "33104477", "Greenfield Lettings", "EVENTS"}})
+	filePayment, _, err := c.FilePayment(ctx, cc, file, func(id string) (*tpp.Tokens, error) {
+		return c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.advance("5s")
+	s.deliverEvents()
+	rty := map[string]int{}
+	for _, p := range rcv.delivered() {
+		claims, _ := s.verifySET(p.SET)
+		_, _, sub := subject(t, claims)
+		rid := sub["http://openbanking.org.uk/rid"].(string)
+		rty[sub["http://openbanking.org.uk/rty"].(string)]++
+		if rid == payment || rid == filePayment {
+			if rlk := fmt.Sprint(sub["http://openbanking.org.uk/rlk"]); !strings.Contains(rlk, "/pisp/"+map[bool]string{true: "international-payments/", false: "file-payments/"}[rid == payment]+rid) {
+				t.Errorf("event of %s links %s", rid, rlk)
+			}
+		}
+	}
+	for name, n := range map[string]int{"international-payment-consent": 2, "international-payment": 2, "file-payment-consent": 3, "file-payment": 1} {
+		if rty[name] != n {
+			t.Errorf("%d events of %s, want %d (all: %v)", rty[name], name, n, rty)
+		}
+	}
 }
