@@ -113,7 +113,9 @@ func (c *Client) FilePayment(ctx context.Context, ccToken string, file []byte, a
 	if st != http.StatusCreated {
 		return "", nil, &StatusError{Status: st, Body: body}
 	}
-	var p struct{ Data struct{ FilePaymentId string } }
+	var p struct {
+		Data struct{ FilePaymentId string }
+	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return "", nil, err
 	}
