@@ -98,9 +98,11 @@ func TestInternationalScheduledAndStanding(t *testing.T) {
 			if !listed {
 				t.Error("the international scheduled payment is not in AIS scheduled-payments")
 			}
-			rate := sched["ExchangeRateInformation"].(map[string]any)["ExchangeRate"].(json.Number)
-			r, _ := bank.ParseRate(rate.String())
-			schedDebit, _ := bank.Quote{Unit: "EUR", Other: "USD", Rate: r}.Convert(5250, "USD", "EUR")
+			if _, shown := sched["ExchangeRateInformation"]; shown {
+				t.Errorf("a scheduled payment shows a rate before it executes: %v", sched["ExchangeRateInformation"])
+			}
+			// It books at the bank's actual rate of its execution date.
+			schedDebit, _ := bank.Quote{Unit: "EUR", Other: "USD", Rate: s.app.Bank.FX().Rate("EUR", "USD", when)}.Convert(5250, "USD", "EUR")
 
 			first := s.app.Clock.Now().Add(72 * time.Hour).Truncate(time.Second)
 			so := map[string]any{"NumberOfPayments": "3", "CurrencyOfTransfer": "USD", "ChargeBearer": "BorneByDebtor",
@@ -123,10 +125,22 @@ func TestInternationalScheduledAndStanding(t *testing.T) {
 			s.advance("22d")
 			cc, _ := c.ClientCredentials(ctx, "payments")
 			w = watch()
-			var got struct{ Data struct{ Status string } }
+			var got struct {
+				Data struct {
+					Status                  string
+					ExchangeRateInformation *struct {
+						RateType     string
+						ExchangeRate json.Number
+					}
+				}
+			}
 			s.get(c.API()+"/pisp/international-scheduled-payments/"+sid, cc).JSON(t, &got)
 			if want := map[string]string{"3.1": "InitiationCompleted", "4.0": "ACSC"}[version]; got.Data.Status != want {
 				t.Errorf("scheduled payment after its date: %s, want %s", got.Data.Status, want)
+			}
+			if q := got.Data.ExchangeRateInformation; q == nil || q.RateType != "Actual" ||
+				q.ExchangeRate.String() != bank.FormatRate(s.app.Bank.FX().Rate("EUR", "USD", when)) {
+				t.Errorf("the executed scheduled payment's rate %+v, want the actual EUR/USD rate of %s", q, when)
 			}
 			expect(t, s.get(c.API()+"/pisp/international-scheduled-payments/"+sid+"/payment-details", cc), 200)
 			expect(t, s.get(c.API()+"/pisp/international-standing-orders/"+oid, cc), 200)

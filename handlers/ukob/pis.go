@@ -380,7 +380,8 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 	}
 	if cn.IsInternational() {
 		data["Charges"] = obwire.Charges(cn.Initiation)
-		if r := obwire.NewExchangeRate(p.FX); r != nil && pt.order != bank.OrderInternationalStanding {
+		// The rate applied, once it was: a scheduled payment shows it when it has executed.
+		if r := obwire.NewExchangeRate(p.FX); r != nil && pt.order != bank.OrderInternationalStanding && p.Status != bank.OrderInitiationPending {
 			data["ExchangeRateInformation"] = r
 		}
 	}

@@ -268,10 +268,13 @@ func (b *Bank) debtorAccount(ctx context.Context, c *Consent) (Account, error) {
 	return accts[0], nil
 }
 
-// priceInternational prices an international order at now (an indicative
-// quote must not have expired): the payment's amount becomes the debit in
-// the debtor account's currency, and a standing order's later amounts are
-// priced at the same rate.
+// priceInternational prices an international order (an indicative quote
+// must not have expired by now): the payment's amount becomes the debit in
+// the debtor account's currency. A payment executes at once and books at the
+// rate of now; a scheduled payment at the rate of its execution date (the
+// bank's rates are a function of the sandbox clock, so the rate of that hour
+// is known now); a standing order's payments at the rate of its first
+// payment's date.
 func (b *Bank) priceInternational(ctx context.Context, c *Consent, o *Order, now time.Time) error {
 	in := c.Initiation
 	if in.FX != nil && in.FX.Type == RateIndicative && !in.FX.Expires.IsZero() && !now.Before(in.FX.Expires) {
@@ -282,8 +285,14 @@ func (b *Bank) priceInternational(ctx context.Context, c *Consent, o *Order, now
 	if err != nil {
 		return err
 	}
-	p := &o.Payment
-	if p.Amount, p.CreditAmount, p.FX, err = b.fx.priceOrder(in, a, now); err != nil {
+	p, at := &o.Payment, now
+	switch p.Kind {
+	case OrderInternationalScheduled:
+		at = in.RequestedAt
+	case OrderInternationalStanding:
+		at = in.FirstAt
+	}
+	if p.Amount, p.CreditAmount, p.FX, err = b.fx.priceOrder(in, a, at); err != nil {
 		return err
 	}
 	p.Currency, p.CreditCurrency = a.Currency, in.CurrencyOfTransfer
@@ -296,7 +305,7 @@ func (b *Bank) priceInternational(ctx context.Context, c *Consent, o *Order, now
 			}
 			one := *in
 			one.Amount = *v
-			if *v, o.Credits[i+1], _, err = b.fx.priceOrder(&one, a, now); err != nil {
+			if *v, o.Credits[i+1], _, err = b.fx.priceOrder(&one, a, at); err != nil {
 				return err
 			}
 		}
