@@ -218,3 +218,28 @@ func TestBrowserStandingOrderApproval(t *testing.T) {
 	}
 	b.checkHeaders(t, s.url)
 }
+
+// TestBrowserInternationalPaymentPage: the consent page of an international
+// payment says what goes abroad — the amount in its currency, the currency
+// sent, the indicative rate and until when, the bank's charge — and offers
+// alice's GBP current account, the one the rate's unit currency names.
+func TestBrowserInternationalPaymentPage(t *testing.T) {
+	t.Parallel()
+	s, b, _, c := browserSetup(t)
+	cc := orFatal(c.ClientCredentials(b.ctx, "payments"))(t)
+	in := c.InternationalInitiation("200.00", "EUR", "EUR", tpp.Abroad{Name: "David Moreau", IBAN: s.account("dave", "EUR", "CurrentAccount").IBAN},
+		"INVOICE 7", "GBP", "Indicative", "", "")
+	id, _, err := c.ConsentOf(b.ctx, cc, tpp.International, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := orFatal(c.Authorize(b.ctx, id, tpp.AuthOptions{Flow: tpp.Code, Scope: "openid payments"}))(t)
+	p := openPaymentPage(t, b, a)
+	amount, _, _ := p.row("Pay")
+	for _, want := range []string{"200.00 EUR", "sent in EUR", "indicative rate 1 GBP = ", "until ", "the bank's charge 2.50 EUR"} {
+		if !strings.Contains(amount, want) {
+			t.Errorf("the amount row says %q; want %q in it", amount, want)
+		}
+	}
+	checkPayFrom(t, s, p)
+}

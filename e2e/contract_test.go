@@ -196,6 +196,14 @@ var skipOfficial = map[string]string{
 	"GET /accounts/{AccountId}/statements/{StatementId}/file": "statement files as PDF/CSV",
 }
 
+// officialCannotDescribe lists operations whose 200 answers the official
+// files cannot describe at all, with the reason: their File is an empty
+// closed object, and a payment file or a report file has members.
+var officialCannotDescribe = map[string]string{
+	"GET /file-payment-consents/{ConsentId}/file":    "the payment file as uploaded (JSON or pain.001 XML)",
+	"GET /file-payments/{FilePaymentId}/report-file": "the report file",
+}
+
 // checkResponse validates a response against every contract that has its
 // operation. Our contract must have every /open-banking operation.
 func checkResponse(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
@@ -218,6 +226,7 @@ func checkResponse(t testing.TB, req *http.Request, status int, header http.Head
 		}
 		ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 		if !c.ours && ((skipOfficial[req.Method+" "+route.Path] != "" && ct != "application/json") ||
+			(officialCannotDescribe[req.Method+" "+route.Path] != "" && status == http.StatusOK) ||
 			status == http.StatusRequestEntityTooLarge || status == http.StatusServiceUnavailable) {
 			continue // the standard names no body limit and no 503: 413 and a scenario's 503 are ours alone
 		}

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -221,5 +224,64 @@ func TestBuiltInTPPVRP(t *testing.T) {
 				t.Errorf("the third payment: %+v", p[2])
 			}
 		})
+	}
+}
+
+// TestBuiltInTPPInternationalAndFile runs the README's "International and
+// file payments" lines as written (`go run ./cmd/sandbox` is the sandbox's
+// Main, against a fresh sandbox of the default seed) and checks what they
+// print: the payments with the rate applied, the report files.
+func TestBuiltInTPPInternationalAndFile(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## International and file payments\n.*?```sh\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("the README has no international and file payments example")
+	}
+	s := start(t, realIssuer(), func(c *app.Config) { c.Wall = nil })
+	ran := 0
+	for _, line := range strings.Split(string(m[1]), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "go" || f[2] != "./cmd/sandbox" {
+			continue
+		}
+		args := append(f[3:], "--sandbox", s.url, "--quiet")
+		for i, a := range args {
+			if strings.HasPrefix(a, "docs/") {
+				args[i] = "../" + a
+			}
+		}
+		ran++
+		var got struct {
+			Data struct {
+				InternationalPaymentId, FilePaymentId, Status string
+				ExchangeRateInformation                       *struct{ RateType string }
+				Instructions                                  []struct{ Status, TransactionId string }
+			}
+		}
+		out := runCLI(t, args...)
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%v: %v: %s", f, err, out)
+		}
+		d := got.Data
+		switch {
+		case slices.Contains(f, "--international"):
+			if d.InternationalPaymentId == "" || d.ExchangeRateInformation == nil || d.Status == "Rejected" {
+				t.Errorf("%v: %s", f, out)
+			}
+		default:
+			if d.FilePaymentId == "" || len(d.Instructions) < 2 || slices.ContainsFunc(d.Instructions, func(x struct{ Status, TransactionId string }) bool {
+				return x.TransactionId == ""
+			}) {
+				t.Errorf("%v: %s", f, out)
+			}
+		}
+	}
+	if ran != 4 {
+		t.Errorf("ran %d of the README's lines, want 4", ran)
 	}
 }

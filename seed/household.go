@@ -834,14 +834,14 @@ func sweepCap(s fixtures.Account) int64 {
 	return 0
 }
 
-// convert moves an amount between the currencies the bank holds at fixed
-// sandbox rates (a transfer from a GBP to a EUR account credits euros).
+// convert moves an amount between the currencies the bank holds at the
+// bank's base rates (a transfer from a GBP to a EUR account credits euros):
+// the history is generated at fixed rates, the sandbox clock moves them on.
 func convert(minor int64, from, to string) int64 {
 	if from == to {
 		return minor
 	}
-	perGBP := map[string]int64{"GBP": 10000, "EUR": 11600, "USD": 12700}
-	f, t := perGBP[from], perGBP[to]
+	f, t := bank.BaseRatesPerGBP[from], bank.BaseRatesPerGBP[to]
 	if f == 0 || t == 0 {
 		return minor
 	}

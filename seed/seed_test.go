@@ -123,7 +123,7 @@ func TestPersonas(t *testing.T) {
 		{"bob", "Personal/CurrentAccount/GBP"},
 		{"carol", "Business/CurrentAccount/GBP Personal/CurrentAccount/GBP"},
 		{"dave", "Personal/CurrentAccount/GBP Personal/CurrentAccount/EUR"},
-		{"erik", "Personal/CurrentAccount/EUR Personal/Savings/EUR"},
+		{"erik", "Personal/CurrentAccount/EUR Personal/Savings/EUR Personal/CurrentAccount/USD"},
 	}
 	for _, tt := range tests {
 		if got := subtypes(accounts(tt.psu)); got != tt.want {

@@ -25,6 +25,13 @@ type Operation struct {
 	query map[string]bool
 }
 
+func init() {
+	// A pain.001 payment file is XML: its body is read as it is (the bank
+	// parses it), the contract saying only which media types it comes in.
+	openapi3filter.RegisterBodyDecoder("application/xml", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/xml", openapi3filter.FileBodyDecoder)
+}
+
 var validationOptions = &openapi3filter.Options{
 	// The bearer token is checked by the authentication middleware, before
 	// validation; the contract's security requirements are documentation.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -281,7 +282,32 @@ func (s *Server) consentView(ctx context.Context, cn *bank.Consent, cl *oauth.Cl
 				later += ", the last £" + bank.FormatMinor(in.Final)
 			}
 		}
-		data["Payment"] = map[string]string{"Amount": "£" + bank.FormatMinor(in.Amount), "Payee": in.Creditor.Name,
+		amount := "£" + bank.FormatMinor(in.Amount)
+		if in.Currency != "" && in.Currency != "GBP" {
+			amount = bank.FormatMinor(in.Amount) + " " + in.Currency
+		}
+		switch {
+		case cn.IsInternational():
+			// What the PSU agrees to abroad: the currency sent, the rate, the charge.
+			amount += ", sent in " + in.CurrencyOfTransfer
+			if q := in.FX; q != nil && q.Rate != 0 && q.Unit != "" {
+				amount += fmt.Sprintf(" (%s rate 1 %s = %s %s", strings.ToLower(q.Type), q.Unit, bank.FormatRate(q.Rate), q.Other)
+				if !q.Expires.IsZero() {
+					amount += ", until " + q.Expires.Format("15:04 MST")
+				}
+				amount += ")"
+			}
+			if in.ChargeBearer != bank.BorneByCreditor {
+				amount += fmt.Sprintf("; the bank's charge %s %s", bank.FormatMinor(bank.InternationalFee), in.Currency)
+			}
+		case cn.Kind == bank.ConsentFilePayment:
+			when = fmt.Sprintf("A payment file (%s), each of its payments made on its own", in.FileType)
+			if in.Count > 0 {
+				when = fmt.Sprintf("A payment file of %d payments (%s), each made on its own", in.Count, in.FileType)
+			}
+			payee = "the payees the file names"
+		}
+		data["Payment"] = map[string]string{"Amount": amount, "Payee": in.Creditor.Name,
 			"PayeeAccount": payee, "Reference": ref, "When": when, "Later": later}
 	}
 	return data, nil

@@ -32,16 +32,30 @@ type paymentType struct {
 	consents string // "domestic-payment-consents"
 	orders   string // "domestic-payments"
 	idName   string // "DomesticPaymentId": path parameter and response field
+	funds    bool   // its consents have a funds-confirmation
+	field    string // the response's id field, when it is not idName
 }
 
 var (
 	domesticPayments = &paymentType{consent: bank.ConsentDomesticPayment, order: bank.OrderDomestic,
-		consents: "domestic-payment-consents", orders: "domestic-payments", idName: "DomesticPaymentId"}
+		consents: "domestic-payment-consents", orders: "domestic-payments", idName: "DomesticPaymentId", funds: true}
 	scheduledPayments = &paymentType{consent: bank.ConsentDomesticScheduled, order: bank.OrderScheduled,
 		consents: "domestic-scheduled-payment-consents", orders: "domestic-scheduled-payments", idName: "DomesticScheduledPaymentId"}
 	standingOrders = &paymentType{consent: bank.ConsentDomesticStanding, order: bank.OrderStanding,
 		consents: "domestic-standing-order-consents", orders: "domestic-standing-orders", idName: "DomesticStandingOrderId"}
+	internationalPayments = &paymentType{consent: bank.ConsentInternationalPayment, order: bank.OrderInternational,
+		consents: "international-payment-consents", orders: "international-payments", idName: "InternationalPaymentId", funds: true}
+	internationalScheduled = &paymentType{consent: bank.ConsentInternationalScheduled, order: bank.OrderInternationalScheduled,
+		consents: "international-scheduled-payment-consents", orders: "international-scheduled-payments",
+		idName: "InternationalScheduledPaymentId", funds: true}
+	internationalStanding = &paymentType{consent: bank.ConsentInternationalStanding, order: bank.OrderInternationalStanding,
+		consents: "international-standing-order-consents", orders: "international-standing-orders",
+		idName: "InternationalStandingOrderPaymentId", field: "InternationalStandingOrderId"}
 )
+
+// paymentTypes are the families served, in the order they are mounted.
+var paymentTypes = []*paymentType{domesticPayments, scheduledPayments, standingOrders, internationalPayments, internationalScheduled,
+	internationalStanding, filePayments}
 
 func (s *Server) mountPIS(e *echo.Echo) {
 	consents := httpx.Need{Scope: oauth.ScopePayments, Class: gateway.ClassConsents}
@@ -49,16 +63,19 @@ func (s *Server) mountPIS(e *echo.Echo) {
 	m := func(method, path string, n httpx.Need, h echo.HandlerFunc) {
 		s.Mount(e, s.contract, method, path, n, h, s.signResponse)
 	}
-	for _, pt := range []*paymentType{domesticPayments, scheduledPayments, standingOrders} {
+	for _, pt := range paymentTypes {
 		psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: pt.consent, Class: gateway.ClassPayments, Version: s.w.Version()}
 		m(http.MethodPost, "/pisp/"+pt.consents, consents, s.createPaymentConsent(pt))
 		m(http.MethodGet, "/pisp/"+pt.consents+"/{ConsentId}", consents, s.getPaymentConsent(pt))
+		if pt.funds {
+			funds := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: pt.consent, Class: gateway.ClassFunds, Version: s.w.Version()}
+			m(http.MethodGet, "/pisp/"+pt.consents+"/{ConsentId}/funds-confirmation", funds, s.paymentFundsConfirmation)
+		}
 		m(http.MethodPost, "/pisp/"+pt.orders, psu, s.createOrder(pt))
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}", orders, s.getOrder(pt))
 		m(http.MethodGet, "/pisp/"+pt.orders+"/{"+pt.idName+"}/payment-details", orders, s.orderDetails(pt))
 	}
-	psu := httpx.Need{Scope: oauth.ScopePayments, PSU: true, Consent: bank.ConsentDomesticPayment, Class: gateway.ClassFunds, Version: s.w.Version()}
-	m(http.MethodGet, "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", psu, s.domesticFundsConfirmation)
+	s.mountFiles(e)
 }
 
 // signResponse signs every PIS response with a body the standard lists
@@ -229,13 +246,20 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	data["ConsentId"], data["Status"] = cn.ID, s.w.ConsentStatus(cn, s.Clock.Now())
 	data["CreationDateTime"], data["StatusUpdateDateTime"] = obwire.ISOTime(cn.CreatedAt), obwire.ISOTime(cn.StatusAt)
 	data["CutOffDateTime"] = obwire.ISOTime(cn.ExpiresAt)
-	switch pt {
-	case domesticPayments:
+	switch pt.order {
+	case bank.OrderDomestic, bank.OrderInternational:
 		data["ExpectedExecutionDateTime"] = obwire.ISOTime(cn.CreatedAt)
 		data["ExpectedSettlementDateTime"] = obwire.ISOTime(cn.CreatedAt.Add(s.Bank.SettlementDelay()))
-	case scheduledPayments:
+	case bank.OrderScheduled, bank.OrderInternationalScheduled:
 		data["ExpectedExecutionDateTime"] = obwire.ISOTime(cn.Initiation.RequestedAt)
 		data["ExpectedSettlementDateTime"] = obwire.ISOTime(cn.Initiation.RequestedAt)
+	}
+	if cn.IsInternational() {
+		data["Charges"] = obwire.Charges(cn.Initiation)
+		// A standing order's shapes have no ExchangeRateInformation.
+		if r := obwire.NewExchangeRate(cn.Initiation.FX); r != nil && pt.order != bank.OrderInternationalStanding {
+			data["ExchangeRateInformation"] = r
+		}
 	}
 	d, err := s.debtor(c, cn)
 	if err != nil {
@@ -244,11 +268,14 @@ func (s *Server) paymentConsentResponse(c echo.Context, status int, pt *paymentT
 	if d != nil {
 		data["Debtor"] = d
 	}
-	return c.JSON(status, map[string]any{"Data": data, "Risk": req.Risk,
-		"Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.consents + "/" + cn.ID}, "Meta": obwire.Meta{}})
+	out := map[string]any{"Data": data, "Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.consents + "/" + cn.ID}, "Meta": obwire.Meta{}}
+	if len(req.Risk) > 0 {
+		out["Risk"] = req.Risk // a file payment has none
+	}
+	return c.JSON(status, out)
 }
 
-func (s *Server) domesticFundsConfirmation(c echo.Context) error {
+func (s *Server) paymentFundsConfirmation(c echo.Context) error {
 	cn, err := bank.Bound(httpx.PrincipalOf(c).Consent, c.Param("ConsentId"))
 	if err != nil {
 		return err
@@ -289,7 +316,7 @@ func (s *Server) createOrderFor(c echo.Context, pt *paymentType) error {
 	r := bank.OrderRequest{Token: token, ConsentID: req.Data.ConsentID, Initiation: req.Data.Initiation, Risk: req.Risk, Idem: id}
 	if token.ID == req.Data.ConsentID && token.Initiation != nil {
 		if sc, ok := s.ScenarioFor(c, token, "", bank.FormatMinor(token.Initiation.Amount), func(sc scenario.Scenario) bool {
-			return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && sc.Payment != scenario.PaymentFailsControls && pt == domesticPayments)
+			return sc.Payment == scenario.PaymentDuplicateReference || (sc.Payment != "" && sc.Payment != scenario.PaymentFailsControls && (pt == domesticPayments || pt == internationalPayments))
 		}); ok {
 			if sc.Payment == scenario.PaymentDuplicateReference {
 				return bank.Errorf(bank.KindDuplicateReference, "Data.Initiation.RemittanceInformation.Reference",
@@ -329,9 +356,14 @@ func (s *Server) getOrder(pt *paymentType) echo.HandlerFunc {
 // standing-order siblings). cn is the payment's consent when the caller has
 // it (its PSU and accounts never change), else nil.
 func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p *bank.Payment, cn *bank.Consent) error {
-	data := map[string]any{pt.idName: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
+	field := pt.idName
+	if pt.field != "" {
+		field = pt.field // the standard names it InternationalStandingOrderId there
+	}
+	data := map[string]any{field: p.ID, "ConsentId": p.ConsentID, "CreationDateTime": obwire.ISOTime(p.CreatedAt),
 		"Status": s.w.OrderStatus(pt.order, p.Status), "StatusUpdateDateTime": obwire.ISOTime(p.StatusAt), "Initiation": json.RawMessage(p.Request)}
-	if pt != standingOrders && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
+	noDates := pt.order == bank.OrderStanding || pt.order == bank.OrderInternationalStanding || pt.order == bank.OrderFile // their shapes have none
+	if !noDates && p.Status != bank.PaymentRejected && p.Status != bank.OrderInitiationFailed {
 		data["ExpectedExecutionDateTime"] = obwire.ISOTime(p.ProcessAt)
 		data["ExpectedSettlementDateTime"] = obwire.ISOTime(p.SettleAt)
 	}
@@ -345,6 +377,13 @@ func (s *Server) paymentResponse(c echo.Context, status int, pt *paymentType, p 
 		return err
 	} else if d != nil {
 		data["Debtor"] = d
+	}
+	if cn.IsInternational() {
+		data["Charges"] = obwire.Charges(cn.Initiation)
+		// The rate applied, once it was: a scheduled payment shows it when it has executed.
+		if r := obwire.NewExchangeRate(p.FX); r != nil && pt.order != bank.OrderInternationalStanding && p.Status != bank.OrderInitiationPending {
+			data["ExchangeRateInformation"] = r
+		}
 	}
 	return c.JSON(status, map[string]any{"Data": data, "Links": obwire.Links{Self: s.Cfg.Issuer + s.w.Base() + "/pisp/" + pt.orders + "/" + p.ID}, "Meta": obwire.Meta{}})
 }

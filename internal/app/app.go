@@ -394,7 +394,7 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 	a.Auth.Notify = oauth.NotifyClient(caPEM)
 	a.Events = events.New(events.Config{Store: a.Store, Clock: a.Clock, Keys: keys, Issuer: issuer, FinancialID: handlers.BankOrgID,
 		Log: a.Log, RootPEM: caPEM})
-	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay,
+	a.Bank = bank.New(bank.Config{Store: a.Store, Now: a.Clock.Now, SettlementDelay: a.Config.SettlementDelay, Seed: a.Config.Seed,
 		Login: func(ctx context.Context, username, password string) (bool, error) {
 			err := a.Auth.LoginPSU(ctx, username, password)
 			if errors.Is(err, oauth.ErrLogin) {

@@ -59,6 +59,8 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	var read, amount, sortCode, number, name, ref *string
 	var revoke *bool
 	var vrp *vrpFlags
+	var intl *intlFlags
+	var payFile *string
 	if args[0] == "accounts" {
 		read = fs.String("read", "accounts", "what to read, comma-separated: accounts, balances, transactions")
 		revoke = fs.Bool("revoke", false, "delete the consent afterwards and show that the token stops working")
@@ -71,6 +73,10 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		number = fs.String("to-account", "33104477", "the payee's account number")
 		name = fs.String("to-name", "Greenfield Lettings", "the payee's name")
 		ref = fs.String("reference", "SANDBOX TPP", "the payment reference")
+		if args[0] == "pay" {
+			intl = intlFlagsOf(fs)
+			payFile = fs.String("file", "", "pay a payment file: the standard's JSON file of the --version ({\"Data\":{\"DomesticPayments\":[...]}}) or a pain.001.001.08 XML file; the TPP reads its count and total, uploads it and prints the report file")
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(errOut, "Usage: sandbox tpp %s [flags]\n\n%s\nFlags:\n", args[0], tppAbout)
@@ -257,11 +263,18 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		return enc.Encode(got)
 	}
-	in := c.Initiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
 	cc, err := c.ClientCredentials(ctx, "payments")
 	if err != nil {
 		return err
 	}
+	approvePay := func(consent string) (*tpp.Tokens, error) { return approve(consent, "openid payments") }
+	if *payFile != "" {
+		return tppPayFile(ctx, c, cc, *payFile, approvePay, enc, *quiet, errOut)
+	}
+	if intl.on {
+		return tppPayInternational(ctx, c, cc, intl, *amount, tpp.Abroad{Name: *name, IBAN: *toIBAN}, *ref, approvePay, enc, *quiet, errOut)
+	}
+	in := c.Initiation(*amount, tpp.Payee{Name: *name, SortCode: *sortCode, Number: *number}, *ref)
 	consent, err := c.PaymentConsent(ctx, cc, in)
 	if err != nil {
 		return err
@@ -303,7 +316,8 @@ goes to stderr, with DPoP proofs and JARM responses decoded, the result as JSON 
 `
 
 const tppUsage = "Usage: sandbox tpp accounts [flags]   read a PSU's accounts, balances or transactions\n" +
-	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account\n" +
+	"       sandbox tpp pay [flags]        make a domestic payment from the PSU's account (--international: abroad,\n" +
+	"                                      converted at the bank's rates; --file FILE: a payment file, JSON or pain.001)\n" +
 	"       sandbox tpp vrp [flags]        set up a VRP mandate and pay under it until a limit says no\n" +
 	"       (--standard berlin-group: accounts and pay through Berlin Group NextGenPSD2 1.3.12, a SEPA or cross-border payment)\n\n" + tppAbout +
 	"\nsandbox tpp accounts --help, sandbox tpp pay --help and sandbox tpp vrp --help list the flags.\n"

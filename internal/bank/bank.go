@@ -20,6 +20,7 @@ type Bank struct {
 	// AcceptedSettlementCompleted (sandbox time); half of it Pending.
 	settlement time.Duration
 	login      func(ctx context.Context, username, password string) (bool, error)
+	fx         FX
 }
 
 // Store is what the bank needs kept: the small ports its use cases read and
@@ -29,6 +30,7 @@ type Store interface {
 	ConsentStore
 	PaymentStore
 	VRPStore
+	FileStore
 }
 
 // Config is what New needs.
@@ -42,11 +44,13 @@ type Config struct {
 	// login page does (the authorization server's); false is a wrong
 	// password, an unknown PSU or a locked one. nil: no PSU logs in here.
 	Login func(ctx context.Context, username, password string) (bool, error)
+	// Seed draws the exchange rates' movements (the bank's seed).
+	Seed uint64
 }
 
 // New makes the bank's use cases over a store.
 func New(c Config) *Bank {
-	b := &Bank{store: c.Store, now: c.Now, newID: c.NewID, settlement: c.SettlementDelay, login: c.Login}
+	b := &Bank{store: c.Store, now: c.Now, newID: c.NewID, settlement: c.SettlementDelay, login: c.Login, fx: NewFX(c.Seed)}
 	if b.newID == nil {
 		b.newID = uuid.NewString
 	}

@@ -65,7 +65,8 @@ func (c *Consent) Usable(now time.Time) bool {
 // IsPayment reports whether the consent initiates payments.
 func (c *Consent) IsPayment() bool {
 	switch c.Kind {
-	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding, ConsentBGPayment, ConsentBGBasket:
+	case ConsentDomesticPayment, ConsentDomesticScheduled, ConsentDomesticStanding, ConsentBGPayment, ConsentBGBasket,
+		ConsentInternationalPayment, ConsentInternationalScheduled, ConsentInternationalStanding, ConsentFilePayment:
 		return true
 	}
 	return false

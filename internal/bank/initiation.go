@@ -101,9 +101,20 @@ func (b *Bank) CreatePaymentConsent(ctx context.Context, r PaymentConsentRequest
 	if in.Controls != nil {
 		expires = in.Controls.ValidTo // a VRP consent lasts until its ValidToDateTime, if it has one
 	}
+	if IsInternationalKind(r.Kind) {
+		// An indicative quote's expiry is the consent's cut-off.
+		if until, err := b.fx.quoteConsent(in, now); err != nil {
+			return nil, err
+		} else if !until.IsZero() && until.Before(expires) {
+			expires = until
+		}
+	}
 	c := &Consent{ID: consentPrefix[r.Kind] + b.newID(), Kind: r.Kind, ClientID: r.ClientID, Version: r.Version,
 		Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusAt: now, ExpiresAt: expires,
 		Initiation: in, Request: r.Request, Scenario: r.Scenario}
+	if r.Kind == ConsentFilePayment {
+		c.Status = StatusAwaitingUpload // the file comes next
+	}
 	out, _, err := b.store.CreateConsentIdempotent(ctx, c, r.Idem, now)
 	if err != nil {
 		return nil, idemErr(err)
@@ -142,7 +153,18 @@ func (b *Bank) PaymentFundsCheck(ctx context.Context, c *Consent, insufficient b
 	if insufficient {
 		return false, nil
 	}
-	return b.FundsAvailable(ctx, c, c.Accounts[0], c.Initiation.Amount)
+	amount := c.Initiation.Amount
+	if c.IsInternational() {
+		// What the payment would debit now, charges included.
+		a, err := b.debtorAccount(ctx, c)
+		if err != nil {
+			return false, err
+		}
+		if amount, _, _, err = b.fx.priceOrder(c.Initiation, a, b.now()); err != nil {
+			return false, err
+		}
+	}
+	return b.FundsAvailable(ctx, c, c.Accounts[0], amount)
 }
 
 // OrderRequest is a payment order a TPP submits with the PSU's token.
@@ -185,16 +207,18 @@ func (b *Bank) SubmitOrder(ctx context.Context, r OrderRequest) (*Payment, *Cons
 	if !SameJSON(r.Initiation, consent.Data.Initiation) {
 		return nil, nil, Errorf(KindConsentMismatch, "Data.Initiation", "the Initiation differs from the consent's")
 	}
-	if !SameJSON(r.Risk, consent.Risk) {
+	if (len(r.Risk) > 0 || len(consent.Risk) > 0) && !SameJSON(r.Risk, consent.Risk) { // a file payment has no Risk
 		return nil, nil, Errorf(KindConsentMismatch, "Risk", "the Risk differs from the consent's")
 	}
 	in := c.Initiation
 	kind := OrderKind(c.Kind)
 	// The date a scheduled payment or standing order starts must still be ahead.
+	scheduled := kind == OrderScheduled || kind == OrderInternationalScheduled || (kind == OrderFile && in.RequestedAt.After(now))
+	standing := kind == OrderStanding || kind == OrderInternationalStanding
 	switch {
-	case kind == OrderScheduled && !in.RequestedAt.After(now):
+	case scheduled && !in.RequestedAt.After(now):
 		return nil, nil, Errorf(KindFieldInvalidDate, "Data.Initiation.RequestedExecutionDateTime", "RequestedExecutionDateTime has passed")
-	case kind == OrderStanding && !in.FirstAt.After(now):
+	case standing && !in.FirstAt.After(now):
 		return nil, nil, Errorf(KindFieldInvalidDate, "Data.Initiation.FirstPaymentDateTime", "FirstPaymentDateTime has passed")
 	}
 	request, _ := Canonical(r.Initiation)
@@ -213,8 +237,13 @@ func (b *Bank) SubmitOrder(ctx context.Context, r OrderRequest) (*Payment, *Cons
 			return nil
 		},
 	}
-	if kind != OrderDomestic {
+	if scheduled || standing {
 		o.Schedule = in
+	}
+	if IsInternationalKind(kind) {
+		if err := b.priceInternational(ctx, c, &o, now); err != nil {
+			return nil, nil, err
+		}
 	}
 	p, _, err := b.store.Submit(ctx, o, r.Idem, now)
 	if err != nil {

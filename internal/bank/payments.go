@@ -58,6 +58,16 @@ type Initiation struct {
 	Count       int       `json:"count,omitempty"`     // number of payments; 0 open-ended
 	Recurring   int64     `json:"recurring,omitempty"` // standing order: amount of the payments after the first
 	Final       int64     `json:"final,omitempty"`     // standing order: amount of the last payment
+	// International payments: the currency the creditor receives, who
+	// bears the charges and the rate asked for (quoted at the consent).
+	CurrencyOfTransfer string `json:"currency_of_transfer,omitempty"`
+	ChargeBearer       string `json:"charge_bearer,omitempty"`
+	FX                 *Quote `json:"fx,omitempty"`
+	// File payments: the file's metadata (Count is NumberOfTransactions).
+	FileType      string `json:"file_type,omitempty"`
+	FileHash      string `json:"file_hash,omitempty"`
+	ControlSum    int64  `json:"control_sum,omitempty"`
+	HasControlSum bool   `json:"has_control_sum,omitempty"`
 	// VRP consents: the control parameters the payments must fit.
 	Controls *VRPControls `json:"controls,omitempty"`
 }
@@ -151,6 +161,11 @@ type Payment struct {
 	Request     []byte    // the order's Data as the TPP sent it (JSON)
 	History     []StatusChange
 	Transaction string // TransactionId of its ledger entry, if any
+	// International payments: what the creditor receives, in the currency
+	// of transfer, and the rate applied (nil when none was).
+	CreditAmount   int64
+	CreditCurrency string
+	FX             *Quote
 }
 
 // StatusChange is one step of a payment's status history.

@@ -59,6 +59,10 @@ type Order struct {
 	// Schedule, for a scheduled payment or a standing order: nothing moves
 	// now; the sandbox clock executes it.
 	Schedule *Initiation
+	// Credits, for an international standing order, are what its creditor
+	// receives in the currency of transfer for the first, recurring and
+	// final payments.
+	Credits [3]int64
 	// Check validates the consent as it is inside the transaction (status,
 	// ownership); an error refuses the order and writes nothing.
 	Check func(*Consent) error

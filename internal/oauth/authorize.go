@@ -759,7 +759,9 @@ func (s *Server) codeTTL() time.Duration {
 
 // Eligible lists the PSU's accounts a consent can use: every enabled account
 // for account access; for payments and funds confirmation the GBP current
-// accounts, or only the debtor account the consent names; none for a
+// accounts (for an international payment, the current accounts in the
+// currency it is debited in, or in any the bank converts), or only the
+// debtor account the consent names; none for a
 // sweeping-only VRP consent whose creditor is not one of the PSU's accounts.
 func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]bank.Account, error) {
 	accts, err := s.Store.AccountsOfPSU(ctx, psu)
@@ -775,8 +777,12 @@ func (s *Server) Eligible(ctx context.Context, c *bank.Consent, psu string) ([]b
 			continue
 		}
 		if c.Kind != bank.ConsentAccountAccess {
-			if a.SubType != "CurrentAccount" || (c.Initiates() && a.Currency != "GBP") {
+			if a.SubType != "CurrentAccount" || (c.Initiates() && !c.IsInternational() && a.Currency != "GBP") {
 				continue
+			}
+			if in := c.Initiation; c.IsInternational() && in != nil && (!bank.NewFX(0).Supported(a.Currency) ||
+				in.DebitCurrency() != "" && a.Currency != in.DebitCurrency()) {
+				continue // an international payment is debited in the currency it names, or in any the bank converts
 			}
 			if in := c.Initiation; in != nil && in.Debtor != nil && !a.Matches(*in.Debtor) {
 				continue

@@ -160,7 +160,7 @@ func bookCard(ctx context.Context, tx *sql.Tx, id, at int64) error {
 	if err := tx.QueryRowContext(ctx, "SELECT account, amount FROM transactions WHERE id = ?", id).Scan(&account, &amount); err != nil {
 		return err
 	}
-	return book(ctx, tx, account, id, amount, at)
+	return book(ctx, tx, account, id, amount, at, credit{})
 }
 
 // dueQuery finds the next due event of one class.
@@ -176,10 +176,10 @@ type dueQuery struct {
 func dueQueries(now time.Time, cardShift int64, cards bool) []dueQuery {
 	nowMS, nowS := now.UnixMilli(), now.Unix()
 	qs := []dueQuery{
-		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?) ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, bank.OrderDomestic, bank.OrderVRP}},
-		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind = ? ORDER BY due_at, id LIMIT 1`,
-			[]any{nowMS, bank.OrderScheduled}},
+		{dueDomestic, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?, ?) ORDER BY due_at, id LIMIT 1`,
+			[]any{nowMS, bank.OrderDomestic, bank.OrderVRP, bank.OrderInternational}},
+		{dueScheduled, `SELECT due_at, id FROM payments WHERE due_at <= ? AND kind IN (?, ?, ?) ORDER BY due_at, id LIMIT 1`,
+			[]any{nowMS, bank.OrderScheduled, bank.OrderInternationalScheduled, bank.OrderFile}},
 		{dueStanding, `SELECT next_at * 1000, id FROM standing_orders WHERE payment_id <> '' AND status = 'Active' AND next_at <> 0 AND next_at <= ?
 			ORDER BY next_at, id LIMIT 1`, []any{nowS}},
 	}
@@ -246,8 +246,9 @@ func appendHistory(history string, c bank.StatusChange) (string, error) {
 func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 	var status, history, outcome string
 	var account, amount, txID, process, settle int64
-	if err := tx.QueryRowContext(ctx, "SELECT status, history, account, amount, tx, process_at, settle_at, outcome FROM payments WHERE id = ?", id).
-		Scan(&status, &history, &account, &amount, &txID, &process, &settle, &outcome); err != nil {
+	var cr credit
+	if err := tx.QueryRowContext(ctx, "SELECT status, history, account, amount, tx, process_at, settle_at, outcome, credit_amount, credit_currency FROM payments WHERE id = ?", id).
+		Scan(&status, &history, &account, &amount, &txID, &process, &settle, &outcome, &cr.amount, &cr.currency); err != nil {
 		return err
 	}
 	if outcome == bank.OutcomeRejectAfterPending {
@@ -256,7 +257,7 @@ func stepDomestic(ctx context.Context, tx *sql.Tx, id int64) error {
 	next, at := bank.PaymentInProcess, process
 	if status == bank.PaymentInProcess {
 		next, at = bank.PaymentCompleted, settle
-		if err := book(ctx, tx, account, txID, -amount, fromMS(settle).Unix()); err != nil {
+		if err := book(ctx, tx, account, txID, -amount, fromMS(settle).Unix(), cr); err != nil {
 			return err
 		}
 	}
@@ -307,12 +308,21 @@ func canPay(ctx context.Context, tx *sql.Tx, account, amount int64) (bool, strin
 // debtor can pay (InitiationCompleted), else InitiationFailed; either way it
 // leaves the debtor's list of scheduled payments.
 func executeScheduled(ctx context.Context, tx *sql.Tx, id int64) error {
-	var pid, history, ref string
+	var fileKind string
+	var due int64
+	if err := tx.QueryRowContext(ctx, "SELECT kind, settle_at FROM payments WHERE id = ?", id).Scan(&fileKind, &due); err != nil {
+		return err
+	}
+	if fileKind == bank.OrderFile {
+		return executeFile(ctx, tx, id, fromMS(due))
+	}
+	var pid, kind, history, ref string
 	var account, amount, at int64
 	var cp bank.AccountRef
-	if err := tx.QueryRowContext(ctx, `SELECT p.payment_id, p.history, p.account, p.amount, p.settle_at, s.scheme, s.identification, s.name, s.reference
-		FROM payments p JOIN scheduled_payments s ON s.payment_id = p.payment_id WHERE p.id = ?`, id).
-		Scan(&pid, &history, &account, &amount, &at, &cp.Scheme, &cp.Identification, &cp.Name, &ref); err != nil {
+	var cr credit
+	if err := tx.QueryRowContext(ctx, `SELECT p.payment_id, p.kind, p.history, p.account, p.amount, p.settle_at, s.scheme, s.identification, s.name,
+		s.reference, p.credit_amount, p.credit_currency FROM payments p JOIN scheduled_payments s ON s.payment_id = p.payment_id WHERE p.id = ?`, id).
+		Scan(&pid, &kind, &history, &account, &amount, &at, &cp.Scheme, &cp.Identification, &cp.Name, &ref, &cr.amount, &cr.currency); err != nil {
 		return err
 	}
 	when := fromMS(at)
@@ -322,7 +332,7 @@ func executeScheduled(ctx context.Context, tx *sql.Tx, id int64) error {
 	}
 	status, txID := bank.OrderInitiationFailed, int64(0)
 	if ok {
-		if txID, err = post(ctx, tx, account, -amount, when, kindFPO, cp, ref, true); err != nil {
+		if txID, err = post(ctx, tx, account, -amount, when, debitKind(kind), cp, ref, true, cr); err != nil {
 			return err
 		}
 		status, reason = bank.OrderInitiationCompleted, ""
@@ -348,10 +358,13 @@ func payStanding(ctx context.Context, tx *sql.Tx, id int64) error {
 		account, amount, first, next, final, firstAmt, finalAmt, remaining, made int64
 		freq, ref                                                                string
 		cp                                                                       bank.AccountRef
+		credits                                                                  [3]int64 // first, recurring, final
+		cr                                                                       credit
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT account, frequency, reference, amount, first_at, next_at, final_at, scheme, identification,
-		name, first_amount, final_amount, remaining, made FROM standing_orders WHERE id = ?`, id).Scan(&o.account, &o.freq, &o.ref,
-		&o.amount, &o.first, &o.next, &o.final, &o.cp.Scheme, &o.cp.Identification, &o.cp.Name, &o.firstAmt, &o.finalAmt, &o.remaining, &o.made); err != nil {
+		name, first_amount, final_amount, remaining, made, credit_currency, credit_first, credit_amount, credit_final FROM standing_orders WHERE id = ?`, id).Scan(&o.account, &o.freq, &o.ref,
+		&o.amount, &o.first, &o.next, &o.final, &o.cp.Scheme, &o.cp.Identification, &o.cp.Name, &o.firstAmt, &o.finalAmt, &o.remaining, &o.made,
+		&o.cr.currency, &o.credits[0], &o.credits[1], &o.credits[2]); err != nil {
 		return err
 	}
 	f, err := bank.ParseFrequency(o.freq, "Frequency")
@@ -362,11 +375,12 @@ func payStanding(ctx context.Context, tx *sql.Tx, id int64) error {
 	following := f.Next(fromUnix(o.first), at)
 	last := o.remaining == 1 || (o.final != 0 && following.After(fromUnix(o.final)))
 	amount := o.amount
+	o.cr.amount = o.credits[1]
 	switch {
 	case o.made == 0 && o.firstAmt > 0:
-		amount = o.firstAmt
+		amount, o.cr.amount = o.firstAmt, o.credits[0]
 	case last && o.finalAmt > 0:
-		amount = o.finalAmt
+		amount, o.cr.amount = o.finalAmt, o.credits[2]
 	}
 	ok, _, err := canPay(ctx, tx, o.account, amount)
 	if err != nil {
@@ -374,7 +388,7 @@ func payStanding(ctx context.Context, tx *sql.Tx, id int64) error {
 	}
 	lastAt := int64(0)
 	if ok {
-		if _, err := post(ctx, tx, o.account, -amount, at, kindSO, o.cp, o.ref, true); err != nil {
+		if _, err := post(ctx, tx, o.account, -amount, at, kindSO, o.cp, o.ref, true, o.cr); err != nil {
 			return err
 		}
 		o.made++

@@ -13,7 +13,7 @@ import (
 func schedule(ctx context.Context, tx *sql.Tx, o *bank.Order, a bank.Account) error {
 	in, p := o.Schedule, &o.Payment
 	switch p.Kind {
-	case bank.OrderScheduled:
+	case bank.OrderScheduled, bank.OrderInternationalScheduled:
 		p.Status = bank.OrderInitiationPending
 		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
 		p.ProcessAt, p.SettleAt = in.RequestedAt, in.RequestedAt
@@ -21,7 +21,13 @@ func schedule(ctx context.Context, tx *sql.Tx, o *bank.Order, a bank.Account) er
 			scheme, identification, name, payment_id) VALUES(?,?,?,?,?,?,?,?,?,?)`, p.ID, a.Ref, in.RequestedAt.Unix(), "Execution",
 			in.Reference, p.Amount, in.Creditor.Scheme, in.Creditor.Identification, in.Creditor.Name, p.ID)
 		return err
-	case bank.OrderStanding:
+	case bank.OrderFile:
+		// Its instructions execute at the date (executeFile).
+		p.Status = bank.OrderInitiationPending
+		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
+		p.ProcessAt, p.SettleAt = in.RequestedAt, in.RequestedAt
+		return nil
+	case bank.OrderStanding, bank.OrderInternationalStanding:
 		p.Status = bank.OrderInitiationCompleted
 		p.History = []bank.StatusChange{{Status: p.Status, At: p.CreatedAt}}
 		remaining := int64(-1)
@@ -29,10 +35,11 @@ func schedule(ctx context.Context, tx *sql.Tx, o *bank.Order, a bank.Account) er
 			remaining = int64(in.Count)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO standing_orders(standing_order_id, account, frequency, reference, status, amount,
-			first_at, next_at, last_at, final_at, scheme, identification, name, payment_id, first_amount, final_amount, remaining)
-			VALUES(?,?,?,?,'Active',?,?,?,0,?,?,?,?,?,?,?,?)`, p.ID, a.Ref, in.Frequency, in.Reference, in.Recurring,
+			first_at, next_at, last_at, final_at, scheme, identification, name, payment_id, first_amount, final_amount, remaining,
+			credit_currency, credit_first, credit_amount, credit_final)
+			VALUES(?,?,?,?,'Active',?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?)`, p.ID, a.Ref, in.Frequency, in.Reference, in.Recurring,
 			in.FirstAt.Unix(), in.FirstAt.Unix(), unix(in.FinalAt), in.Creditor.Scheme, in.Creditor.Identification, in.Creditor.Name,
-			p.ID, p.Amount, in.Final, remaining)
+			p.ID, p.Amount, in.Final, remaining, p.CreditCurrency, o.Credits[0], o.Credits[1], o.Credits[2])
 		return err
 	}
 	return bank.Errorf(bank.KindInternal, "", "unknown order kind %s", p.Kind)

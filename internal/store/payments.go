@@ -120,6 +120,10 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 		if err := schedule(ctx, tx, o, a); err != nil {
 			return err
 		}
+	} else if p.Kind == bank.OrderFile {
+		// Each instruction decides on its own (executeFile, below).
+		p.Status, p.ProcessAt, p.SettleAt = bank.OrderInitiationPending, now, now
+		p.History = []bank.StatusChange{{Status: p.Status, At: now}}
 	} else if ok, reason := bank.Accept(a, st, p.Amount); !ok || o.Outcome == bank.OutcomeInsufficientFunds {
 		if ok {
 			reason = bank.RejectInsufficientFunds
@@ -128,7 +132,7 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 		p.History = append(p.History, bank.StatusChange{Status: bank.PaymentRejected, At: now, Reason: reason})
 		p.ProcessAt, p.SettleAt = time.Time{}, time.Time{}
 	} else {
-		if txID, err = post(ctx, tx, a.Ref, -p.Amount, now, kindFPO, o.Creditor, o.Reference, false); err != nil {
+		if txID, err = post(ctx, tx, a.Ref, -p.Amount, now, debitKind(p.Kind), o.Creditor, o.Reference, false, credit{}); err != nil {
 			return err
 		}
 	}
@@ -136,11 +140,25 @@ func submit(ctx context.Context, tx *sql.Tx, o *bank.Order, now time.Time) error
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO payments(payment_id, kind, consent_id, client_id, status, created_at, status_at,
-		account, amount, currency, tx, process_at, settle_at, reason, request, history, outcome) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, ms(now), ms(now), a.Ref, p.Amount, p.Currency, txID,
-		dueMS(p.ProcessAt), dueMS(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome); err != nil {
+	fx, err := fxText(p.FX)
+	if err != nil {
 		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments(payment_id, kind, consent_id, client_id, status, created_at, status_at,
+		account, amount, currency, tx, process_at, settle_at, reason, request, history, outcome, credit_amount, credit_currency, fx)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		p.ID, p.Kind, p.ConsentID, p.ClientID, p.Status, ms(now), ms(now), a.Ref, p.Amount, p.Currency, txID,
+		dueMS(p.ProcessAt), dueMS(p.SettleAt), p.Reason, string(p.Request), string(hist), o.Outcome, p.CreditAmount, p.CreditCurrency, fx); err != nil {
+		return err
+	}
+	if p.Kind == bank.OrderFile && o.Schedule == nil {
+		var id int64
+		if err := tx.QueryRowContext(ctx, "SELECT id FROM payments WHERE payment_id = ?", p.ID).Scan(&id); err != nil {
+			return err
+		}
+		if err := executeFile(ctx, tx, id, now); err != nil {
+			return err
+		}
 	}
 	if o.Limits != nil {
 		return nil // a recurring consent stays Authorised
@@ -154,13 +172,41 @@ var (
 	kindFPO = [3]string{"IssuedCreditTransfers", "DomesticCreditTransfer", "FPO"}
 	kindSO  = [3]string{"IssuedCreditTransfers", "StandingOrder", "SO"}
 	kindFPI = [3]string{"ReceivedCreditTransfers", "DomesticCreditTransfer", "FPI"}
+	kindXBO = [3]string{"IssuedCreditTransfers", "CrossBorderCreditTransfer", "XBO"}
+	kindXBI = [3]string{"ReceivedCreditTransfers", "CrossBorderCreditTransfer", "XBI"}
 )
+
+// debitKind is the entry a payment order of a kind posts.
+func debitKind(kind string) [3]string {
+	if bank.IsInternationalKind(kind) {
+		return kindXBO
+	}
+	return kindFPO
+}
+
+// credit is what the creditor of a payment receives when it holds its
+// account here: the zero value is the debit's amount in the debtor's
+// currency; an international payment names its amount in the currency of
+// transfer.
+type credit struct {
+	amount   int64
+	currency string
+}
+
+// fxText is a rate applied as kept in payments.fx (” for none).
+func fxText(q *bank.Quote) (string, error) {
+	if q == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(q)
+	return string(b), err
+}
 
 // post adds an entry to an account: pending (into its pending sums) or
 // booked at `at` (into its booked balance, with the running balance, in
 // booking order), and for a booked debit the creditor's side when the
 // creditor holds its account here.
-func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, k [3]string, cp bank.AccountRef, ref string, booked bool) (int64, error) {
+func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, k [3]string, cp bank.AccountRef, ref string, booked bool, cr credit) (int64, error) {
 	kind, err := kindID(ctx, tx, k[0], k[1], k[2])
 	if err != nil {
 		return 0, err
@@ -199,7 +245,7 @@ func post(ctx context.Context, tx *sql.Tx, account, amount int64, at time.Time, 
 		infoLine(cp.Name, ref)).Scan(&id); err != nil {
 		return 0, err
 	}
-	return id, creditInternal(ctx, tx, account, id, -amount, when)
+	return id, creditInternal(ctx, tx, account, id, -amount, when, cr)
 }
 
 func infoLine(name, ref string) string {
@@ -242,17 +288,24 @@ func dueMS(t time.Time) int64 {
 }
 
 const paymentSelect = `SELECT p.id, p.payment_id, p.kind, p.consent_id, p.client_id, p.status, p.created_at, p.status_at,
-	a.account_id, p.amount, p.currency, p.tx, p.process_at, p.settle_at, p.reason, p.request, p.history
+	a.account_id, p.amount, p.currency, p.tx, p.process_at, p.settle_at, p.reason, p.request, p.history,
+	p.credit_amount, p.credit_currency, p.fx
 	FROM payments p JOIN accounts a ON a.id = p.account`
 
 func scanPayment(sc interface{ Scan(...any) error }) (bank.Payment, error) {
 	var p bank.Payment
 	var created, statusAt, process, settle, txID int64
-	var req, hist string
+	var req, hist, fx string
 	err := sc.Scan(&p.Ref, &p.ID, &p.Kind, &p.ConsentID, &p.ClientID, &p.Status, &created, &statusAt, &p.AccountID, &p.Amount,
-		&p.Currency, &txID, &process, &settle, &p.Reason, &req, &hist)
+		&p.Currency, &txID, &process, &settle, &p.Reason, &req, &hist, &p.CreditAmount, &p.CreditCurrency, &fx)
 	if err != nil {
 		return p, err
+	}
+	if fx != "" {
+		p.FX = new(bank.Quote)
+		if err := json.Unmarshal([]byte(fx), p.FX); err != nil {
+			return p, err
+		}
 	}
 	p.CreatedAt, p.StatusAt, p.ProcessAt, p.SettleAt = fromMS(created), fromMS(statusAt), fromMS(process), fromMS(settle)
 	p.Request = []byte(req)
@@ -271,7 +324,7 @@ func (s *Store) Payment(ctx context.Context, id string) (bank.Payment, error) {
 // book turns a pending entry into a booked one at `at`, moves the amount from
 // the account's pending sum to its booked balance, and credits the creditor
 // when it holds its account here.
-func book(ctx context.Context, tx *sql.Tx, account, txID, amount int64, at int64) error {
+func book(ctx context.Context, tx *sql.Tx, account, txID, amount int64, at int64, cr credit) error {
 	var booked int64
 	if err := tx.QueryRowContext(ctx, "SELECT booked FROM accounts WHERE id = ?", account).Scan(&booked); err != nil {
 		return err
@@ -291,7 +344,7 @@ func book(ctx context.Context, tx *sql.Tx, account, txID, amount int64, at int64
 	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET booked = ?, "+col+" = "+col+" - ? WHERE id = ?", booked, abs(amount), account); err != nil {
 		return err
 	}
-	return creditInternal(ctx, tx, account, txID, -amount, at)
+	return creditInternal(ctx, tx, account, txID, -amount, at, cr)
 }
 
 func abs(v int64) int64 {
@@ -327,10 +380,15 @@ func bookingTime(ctx context.Context, tx *sql.Tx, account, id, at int64) (int64,
 
 // creditInternal books the credit side of a payment whose creditor is an
 // account of this bank (found by sort code and number, or by IBAN in the
-// debtor account's currency: a SEPA payment between two EUR accounts).
-func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64, at int64) error {
+// debtor account's currency: a SEPA payment between two EUR accounts; an
+// international payment's in the currency of transfer, cr).
+func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64, at int64, cr credit) error {
 	if amount <= 0 {
 		return nil
+	}
+	k := kindFPI
+	if cr.currency != "" {
+		amount, k = cr.amount, kindXBI
 	}
 	var scheme, ident, ref string
 	err := tx.QueryRowContext(ctx, `SELECT c.scheme, c.identification, t.reference FROM transactions t JOIN counterparties c ON c.id = t.counterparty
@@ -344,14 +402,16 @@ func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64,
 	var to int64
 	switch scheme {
 	case bank.SchemeSortCode:
-		if len(ident) != 14 {
+		if len(ident) != 14 || (cr.currency != "" && cr.currency != "GBP") {
 			return nil
 		}
 		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE sort_code = ? AND number = ? AND currency = 'GBP'", ident[:6], ident[6:]).Scan(&to)
 	case bank.SchemeIBAN:
-		// An account in the debtor's currency (the bank converts nothing).
-		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE iban = ? AND currency = (SELECT currency FROM accounts WHERE id = ?)",
-			ident, debtor).Scan(&to)
+		// An account in the currency the creditor receives: the debtor's
+		// (the bank converts nothing), or an international payment's
+		// currency of transfer.
+		err = tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE iban = ? AND currency = CASE WHEN ? <> '' THEN ? ELSE (SELECT currency FROM accounts WHERE id = ?) END",
+			ident, cr.currency, cr.currency, debtor).Scan(&to)
 	default:
 		return nil
 	}
@@ -367,7 +427,7 @@ func creditInternal(ctx context.Context, tx *sql.Tx, debtor, txID, amount int64,
 		bank.SchemeSortCode, bank.SchemeIBAN, debtor).Scan(&name, &dscheme, &dident); err != nil {
 		return err
 	}
-	_, err = post(ctx, tx, to, amount, fromUnix(at), kindFPI, bank.AccountRef{Name: name, Scheme: dscheme, Identification: dident}, ref, true)
+	_, err = post(ctx, tx, to, amount, fromUnix(at), k, bank.AccountRef{Name: name, Scheme: dscheme, Identification: dident}, ref, true, credit{})
 	return err
 }
 

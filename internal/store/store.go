@@ -490,7 +490,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // do their event subscriptions; the events themselves go with the consents
 // and payments they were about.
 var stateTables = []string{"consents", "tokens", "auth_codes", "par_requests", "psu_logins", "auth_requests", "psu_sessions", "ciba_requests",
-	"payments", "idempotency", "funds_confirmations", "event_deliveries", "event_outbox"}
+	"payments", "idempotency", "funds_confirmations", "event_deliveries", "event_outbox", "payment_files", "file_instructions"}
 
 // ResetState clears every consent, token, code, session and lockout.
 func (s *Store) ResetState(ctx context.Context) error {

@@ -324,6 +324,28 @@ func (g *generator) requestBody(src *source, extra, body *yaml.Node) (*yaml.Node
 	if desc == nil {
 		return nil, fmt.Errorf("request body without x-body-description in the layout")
 	}
+	if media := get(extra, "x-body-media"); media != nil && media.Kind == yaml.MappingNode {
+		// A body the official file cannot describe (a payment file, JSON
+		// or XML, where it has an empty closed object): each media type
+		// ours takes, with the layout's schema for it; one of them must be
+		// the official file's.
+		content, official := mapping(), false
+		var err error
+		pairs(media, func(ct string, schema *yaml.Node) {
+			if at(g.layout, "components", "schemas", schema.Value) == nil && err == nil {
+				err = fmt.Errorf("x-body-media %s: %s is not a schema of the layout's", ct, schema.Value)
+			}
+			official = official || get(get(body, "content"), ct) != nil
+			set(content, ct, mapping("schema", ref("schemas", schema.Value)))
+		})
+		if err == nil && !official {
+			err = fmt.Errorf("x-body-media: none of the official body's media types")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return mapping("description", clone(desc), "required", true, "content", content), nil
+	}
 	if media := get(extra, "x-body-media"); media != nil {
 		// The official body is not JSON with a schema (a JSON Patch as a
 		// string): ours is the layout's schema under that media type.

@@ -65,6 +65,10 @@ type StandingOrder struct {
 	Creditor                               AccountID
 	// Paths of the fields whose place differs between versions.
 	FrequencyPath, FirstPath, FinalPath string
+	// An international standing order: its one InstructedAmount (in
+	// FirstAmount) is transferred in CurrencyOfTransfer.
+	International                    bool
+	CurrencyOfTransfer, ChargeBearer string
 }
 
 // Initiation checks a standing order: a supported frequency, a first date
@@ -101,6 +105,14 @@ func (o StandingOrder) Initiation(now time.Time) (*bank.Initiation, error) {
 			return nil, bank.Errorf(bank.KindFieldInvalid, path+".NumberOfPayments", "NumberOfPayments must be a whole number from 1")
 		}
 		in.Count = n
+	}
+	if o.International {
+		in.CurrencyOfTransfer, in.ChargeBearer = o.CurrencyOfTransfer, o.ChargeBearer
+		if err := bank.CheckInternational(in, o.FirstAmount.Amount, path, "InstructedAmount"); err != nil {
+			return nil, err
+		}
+		in.Recurring = in.Amount
+		return in, nil
 	}
 	if err := bank.CheckInitiation(in, o.FirstAmount.Amount, path); err != nil {
 		var be *bank.Error

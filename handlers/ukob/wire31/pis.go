@@ -2,6 +2,7 @@ package wire31
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/obsandbox/sandbox/handlers/ukob/obwire"
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -90,10 +91,66 @@ func detailStatus(kind, status string) string {
 	case bank.OrderInitiationFailed:
 		return bank.PaymentRejected
 	case bank.OrderInitiationCompleted:
-		if kind == bank.OrderStanding {
+		if kind == bank.OrderStanding || kind == bank.OrderInternationalStanding {
 			return "Accepted"
 		}
 		return bank.PaymentCompleted
 	}
 	return status
+}
+
+// obInternational is an international (or international scheduled)
+// Initiation: a domestic one's fields and the currency of transfer, the
+// charge bearer and the rate asked for.
+type obInternational struct {
+	obInitiation
+	CurrencyOfTransfer         string           `json:"CurrencyOfTransfer"`
+	ChargeBearer               string           `json:"ChargeBearer"`
+	ExchangeRateInformation    *obwire.RateInfo `json:"ExchangeRateInformation"`
+	RequestedExecutionDateTime string           `json:"RequestedExecutionDateTime"`
+}
+
+func international(kind string, raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
+	const path = "Data.Initiation"
+	var w obInternational
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read: %v", err)
+	}
+	_, p, err := payment(raw)
+	if err != nil {
+		return nil, err
+	}
+	ip := obwire.International{Payment: p, CurrencyOfTransfer: w.CurrencyOfTransfer, ChargeBearer: w.ChargeBearer, Rate: w.ExchangeRateInformation}
+	if kind == bank.ConsentInternationalScheduled {
+		return ip.Scheduled(w.RequestedExecutionDateTime, path+".RequestedExecutionDateTime", now)
+	}
+	return ip.Initiation(path)
+}
+
+// obIntlStanding is an international standing order's Initiation: one
+// InstructedAmount for every payment, transferred in CurrencyOfTransfer.
+type obIntlStanding struct {
+	Frequency            string            `json:"Frequency"`
+	Reference            string            `json:"Reference"`
+	NumberOfPayments     string            `json:"NumberOfPayments"`
+	FirstPaymentDateTime string            `json:"FirstPaymentDateTime"`
+	FinalPaymentDateTime string            `json:"FinalPaymentDateTime"`
+	ChargeBearer         string            `json:"ChargeBearer"`
+	CurrencyOfTransfer   string            `json:"CurrencyOfTransfer"`
+	InstructedAmount     obwire.Amount     `json:"InstructedAmount"`
+	DebtorAccount        *obwire.AccountID `json:"DebtorAccount"`
+	CreditorAccount      obwire.AccountID  `json:"CreditorAccount"`
+}
+
+func intlStanding(raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
+	const path = "Data.Initiation"
+	var w obIntlStanding
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read")
+	}
+	return obwire.StandingOrder{Frequency: w.Frequency, Reference: w.Reference, NumberOfPayments: w.NumberOfPayments,
+		First: w.FirstPaymentDateTime, Final: w.FinalPaymentDateTime, FirstAmount: w.InstructedAmount,
+		Debtor: w.DebtorAccount, Creditor: w.CreditorAccount, International: true, CurrencyOfTransfer: w.CurrencyOfTransfer,
+		ChargeBearer: w.ChargeBearer, FrequencyPath: path + ".Frequency", FirstPath: path + ".FirstPaymentDateTime",
+		FinalPath: path + ".FinalPaymentDateTime"}.Initiation(now)
 }

@@ -43,8 +43,17 @@ func (Wire) Offer(o bank.Offer) any                      { return ToOffer(o) }
 // and a consent the PSU revoked keeps its status (the standard's rule).
 func (Wire) ConsentStatus(c *bank.Consent, _ time.Time) string { return c.Status }
 
-// Initiation reads a domestic, scheduled or standing-order Initiation.
+// Initiation reads a domestic or international, scheduled or standing-order
+// Initiation.
 func (Wire) Initiation(kind string, raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
+	switch kind {
+	case bank.ConsentInternationalPayment, bank.ConsentInternationalScheduled:
+		return international(kind, raw, now)
+	case bank.ConsentInternationalStanding:
+		return intlStanding(raw, now)
+	case bank.ConsentFilePayment:
+		return obwire.ReadFileInitiation(raw, bank.FileTypeJSON31, now)
+	}
 	if kind == bank.ConsentDomesticStanding {
 		o, err := standing(raw)
 		if err != nil {

@@ -69,8 +69,55 @@ type standing struct {
 	CreditorAccount        obwire.AccountID  `json:"CreditorAccount"`
 }
 
+// international is the v4.0 international (or international scheduled)
+// Initiation: a domestic one's fields and the currency of transfer, the
+// charge bearer and the rate asked for.
+type international struct {
+	domestic
+	CurrencyOfTransfer      string           `json:"CurrencyOfTransfer"`
+	ChargeBearer            string           `json:"ChargeBearer"`
+	ExchangeRateInformation *obwire.RateInfo `json:"ExchangeRateInformation"`
+}
+
 func initiation(kind string, raw json.RawMessage, now time.Time) (*bank.Initiation, error) {
 	const path = "Data.Initiation"
+	if kind == bank.ConsentFilePayment {
+		return obwire.ReadFileInitiation(raw, bank.FileTypeJSON40, now)
+	}
+	if kind == bank.ConsentInternationalStanding {
+		var w struct {
+			standing
+			InstructedAmount   obwire.Amount `json:"InstructedAmount"`
+			CurrencyOfTransfer string        `json:"CurrencyOfTransfer"`
+			ChargeBearer       string        `json:"ChargeBearer"`
+		}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read")
+		}
+		const mri = path + ".MandateRelatedInformation"
+		reference, _ := w.RemittanceInformation.fields()
+		m := w.MandateRelatedInformation
+		return obwire.StandingOrder{Frequency: isoFrequency(m.Frequency.Type, m.FirstPaymentDateTime), Reference: reference,
+			NumberOfPayments: w.NumberOfPayments, First: m.FirstPaymentDateTime, Final: m.FinalPaymentDateTime,
+			FirstAmount: w.InstructedAmount, Debtor: w.DebtorAccount, Creditor: w.CreditorAccount,
+			International: true, CurrencyOfTransfer: w.CurrencyOfTransfer, ChargeBearer: w.ChargeBearer,
+			FrequencyPath: mri + ".Frequency.Type", FirstPath: mri + ".FirstPaymentDateTime", FinalPath: mri + ".FinalPaymentDateTime",
+		}.Initiation(now)
+	}
+	if kind == bank.ConsentInternationalPayment || kind == bank.ConsentInternationalScheduled {
+		var w international
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, bank.Errorf(bank.KindFieldInvalid, path, "the Initiation cannot be read: %v", err)
+		}
+		p := obwire.Payment{InstructionID: w.InstructionIdentification, EndToEndID: w.EndToEndIdentification,
+			LocalInstrument: w.LocalInstrument, Amount: w.InstructedAmount, Debtor: w.DebtorAccount, Creditor: w.CreditorAccount}
+		p.Reference, p.Unstructured = w.RemittanceInformation.fields()
+		ip := obwire.International{Payment: p, CurrencyOfTransfer: w.CurrencyOfTransfer, ChargeBearer: w.ChargeBearer, Rate: w.ExchangeRateInformation}
+		if kind == bank.ConsentInternationalScheduled {
+			return ip.Scheduled(w.RequestedExecutionDateTime, path+".RequestedExecutionDateTime", now)
+		}
+		return ip.Initiation(path)
+	}
 	if kind == bank.ConsentDomesticStanding {
 		var w standing
 		if err := json.Unmarshal(raw, &w); err != nil {

@@ -53,6 +53,7 @@ var consentStatus = map[string]string{
 	bank.StatusRejected:              "RJCT",
 	bank.StatusRevoked:               "CANC",
 	bank.StatusConsumed:              "COND",
+	bank.StatusAwaitingUpload:        "AWUP",
 }
 
 // ConsentStatus words a consent's state as v4.0 does: a long-lived consent
@@ -80,6 +81,19 @@ var orderStatus = map[string]map[string]string{
 		bank.OrderInitiationFailed: "INFA", "Cancelled": "CANC"},
 	bank.OrderVRP: {bank.PaymentPending: "PDNG", bank.PaymentInProcess: "ACSP", bank.PaymentCompleted: "ACSC",
 		bank.PaymentRejected: "RJCT"},
+}
+
+func init() {
+	// International orders take the words of their domestic siblings.
+	orderStatus[bank.OrderInternational] = orderStatus[bank.OrderDomestic]
+	orderStatus[bank.OrderInternationalScheduled] = orderStatus[bank.OrderScheduled]
+	orderStatus[bank.OrderInternationalStanding] = orderStatus[bank.OrderStanding]
+	detailStatus[bank.OrderInternational] = detailStatus[bank.OrderDomestic]
+	detailStatus[bank.OrderInternationalScheduled] = detailStatus[bank.OrderScheduled]
+	detailStatus[bank.OrderInternationalStanding] = detailStatus[bank.OrderStanding]
+	orderStatus[bank.OrderFile] = map[string]string{bank.OrderInitiationPending: "PDNG", bank.OrderInitiationCompleted: "INCO",
+		bank.OrderInitiationFailed: "INFA"}
+	detailStatus[bank.OrderFile] = detailStatus[bank.OrderScheduled]
 }
 
 func (Wire) OrderStatus(kind, status string) string {

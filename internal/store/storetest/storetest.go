@@ -42,6 +42,8 @@ func Run(t *testing.T, open Open) {
 		{"LedgerPostingAndSettlement", testLedger},
 		{"IdempotencyUnderConcurrency", testIdempotency},
 		{"StandingOrderOnce", testStandingOrderOnce},
+		{"InternationalSettlesInTwoCurrencies", testInternational},
+		{"FilePaymentEachInstructionOnce", testFilePayment},
 		{"VRPLimitsUnderConcurrency", testVRP},
 		{"TransactionPaging", testPaging},
 		{"AuditChain", testAudit},
