@@ -118,7 +118,9 @@ func TestVRPMonthLimitThenNextMonth(t *testing.T) {
 // debits grow by exactly 240.00.
 func TestVRPConcurrentPaymentsNeverExceed(t *testing.T) {
 	t.Parallel()
-	s := start(t, realIssuer())
+	// The sandbox clock stands still: a slow machine must not settle the
+	// payments (pending debits booked) before the ledger is read.
+	s := start(t, realIssuer(), frozen())
 	ctx := context.Background()
 	c := s.newTPP("private_key_jwt")
 	m := tpp.VRPMandate{Type: tpp.VRPSweeping, MaxAmount: "50.00", To: &aliceSavings,
