@@ -13,8 +13,8 @@ import (
 
 // copyBankPG is copyBank on PostgreSQL: the template is the same SQLite
 // file, its bank tables copied row by row with COPY into this schema's
-// (emptied, their row ids restarted) in one transaction with also's
-// changes. Both schemas come from the same migrations: the columns are the
+// (emptied; the rows keep the template's ids) in one transaction with
+// also's changes. Both schemas come from the same migrations: the columns are the
 // same, BIGINT and TEXT here.
 func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.Tx) error) error {
 	tpl, err := sql.Open("sqlite", dsn(src, true))
@@ -37,8 +37,15 @@ func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.T
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")+" RESTART IDENTITY"); err != nil {
-				return err
+			// DELETE, not TRUNCATE: TRUNCATE's exclusive table locks
+			// deadlock with a reader holding one of the tables and waiting
+			// for another; rows deleted wait for no one (readers keep
+			// their snapshot). The template's rows bring their ids, and
+			// syncSequences moves the sequences past them.
+			for _, t := range bankTables { // children first
+				if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+					return err
+				}
 			}
 			// The PSUs added at run time went with the old bank (as in Load).
 			if _, err := tx.ExecContext(ctx, "DELETE FROM runtime_psus"); err != nil {
