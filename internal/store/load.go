@@ -81,17 +81,19 @@ const txCols = 12
 func (s *Store) Load(ctx context.Context, f func(*Loader) error) (LoadStats, error) {
 	var st LoadStats
 	load := func(conn *sql.Conn, tx *sql.Tx) error {
-		if s.pg != nil {
-			// Their row ids start again at 1, as SQLite's do once a table
-			// is empty: the same seed gives the same bank, ids included.
-			if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(bankTables, ", ")+" RESTART IDENTITY"); err != nil {
+		// DELETE on PostgreSQL too: TRUNCATE's exclusive table locks
+		// deadlock with a reader holding one bank table and waiting for
+		// another. The sequences of the emptied tables start again at 1 (and
+		// move past the rows loaded at the end): the same seed gives the
+		// same bank, ids included.
+		for _, t := range bankTables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}
-		} else {
-			for _, t := range bankTables {
-				if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
-					return err
-				}
+		}
+		if s.pg != nil {
+			if err := syncSequences(ctx, tx); err != nil { // the emptied tables' ids start again at 1
+				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM runtime_psus"); err != nil {
