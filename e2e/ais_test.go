@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -349,14 +350,18 @@ func TestAISPaging(t *testing.T) {
 // request changed nothing.
 func (s *sandbox) bankHash() string {
 	s.t.Helper()
-	var buf bytes.Buffer
-	if err := s.app.Store.DumpBank(context.Background(), &buf); err != nil {
+	h := sha256.New()
+	w := bufio.NewWriterSize(h, 64<<10)
+	if err := s.app.Store.DumpBank(context.Background(), w); err != nil {
 		s.t.Fatal(err)
 	}
 	n, err := s.app.Store.CountConsents(context.Background())
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	fmt.Fprintf(&buf, "consents %d", n)
-	return fmt.Sprintf("%x", sha256.Sum256(buf.Bytes()))
+	fmt.Fprintf(w, "consents %d", n)
+	if err := w.Flush(); err != nil {
+		s.t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }

@@ -248,7 +248,7 @@ func browserSetup(t *testing.T) (*sandbox, *browser, *callbackServer, *tpp.Clien
 	s := start(t, realIssuer())
 	cb := newCallback(t)
 	b := newBrowser(t) // last, so it is closed first
-	c := orFatal(tpp.New(b.ctx, s.url, cb.URL+"/callback"))(t)
+	c := orFatal(tpp.New(b.ctx, s.url, cb.URL+"/callback", s.tppKey()))(t)
 	c.Name, c.Now = browserTPPName, s.app.Clock.Wall
 	c.Trace = func(req *http.Request, _ []byte, resp *http.Response, body []byte) {
 		checkResponse(t, req, resp.StatusCode, resp.Header, body)

@@ -122,13 +122,9 @@ func TestCIRecipeScript(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("no curl: the CI steps use it")
 	}
-	bin := filepath.Join(t.TempDir(), "sandbox")
+	bin := sandboxCommand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/sandbox")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	cmd := exec.CommandContext(ctx, "bash", "../docs/ci/sandbox-ci.sh")
 	cmd.Env = append(os.Environ(), "SANDBOX_BIN="+bin, "SANDBOX_URL=", "SANDBOX_ADMIN_TOKEN=", "SANDBOX_JOB=go-test")
 	out, err := cmd.CombinedOutput()

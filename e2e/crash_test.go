@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,14 +30,17 @@ import (
 )
 
 // TestMain lets the test binary act as the sandbox command in a child
-// process (SANDBOX_E2E_MAIN holds its arguments as JSON), so that a test
-// can kill a real sandbox process.
+// process (SANDBOX_E2E_MAIN holds its arguments as JSON, or "args" for the
+// command line's own, see sandboxCommand), so that a test can kill a real
+// sandbox process or hand a script a sandbox command without building one.
 func TestMain(m *testing.M) {
 	if raw := os.Getenv("SANDBOX_E2E_MAIN"); raw != "" {
-		var argv []string
-		if err := json.Unmarshal([]byte(raw), &argv); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+		argv := os.Args[1:]
+		if raw != "args" {
+			if err := json.Unmarshal([]byte(raw), &argv); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := app.Main(ctx, argv, os.Stdout, os.Stderr)
@@ -42,6 +48,7 @@ func TestMain(m *testing.M) {
 		app.RemoveTemplates()
 		os.Exit(code)
 	}
+	parallelByDefault()
 	code := m.Run()
 	stopChromium()
 	app.RemoveTemplates()
@@ -218,4 +225,34 @@ func TestSecondServerRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 		t.Errorf("the refusal: %v", err)
 	}
+}
+
+// parallelByDefault lets four tests per CPU run at once unless -parallel
+// says otherwise: the tests here wait on a browser, child processes and
+// loopback far more than they compute, so GOMAXPROCS (go test's default)
+// leaves the CPUs idle.
+func parallelByDefault() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
+}
+
+// sandboxCommand writes an executable that runs this test binary as the
+// sandbox command (cmd/sandbox's main is app.Main, as in TestMain), for the
+// scripts the tests run: no go build in a test.
+func sandboxCommand(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "sandbox")
+	script := "#!/bin/sh\nSANDBOX_E2E_MAIN=args exec '" + exe + "' \"$@\"\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

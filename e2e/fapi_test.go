@@ -24,7 +24,7 @@ func (s *sandbox) strictTPP(setup ...func(*tpp.Client)) *tpp.Client {
 	s.t.Helper()
 	ctx := context.Background()
 	cert := s.certificate("strict-tpp", false, false)
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		s.t.Fatal(err)
 	}

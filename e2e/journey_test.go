@@ -25,7 +25,7 @@ const callback = "https://tpp.example/callback"
 func (s *sandbox) newTPP(authMethod string) *tpp.Client {
 	s.t.Helper()
 	ctx := context.Background()
-	c, err := tpp.New(ctx, s.url, callback)
+	c, err := tpp.New(ctx, s.url, callback, s.tppKey())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
+	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
 // wallBase is the tests' real time: fixed, so dates in responses are the
@@ -37,6 +41,32 @@ type sandbox struct {
 	url    string
 	client *http.Client
 	stop   func() // shuts the server down (also done at cleanup)
+	tpps   atomic.Int32 // reference TPPs made for this sandbox (tppKey)
+}
+
+// tppKey is the signing key of the next reference TPP made for this
+// sandbox: the i-th TPP of every sandbox signs with the i-th of a list of
+// keys made once per process, so the TPPs of one sandbox never share a key
+// and a test does not wait for a fresh 2048-bit key (most of the suite's
+// key generation otherwise).
+func (s *sandbox) tppKey() tpp.Option { return tpp.WithKey(testKey(int(s.tpps.Add(1)) - 1)) }
+
+var testKeys struct {
+	sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+func testKey(i int) *rsa.PrivateKey {
+	testKeys.Lock()
+	defer testKeys.Unlock()
+	for len(testKeys.keys) <= i {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		testKeys.keys = append(testKeys.keys, key)
+	}
+	return testKeys.keys[i]
 }
 
 type option func(*app.Config)

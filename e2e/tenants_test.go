@@ -24,7 +24,7 @@ import (
 // tenantTPP registers a reference TPP with the sandbox under base.
 func tenantTPP(t *testing.T, s *sandbox, base string) *tpp.Client {
 	t.Helper()
-	c, err := tpp.New(context.Background(), base, callback, tpp.WithHTTPClient(s.client))
+	c, err := tpp.New(context.Background(), base, callback, tpp.WithHTTPClient(s.client), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}
