@@ -40,7 +40,7 @@ type sandbox struct {
 	app    *app.App
 	url    string
 	client *http.Client
-	stop   func() // shuts the server down (also done at cleanup)
+	stop   func()       // shuts the server down (also done at cleanup)
 	tpps   atomic.Int32 // reference TPPs made for this sandbox (tppKey)
 }
 
