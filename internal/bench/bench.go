@@ -41,10 +41,14 @@ const (
 	// RouteJourney is a whole TPP journey per unit, from registration to a
 	// read (see Journey); the sandbox only.
 	RouteJourney = "journey"
+	// RouteJourneyES256 is the same journey by a TPP that signs its JWTs
+	// ES256 (FAPI allows it beside PS256): the TPP's side costs less, the
+	// bank's is the same.
+	RouteJourneyES256 = "journey-es256"
 )
 
 var AllRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteToken, RoutePaymentConsent, RoutePayment,
-	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4, RouteAccountsBG, RouteBalancesBG, RouteTransactionsBG, RouteJourney}
+	RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4, RouteAccountsBG, RouteBalancesBG, RouteTransactionsBG, RouteJourney, RouteJourneyES256}
 
 // fixedRoutes are the routes whose one request is sent again and again.
 var fixedRoutes = []string{RouteAccounts, RouteBalances, RouteTransactions, RouteConsent, RouteAccountsV4, RouteBalancesV4, RouteTransactionsV4,

@@ -49,23 +49,28 @@ func Journey(ctx context.Context, base string, tr http.RoundTripper, key *rsa.Pr
 	return c.Call(ctx, http.MethodGet, ais+"/accounts", "", toks.AccessToken, nil, http.StatusOK, nil)
 }
 
-// measureJourneys runs whole journeys from o.JourneyClients clients at once
-// (a closed loop: each starts its next journey when one ends) and records
-// complete journeys per second and their latency.
-func (r *runner) measureJourneys(ctx context.Context, sbx *Proc) (Row, error) {
+// measureJourneys runs whole journeys (route RouteJourney or
+// RouteJourneyES256) from o.JourneyClients clients at once (a closed loop:
+// each starts its next journey when one ends) and records complete
+// journeys per second and their latency.
+func (r *runner) measureJourneys(ctx context.Context, sbx *Proc, route string) (Row, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return Row{}, err
 	}
+	var opts []tpp.Option
+	if route == RouteJourneyES256 {
+		opts = append(opts, tpp.WithES256(nil))
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 4 * r.o.JourneyClients}
 	defer tr.CloseIdleConnections()
 	base := "http://" + sbx.Addr
-	if err := Journey(ctx, base, tr, key); err != nil {
+	if err := Journey(ctx, base, tr, key, opts...); err != nil {
 		return Row{}, fmt.Errorf("journey: %w", err)
 	}
-	return r.measureWith(ctx, sbx, RouteJourney, TargetSandbox, r.o.Warmup, func() (Stats, error) {
+	return r.measureWith(ctx, sbx, route, TargetSandbox, r.o.Warmup, func() (Stats, error) {
 		return closedLoop(ctx, r.o.JourneyClients, r.o.Warmup, r.o.Duration, func(ctx context.Context) error {
-			return Journey(ctx, base, tr, key)
+			return Journey(ctx, base, tr, key, opts...)
 		})
 	})
 }

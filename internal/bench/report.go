@@ -79,9 +79,12 @@ func (rep *Report) Targets() []Target {
 	}
 	ts = append(ts, t)
 	t = Target{What: "whole journeys (register → consent → PAR → approval → token → read) ≥ 200/s at 16 clients"}
-	if r, ok := rep.Row(RouteJourney, TargetSandbox); ok {
-		t.Known, t.Met = true, r.Stats.RPS >= 200 && r.Stats.Non2xx() == 0
-		t.Got = fmt.Sprintf("%.0f/s, p50 %.1f ms, p99 %.1f ms, %d failed", r.Stats.RPS, ms(r.Stats.P50), ms(r.Stats.P99), r.Stats.Non2xx())
+	for _, route := range []string{RouteJourney, RouteJourneyES256} { // a TPP signing PS256, then ES256
+		if r, ok := rep.Row(route, TargetSandbox); ok {
+			t.Known, t.Met = true, t.Met || r.Stats.RPS >= 200 && r.Stats.Non2xx() == 0
+			t.Got = strings.TrimPrefix(t.Got+fmt.Sprintf("; %s %.0f/s, p50 %.1f ms, p99 %.1f ms, %d failed", route, r.Stats.RPS,
+				ms(r.Stats.P50), ms(r.Stats.P99), r.Stats.Non2xx()), "; ")
+		}
 	}
 	ts = append(ts, t)
 	t = Target{What: "seeding 1,000,000 transactions ≤ 6 s"}

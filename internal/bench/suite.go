@@ -514,9 +514,11 @@ func (r *runner) suite(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.want(RouteJourney) && r.wantTarget(TargetSandbox) {
-		if _, err := r.measureJourneys(ctx, sbx); err != nil {
-			return err
+	for _, route := range []string{RouteJourney, RouteJourneyES256} {
+		if r.want(route) && r.wantTarget(TargetSandbox) {
+			if _, err := r.measureJourneys(ctx, sbx, route); err != nil {
+				return err
+			}
 		}
 	}
 	if wantPay {

@@ -9,6 +9,9 @@ package tpp
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -38,6 +41,11 @@ type Client struct {
 	Name        string
 	Key         *rsa.PrivateKey
 	KID         string
+	// JWTKey, when set (WithES256), signs the TPP's JWTs — client
+	// assertions, request objects, registration requests — ES256, which
+	// FAPI allows beside PS256 and costs a fraction of it; Key still signs
+	// x-jws-signature, which the UK standard fixes to PS256.
+	JWTKey *ecdsa.PrivateKey
 	// Set by Register.
 	ClientID          string
 	ClientSecret      string
@@ -142,10 +150,21 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.HTTP = 
 // key from one registration to the next).
 func WithKey(key *rsa.PrivateKey) Option { return func(c *Client) { c.Key = key } }
 
+// WithES256 signs the TPP's JWTs with a P-256 key (ES256), fresh when key
+// is nil; see Client.JWTKey.
+func WithES256(key *ecdsa.PrivateKey) Option {
+	return func(c *Client) {
+		if key == nil {
+			key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // fails only without a source of randomness
+		}
+		c.JWTKey = key
+	}
+}
+
 // WithClock uses now as the TPP's clock.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.Now = now } }
 
-func thumbprint(pub *rsa.PublicKey) string {
+func thumbprint(pub crypto.PublicKey) string {
 	tp, _ := (&jose.JSONWebKey{Key: pub}).Thumbprint(cryptoSHA256)
 	return base64.RawURLEncoding.EncodeToString(tp)
 }
@@ -177,11 +196,29 @@ func (c *Client) Discovery() Discovery { return c.disc }
 
 // JWKS is the TPP's public key set.
 func (c *Client) JWKS() jose.JSONWebKeySet {
-	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.Key.PublicKey, KeyID: c.KID, Algorithm: "PS256", Use: "sig"}}}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.Key.PublicKey, KeyID: c.KID, Algorithm: "PS256", Use: "sig"}}}
+	if c.JWTKey != nil {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &c.JWTKey.PublicKey, KeyID: thumbprint(&c.JWTKey.PublicKey), Algorithm: "ES256", Use: "sig"})
+	}
+	return set
 }
 
-// Sign signs claims with the TPP's key (PS256, its kid).
+// JWTAlg is the algorithm of the TPP's JWTs: ES256 with a JWTKey, else PS256.
+func (c *Client) JWTAlg() string {
+	if c.JWTKey != nil {
+		return "ES256"
+	}
+	return "PS256"
+}
+
+// Sign signs claims with the TPP's JWT key (its kid): PS256 with Key, ES256
+// with JWTKey.
 func (c *Client) Sign(claims jwt.Claims) (string, error) {
+	if c.JWTKey != nil {
+		t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+		t.Header["kid"] = thumbprint(&c.JWTKey.PublicKey)
+		return t.SignedString(c.JWTKey)
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodPS256, claims)
 	t.Header["kid"] = c.KID
 	return t.SignedString(c.Key)
@@ -199,9 +236,9 @@ func (c *Client) Metadata(authMethod string) map[string]any {
 		"scope": "openid accounts payments fundsconfirmations"}
 	// The keys sign request objects whatever the authentication method.
 	m["jwks"] = c.JWKS()
-	m["request_object_signing_alg"] = "PS256"
+	m["request_object_signing_alg"] = c.JWTAlg()
 	if authMethod == "private_key_jwt" {
-		m["token_endpoint_auth_signing_alg"] = "PS256"
+		m["token_endpoint_auth_signing_alg"] = c.JWTAlg()
 	}
 	if c.DPoP != nil {
 		m["dpop_bound_access_tokens"] = true
