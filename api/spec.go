@@ -121,26 +121,36 @@ func (c Contract) parse(ctx context.Context) (*openapi3.T, error) {
 // part of a start) and returns the function that waits for it. The
 // contract is parsed once per process: every sandbox in it (tenants, a
 // test's many) shares the parsed document, which nothing changes after
-// loading.
+// loading. One goroutine parses the contracts in the order they were
+// started, so a start keeps the other CPUs; a caller that wants one before
+// that goroutine reaches it parses it itself.
 func (c Contract) Start(ctx context.Context) func() (*openapi3.T, error) {
-	v, _ := parsed.LoadOrStore(c.file, sync.OnceValue(func() func() (*openapi3.T, error) {
-		type result struct {
-			doc *openapi3.T
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			// Not the first caller's cancellation: others wait for it too.
-			doc, err := c.parse(context.WithoutCancel(ctx))
-			ch <- result{doc, err}
-		}()
-		return sync.OnceValues(func() (*openapi3.T, error) {
-			r := <-ch
-			return r.doc, r.err
-		})
+	v, loaded := parsed.LoadOrStore(c.file, sync.OnceValues(func() (*openapi3.T, error) {
+		// Not the first caller's cancellation: others wait for it too.
+		return c.parse(context.WithoutCancel(ctx))
 	}))
-	return v.(func() func() (*openapi3.T, error))()
+	f := v.(func() (*openapi3.T, error))
+	if !loaded {
+		parser.Do(func() {
+			go func() {
+				for f := range parseQueue {
+					f() //nolint:errcheck // kept by the OnceValues, returned to its waiters
+				}
+			}()
+		})
+		select {
+		case parseQueue <- f:
+		default: // more contracts than the queue holds: parse this one beside it
+			go f() //nolint:errcheck // as above
+		}
+	}
+	return f
 }
+
+var (
+	parser     sync.Once
+	parseQueue = make(chan func() (*openapi3.T, error), 8)
+)
 
 // parsed holds each contract's parse, by file name.
 var parsed sync.Map

@@ -23,6 +23,7 @@ import (
 type (
 	Config    = httpx.Config
 	Deps      = httpx.Deps
+	Spec      = httpx.Spec
 	Snapshot  = httpx.Snapshot
 	Snapshots = httpx.Snapshots
 	Tenant    = httpx.Tenant

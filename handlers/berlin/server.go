@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
@@ -33,8 +32,8 @@ const Base = api.BasePathBG
 
 // Mount adds the API: every operation of its contract (spec), the contract
 // itself at /psd2/openapi.yaml, and its error envelope for /psd2/.
-func Mount(core *httpx.Server, e *echo.Echo, spec *openapi3.T) {
-	s := &Server{Server: core, contract: httpx.NewContract(spec, Base)}
+func Mount(core *httpx.Server, e *echo.Echo, spec httpx.Spec) {
+	s := &Server{Server: core, contract: core.NewContract(spec, Base)}
 	core.Register(Base+"/", envelope{})
 	e.GET(Base+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", api.BerlinGroup.YAML())

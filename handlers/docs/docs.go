@@ -103,14 +103,21 @@ func (s *Server) spec(c echo.Context) error {
 }
 
 func (s *Server) render(sp Spec) ([]byte, error) {
-	var loaded *openapi3.T
-	switch sp.Contract.File() { // the standards' contracts are loaded already
+	var spec httpx.Spec
+	switch sp.Contract.File() { // the standards' contracts, as the server parsed them
 	case api.UKOBv3.File():
-		loaded = s.Deps.Spec
+		spec = s.Deps.Spec
 	case api.UKOBv4.File():
-		loaded = s.Deps.SpecV4
+		spec = s.Deps.SpecV4
 	case api.BerlinGroup.File():
-		loaded = s.Deps.SpecBG
+		spec = s.Deps.SpecBG
+	}
+	var loaded *openapi3.T
+	if spec != nil {
+		var err error
+		if loaded, err = spec(); err != nil {
+			return nil, err
+		}
 	}
 	doc, err := Document(sp.Contract, loaded, "")
 	if err != nil {

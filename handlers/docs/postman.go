@@ -67,15 +67,15 @@ func (s *Server) loaded(sp Spec) (*openapi3.T, error) {
 	switch sp.Contract.File() {
 	case api.UKOBv3.File():
 		if s.Deps.Spec != nil {
-			return s.Deps.Spec, nil
+			return s.Deps.Spec()
 		}
 	case api.UKOBv4.File():
 		if s.Deps.SpecV4 != nil {
-			return s.Deps.SpecV4, nil
+			return s.Deps.SpecV4()
 		}
 	case api.BerlinGroup.File():
 		if s.Deps.SpecBG != nil {
-			return s.Deps.SpecBG, nil
+			return s.Deps.SpecBG()
 		}
 	}
 	return loadContract(sp.Contract)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/obsandbox/sandbox/fixtures"
@@ -106,9 +105,9 @@ type Deps struct {
 	Auth   *oauth.Server
 	Clock  *clock.Clock
 	Log    *slog.Logger
-	Spec   *openapi3.T // the UK OB v3.1.11 contract (api/openapi.yaml)
-	SpecV4 *openapi3.T // the UK OB v4.0 contract (api/ukob-v4.0.yaml)
-	SpecBG *openapi3.T // the Berlin Group contract (api/berlin-group-1.3.12.yaml)
+	Spec   Spec // the UK OB v3.1.11 contract (api/openapi.yaml)
+	SpecV4 Spec // the UK OB v4.0 contract (api/ukob-v4.0.yaml)
+	SpecBG Spec // the Berlin Group contract (api/berlin-group-1.3.12.yaml)
 	Config Config
 	// Reset puts the bank back to its seed (POST /sandbox/reset).
 	Reset func(context.Context) error

@@ -19,5 +19,14 @@ func (s *Server) readyz(c echo.Context) error {
 	if err := s.Store.Ready(c.Request().Context()); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
 	}
+	// The contracts are parsed in the background from the start: the first
+	// readyz waits for them (a fraction of a second) and finds every route
+	// mounted in its contract.
+	for _, k := range s.contracts {
+		if err := k.Check(); err != nil {
+			s.Log.ErrorContext(c.Request().Context(), "a contract", "error", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

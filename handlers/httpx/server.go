@@ -5,7 +5,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -35,6 +37,8 @@ type Server struct {
 	Cfg   Config
 	Deps  Deps
 	Pages *template.Template
+
+	contracts []*Contract // the served contracts (NewContract), checked by readyz
 
 	Limits     *gateway.Limiter
 	Unattended *gateway.Unattended
@@ -80,46 +84,76 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 	return s, e, nil
 }
 
+// Spec is a contract as the process parsed it: the function waits for the
+// parse (started in the background at start-up, once per process).
+type Spec func() (*openapi3.T, error)
+
 // Contract is one surface's OpenAPI document, its operations prepared once
-// (a kin-openapi route each, so no router runs per request).
+// (a kin-openapi route each, so no router runs per request). Its routes
+// are mounted before the document is parsed: the first request to one of
+// them waits for the parse, so a start does not.
 type Contract struct {
 	Base string // the path its operations are served under (its server URL)
-	ops  map[string]*Operation
+	ops  func() (map[string]*route, error)
+
+	mu    sync.Mutex
+	named []*Operation // by Op, for Check
 }
 
-// NewContract indexes a document's operations by method and path.
-func NewContract(spec *openapi3.T, base string) *Contract {
-	k := &Contract{Base: base, ops: map[string]*Operation{}}
-	for path, item := range spec.Paths.Map() {
-		for method, op := range item.Operations() {
-			o := &Operation{route: &routers.Route{Spec: spec, Server: spec.Servers[0], Path: path, PathItem: item,
-				Method: method, Operation: op}, query: map[string]bool{}}
-			for _, p := range append(item.Parameters, op.Parameters...) {
-				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
-					o.query[p.Value.Name] = true
-				}
-			}
-			k.ops[method+" "+path] = o
+// route is a contract operation prepared for validation.
+type route struct {
+	route *routers.Route
+	query map[string]bool // the query parameters it declares
+}
+
+// NewContract indexes a document's operations by method and path, once
+// spec has parsed it; readyz waits for it.
+func (s *Server) NewContract(spec Spec, base string) *Contract {
+	k := &Contract{Base: base, ops: sync.OnceValues(func() (map[string]*route, error) {
+		doc, err := spec()
+		if err != nil {
+			return nil, err
 		}
-	}
+		ops := map[string]*route{}
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				o := &route{route: &routers.Route{Spec: doc, Server: doc.Servers[0], Path: path, PathItem: item,
+					Method: method, Operation: op}, query: map[string]bool{}}
+				for _, p := range append(item.Parameters, op.Parameters...) {
+					if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+						o.query[p.Value.Name] = true
+					}
+				}
+				ops[method+" "+path] = o
+			}
+		}
+		return ops, nil
+	})}
+	s.contracts = append(s.contracts, k)
 	return k
 }
 
-// Op is the operation at method and path; it panics when the contract has
-// none (a route mounted without its contract is a bug).
+// Op is the operation at method and path, resolved when first used.
 func (k *Contract) Op(method, path string) *Operation {
-	op, ok := k.ops[method+" "+path]
-	if !ok {
-		panic(fmt.Sprintf("httpx: %s %s is not in the contract served under %s", method, path, k.Base))
-	}
+	op := &Operation{k: k, key: method + " " + path}
+	k.mu.Lock()
+	k.named = append(k.named, op)
+	k.mu.Unlock()
 	return op
 }
 
-// Has reports whether the contract has the operation (a version serving
-// more of a standard than another).
-func (k *Contract) Has(method, path string) bool {
-	_, ok := k.ops[method+" "+path]
-	return ok
+// Check waits for the contract and reports an operation named by Op that
+// it lacks (a route mounted without its contract is a bug).
+func (k *Contract) Check() error {
+	k.mu.Lock()
+	named := slices.Clone(k.named)
+	k.mu.Unlock()
+	for _, op := range named {
+		if _, err := op.resolve(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Route turns a contract path ("/aisp/accounts/{AccountId}") into an echo
@@ -143,15 +177,20 @@ func (k *Contract) Route(p string) string {
 func (s *Server) Mount(e *echo.Echo, k *Contract, method, path string, n Need, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
 	op := k.Op(method, path)
 	mw := append(extra, AcceptJSON, s.RequireToken(n), s.degrade, ValidateRequest(op))
-	e.Add(method, k.Route(path), useCase(op.route.Operation.OperationID, h), mw...)
+	e.Add(method, k.Route(path), useCase(op, h), mw...)
 }
 
 // useCase traces an operation's handler — the standard's operation, the
 // bank's use case it calls — as the use case's span.
-func useCase(name string, h echo.HandlerFunc) echo.HandlerFunc {
+func useCase(op *Operation, h echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		r, err := op.resolve()
+		if err != nil {
+			return err
+		}
+		name := r.route.Operation.OperationID
 		_, end := span(c, "usecase "+name, "usecase", attribute.String("sandbox.operation", name))
-		err := h(c)
+		err = h(c)
 		end(err)
 		return err
 	}

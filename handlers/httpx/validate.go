@@ -4,25 +4,46 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
-// Operation is one Operation of api/openapi.yaml, prepared once at start-up:
-// the kin-openapi route (so no router runs per request) and the query
-// parameters it declares.
+// Operation is one operation of a contract, named at mount and resolved
+// when first used: the kin-openapi route (so no router runs per request) and
+// the query parameters it declares.
 type Operation struct {
-	route *routers.Route
-	query map[string]bool
+	k   *Contract
+	key string // "METHOD /path" as in the contract
+	r   atomic.Pointer[route]
+}
+
+// resolve is the operation's route, waiting for the contract's parse the
+// first time; an operation the contract lacks is an error (a bug: the
+// tests check every mounted one).
+func (op *Operation) resolve() (*route, error) {
+	if r := op.r.Load(); r != nil {
+		return r, nil
+	}
+	ops, err := op.k.ops()
+	if err != nil {
+		return nil, fmt.Errorf("httpx: the contract served under %s: %w", op.k.Base, err)
+	}
+	r, ok := ops[op.key]
+	if !ok {
+		return nil, fmt.Errorf("httpx: %s is not in the contract served under %s", op.key, op.k.Base)
+	}
+	op.r.Store(r)
+	return r, nil
 }
 
 func init() {
@@ -45,9 +66,13 @@ var validationOptions = &openapi3filter.Options{
 func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			r, err := op.resolve()
+			if err != nil {
+				return err
+			}
 			req := c.Request()
 			for k := range req.URL.Query() {
-				if !op.query[k] {
+				if !r.query[k] {
 					return bank.Errorf(bank.KindFieldUnexpected, k, "query parameter %q is not allowed here", k)
 				}
 			}
@@ -69,7 +94,7 @@ func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 			for i, n := range names {
 				params[n] = values[i]
 			}
-			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: validationOptions}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: r.route, Options: validationOptions}
 			if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
 				return validationError(err)
 			}
@@ -82,7 +107,10 @@ func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 // operation of the contract, as if it had been sent to it: what a JSON
 // Patch makes of a resource is checked as the PUT of the whole resource.
 func (k *Contract) ValidateBody(ctx context.Context, method, path string, body []byte) error {
-	op := k.Op(method, path)
+	op, err := k.Op(method, path).resolve()
+	if err != nil {
+		return err
+	}
 	rb := op.route.Operation.RequestBody
 	if rb == nil || rb.Value == nil {
 		return nil

@@ -7,7 +7,6 @@ package ukob
 import (
 	"net/http"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
@@ -23,8 +22,8 @@ type Server struct {
 
 // Mount adds one version of the API: its wire format w, its contract spec
 // (served as written, yaml, at <base>/openapi.yaml).
-func Mount(core *httpx.Server, e *echo.Echo, w Wire, spec *openapi3.T, yaml []byte) {
-	s := &Server{Server: core, w: w, contract: httpx.NewContract(spec, w.Base())}
+func Mount(core *httpx.Server, e *echo.Echo, w Wire, spec httpx.Spec, yaml []byte) {
+	s := &Server{Server: core, w: w, contract: core.NewContract(spec, w.Base())}
 	core.Register(w.Base()+"/", w.Envelope())
 	e.GET(w.Base()+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", yaml)

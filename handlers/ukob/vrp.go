@@ -38,7 +38,7 @@ func (s *Server) mountVRP(e *echo.Echo) {
 	m(http.MethodPost, consents, client, s.createVRPConsent)
 	m(http.MethodGet, one, client, s.getVRPConsent)
 	m(http.MethodDelete, one, client, s.deleteConsent(bank.ConsentDomesticVRP))
-	if s.contract.Has(http.MethodPut, one) {
+	if s.w.Version() != bank.VersionUK31 { // v4.0 added amending a VRP consent (PUT, PATCH)
 		m(http.MethodPut, one, client, s.amendVRPConsent(false))
 		m(http.MethodPatch, one, client, s.amendVRPConsent(true))
 	}

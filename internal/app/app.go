@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/api"
@@ -84,7 +83,7 @@ type App struct {
 	rootAdminToken string
 	// specs waits for the contracts New began loading (the slowest part of
 	// a start); tenants share the root's.
-	specs func() (contracts, error)
+	specs contracts
 	// CA is the development certificate authority (TLS, TPP certificates).
 	CA *pki.CA
 	// showToken: the admin token was generated, not given (flag or
@@ -280,25 +279,13 @@ func loadKey(cfg *Config, create bool) (*keyring.Keyring, error) {
 	return key, nil
 }
 
-// contracts are the served APIs' parsed contracts (package api).
-type contracts struct{ v3, v4, bg *openapi3.T }
+// contracts are the served APIs' contracts (package api), parsed in the
+// background from the start, once per process: a start does not wait for
+// them; the first request to an API (or readyz) does.
+type contracts struct{ v3, v4, bg handlers.Spec }
 
-// startContracts parses the contracts in the background and returns the
-// function that waits for them.
-func startContracts(ctx context.Context) func() (contracts, error) {
-	v3, v4, bg := api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx), api.BerlinGroup.Start(ctx)
-	return sync.OnceValues(func() (contracts, error) {
-		a, err := v3()
-		if err != nil {
-			return contracts{}, err
-		}
-		b, err := v4()
-		if err != nil {
-			return contracts{}, err
-		}
-		c, err := bg()
-		return contracts{a, b, c}, err
-	})
+func startContracts(ctx context.Context) contracts {
+	return contracts{api.UKOBv3.Start(ctx), api.UKOBv4.Start(ctx), api.BerlinGroup.Start(ctx)}
 }
 
 // openStore opens the database of cfg with its key file: to serve it (the
@@ -362,10 +349,8 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 		Seeded:     seed.Credentials(slices.Concat(a.Fixtures.PSUs, a.Personas)),
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
-	specs, err := a.specs()
-	if err != nil {
-		return err
-	}
+	specs := a.specs
+	var err error
 	rules := audit.DefaultRules
 	rules.Suspend = a.Config.AnomalyResponse == "suspend"
 	a.detector = audit.NewDetector(rules)

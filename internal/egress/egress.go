@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -92,19 +93,46 @@ func (p Policy) control(_, address string, _ syscall.RawConn) error {
 // NewClient is an HTTP client under the policy: no proxy (the address
 // checked is the one dialled), no redirects followed, timeout for the whole
 // exchange, and roots (nil: the system's) to verify servers with.
-func NewClient(p Policy, roots *x509.CertPool, timeout time.Duration) *http.Client {
+func NewClient(p Policy, roots func() *x509.CertPool, timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: timeout, Control: p.control}
 	return &http.Client{
 		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           d.DialContext,
-			TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
-			MaxIdleConnsPerHost:   2,
-			IdleConnTimeout:       30 * time.Second,
-		},
+		Transport: lazyTransport(sync.OnceValue(func() *http.Transport {
+			var pool *x509.CertPool // nil: the system's
+			if roots != nil {
+				pool = roots()
+			}
+			return &http.Transport{
+				Proxy:                 nil,
+				DialContext:           d.DialContext,
+				TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+				TLSHandshakeTimeout:   timeout,
+				ResponseHeaderTimeout: timeout,
+				MaxIdleConnsPerHost:   2,
+				IdleConnTimeout:       30 * time.Second,
+			}
+		})),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// lazyTransport is a transport made by its first request: loading the
+// system's roots takes tens of milliseconds that a start need not wait for.
+type lazyTransport func() *http.Transport
+
+func (t lazyTransport) RoundTrip(r *http.Request) (*http.Response, error) { return t().RoundTrip(r) }
+
+func (t lazyTransport) CloseIdleConnections() { t().CloseIdleConnections() }
+
+// SystemRootsAnd is the system's roots and the certificates of extraPEM
+// (the development CA), loaded when first asked for.
+func SystemRootsAnd(extraPEM []byte) func() *x509.CertPool {
+	return sync.OnceValue(func() *x509.CertPool {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		roots.AppendCertsFromPEM(extraPEM)
+		return roots
+	})
 }

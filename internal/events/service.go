@@ -93,14 +93,9 @@ func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	var roots *x509.CertPool
+	var roots func() *x509.CertPool // nil: the system's
 	if len(cfg.RootPEM) > 0 {
-		if sys, err := x509.SystemCertPool(); err == nil {
-			roots = sys.Clone()
-		} else {
-			roots = x509.NewCertPool()
-		}
-		roots.AppendCertsFromPEM(cfg.RootPEM)
+		roots = egress.SystemRootsAnd(cfg.RootPEM)
 	}
 	return &Service{cfg: cfg, client: egress.NewClient(callbacks, roots, cfg.Policy.Timeout)}
 }

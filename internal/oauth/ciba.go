@@ -3,7 +3,6 @@ package oauth
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -510,10 +509,5 @@ func (s *Server) notify(ctx context.Context, c *Client, r store.CIBARequest) {
 // TPP under test runs beside the sandbox), trusting the system's roots and
 // extraPEM (the development CA).
 func NotifyClient(extraPEM []byte) *http.Client {
-	roots, err := x509.SystemCertPool()
-	if err != nil {
-		roots = x509.NewCertPool()
-	}
-	roots.AppendCertsFromPEM(extraPEM)
-	return egress.NewClient(egress.Policy{AllowPrivate: true}, roots, notifyTimeout)
+	return egress.NewClient(egress.Policy{AllowPrivate: true}, egress.SystemRootsAnd(extraPEM), notifyTimeout)
 }

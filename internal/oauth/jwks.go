@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func (s *Server) checkJWKSURI(raw string) error {
 func (s *Server) fetchJWKS(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
 	s.jwksMu.Lock()
 	if s.jwks == nil {
-		s.jwks = &jwksCache{client: egress.NewClient(s.JWKSPolicy, s.JWKSRoots, JWKSFetchTimeout), entries: map[string]jwksEntry{}}
+		s.jwks = &jwksCache{client: egress.NewClient(s.JWKSPolicy, func() *x509.CertPool { return s.JWKSRoots }, JWKSFetchTimeout), entries: map[string]jwksEntry{}}
 	}
 	c := s.jwks
 	s.jwksMu.Unlock()
