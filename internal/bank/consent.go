@@ -1,6 +1,10 @@
 package bank
 
-import "time"
+import (
+	"bytes"
+	"slices"
+	"time"
+)
 
 // Consent kinds: which API a consent belongs to.
 const (
@@ -40,6 +44,32 @@ type Consent struct {
 	PSURevoked  bool        // access revoked by the PSU at the bank
 	Scenario    string      // the scenario it was created under (internal/scenario); "" for none
 	Version     string      // the API version it was created through (VersionUK31, VersionUK40)
+}
+
+// Clone is a copy of the consent sharing nothing with it (what a store
+// remembers is handed out as clones).
+func (c Consent) Clone() Consent {
+	c.Accounts = slices.Clone(c.Accounts)
+	c.Request = bytes.Clone(c.Request)
+	if c.Initiation != nil {
+		in := *c.Initiation
+		if in.Debtor != nil {
+			d := *in.Debtor
+			in.Debtor = &d
+		}
+		if in.FX != nil {
+			q := *in.FX
+			in.FX = &q
+		}
+		if in.Controls != nil {
+			v := *in.Controls
+			v.Periodic, v.Types = slices.Clone(v.Periodic), slices.Clone(v.Types)
+			v.AuthMethods, v.Interactions = slices.Clone(v.AuthMethods), slices.Clone(v.Interactions)
+			in.Controls = &v
+		}
+		c.Initiation = &in
+	}
+	return c
 }
 
 // Expired reports whether the consent is past its ExpirationDateTime at now.

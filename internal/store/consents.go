@@ -73,8 +73,11 @@ func nonNil(s []string) []string {
 
 // Consent reads a consent by its ConsentId; ErrNotFound if unknown.
 func (s *Store) Consent(ctx context.Context, id string) (bank.Consent, error) {
-	c, err := scanConsent(s.rc.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", id))
-	return c, translate(err)
+	c, err := remember(s, "consent\x00"+id, nil, func() (bank.Consent, error) {
+		c, err := scanConsent(s.rc.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", id))
+		return c, translate(err)
+	})
+	return c.Clone(), err
 }
 
 // UpdateConsent reads a consent, lets f change it, and writes it back, in one

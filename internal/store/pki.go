@@ -39,7 +39,9 @@ func (s *Store) RevokeCertificate(ctx context.Context, serial string, now time.T
 
 // CertificateRevoked reports whether a serial (hex) is revoked.
 func (s *Store) CertificateRevoked(ctx context.Context, serial string) (bool, error) {
-	var n int
-	err := s.rc.QueryRowContext(ctx, "SELECT count(*) FROM revoked_certs WHERE serial = ?", serial).Scan(&n)
-	return n > 0, translate(err)
+	return remember(s, "revoked\x00"+serial, nil, func() (bool, error) {
+		var n int
+		err := s.rc.QueryRowContext(ctx, "SELECT count(*) FROM revoked_certs WHERE serial = ?", serial).Scan(&n)
+		return n > 0, translate(err)
+	})
 }
