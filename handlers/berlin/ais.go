@@ -351,17 +351,40 @@ func pages(l links, self string, q url.Values, page, limit, total int) links {
 	return l
 }
 
+// accountReport and cardReport hold their booked and pending entries as
+// rendered JSON arrays (entries), absent when there are none.
 type accountReport struct {
-	Booked      []transaction `json:"booked,omitempty"`
-	Pending     []transaction `json:"pending,omitempty"`
-	Information []transaction `json:"information,omitempty"`
-	Links       links         `json:"_links"`
+	Booked      json.RawMessage `json:"booked,omitempty"`
+	Pending     json.RawMessage `json:"pending,omitempty"`
+	Information []transaction   `json:"information,omitempty"`
+	Links       links           `json:"_links"`
 }
 
 type cardReport struct {
-	Booked  []cardTransaction `json:"booked,omitempty"`
-	Pending []cardTransaction `json:"pending,omitempty"`
-	Links   links             `json:"_links"`
+	Booked  json.RawMessage `json:"booked,omitempty"`
+	Pending json.RawMessage `json:"pending,omitempty"`
+	Links   links           `json:"_links"`
+}
+
+// entries renders the booked (or the other) entries of a page as a JSON
+// array, nil when there are none; the rendering is kept while the store
+// serves the same page (httpx.Rendered).
+func (s *Server) entries(items []bank.Transaction, booked bool, variant string, render func(*bank.Transaction) any) (json.RawMessage, error) {
+	if booked {
+		variant = "booked " + variant
+	}
+	return s.rendered.Page(items, variant, func() (json.RawMessage, error) {
+		var out []any
+		for i := range items {
+			if t := &items[i]; (t.Status == bank.StatusBooked) == booked {
+				out = append(out, render(t))
+			}
+		}
+		if out == nil {
+			return nil, nil
+		}
+		return json.Marshal(out)
+	})
 }
 
 func (s *Server) transactions(card bool) echo.HandlerFunc {
@@ -401,13 +424,12 @@ func (s *Server) transactions(card bool) echo.HandlerFunc {
 		}
 		if card {
 			out := cardReport{Links: l.add("cardAccount", self)}
-			for i := range rep.Page.Items {
-				t := &rep.Page.Items[i]
-				if t.Status == bank.StatusBooked {
-					out.Booked = append(out.Booked, cardTxOf(t, a))
-				} else {
-					out.Pending = append(out.Pending, cardTxOf(t, a))
-				}
+			render := func(t *bank.Transaction) any { return cardTxOf(t, a) }
+			if out.Booked, err = s.entries(rep.Page.Items, true, "card "+self, render); err != nil {
+				return err
+			}
+			if out.Pending, err = s.entries(rep.Page.Items, false, "card "+self, render); err != nil {
+				return err
 			}
 			resp := map[string]any{"cardAccount": refOf(a), "debitAccounting": false, "cardTransactions": out}
 			if bs != nil {
@@ -416,13 +438,12 @@ func (s *Server) transactions(card bool) echo.HandlerFunc {
 			return c.JSON(http.StatusOK, resp)
 		}
 		out := accountReport{Links: l.add("account", self)}
-		for i := range rep.Page.Items {
-			t := &rep.Page.Items[i]
-			if t.Status == bank.StatusBooked {
-				out.Booked = append(out.Booked, txOf(t, self+"/transactions"))
-			} else {
-				out.Pending = append(out.Pending, txOf(t, self+"/transactions"))
-			}
+		render := func(t *bank.Transaction) any { return txOf(t, self+"/transactions") }
+		if out.Booked, err = s.entries(rep.Page.Items, true, self, render); err != nil {
+			return err
+		}
+		if out.Pending, err = s.entries(rep.Page.Items, false, self, render); err != nil {
+			return err
 		}
 		for _, so := range rep.Information {
 			out.Information = append(out.Information, informationOf(so))

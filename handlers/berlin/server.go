@@ -25,6 +25,7 @@ import (
 type Server struct {
 	*httpx.Server
 	contract *httpx.Contract
+	rendered httpx.Rendered // transaction pages' entries as JSON, for as long as the store serves the same page
 }
 
 // Base is where the API is served; its operations' paths start with /v1.
