@@ -209,29 +209,44 @@ func (s *Server) accounts(card bool) echo.HandlerFunc {
 	}
 }
 
+// grantedAccount is the consent of the request and the account of its path,
+// which the consent must give the right need to (what names it).
+func (s *Server) grantedAccount(c echo.Context, card bool, need func(bank.BGRights) bool, what string) (*bank.BGGrant, bank.Account, error) {
+	g, err := s.grant(c)
+	if err != nil {
+		return nil, bank.Account{}, err
+	}
+	a, err := s.Bank.BGAccount(c.Request().Context(), g, c.Param("account-id"), card, need, what)
+	return g, a, err
+}
+
+// balancesAsked is the account's balances when the request asks for them
+// (withBalance=true), nil when it does not; the consent must give them.
+func (s *Server) balancesAsked(c echo.Context, g *bank.BGGrant, a bank.Account) ([]balance, error) {
+	if !withBalance(c) {
+		return nil, nil
+	}
+	if !g.Consent.BGRights(a).Balances {
+		return nil, bank.Errorf(bank.KindConsentInvalid, "withBalance", "consent %s does not give access to the balances of this account", g.Consent.ID)
+	}
+	b, err := s.Bank.BGBalances(c.Request().Context(), g, a)
+	if err != nil {
+		return nil, err
+	}
+	return balances(b), nil
+}
+
 func (s *Server) account(card bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		g, err := s.grant(c)
+		g, a, err := s.grantedAccount(c, card, func(r bank.BGRights) bool { return r.Details }, "details")
 		if err != nil {
 			return err
 		}
-		ctx := c.Request().Context()
-		a, err := s.Bank.BGAccount(ctx, g, c.Param("account-id"), card, func(r bank.BGRights) bool { return r.Details }, "details")
+		bs, err := s.balancesAsked(c, g, a)
 		if err != nil {
 			return err
 		}
 		rights := g.Consent.BGRights(a)
-		var bs []balance
-		if withBalance(c) {
-			if !rights.Balances {
-				return bank.Errorf(bank.KindConsentInvalid, "withBalance", "consent %s does not give access to the balances of this account", g.Consent.ID)
-			}
-			b, err := s.Bank.BGBalances(ctx, g, a)
-			if err != nil {
-				return err
-			}
-			bs = balances(b)
-		}
 		if card {
 			d := cardDetails(a, rights, s.base(true))
 			d.Balances = bs
@@ -245,16 +260,11 @@ func (s *Server) account(card bool) echo.HandlerFunc {
 
 func (s *Server) balances(card bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		g, err := s.grant(c)
+		g, a, err := s.grantedAccount(c, card, func(r bank.BGRights) bool { return r.Balances }, "balances")
 		if err != nil {
 			return err
 		}
-		ctx := c.Request().Context()
-		a, err := s.Bank.BGAccount(ctx, g, c.Param("account-id"), card, func(r bank.BGRights) bool { return r.Balances }, "balances")
-		if err != nil {
-			return err
-		}
-		b, err := s.Bank.BGBalances(ctx, g, a)
+		b, err := s.Bank.BGBalances(c.Request().Context(), g, a)
 		if err != nil {
 			return err
 		}
@@ -389,12 +399,7 @@ func (s *Server) entries(items []bank.Transaction, booked bool, variant string, 
 
 func (s *Server) transactions(card bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		g, err := s.grant(c)
-		if err != nil {
-			return err
-		}
-		ctx := c.Request().Context()
-		a, err := s.Bank.BGAccount(ctx, g, c.Param("account-id"), card, func(r bank.BGRights) bool { return r.Transactions }, "transactions")
+		g, a, err := s.grantedAccount(c, card, func(r bank.BGRights) bool { return r.Transactions }, "transactions")
 		if err != nil {
 			return err
 		}
@@ -402,18 +407,11 @@ func (s *Server) transactions(card bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var bs []balance
-		if withBalance(c) {
-			if !g.Consent.BGRights(a).Balances {
-				return bank.Errorf(bank.KindConsentInvalid, "withBalance", "consent %s does not give access to the balances of this account", g.Consent.ID)
-			}
-			b, err := s.Bank.BGBalances(ctx, g, a)
-			if err != nil {
-				return err
-			}
-			bs = balances(b)
+		bs, err := s.balancesAsked(c, g, a)
+		if err != nil {
+			return err
 		}
-		rep, err := s.Bank.BGTransactions(ctx, g, a, r)
+		rep, err := s.Bank.BGTransactions(c.Request().Context(), g, a, r)
 		if err != nil {
 			return err
 		}
@@ -457,16 +455,11 @@ func (s *Server) transactions(card bool) echo.HandlerFunc {
 }
 
 func (s *Server) transaction(c echo.Context) error {
-	g, err := s.grant(c)
+	_, a, err := s.grantedAccount(c, false, func(r bank.BGRights) bool { return r.Transactions }, "transactions")
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a, err := s.Bank.BGAccount(ctx, g, c.Param("account-id"), false, func(r bank.BGRights) bool { return r.Transactions }, "transactions")
-	if err != nil {
-		return err
-	}
-	t, err := s.Bank.BGTransaction(ctx, a, c.Param("transactionId"))
+	t, err := s.Bank.BGTransaction(c.Request().Context(), a, c.Param("transactionId"))
 	if err != nil {
 		return err
 	}
