@@ -179,31 +179,43 @@ func (s *Server) createPaymentConsent(pt *paymentType) echo.HandlerFunc {
 	return func(c echo.Context) error { return s.createPaymentConsentFor(c, pt) }
 }
 
-func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error {
+// consentRequest reads the request creating a payment consent of kind
+// (its operation op, for the idempotency key): the body, its signature
+// checked, the idempotency key, the body as kept; the caller adds how the
+// bank parses it.
+func (s *Server) consentRequest(c echo.Context, kind, op string) ([]byte, bank.PaymentConsentRequest, error) {
 	raw, err := body(c)
 	if err != nil {
-		return err
+		return nil, bank.PaymentConsentRequest{}, err
 	}
 	if err := s.verifySignature(c, raw); err != nil {
-		return err
+		return nil, bank.PaymentConsentRequest{}, err
 	}
-	id, err := idem(c, pt.consents, raw)
+	id, err := idem(c, op, raw)
 	if err != nil {
-		return err
+		return nil, bank.PaymentConsentRequest{}, err
 	}
 	stored, err := bank.Canonical(raw)
 	if err != nil {
+		return nil, bank.PaymentConsentRequest{}, err
+	}
+	return raw, bank.PaymentConsentRequest{Kind: kind, ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: s.w.Version(),
+		Scenario: s.LastingScenario(c), Idem: id, Request: stored}, nil
+}
+
+func (s *Server) createPaymentConsentFor(c echo.Context, pt *paymentType) error {
+	raw, req, err := s.consentRequest(c, pt.consent, pt.consents)
+	if err != nil {
 		return err
 	}
-	cn, err := s.Bank.CreatePaymentConsent(c.Request().Context(), bank.PaymentConsentRequest{Kind: pt.consent,
-		ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: s.w.Version(), Scenario: s.LastingScenario(c), Idem: id, Request: stored,
-		Parse: func(now time.Time) (*bank.Initiation, error) {
-			var req pisBody
-			if err := json.Unmarshal(raw, &req); err != nil {
-				return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
-			}
-			return s.w.Initiation(pt.consent, req.Data.Initiation, now)
-		}})
+	req.Parse = func(now time.Time) (*bank.Initiation, error) {
+		var req pisBody
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
+		}
+		return s.w.Initiation(pt.consent, req.Data.Initiation, now)
+	}
+	cn, err := s.Bank.CreatePaymentConsent(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}

@@ -69,32 +69,20 @@ func (s *Server) shown(cn *bank.Consent) (vrpConsentBody, error) {
 }
 
 func (s *Server) createVRPConsent(c echo.Context) error {
-	raw, err := body(c)
+	raw, req, err := s.consentRequest(c, bank.ConsentDomesticVRP, vrpPayments.consents)
 	if err != nil {
 		return err
 	}
-	if err := s.verifySignature(c, raw); err != nil {
-		return err
+	req.Parse = func(now time.Time) (*bank.Initiation, error) {
+		var req struct {
+			Data json.RawMessage `json:"Data"`
+		}
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
+		}
+		return s.w.VRPConsent(req.Data, now)
 	}
-	id, err := idem(c, vrpPayments.consents, raw)
-	if err != nil {
-		return err
-	}
-	stored, err := bank.Canonical(raw)
-	if err != nil {
-		return err
-	}
-	cn, err := s.Bank.CreatePaymentConsent(c.Request().Context(), bank.PaymentConsentRequest{Kind: bank.ConsentDomesticVRP,
-		ClientID: httpx.PrincipalOf(c).Token.ClientID, Version: s.w.Version(), Scenario: s.LastingScenario(c), Idem: id, Request: stored,
-		Parse: func(now time.Time) (*bank.Initiation, error) {
-			var req struct {
-				Data json.RawMessage `json:"Data"`
-			}
-			if err := json.Unmarshal(raw, &req); err != nil {
-				return nil, bank.Errorf(bank.KindMalformed, "", "the request body is not valid JSON")
-			}
-			return s.w.VRPConsent(req.Data, now)
-		}})
+	cn, err := s.Bank.CreatePaymentConsent(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
