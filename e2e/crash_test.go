@@ -230,13 +230,18 @@ func TestSecondServerRefused(t *testing.T) {
 // parallelByDefault lets four tests per CPU run at once unless -parallel
 // says otherwise: the tests here wait on a browser, child processes and
 // loopback far more than they compute, so GOMAXPROCS (go test's default)
-// leaves the CPUs idle.
+// leaves the CPUs idle. Two per CPU on PostgreSQL, whose server shares the
+// CPUs with them.
 func parallelByDefault() {
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if !set {
-		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+		per := 4
+		if onPostgres() {
+			per = 2
+		}
+		flag.Set("test.parallel", strconv.Itoa(per*runtime.GOMAXPROCS(0)))
 	}
 }
 
