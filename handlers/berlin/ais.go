@@ -361,21 +361,6 @@ func pages(l links, self string, q url.Values, page, limit, total int) links {
 	return l
 }
 
-// accountReport and cardReport hold their booked and pending entries as
-// rendered JSON arrays (entries), absent when there are none.
-type accountReport struct {
-	Booked      json.RawMessage `json:"booked,omitempty"`
-	Pending     json.RawMessage `json:"pending,omitempty"`
-	Information []transaction   `json:"information,omitempty"`
-	Links       links           `json:"_links"`
-}
-
-type cardReport struct {
-	Booked  json.RawMessage `json:"booked,omitempty"`
-	Pending json.RawMessage `json:"pending,omitempty"`
-	Links   links           `json:"_links"`
-}
-
 // entries renders the booked (or the other) entries of a page as a JSON
 // array, nil when there are none; the rendering is kept while the store
 // serves the same page (httpx.Rendered).
@@ -420,37 +405,54 @@ func (s *Server) transactions(card bool) echo.HandlerFunc {
 		if r.BookingStatus != bank.BookingInformation {
 			l = pages(l, self+"/transactions", c.QueryParams(), page, r.Limit, rep.Page.Total)
 		}
+		// The report's members in encoding/json's order (a struct's fields,
+		// a map's sorted keys), its entries as rendered (see entries).
+		type member = httpx.Member
+		var (
+			tx       []member
+			render   func(*bank.Transaction) any
+			variant  = self
+			linkName = "account"
+		)
 		if card {
-			out := cardReport{Links: l.add("cardAccount", self)}
-			render := func(t *bank.Transaction) any { return cardTxOf(t, a) }
-			if out.Booked, err = s.entries(rep.Page.Items, true, "card "+self, render); err != nil {
+			render, variant, linkName = func(t *bank.Transaction) any { return cardTxOf(t, a) }, "card "+self, "cardAccount"
+		} else {
+			render = func(t *bank.Transaction) any { return txOf(t, self+"/transactions") }
+		}
+		for _, part := range []struct {
+			name   string
+			booked bool
+		}{{"booked", true}, {"pending", false}} {
+			raw, err := s.entries(rep.Page.Items, part.booked, variant, render)
+			if err != nil {
 				return err
 			}
-			if out.Pending, err = s.entries(rep.Page.Items, false, "card "+self, render); err != nil {
-				return err
+			if raw != nil {
+				tx = append(tx, member{Name: part.name, Value: raw})
 			}
-			resp := map[string]any{"cardAccount": refOf(a), "debitAccounting": false, "cardTransactions": out}
-			if bs != nil {
-				resp["balances"] = bs
+		}
+		if !card && len(rep.Information) > 0 {
+			info := make([]transaction, 0, len(rep.Information))
+			for _, so := range rep.Information {
+				info = append(info, informationOf(so))
 			}
-			return c.JSON(http.StatusOK, resp)
+			tx = append(tx, member{Name: "information", Value: info})
 		}
-		out := accountReport{Links: l.add("account", self)}
-		render := func(t *bank.Transaction) any { return txOf(t, self+"/transactions") }
-		if out.Booked, err = s.entries(rep.Page.Items, true, self, render); err != nil {
-			return err
+		report := append(tx, member{Name: "_links", Value: l.add(linkName, self)})
+		var top []member
+		if !card {
+			top = append(top, member{Name: "account", Value: refOf(a)})
 		}
-		if out.Pending, err = s.entries(rep.Page.Items, false, self, render); err != nil {
-			return err
-		}
-		for _, so := range rep.Information {
-			out.Information = append(out.Information, informationOf(so))
-		}
-		resp := map[string]any{"account": refOf(a), "transactions": out}
 		if bs != nil {
-			resp["balances"] = bs
+			top = append(top, member{Name: "balances", Value: bs})
 		}
-		return c.JSON(http.StatusOK, resp)
+		if card {
+			top = append(top, member{Name: "cardAccount", Value: refOf(a)}, member{Name: "cardTransactions", Value: report},
+				member{Name: "debitAccounting", Value: false})
+		} else {
+			top = append(top, member{Name: "transactions", Value: report})
+		}
+		return httpx.ObjectJSON(c, http.StatusOK, top...)
 	}
 }
 

@@ -1,9 +1,11 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 
+	"github.com/labstack/echo/v4"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
@@ -53,4 +55,81 @@ func (r *Rendered) Page(items []bank.Transaction, variant string, render func() 
 	r.bytes += len(b)
 	r.mu.Unlock()
 	return b, nil
+}
+
+// Member is one member of a JSON object Object writes.
+type Member struct {
+	Name string
+	// Value is marshalled, or written as it is when a json.RawMessage, or
+	// written as a nested object when a []Member.
+	Value any
+}
+
+// Object is the JSON object of members in their order: each value
+// marshalled as encoding/json would, except a json.RawMessage, which is
+// written as it is — a rendered page is valid JSON already, and
+// encoding/json would check every byte of it again — and a []Member, a
+// nested object written in place.
+func Object(members ...Member) (json.RawMessage, error) {
+	parts, n, err := objectParts(nil, 0, members)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, n+1) // one allocation, room for ObjectJSON's newline
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b, nil
+}
+
+// objectParts appends the pieces of the object's JSON to parts (values
+// marshalled, rendered ones as they are) and adds their length to n.
+func objectParts(parts [][]byte, n int, members []Member) ([][]byte, int, error) {
+	add := func(p []byte) { parts, n = append(parts, p), n+len(p) }
+	add(openBrace)
+	for i, m := range members {
+		if i > 0 {
+			add(comma)
+		}
+		name, err := json.Marshal(m.Name)
+		if err != nil {
+			return nil, 0, err
+		}
+		add(append(name, ':'))
+		switch v := m.Value.(type) {
+		case json.RawMessage:
+			add(v)
+		case []Member:
+			if parts, n, err = objectParts(parts, n, v); err != nil {
+				return nil, 0, err
+			}
+		default:
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, 0, err
+			}
+			add(raw)
+		}
+	}
+	add(closeBrace)
+	return parts, n, nil
+}
+
+var openBrace, comma, closeBrace = []byte("{"), []byte(","), []byte("}")
+
+// ObjectJSON answers status with Object(members...): the bytes c.JSON would
+// write for the same members (indented with ?pretty or in debug mode).
+func ObjectJSON(c echo.Context, status int, members ...Member) error {
+	b, err := Object(members...)
+	if err != nil {
+		return err
+	}
+	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
+		var out bytes.Buffer
+		if err := json.Indent(&out, b, "", "  "); err != nil {
+			return err
+		}
+		b = out.Bytes()
+	}
+	return c.JSONBlob(status, append(b, '\n'))
 }

@@ -31,26 +31,8 @@ func (r *rendered) transactions(w Wire, items []bank.Transaction, detail bool) (
 }
 
 // pageJSON answers 200 with the envelope whose Data holds key: items, an
-// array already rendered: the bytes c.JSON writes for it, without having
-// encoding/json re-read the array (it would check every byte of it again).
+// array already rendered (see httpx.Object).
 func pageJSON(c echo.Context, key string, items json.RawMessage, links obwire.Links, meta obwire.Meta) error {
-	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
-		return c.JSON(http.StatusOK, obwire.Envelope{Data: map[string]any{key: items}, Links: links, Meta: meta})
-	}
-	rest, err := json.Marshal(struct {
-		Links obwire.Links `json:"Links"`
-		Meta  obwire.Meta  `json:"Meta"`
-	}{links, meta})
-	if err != nil {
-		return err
-	}
-	b := make([]byte, 0, len(items)+len(rest)+len(key)+16)
-	b = append(b, `{"Data":{"`...)
-	b = append(b, key...)
-	b = append(b, `":`...)
-	b = append(b, items...)
-	b = append(b, `},`...)
-	b = append(b, rest[1:]...)
-	b = append(b, '\n')
-	return c.JSONBlob(http.StatusOK, b)
+	return httpx.ObjectJSON(c, http.StatusOK, httpx.Member{Name: "Data", Value: []httpx.Member{{Name: key, Value: items}}},
+		httpx.Member{Name: "Links", Value: links}, httpx.Member{Name: "Meta", Value: meta})
 }

@@ -1,0 +1,47 @@
+package httpx
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ObjectJSON writes, byte for byte, what c.JSON writes for a map of the
+// same members (encoding/json sorts a map's keys: the members come in that
+// order here), compact and with ?pretty.
+func TestObjectJSONIsWhatJSONWrites(t *testing.T) {
+	t.Parallel()
+	entries, err := json.Marshal([]map[string]any{{"ref": "Tesco <Metro> & co", "amount": "-12.50"}, {"ref": "\u2028 line"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]map[string]string{"self": {"href": "http://127.0.0.1/psd2/v1/accounts?a=<b>&c=d"}}
+	report, err := Object(Member{Name: "_links", Value: links}, Member{Name: "booked", Value: json.RawMessage(entries)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := []Member{{Name: "account", Value: map[string]string{"iban": "DE89370400440532013000"}},
+		{Name: "debitAccounting", Value: false}, {Name: "transactions", Value: report}}
+	want := map[string]any{"account": members[0].Value, "debitAccounting": false,
+		"transactions": map[string]any{"booked": json.RawMessage(entries), "_links": links}}
+	e := echo.New()
+	for _, target := range []string{"/", "/?pretty"} {
+		w := httptest.NewRecorder()
+		if err := e.NewContext(httptest.NewRequest(http.MethodGet, target, nil), w).JSON(http.StatusOK, want); err != nil {
+			t.Fatal(err)
+		}
+		got := httptest.NewRecorder()
+		if err := ObjectJSON(e.NewContext(httptest.NewRequest(http.MethodGet, target, nil), got), http.StatusOK, members...); err != nil {
+			t.Fatal(err)
+		}
+		if got.Body.String() != w.Body.String() {
+			t.Errorf("%s:\n got %s\nwant %s", target, got.Body, w.Body)
+		}
+		if got.Header().Get("Content-Type") != w.Header().Get("Content-Type") {
+			t.Errorf("content type %q, want %q", got.Header().Get("Content-Type"), w.Header().Get("Content-Type"))
+		}
+	}
+}
