@@ -112,7 +112,8 @@ func TestCIRecipes(t *testing.T) {
 }
 
 // TestCIRecipeScript runs the recipes' CI steps (docs/ci/sandbox-ci.sh)
-// against the real binary, as a CI job would: health check, a tenant of its
+// against a sandbox process, as a CI job would (the test binary as the
+// sandbox command: its TestMain is cmd/sandbox's main): health check, a tenant of its
 // own, headless consent, sandbox tpp's exit codes, a runtime PSU, a payment.
 func TestCIRecipeScript(t *testing.T) {
 	t.Parallel()

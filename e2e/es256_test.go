@@ -11,8 +11,9 @@ import (
 // TestES256TPP is a TPP that signs its JWTs ES256 (FAPI 1.0 Advanced §8.6
 // allows it beside PS256): its registration, client assertions and request
 // objects are accepted in the dev and FAPI profiles, its payment's
-// x-jws-signature is still PS256 by its RSA key, and a request object it
-// signs PS256 by a key it did not register for that is refused.
+// x-jws-signature is still PS256 by its RSA key, and a client assertion it
+// signs PS256 (with its other registered key) is refused: the client
+// registered ES256 for them.
 func TestES256TPP(t *testing.T) {
 	t.Parallel()
 	for _, profile := range []string{oauth.ProfileDev, oauth.ProfileFAPI} {

@@ -730,8 +730,10 @@ func TestEventShutdownLosesNothing(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sandbox.db")
 	s := start(t, frozen(), withDB(db))
 	rcv := newReceiver(t)
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold) }) // after the checks, before the receiver closes: a push never ended cannot hang it
 	rcv.mu.Lock()
-	rcv.hold = make(chan struct{})
+	rcv.hold = hold
 	rcv.mu.Unlock()
 	client, cc := s.eventClient("accounts")
 	expect(t, s.subscribe(cc, map[string]any{"CallbackUrl": rcv.url(), "Version": "3.1"}), 201)

@@ -32,6 +32,18 @@ func TestContractResolvesWhenUsed(t *testing.T) {
 	if err := k.Check(); err != nil {
 		t.Fatalf("Check with every operation in the contract: %v", err)
 	}
+	named := len(k.named)
+	for range 3 {
+		if err := k.ValidateBody(t.Context(), "GET", "/a", []byte(`{}`)); err != nil {
+			t.Fatalf("ValidateBody: %v", err)
+		}
+	}
+	if len(k.named) != named {
+		t.Errorf("ValidateBody named %d operations more (kept for readyz's check on every call)", len(k.named)-named)
+	}
+	if err := k.ValidateBody(t.Context(), "PUT", "/none", []byte(`{}`)); err == nil {
+		t.Error("ValidateBody of an operation the contract lacks passed")
+	}
 	k.Op("POST", "/missing")
 	if err := k.Check(); err == nil || !strings.Contains(err.Error(), "POST /missing") {
 		t.Fatalf("Check with an operation the contract lacks: %v", err)

@@ -98,6 +98,9 @@ func objectParts(parts [][]byte, n int, members []Member) ([][]byte, int, error)
 		add(append(name, ':'))
 		switch v := m.Value.(type) {
 		case json.RawMessage:
+			if v == nil {
+				v = null // as encoding/json writes a nil RawMessage
+			}
 			add(v)
 		case []Member:
 			if parts, n, err = objectParts(parts, n, v); err != nil {
@@ -115,7 +118,7 @@ func objectParts(parts [][]byte, n int, members []Member) ([][]byte, int, error)
 	return parts, n, nil
 }
 
-var openBrace, comma, closeBrace = []byte("{"), []byte(","), []byte("}")
+var openBrace, comma, closeBrace, null = []byte("{"), []byte(","), []byte("}"), json.RawMessage("null")
 
 // ObjectJSON answers status with Object(members...): the bytes c.JSON would
 // write for the same members (indented with ?pretty or in debug mode).

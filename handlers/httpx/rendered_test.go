@@ -45,3 +45,16 @@ func TestObjectJSONIsWhatJSONWrites(t *testing.T) {
 		}
 	}
 }
+
+// A nil json.RawMessage is written as encoding/json writes it: null.
+func TestObjectNilRawIsNull(t *testing.T) {
+	t.Parallel()
+	got, err := Object(Member{Name: "a", Value: json.RawMessage(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(map[string]any{"a": json.RawMessage(nil)})
+	if string(got) != string(want) {
+		t.Errorf("%s, want %s", got, want)
+	}
+}

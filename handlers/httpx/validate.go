@@ -107,9 +107,13 @@ func ValidateRequest(op *Operation) echo.MiddlewareFunc {
 // operation of the contract, as if it had been sent to it: what a JSON
 // Patch makes of a resource is checked as the PUT of the whole resource.
 func (k *Contract) ValidateBody(ctx context.Context, method, path string, body []byte) error {
-	op, err := k.Op(method, path).resolve()
+	ops, err := k.ops()
 	if err != nil {
 		return err
+	}
+	op, ok := ops[method+" "+path]
+	if !ok {
+		return fmt.Errorf("httpx: %s %s is not in the contract served under %s", method, path, k.Base)
 	}
 	rb := op.route.Operation.RequestBody
 	if rb == nil || rb.Value == nil {

@@ -72,8 +72,12 @@ func nonNil(s []string) []string {
 }
 
 // Consent reads a consent by its ConsentId; ErrNotFound if unknown.
+// consentWeight is what a remembered consent weighs (see memo: about a row
+// each): its request can be up to the body limit.
+func consentWeight(c bank.Consent) int { return len(c.Request)/512 + len(c.Accounts) }
+
 func (s *Store) Consent(ctx context.Context, id string) (bank.Consent, error) {
-	c, err := remember(s, "consent\x00"+id, nil, func() (bank.Consent, error) {
+	c, err := remember(s, "consent\x00"+id, consentWeight, func() (bank.Consent, error) {
 		c, err := scanConsent(s.rc.QueryRowContext(ctx, "SELECT "+consentCols+" FROM consents WHERE consent_id = ?", id))
 		return c, translate(err)
 	})

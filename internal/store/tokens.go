@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/bank"
@@ -73,10 +72,14 @@ type Access struct {
 // AccessOf reads the token with its consent and client state (remembered
 // until the next write: see memo). The consent is the caller's own copy.
 func (s *Store) AccessOf(ctx context.Context, jti string) (Access, error) {
-	a, err := remember(s, "access\x00"+jti, nil, func() (Access, error) { return s.accessOf(ctx, jti) })
+	a, err := remember(s, "access\x00"+jti, func(a Access) int {
+		if a.Consent == nil {
+			return 0
+		}
+		return consentWeight(*a.Consent)
+	}, func() (Access, error) { return s.accessOf(ctx, jti) })
 	if err == nil && a.Consent != nil {
-		c := *a.Consent
-		c.Accounts = slices.Clone(c.Accounts)
+		c := a.Consent.Clone()
 		a.Consent = &c
 	}
 	return a, err
