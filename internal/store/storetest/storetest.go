@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"Settings", testSettings},
 		{"ReseedSameBank", testReseed},
 		{"Consents", testConsents},
+		{"RememberedReadsFollowWrites", testRememberedReads},
 		{"Tokens", testTokens},
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"Codes", testCodes},
@@ -150,6 +151,39 @@ func consent(id, client, psu string, accounts ...string) *bank.Consent {
 	return &bank.Consent{ID: id, Kind: bank.ConsentAccountAccess, ClientID: client, Status: bank.StatusAwaitingAuthorisation,
 		PSU: psu, Accounts: accounts, CreatedAt: day0, StatusAt: day0, ExpiresAt: day0.Add(90 * 24 * time.Hour),
 		Permissions: 5, Request: []byte(`{"Data":{}}`)}
+}
+
+// testRememberedReads: a consent and a certificate's revocation, read (and
+// so remembered) before a write, read as the write left them after it; a
+// caller changing the consent it was handed changes nothing remembered.
+func testRememberedReads(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.CreateConsent(ctx, consent("aac-m", "c1", "", "acc-a")))
+	first, err := s.Consent(ctx, "aac-m")
+	must(t, err)
+	first.Accounts[0], first.Request[0] = "changed", 'X'
+	again, err := s.Consent(ctx, "aac-m")
+	must(t, err)
+	if again.Accounts[0] != "acc-a" || again.Request[0] != '{' {
+		t.Errorf("changing a consent handed out changed the one remembered: %v %s", again.Accounts, again.Request)
+	}
+	_, err = s.UpdateConsent(ctx, "aac-m", func(c *bank.Consent) error {
+		c.Status, c.PSU = bank.StatusAuthorised, "alice"
+		return nil
+	})
+	must(t, err)
+	if after, err := s.Consent(ctx, "aac-m"); err != nil || after.Status != bank.StatusAuthorised {
+		t.Errorf("after the update: %v %q, want Authorised", err, after.Status)
+	}
+	const serial = "0a1b2c"
+	if revoked, err := s.CertificateRevoked(ctx, serial); err != nil || revoked {
+		t.Fatalf("before revocation: %v %v", revoked, err)
+	}
+	must(t, s.RevokeCertificate(ctx, serial, day0))
+	if revoked, err := s.CertificateRevoked(ctx, serial); err != nil || !revoked {
+		t.Errorf("a certificate read before its revocation reads as not revoked after it (err %v)", err)
+	}
 }
 
 func testConsents(t *testing.T, open Open) {
