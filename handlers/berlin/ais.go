@@ -180,7 +180,7 @@ func (s *Server) accounts(card bool) echo.HandlerFunc {
 		}
 		var list []any
 		for _, a := range g.Listed(card) {
-			rights := g.Consent.BGRights(a)
+			rights := g.Rights(a)
 			var bs []balance
 			if withBalance(c) && rights.Balances {
 				b, err := s.Bank.BGBalances(c.Request().Context(), g, a)
@@ -226,7 +226,7 @@ func (s *Server) balancesAsked(c echo.Context, g *bank.BGGrant, a bank.Account) 
 	if !withBalance(c) {
 		return nil, nil
 	}
-	if !g.Consent.BGRights(a).Balances {
+	if !g.Rights(a).Balances {
 		return nil, bank.Errorf(bank.KindConsentInvalid, "withBalance", "consent %s does not give access to the balances of this account", g.Consent.ID)
 	}
 	b, err := s.Bank.BGBalances(c.Request().Context(), g, a)
@@ -246,7 +246,7 @@ func (s *Server) account(card bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		rights := g.Consent.BGRights(a)
+		rights := g.Rights(a)
 		if card {
 			d := cardDetails(a, rights, s.base(true))
 			d.Balances = bs

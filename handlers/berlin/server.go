@@ -2,6 +2,7 @@ package berlin
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -26,6 +28,42 @@ type Server struct {
 	*httpx.Server
 	contract *httpx.Contract
 	rendered httpx.Rendered // transaction pages' entries as JSON, for as long as the store serves the same page
+	qwacs    qwacs          // certificates of TPP-QWAC-Certificate headers the CA verified
+}
+
+// qwacs remembers the certificates parsed from TPP-QWAC-Certificate headers
+// once the CA has verified them: parsing the same header and reading its
+// PSD2 fields again on every request was a tenth of a read. Only the parse
+// is remembered; the certificate's validity and revocation are checked on
+// every request. Bounded: when full it starts again.
+type qwacs struct {
+	mu sync.Mutex
+	m  map[string]qwac
+}
+
+type qwac struct {
+	cert *x509.Certificate
+	psd2 pki.PSD2
+	err  error // of reading the PSD2 fields, reported once the CA has verified the certificate
+}
+
+// maxQWACs bounds the certificates remembered (some 2 KB each).
+const maxQWACs = 1024
+
+func (q *qwacs) get(header string) (qwac, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	v, ok := q.m[header]
+	return v, ok
+}
+
+func (q *qwacs) put(header string, v qwac) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.m == nil || len(q.m) >= maxQWACs {
+		q.m = make(map[string]qwac)
+	}
+	q.m[header] = v
 }
 
 // Base is where the API is served; its operations' paths start with /v1.
@@ -159,17 +197,25 @@ func (s *Server) certificate(c echo.Context) (pki.PSD2, error) {
 		return p, bank.Errorf(bank.KindCertificateMissing, "TPP-QWAC-Certificate",
 			"the %s profile identifies the TPP by its QWAC over mutual TLS; the TPP-QWAC-Certificate header is the dev profile's", s.Cfg.Profile).WithRule("certificate.missing")
 	case header != "":
-		cert, err := pki.ParseHeaderCert(header)
-		if err != nil {
-			return p, bank.Errorf(bank.KindCertificateInvalid, "TPP-QWAC-Certificate", "TPP-QWAC-Certificate: %v (base64 DER, or PEM without line breaks)", err).WithRule("certificate.invalid")
+		q, known := s.qwacs.get(header)
+		if !known {
+			cert, err := pki.ParseHeaderCert(header)
+			if err != nil {
+				return p, bank.Errorf(bank.KindCertificateInvalid, "TPP-QWAC-Certificate", "TPP-QWAC-Certificate: %v (base64 DER, or PEM without line breaks)", err).WithRule("certificate.invalid")
+			}
+			q.cert = cert
+			q.psd2, q.err = pki.PSD2Of(cert)
 		}
-		if err := s.Deps.CA.VerifyTPP(req.Context(), cert, s.Clock.Wall()); err != nil {
+		if err := s.Deps.CA.VerifyTPP(req.Context(), q.cert, s.Clock.Wall()); err != nil {
 			return p, bank.Errorf(bank.KindCertificateInvalid, "TPP-QWAC-Certificate", "the certificate cannot be used: %v", err).WithRule("certificate.invalid")
 		}
-		if p, err = pki.PSD2Of(cert); err != nil {
-			return p, bank.Errorf(bank.KindCertificateInvalid, "TPP-QWAC-Certificate", "the certificate is %v", err).WithRule("certificate.invalid")
+		if !known {
+			s.qwacs.put(header, q)
 		}
-		return p, nil
+		if q.err != nil {
+			return p, bank.Errorf(bank.KindCertificateInvalid, "TPP-QWAC-Certificate", "the certificate is %v", q.err).WithRule("certificate.invalid")
+		}
+		return q.psd2, nil
 	}
 	hint := "present the TPP's QWAC over mutual TLS"
 	if !oauth.Strict(s.Cfg.Profile) {

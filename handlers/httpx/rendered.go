@@ -3,6 +3,7 @@ package httpx
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -75,7 +76,7 @@ func Object(members ...Member) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, n+1) // one allocation, room for ObjectJSON's newline
+	b := make([]byte, 0, n) // one allocation
 	for _, p := range parts {
 		b = append(b, p...)
 	}
@@ -118,21 +119,34 @@ func objectParts(parts [][]byte, n int, members []Member) ([][]byte, int, error)
 	return parts, n, nil
 }
 
-var openBrace, comma, closeBrace, null = []byte("{"), []byte(","), []byte("}"), json.RawMessage("null")
+var openBrace, comma, closeBrace, newline, null = []byte("{"), []byte(","), []byte("}"), []byte("\n"), json.RawMessage("null")
 
 // ObjectJSON answers status with Object(members...): the bytes c.JSON would
-// write for the same members (indented with ?pretty or in debug mode).
+// write for the same members (indented with ?pretty or in debug mode). The
+// pieces are written as they are, rendered pages included, under a
+// Content-Length: a page of transactions is not copied into one more buffer
+// (on a 50-entry page that copy and its garbage were a tenth of the read).
 func ObjectJSON(c echo.Context, status int, members ...Member) error {
-	b, err := Object(members...)
+	parts, n, err := objectParts(nil, 0, members)
 	if err != nil {
 		return err
 	}
 	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
 		var out bytes.Buffer
-		if err := json.Indent(&out, b, "", "  "); err != nil {
+		if err := json.Indent(&out, bytes.Join(parts, nil), "", "  "); err != nil {
 			return err
 		}
-		b = out.Bytes()
+		out.WriteByte('\n')
+		return c.JSONBlob(status, out.Bytes())
 	}
-	return c.JSONBlob(status, append(b, '\n'))
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	res.Header().Set(echo.HeaderContentLength, strconv.Itoa(n+1))
+	res.WriteHeader(status)
+	for _, p := range append(parts, newline) {
+		if _, err := res.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

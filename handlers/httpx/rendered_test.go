@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -39,6 +40,9 @@ func TestObjectJSONIsWhatJSONWrites(t *testing.T) {
 		}
 		if got.Body.String() != w.Body.String() {
 			t.Errorf("%s:\n got %s\nwant %s", target, got.Body, w.Body)
+		}
+		if n := got.Header().Get("Content-Length"); n != "" && n != strconv.Itoa(got.Body.Len()) {
+			t.Errorf("Content-Length %s, body %d bytes", n, got.Body.Len())
 		}
 		if got.Header().Get("Content-Type") != w.Header().Get("Content-Type") {
 			t.Errorf("content type %q, want %q", got.Header().Get("Content-Type"), w.Header().Get("Content-Type"))

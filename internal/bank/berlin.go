@@ -387,11 +387,13 @@ type BGRights struct {
 }
 
 // BGRights says what the consent gives of an account it reaches.
-func (c *Consent) BGRights(a Account) BGRights {
+func (c *Consent) BGRights(a Account) BGRights { return c.BGConsent().rights(c, a) }
+
+// rights is BGRights for the consent c made with the request r.
+func (r BGConsentRequest) rights(c *Consent, a Account) BGRights {
 	if !slices.Contains(c.Accounts, a.ID) {
 		return BGRights{}
 	}
-	r := c.BGConsent()
 	switch r.kind() {
 	case "allPsd2":
 		return BGRights{true, true, true, true}
@@ -418,6 +420,17 @@ func (c *Consent) BGRights(a Account) BGRights {
 type BGGrant struct {
 	Consent  *Consent
 	Accounts []Account
+	request  *BGConsentRequest // the consent's request, read on first use
+}
+
+// Rights is the consent's BGRights of a, its request read once per grant (a
+// list asks for every account twice).
+func (g *BGGrant) Rights(a Account) BGRights {
+	if g.request == nil {
+		r := g.Consent.BGConsent()
+		g.request = &r
+	}
+	return g.request.rights(g.Consent, a)
 }
 
 // BGDataAccess checks a data call's consent (Consent-ID): the TPP's, valid,
@@ -468,7 +481,7 @@ func (b *Bank) BGDataAccess(ctx context.Context, clientID, consentID, resource s
 func (g *BGGrant) Listed(card bool) []Account {
 	var out []Account
 	for _, a := range g.Accounts {
-		if a.IsCard() == card && g.Consent.BGRights(a).Listed {
+		if a.IsCard() == card && g.Rights(a).Listed {
 			out = append(out, a)
 		}
 	}
@@ -487,7 +500,7 @@ func (b *Bank) BGAccount(ctx context.Context, g *BGGrant, id string, card bool, 
 		if a.IsCard() != card {
 			break
 		}
-		if !need(g.Consent.BGRights(a)) {
+		if !need(g.Rights(a)) {
 			return a, Errorf(KindConsentInvalid, "account-id", "consent %s does not give access to the %s of this account", g.Consent.ID, what).WithRule(RuleMissingPermits)
 		}
 		return a, nil
