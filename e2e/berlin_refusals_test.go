@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/pem"
 	"net/http"
@@ -135,6 +136,24 @@ func TestBerlinGroupRefusals(t *testing.T) {
 		r.JSON(t, &out)
 		p := &bgTPP{s: s, t: t, cert: strings.ReplaceAll(out.PEM, "\n", "")}
 		expect(t, p.call("POST", "/consents", consent, redirect), 201)
+	})
+	// A certificate the bank has accepted is refused once revoked: what the
+	// bank remembers of a header's certificate is its parse, not its
+	// standing.
+	t.Run("RevokedAfterUse", func(t *testing.T) {
+		var out struct {
+			Cert   string `json:"certificate_base64"`
+			Serial string `json:"serial"`
+		}
+		r := s.do(req{method: "POST", path: "/sandbox/certs", token: s.app.Config.AdminToken, body: map[string]any{"common_name": "later", "roles": []string{"PSP_AI"}}})
+		expect(t, r, 201)
+		r.JSON(t, &out)
+		p := &bgTPP{s: s, t: t, cert: out.Cert}
+		expect(t, p.call("POST", "/consents", consent, redirect), 201)
+		if err := s.app.Store.RevokeCertificate(context.Background(), out.Serial, s.app.Clock.Wall()); err != nil {
+			t.Fatal(err)
+		}
+		expectCode(t, p.call("POST", "/consents", consent, redirect), 401, "CERTIFICATE_INVALID")
 	})
 	t.Run("AnotherTPPsConsent", func(t *testing.T) {
 		id := tpp.validConsent("erik", "erik123", consent)
