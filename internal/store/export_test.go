@@ -12,3 +12,10 @@ func (s *Store) WriterSync(ctx context.Context) (int, error) {
 	err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
 	return n, err
 }
+
+// Remembered is how many entries the memo keeps.
+func Remembered(s *Store) int {
+	s.memo.mu.Lock()
+	defer s.memo.mu.Unlock()
+	return len(s.memo.m)
+}

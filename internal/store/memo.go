@@ -13,9 +13,10 @@ import (
 // write that lands during the read makes it stale at once. Nothing is
 // served that a fresh read would not return.
 type memo struct {
-	mu     sync.Mutex
-	m      map[string]memoEntry
-	weight int // of the entries kept: about one per row
+	mu      sync.Mutex
+	m       map[string]memoEntry
+	weight  int    // of the entries kept: about one per row
+	version uint64 // of every entry kept: older ones can never be used again
 }
 
 type memoEntry struct {
@@ -49,11 +50,17 @@ func remember[T any](s *Store, key string, weight func(T) int, load func() (T, e
 		w += weight(val)
 	}
 	s.memo.mu.Lock()
-	if s.memo.m == nil || s.memo.weight+w > maxMemoWeight {
-		s.memo.m, s.memo.weight = make(map[string]memoEntry), 0 // start again: cheap, and stale entries go with it
+	defer s.memo.mu.Unlock()
+	switch {
+	case v < s.memo.version: // a write landed during the read: stale already
+		return val, nil
+	case v > s.memo.version || s.memo.m == nil || s.memo.weight+w > maxMemoWeight:
+		// Start again: cheap, and the entries of older versions, which no
+		// read can use any more, go with it — under a stream of writes they
+		// were megabytes of garbage kept live, and the collector's work.
+		s.memo.m, s.memo.weight, s.memo.version = make(map[string]memoEntry), 0, v
 	}
 	s.memo.m[key] = memoEntry{v, val}
 	s.memo.weight += w
-	s.memo.mu.Unlock()
 	return val, nil
 }

@@ -115,3 +115,32 @@ func TestRevokedTokenIsNeverRemembered(t *testing.T) {
 		}
 	}
 }
+
+// What a write made stale is let go at the next read, not kept until the
+// memo fills: under a stream of writes it was megabytes kept live for
+// nothing.
+func TestStaleEntriesLetGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := seeded(t, 42, 2)
+	accts, err := s.AccountsOfPSU(ctx, "alice")
+	if err != nil || len(accts) < 2 {
+		t.Fatalf("alice: %d accounts, %v", len(accts), err)
+	}
+	page := func(a bank.Account) {
+		t.Helper()
+		if _, err := s.Transactions(ctx, bank.TxQuery{Accounts: []bank.Account{a}, Direction: bank.DirectionBoth, Limit: 50}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page(accts[0])
+	page(accts[1])
+	if n := store.Remembered(s); n < 2 {
+		t.Fatalf("%d entries remembered after two reads", n)
+	}
+	store.Forget(s) // a write
+	page(accts[0])
+	if n := store.Remembered(s); n != 1 {
+		t.Errorf("%d entries remembered after a write and one read, want 1", n)
+	}
+}
