@@ -60,7 +60,7 @@ func TestFAPIProfile(t *testing.T) {
 	s := start(t, realIssuer(), withProfile("fapi"))
 	ctx := context.Background()
 	cert := s.certificate("fapi-tpp", false, false)
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -586,7 +586,7 @@ func TestBrowserPSUPagesFit(t *testing.T) {
 	s, b, cb, _ := browserSetup(t)
 	b.do(t, chromedp.EmulateViewport(screenWidth, screenHeight))
 	// Text the TPP chooses, without a space to break it at.
-	c := orFatal(tpp.New(b.ctx, s.url, cb.URL+"/callback"))(t)
+	c := orFatal(tpp.New(b.ctx, s.url, cb.URL+"/callback", s.tppKey()))(t)
 	c.Name, c.Now = strings.Repeat("VeryLongBudgetingAppName", 8), s.app.Clock.Wall
 	if err := c.Register(b.ctx, "private_key_jwt"); err != nil {
 		t.Fatal(err)

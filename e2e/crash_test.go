@@ -113,7 +113,7 @@ func TestCrashKeepsEveryPaymentsAuditEntry(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "crash.db")
 	c := startChild(t, "--db", db, "--rate-limit", "off", "--admin-token", "crash-admin")
-	cl, err := tpp.New(ctx, c.url, callback)
+	cl, err := tpp.New(ctx, c.url, callback, tpp.WithKey(testKey(0)))
 	if err != nil {
 		t.Fatal(err)
 	}

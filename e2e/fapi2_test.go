@@ -140,7 +140,7 @@ func TestFAPI2(t *testing.T) {
 	})
 	t.Run("ErrRegistration", func(t *testing.T) {
 		expect(t, s.do(req{method: "POST", path: "/as/register", body: c.Metadata("private_key_jwt")}), 400)
-		other, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(plain), tpp.WithClock(s.app.Clock.Wall))
+		other, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(plain), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +401,7 @@ func TestDPoPElsewhere(t *testing.T) {
 	t.Run("dev", func(t *testing.T) {
 		s := start(t, realIssuer())
 		ctx := context.Background()
-		c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+		c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +438,7 @@ func TestDPoPElsewhere(t *testing.T) {
 		s := start(t, realIssuer(), withProfile(oauth.ProfileFAPI))
 		ctx := context.Background()
 		cert := s.certificate("dpop-in-fapi", false, false)
-		c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+		c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -354,7 +354,7 @@ func TestRegistrationBounds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := start(t, realIssuer())
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestJWKSURIFetchIsGuarded(t *testing.T) {
 
 	db := filepath.Join(t.TempDir(), "jwks.db")
 	s := start(t, realIssuer(), withPrivateJWKS(srv), func(c *app.Config) { c.DB = db })
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}

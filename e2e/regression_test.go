@@ -75,7 +75,7 @@ func TestFAPIRules(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "profiles.db")
 	dev := start(t, realIssuer(), func(c *app.Config) { c.DB = db })
 	ctx := context.Background()
-	local, err := tpp.New(ctx, dev.url, "http://localhost:3000/cb")
+	local, err := tpp.New(ctx, dev.url, "http://localhost:3000/cb", dev.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestFAPIRules(t *testing.T) {
 	a, _ := local.Authorize(ctx, id, tpp.AuthOptions{})
 	expect(t, s.headless(a, "alice", "alice123", "approve"), 400)
 
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&cert)), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}

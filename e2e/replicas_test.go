@@ -122,7 +122,7 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 	storetest.Postgres(t)
 	ctx := context.Background()
 	r := startReplicas(t, "--rate-limit", "off", "--rate-limit-data", "5:10", "--settlement-delay", "2s")
-	cl, err := tpp.New(ctx, r.lb, callback)
+	cl, err := tpp.New(ctx, r.lb, callback, tpp.WithKey(testKey(0)))
 	if err != nil {
 		t.Fatal(err)
 	}

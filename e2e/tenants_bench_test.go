@@ -104,7 +104,7 @@ func BenchmarkTenantMemory(b *testing.B) {
 				b.Fatalf("create: %d %s", r.Status, r.Body)
 			}
 			// What a test does in it: a client, a consent, reads.
-			c, err := tpp.New(ctx, s.url+"/t/"+name, callback, tpp.WithHTTPClient(s.client))
+			c, err := tpp.New(ctx, s.url+"/t/"+name, callback, tpp.WithHTTPClient(s.client), s.tppKey())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -101,7 +101,7 @@ func TestTenants(t *testing.T) {
 			base string
 			ok   bool
 		}{{bases["ci-a"], true}, {bases["ci-b"], false}, {bases["root"], false}} {
-			c, err := tpp.New(ctx, tc.base, callback, tpp.WithHTTPClient(s.client))
+			c, err := tpp.New(ctx, tc.base, callback, tpp.WithHTTPClient(s.client), s.tppKey())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestBrowserTenant(t *testing.T) {
 	cb := newCallback(t)
 	b := newBrowser(t)
 	base := s.url + "/t/web-1"
-	c := orFatal(tpp.New(b.ctx, base, cb.URL+"/callback"))(t)
+	c := orFatal(tpp.New(b.ctx, base, cb.URL+"/callback", s.tppKey()))(t)
 	c.Now = s.app.Clock.Wall
 	if err := c.Register(b.ctx, "private_key_jwt"); err != nil {
 		t.Fatal(err)

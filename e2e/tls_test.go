@@ -56,7 +56,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 	s := start(t, realIssuer(), withProfile("fapi"))
 	ctx := context.Background()
 	certA, certB := s.certificate("tpp-a", false, false), s.certificate("tpp-b", false, false)
-	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&certA)), tpp.WithClock(s.app.Clock.Wall))
+	c, err := tpp.New(ctx, s.url, callback, tpp.WithHTTPClient(s.mtlsClient(&certA)), tpp.WithClock(s.app.Clock.Wall), s.tppKey())
 	if err != nil {
 		t.Fatal(err)
 	}

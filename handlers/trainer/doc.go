@@ -7,6 +7,10 @@
 package trainer
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"sync"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
@@ -16,7 +20,14 @@ import (
 type Server struct {
 	*httpx.Server
 	journeys *journeys
+	// key is the trainer's app's signing key, made on first use: like a
+	// real TPP's software it keeps one key from registration to
+	// registration, and a journey does not wait for a new RSA key.
+	key func() (*rsa.PrivateKey, error)
 }
 
 // Mount adds the trainer's page, stream and journeys.
-func Mount(core *httpx.Server, e *echo.Echo) { (&Server{Server: core}).mountTrainer(e) }
+func Mount(core *httpx.Server, e *echo.Echo) {
+	s := &Server{Server: core, key: sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })}
+	s.mountTrainer(e)
+}

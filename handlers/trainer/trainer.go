@@ -422,7 +422,11 @@ func (s *Server) trainerTPP(ctx context.Context, j *journey) error {
 		j.log = append(j.log, x)
 	}
 	redirect := cmp.Or(s.windowRedirect(), "https://trainer.example/callback") // where the PSU's window comes back, where it can
-	c, err := tpp.New(ctx, s.Cfg.Issuer, redirect, tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall))
+	key, err := s.key()
+	if err != nil {
+		return err
+	}
+	c, err := tpp.New(ctx, s.Cfg.Issuer, redirect, tpp.WithHTTPClient(hc), tpp.WithClock(s.Clock.Wall), tpp.WithKey(key))
 	if err != nil {
 		return err
 	}
