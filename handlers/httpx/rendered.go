@@ -3,19 +3,24 @@ package httpx
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strconv"
 	"sync"
+	"weak"
 
 	"github.com/labstack/echo/v4"
 	"github.com/obsandbox/sandbox/internal/bank"
 )
 
-// Rendered keeps the JSON of the transaction pages served last. The store
-// hands out the same page (the same backing array) until a write makes it
-// stale, and a fresh read is a new array: keyed by the page's first item,
-// a rendering is found only for the very page it was made from, never for a
-// newer one. Holding the key keeps that page alive, so its address is never
-// reused while it is here. Bounded by bytes; when full it starts again.
+// Rendered keeps the JSON of the transaction pages served last, for as
+// long as their page lives. The store hands out the same page (the same
+// backing array) until a write makes it stale, and a fresh read is a new
+// array: keyed by a weak pointer to the page's first item, a rendering is
+// found only for the very page it was made from, never for a newer one (weak
+// pointers from different arrays never compare equal, even at a reused
+// address). Once the store lets the page go, its renderings go with it, at
+// the collection that frees the page: under writes, stale pages' JSON is not
+// kept live. Bounded by bytes; when full it starts again.
 type Rendered struct {
 	mu    sync.Mutex
 	m     map[renderKey]json.RawMessage
@@ -23,7 +28,7 @@ type Rendered struct {
 }
 
 type renderKey struct {
-	first   *bank.Transaction
+	first   weak.Pointer[bank.Transaction]
 	n       int
 	variant string // what of the page, in which words (a permission level, booked or pending entries)
 }
@@ -37,7 +42,7 @@ func (r *Rendered) Page(items []bank.Transaction, variant string, render func() 
 	if len(items) == 0 {
 		return render()
 	}
-	k := renderKey{&items[0], len(items), variant}
+	k := renderKey{weak.Make(&items[0]), len(items), variant}
 	r.mu.Lock()
 	b, ok := r.m[k]
 	r.mu.Unlock()
@@ -52,10 +57,30 @@ func (r *Rendered) Page(items []bank.Transaction, variant string, render func() 
 	if r.m == nil || r.bytes+len(b) > maxRendered {
 		r.m, r.bytes = make(map[renderKey]json.RawMessage), 0
 	}
-	r.m[k] = b
-	r.bytes += len(b)
+	if _, ok := r.m[k]; !ok {
+		r.m[k] = b
+		r.bytes += len(b)
+		runtime.AddCleanup(&items[0], r.forget, k)
+	}
 	r.mu.Unlock()
 	return b, nil
+}
+
+// forget drops the rendering of a page that is gone.
+func (r *Rendered) forget(k renderKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.m[k]; ok {
+		delete(r.m, k)
+		r.bytes -= len(b)
+	}
+}
+
+// Len is how many renderings are kept.
+func (r *Rendered) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
 }
 
 // Member is one member of a JSON object Object writes.

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/obsandbox/sandbox/internal/bank"
 )
 
 // ObjectJSON writes, byte for byte, what c.JSON writes for a map of the
@@ -61,4 +64,33 @@ func TestObjectNilRawIsNull(t *testing.T) {
 	if string(got) != string(want) {
 		t.Errorf("%s, want %s", got, want)
 	}
+}
+
+// A page's rendering goes when the page does: stale pages' JSON is not kept
+// live once the store has let them go.
+func TestRenderedGoesWithItsPage(t *testing.T) {
+	t.Parallel()
+	var r Rendered
+	render := func() (json.RawMessage, error) { return json.RawMessage(`[{}]`), nil }
+	kept := make([]bank.Transaction, 2)
+	func() {
+		gone := make([]bank.Transaction, 2)
+		for _, items := range [][]bank.Transaction{kept, gone} {
+			if _, err := r.Page(items, "basic", render); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	for i := 0; i < 200 && r.Len() > 1; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // the cleanups run on a goroutine of their own
+	}
+	if n := r.Len(); n != 1 {
+		t.Errorf("%d renderings kept, want 1 (the page still alive)", n)
+	}
+	calls := 0
+	if _, err := r.Page(kept, "basic", func() (json.RawMessage, error) { calls++; return render() }); err != nil || calls != 0 {
+		t.Errorf("the live page was rendered again (%d calls, %v)", calls, err)
+	}
+	runtime.KeepAlive(kept)
 }
