@@ -48,6 +48,7 @@ func TestMain(m *testing.M) {
 		app.RemoveTemplates()
 		os.Exit(code)
 	}
+	app.KeepGCDefaults = true // this process hosts many sandboxes; the children above are one each, tuned as served
 	parallelByDefault()
 	code := m.Run()
 	stopChromium()

@@ -47,8 +47,14 @@ type qwac struct {
 	err  error // of reading the PSD2 fields, reported once the CA has verified the certificate
 }
 
-// maxQWACs bounds the certificates remembered (some 2 KB each).
-const maxQWACs = 1024
+// maxQWACs bounds the certificates remembered, and maxQWACHeader the header
+// one is remembered by: a certificate can be written many ways (PEM takes
+// any text after its END line), so a longer header is parsed every time
+// rather than held — at most 4 MB in all.
+const (
+	maxQWACs      = 1024
+	maxQWACHeader = 4 << 10
+)
 
 func (q *qwacs) get(header string) (qwac, bool) {
 	q.mu.Lock()
@@ -58,6 +64,9 @@ func (q *qwacs) get(header string) (qwac, bool) {
 }
 
 func (q *qwacs) put(header string, v qwac) {
+	if len(header) > maxQWACHeader {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.m == nil || len(q.m) >= maxQWACs {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"testing"
 	"text/tabwriter"
 	"time"
 
@@ -154,16 +153,20 @@ func runServe(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return a.Serve(ctx)
 }
 
+// KeepGCDefaults has serve leave Go's collector settings alone: for a
+// process that hosts many sandboxes, as the end-to-end tests' does (they run
+// serve in-process too). The soft limit tuneGC sets is for a process that
+// serves one; with dozens the live heap passes it, and the collector then
+// runs without pause (it cost those tests 40% of their time).
+var KeepGCDefaults bool
+
 // tuneGC trades memory the sandbox has to spare for fewer collections: the
 // heap may grow to three times what is live (GOGC=200), while a soft limit
 // of 64 MiB on Go's memory (SQLite's page caches come on top) makes the
 // collector work harder before the process grows past what it should use.
-// GOGC and GOMEMLIMIT in the environment win. A test binary is left alone:
-// it hosts many sandboxes in one process, whose live heap passes 64 MiB, and
-// the limit would have the collector run without pause (it cost the
-// end-to-end tests 40% of their time).
+// GOGC and GOMEMLIMIT in the environment win; KeepGCDefaults skips both.
 func tuneGC() {
-	if testing.Testing() {
+	if KeepGCDefaults {
 		return
 	}
 	if os.Getenv("GOGC") == "" {
