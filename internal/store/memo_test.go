@@ -18,11 +18,7 @@ import (
 func TestRememberedPagesAreTheirQuerys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := seeded(t, 42, 2)
-	accts, err := s.AccountsOfPSU(ctx, "alice")
-	if err != nil || len(accts) < 2 {
-		t.Fatalf("alice: %d accounts, %v", len(accts), err)
-	}
+	s, accts := aliceBank(t)
 	// A date that is set but lies in the zero time's second (what
 	// toBookingDateTime=0001-01-01T00:00:00.5 parses to).
 	year1 := time.Date(1, 1, 1, 0, 0, 0, 5e8, time.UTC)
@@ -122,11 +118,7 @@ func TestRevokedTokenIsNeverRemembered(t *testing.T) {
 func TestStaleEntriesLetGo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := seeded(t, 42, 2)
-	accts, err := s.AccountsOfPSU(ctx, "alice")
-	if err != nil || len(accts) < 2 {
-		t.Fatalf("alice: %d accounts, %v", len(accts), err)
-	}
+	s, accts := aliceBank(t)
 	page := func(a bank.Account) {
 		t.Helper()
 		if _, err := s.Transactions(ctx, bank.TxQuery{Accounts: []bank.Account{a}, Direction: bank.DirectionBoth, Limit: 50}); err != nil {
@@ -143,4 +135,15 @@ func TestStaleEntriesLetGo(t *testing.T) {
 	if n := store.Remembered(s); n != 1 {
 		t.Errorf("%d entries remembered after a write and one read, want 1", n)
 	}
+}
+
+// aliceBank is a seeded store and alice's accounts (at least two).
+func aliceBank(t *testing.T) (*store.Store, []bank.Account) {
+	t.Helper()
+	s, _ := seeded(t, 42, 2)
+	accts, err := s.AccountsOfPSU(context.Background(), "alice")
+	if err != nil || len(accts) < 2 {
+		t.Fatalf("alice: %d accounts, %v", len(accts), err)
+	}
+	return s, accts
 }
