@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +96,17 @@ type Options struct {
 	// Postgres, a PostgreSQL URL, runs the sandbox's routes again on it
 	// after the suite, in the same run (a schema of its own, dropped).
 	Postgres string
-	Log      io.Writer // progress lines
+	// Sandbox, a base URL (http://host:port), measures a sandbox started
+	// elsewhere — e.g. on a machine of its own, so that the load generator
+	// does not share its cores — instead of seeding and starting one: its
+	// routes only (no bare server or Prism beside it), with AdminToken, the
+	// token it was started with. Its memory and CPU are not seen from here.
+	Sandbox    string
+	AdminToken string
+	// Clock is the TPP's clock (its assertions' iat and exp); nil is the
+	// wall clock.
+	Clock func() time.Time
+	Log   io.Writer // progress lines
 }
 
 // Defaults are the options of `sandbox bench` with no flags.
@@ -146,6 +158,10 @@ type PaymentCheck struct {
 	Duplicated int `json:"duplicated"`  // more than one payment for a consent, or one id twice
 	Unanswered int `json:"unanswered"`  // payment stored without a 201 seen (socket error)
 	Checked    bool
+	// ThroughAPI: read back through the API (a sandbox started elsewhere),
+	// not in its database; Stored counts the 201s found, and a payment
+	// stored without a 201 cannot be seen.
+	ThroughAPI bool `json:"through_api,omitempty"`
 }
 
 // Flows is the preparation through the real consent flow.
@@ -182,6 +198,7 @@ type Report struct {
 	TenantQuiet Stats           `json:"tenant_probe_alone"` // the probe tenant's reads with nothing else going on
 	Profiles    []string        `json:"profiles,omitempty"`
 	Engine      string          `json:"engine"`
+	Remote      string          `json:"remote,omitempty"` // the sandbox measured, started elsewhere (--sandbox)
 	Notes       []string        `json:"notes,omitempty"`
 	ResultsFile string          `json:"-"`
 }
@@ -306,12 +323,20 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	if o.Starts < 1 {
 		o.Starts = 1
 	}
+	admin := randomHex(16)
+	if o.Sandbox != "" {
+		var err error
+		if o.Sandbox, err = remoteBase(o); err != nil {
+			return nil, err
+		}
+		admin = o.AdminToken
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, logw: o.Log, t0: time.Now(), admin: randomHex(16)}
-	r.rep = &Report{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), Machine: machine(), Conns: o.Conns,
-		Duration: o.Duration, Warmup: o.Warmup}
+	r := &runner{o: o, logw: o.Log, t0: time.Now(), admin: admin}
+	r.rep = &Report{Started: time.Now().UTC(), Command: redactedCommand(os.Args), Machine: machine(), Conns: o.Conns,
+		Duration: o.Duration, Warmup: o.Warmup, Remote: o.Sandbox}
 	switch o.Engine {
 	case "go":
 	case "auto", "wrk", "":
@@ -366,6 +391,47 @@ func Run(ctx context.Context, o Options, w io.Writer) (*Report, error) {
 	r.rep.ResultsFile = base + ".txt"
 	fmt.Fprintf(w, "\nresults: %s and %s\n", base+".txt", base+".json")
 	return r.rep, nil
+}
+
+// redactedCommand is the command line as the results file shows it,
+// without the admin token's value.
+func redactedCommand(args []string) string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		switch {
+		case (a == "--admin-token" || a == "-admin-token") && i+1 < len(out):
+			out[i+1] = "…"
+		case strings.HasPrefix(a, "--admin-token=") || strings.HasPrefix(a, "-admin-token="):
+			k, _, _ := strings.Cut(a, "=")
+			out[i] = k + "=…"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// remoteBase checks what a run against a sandbox started elsewhere can do
+// and returns its base URL's scheme and host (the load generators speak
+// plain HTTP/1.1 to a host:port).
+func remoteBase(o Options) (string, error) {
+	u, err := url.Parse(o.Sandbox)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("bench: --sandbox %q: want the sandbox's base URL, e.g. http://10.0.0.5:8080", o.Sandbox)
+	case u.Scheme != "http":
+		return "", fmt.Errorf("bench: --sandbox %q: only plain http is measured (a sandbox started without --tls)", o.Sandbox)
+	case strings.Trim(u.Path, "/") != "":
+		return "", fmt.Errorf("bench: --sandbox %q: give the sandbox's root URL, not a path in it (a tenant's /t/NAME is not measured)", o.Sandbox)
+	case o.AdminToken == "":
+		return "", errors.New("bench: --sandbox needs the admin token the sandbox was started with (--admin-token or SANDBOX_ADMIN_TOKEN)")
+	case len(o.TenantCurve) > 0 || len(o.Curve) > 0 || o.Postgres != "":
+		return "", errors.New("bench: --sandbox measures the suite's routes only: the curves and --postgres start sandboxes of their own")
+	}
+	for _, t := range o.Targets {
+		if t != TargetSandbox {
+			return "", fmt.Errorf("bench: --sandbox measures the sandbox alone: target %q runs on this machine, so its ratio would mean nothing; use --targets sandbox", t)
+		}
+	}
+	return "http://" + u.Host, nil
 }
 
 func contains(xs []string, x string) bool {

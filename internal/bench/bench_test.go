@@ -224,3 +224,19 @@ func TestPostgresRatio(t *testing.T) {
 		t.Fatalf("no postgres/sqlite ratio of 0.25 for accounts in:\n%s", b.String())
 	}
 }
+
+// TestRedactedCommand: the results file records the command without the
+// admin token's value, however the flag is written.
+func TestRedactedCommand(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"sandbox bench --sandbox http://h:1 --admin-token s3cret --routes accounts": "sandbox bench --sandbox http://h:1 --admin-token … --routes accounts",
+		"sandbox bench -admin-token s3cret":                                         "sandbox bench -admin-token …",
+		"sandbox bench --admin-token=s3cret --psus 20":                              "sandbox bench --admin-token=… --psus 20",
+		"sandbox bench --psus 20":                                                   "sandbox bench --psus 20",
+	} {
+		if got := redactedCommand(strings.Fields(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

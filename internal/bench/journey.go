@@ -58,7 +58,7 @@ func (r *runner) measureJourneys(ctx context.Context, sbx *Proc, route string) (
 	if err != nil {
 		return Row{}, err
 	}
-	var opts []tpp.Option
+	opts := r.tppOptions()
 	if route == RouteJourneyES256 {
 		opts = append(opts, tpp.WithES256(nil))
 	}

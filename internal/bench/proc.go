@@ -59,6 +59,10 @@ func startProc(name, logPath string, argv []string, env []string) (*Proc, error)
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
+// local tells whether the process runs here (not a sandbox started
+// elsewhere): only then are its memory and CPU seen.
+func (p *Proc) local() bool { return p != nil && p.cmd != nil }
+
 // waitHTTP polls url until it answers want (or the process exits, or the
 // timeout passes) and returns how long that took from since.
 func (p *Proc) waitHTTP(ctx context.Context, url string, header http.Header, want int, since time.Time, timeout time.Duration) (time.Duration, error) {
@@ -92,7 +96,7 @@ func (p *Proc) waitHTTP(ctx context.Context, url string, header http.Header, wan
 // Stop ends the process group: SIGTERM (the sandbox finishes in-flight
 // requests and closes its database), then SIGKILL after 15 s.
 func (p *Proc) Stop() error {
-	if p == nil || p.cmd.Process == nil {
+	if !p.local() || p.cmd.Process == nil {
 		return nil
 	}
 	defer p.logFile.Close()
@@ -148,6 +152,9 @@ func tree(pid int) []int {
 // bytes.
 func (p *Proc) PeakRSS() int64 {
 	var sum int64
+	if !p.local() {
+		return 0
+	}
 	for _, pid := range tree(p.Pid()) {
 		sum += statusKB(pid, "VmHWM:") * 1024
 	}
@@ -157,6 +164,9 @@ func (p *Proc) PeakRSS() int64 {
 // RSS is the current resident set of the tree, in bytes.
 func (p *Proc) RSS() int64 {
 	var sum int64
+	if !p.local() {
+		return 0
+	}
 	for _, pid := range tree(p.Pid()) {
 		sum += statusKB(pid, "VmRSS:") * 1024
 	}
@@ -183,6 +193,9 @@ const clockTicks = 100
 // CPU is the user+system CPU time the tree has used.
 func (p *Proc) CPU() time.Duration {
 	var ticks int64
+	if !p.local() {
+		return 0
+	}
 	for _, pid := range tree(p.Pid()) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {

@@ -123,10 +123,14 @@ func yesNo(t Target) string {
 func (rep *Report) Print(w io.Writer) {
 	m := rep.Machine
 	fmt.Fprintf(w, "\n== sandbox bench %s\n", rep.Started.Format(time.RFC3339))
-	fmt.Fprintf(w, "machine: %s, %d cores, %d MB, Linux %s, %s (GOMAXPROCS %d)\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.GOMAXPROCS)
+	where, over := "machine", "on loopback"
+	if rep.Remote != "" {
+		where, over = "generator's machine", "to the sandbox at "+rep.Remote+" (started elsewhere: its CPU and memory are not seen from here)"
+	}
+	fmt.Fprintf(w, "%s: %s, %d cores, %d MB, Linux %s, %s (GOMAXPROCS %d)\n", where, m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.GOMAXPROCS)
 	fmt.Fprintf(w, "command: %s\n", rep.Command)
-	fmt.Fprintf(w, "load: closed loop on loopback, %d connections, %s warm-up + %s recorded per route and target (pools: until used up)\n",
-		rep.Conns, rep.Warmup, rep.Duration)
+	fmt.Fprintf(w, "load: closed loop %s, %d connections, %s warm-up + %s recorded per route and target (pools: until used up)\n",
+		over, rep.Conns, rep.Warmup, rep.Duration)
 	fmt.Fprintf(w, "generator: %s\n", rep.Engine)
 	if len(rep.Curve) > 0 {
 		rep.printCurve(w)
@@ -156,8 +160,12 @@ func (rep *Report) Print(w io.Writer) {
 		if s.Exhausted {
 			ex = " (pool used up)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\n", r.Route, r.Target, s.RPS, ms(s.P50), ms(s.P90),
-			ms(s.P99), ms(s.Max), s.Requests, s.Non2xx(), s.SockErrs, s.RespBytes, r.ServerCores, s.GenCPU, r.MachineCores, s.Engine, ex)
+		srv := fmt.Sprintf("%.2f", r.ServerCores)
+		if rep.Remote != "" && r.Target == TargetSandbox {
+			srv = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%d\t%d\t%d\t%d\t%s\t%.2f\t%.2f\t%s\t%s\n", r.Route, r.Target, s.RPS, ms(s.P50), ms(s.P90),
+			ms(s.P99), ms(s.Max), s.Requests, s.Non2xx(), s.SockErrs, s.RespBytes, srv, s.GenCPU, r.MachineCores, s.Engine, ex)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "(resp B: body bytes (go) or bytes with headers (wrk) per response; srv CPU, gen CPU: cores used by the server and by\n"+
@@ -185,13 +193,21 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s skipped: %s\n", s.Name, s.Skipped)
 			continue
 		}
+		if s.PeakRSS == 0 && s.Ready == 0 {
+			fmt.Fprintf(w, "  %-8s %s\n", s.Name, s.Command)
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s peak RSS (VmHWM) %s, ready %.0f ms after exec; %s\n", s.Name, mb(s.PeakRSS), ms(s.Ready), s.Command)
 	}
 	if p := rep.Payments; p.Prepared > 0 {
-		fmt.Fprintf(w, "\npayments: %d consents authorised through the real flow in %.1f s (%.0f/s); %d payments answered, %d with 201; "+
-			"database: %d stored, %d lost, %d duplicated, %d stored without a 201\n",
+		check := fmt.Sprintf("database: %d stored, %d lost, %d duplicated, %d stored without a 201", p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+		if p.ThroughAPI {
+			check = fmt.Sprintf("read back through the API: %d found, %d lost, %d duplicated (a payment stored without a 201 cannot be seen from here)",
+				p.Stored, p.Lost, p.Duplicated)
+		}
+		fmt.Fprintf(w, "\npayments: %d consents authorised through the real flow in %.1f s (%.0f/s); %d payments answered, %d with 201; %s\n",
 			rep.AuthFlows.Count, rep.AuthFlows.Elapsed.Seconds(), float64(rep.AuthFlows.Count)/max(rep.AuthFlows.Elapsed.Seconds(), 1e-9),
-			p.Sent, p.Created, p.Stored, p.Lost, p.Duplicated, p.Unanswered)
+			p.Sent, p.Created, check)
 	}
 	if pg := rep.Postgres; pg != nil {
 		fmt.Fprintf(w, "postgres: %s; seed %s (command %.2f s)\n", pg.DSN, pg.Seed.Line, pg.Seed.Wall.Seconds())

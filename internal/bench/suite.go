@@ -60,6 +60,14 @@ type world struct {
 
 type payer struct{ user, pass, account string }
 
+// tppOptions are what every TPP of the run shares: its clock.
+func (r *runner) tppOptions() []tpp.Option {
+	if r.o.Clock == nil {
+		return nil
+	}
+	return []tpp.Option{tpp.WithClock(r.o.Clock)}
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -74,7 +82,7 @@ var jsonCT = [2]string{"Content-Type", "application/json"}
 // alice through the real consent flow with the headless PSU.
 func (r *runner) prepare(ctx context.Context, base string, payments bool) (*world, error) {
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	c, err := tpp.New(ctx, base, redirectURI, tpp.WithHTTPClient(hc))
+	c, err := tpp.New(ctx, base, redirectURI, append(r.tppOptions(), tpp.WithHTTPClient(hc))...)
 	if err != nil {
 		return nil, err
 	}
@@ -330,22 +338,33 @@ func (r *runner) suite(ctx context.Context) error {
 	if db == "" {
 		db = filepath.Join(o.Out, "bench.db")
 	}
-	if !o.KeepDB {
-		defer removeDB(db)
+	var sbx *Proc
+	var sandboxInfo Server
+	if o.Sandbox != "" {
+		sbx = remoteProc(o.Sandbox)
+		sandboxInfo = Server{Name: TargetSandbox, Command: "started elsewhere: " + o.Sandbox}
+		if err := r.checkRemote(ctx, sbx); err != nil {
+			return err
+		}
+	} else {
+		if !o.KeepDB {
+			defer removeDB(db)
+		}
+		r.logf("seeding %d PSUs into %s", o.PSUs, db)
+		var err error
+		if r.rep.Seed, err = r.seedBank(ctx, db, o.PSUs); err != nil {
+			return err
+		}
+		r.logf("seeded: %s", r.rep.Seed.Line)
+		var starts []time.Duration
+		sbx, starts, err = r.coldStarts(ctx, db, o.Starts, o.Profile)
+		r.rep.ColdStarts = starts
+		if err != nil {
+			return err
+		}
+		sandboxInfo = Server{Name: TargetSandbox, Command: "sandbox serve --db " + db + " --rate-limit off" + map[bool]string{true: " --pprof", false: ""}[o.Profile]}
+		_, sandboxInfo.Ready, _ = Percentiles(starts)
 	}
-	r.logf("seeding %d PSUs into %s", o.PSUs, db)
-	var err error
-	if r.rep.Seed, err = r.seedBank(ctx, db, o.PSUs); err != nil {
-		return err
-	}
-	r.logf("seeded: %s", r.rep.Seed.Line)
-	sbx, starts, err := r.coldStarts(ctx, db, o.Starts, o.Profile)
-	r.rep.ColdStarts = starts
-	if err != nil {
-		return err
-	}
-	sandboxInfo := Server{Name: TargetSandbox, Command: "sandbox serve --db " + db + " --rate-limit off" + map[bool]string{true: " --pprof", false: ""}[o.Profile]}
-	_, sandboxInfo.Ready, _ = Percentiles(starts)
 
 	// Prism starts (slowly) while the TPP prepares.
 	type started struct {
@@ -533,7 +552,11 @@ func (r *runner) suite(ctx context.Context) error {
 		f := filepath.Join(o.Out, "heap-end.txt")
 		if r.fetchDebug(ctx, sbx, "/sandbox/debug/pprof/heap?debug=1", f, 30*time.Second) {
 			r.rep.Profiles = append(r.rep.Profiles, f)
-			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("sandbox RSS at the end %s (peak %s); Go's own figures in %s", mb(sbx.RSS()), mb(sbx.PeakRSS()), f))
+			note := fmt.Sprintf("sandbox RSS at the end %s (peak %s); Go's own figures in %s", mb(sbx.RSS()), mb(sbx.PeakRSS()), f)
+			if !sbx.local() {
+				note = "the sandbox's heap at the end (Go's own figures): " + f
+			}
+			r.rep.Notes = append(r.rep.Notes, note)
 		}
 	}
 	sandboxInfo.PeakRSS = sbx.PeakRSS()
@@ -547,6 +570,9 @@ func (r *runner) suite(ctx context.Context) error {
 	r.rep.Servers = append(r.rep.Servers, bareInfo, prismInfo)
 	r.stopAll()
 	if wantPay && r.rep.Payments.Prepared > 0 {
+		if o.Sandbox != "" {
+			return r.checkPaymentsRemote(ctx, w)
+		}
 		if err := r.checkPayments(ctx, db); err != nil {
 			return err
 		}

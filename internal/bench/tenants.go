@@ -100,7 +100,7 @@ func (r *runner) tenantCurve(ctx context.Context) error {
 				return err
 			}
 			t2 := time.Now()
-			if err := Journey(ctx, base+"/t/"+name, hc.Transport, key); err != nil {
+			if err := Journey(ctx, base+"/t/"+name, hc.Transport, key, r.tppOptions()...); err != nil {
 				stop()
 				return fmt.Errorf("tenant %s: journey: %w", name, err)
 			}
