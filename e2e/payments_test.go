@@ -512,3 +512,40 @@ func TestMessageSignatures(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+// TestReadsSeeSettlementAtOnce: once the sandbox clock has passed a
+// payment's settlement, the very next read shows it — transactions and
+// balances through v3.1.11 and v4.0 as through the Berlin Group — without
+// waiting for the background loop that moves payments along (the clock is
+// moved here directly, as time passes, not through the admin API, which
+// catches up itself).
+func TestReadsSeeSettlementAtOnce(t *testing.T) {
+	t.Parallel()
+	s := start(t, realIssuer(), frozen())
+	ctx := context.Background()
+	c, aisTok, acct := paymentSetup(t, s)
+	booked0 := s.balanceOf(aisTok, acct, "InterimBooked")
+	cc, _ := c.ClientCredentials(ctx, "payments")
+	in := tpp.DomesticInitiation("7.31", payee, "SETTLE NOW")
+	id, err := c.PaymentConsent(ctx, cc, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Pay(ctx, toks.AccessToken, id, in, uuid.NewString()); err != nil {
+		t.Fatal(err)
+	}
+	s.app.Clock.Advance(time.Minute)
+	for base, booked := range map[string]string{ais: "Booked", strings.Replace(ais, "v3.1", "v4.0", 1): "BOOK"} {
+		txs := items(t, s.get(base+"/accounts/"+acct+"/transactions?page-size=5", aisTok), "Transaction")
+		if txs[0]["Status"] != booked || txs[0]["Amount"].(map[string]any)["Amount"] != "7.31" {
+			t.Errorf("%s: newest transaction %v, want the 7.31 debit booked", base, txs[0])
+		}
+	}
+	if got := s.balanceOf(aisTok, acct, "InterimBooked"); got != booked0-731 {
+		t.Errorf("InterimBooked %d right after settlement, want %d", got, booked0-731)
+	}
+}

@@ -29,10 +29,15 @@ type AccountStore interface {
 // grant, or the one named (accountID), when the grant holds one of perms
 // (else forbidden). An account outside the grant is forbidden when it
 // exists and not found when it does not: a TPP learns nothing of other
-// PSUs' accounts it could not learn by guessing.
+// PSUs' accounts it could not learn by guessing. The bank is first brought
+// up to the sandbox clock (payments due to move along are moved), so that a
+// read shows what is true now, whichever standard asks.
 func (b *Bank) Reach(ctx context.Context, g *Grant, accountID string, perms ...Permission) ([]Account, error) {
 	if len(perms) > 0 && !g.Permissions.Any(perms...) {
 		return nil, Errorf(KindForbidden, "", "the consent does not grant %s", permList(perms)).WithRule(RuleMissingPermits)
+	}
+	if err := b.CatchUp(ctx); err != nil {
+		return nil, err
 	}
 	ids := g.Accounts
 	if accountID != "" {
