@@ -1,10 +1,13 @@
 package httpx
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
 // TestContractResolvesWhenUsed: operations are named at mount and found in
@@ -50,5 +53,59 @@ func TestContractResolvesWhenUsed(t *testing.T) {
 	}
 	if parsed != 1 || len(s.contracts) != 1 {
 		t.Errorf("parsed %d times, %d contracts kept for readyz", parsed, len(s.contracts))
+	}
+}
+
+// TestValidationRemembersOnlyWhatPassed: a header or path value that passed
+// its parameter is not checked again, and nothing else changes — a bad
+// value is refused every time, also after good ones, and a value that
+// passed one parameter is still checked against another (the same text
+// can be valid for one and not the other).
+func TestValidationRemembersOnlyWhatPassed(t *testing.T) {
+	t.Parallel()
+	spec := func() (*openapi3.T, error) {
+		return openapi3.NewLoader().LoadFromData([]byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},
+			"servers":[{"url":"/base"}],"paths":{"/a/{id}":{"parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string","pattern":"^[a-z]+$"}}],
+			"get":{"parameters":[{"name":"x-one","in":"header","required":true,"schema":{"type":"string","pattern":"^[0-9]{3}$"}},
+			{"name":"x-two","in":"header","schema":{"type":"string","maxLength":2}}],"responses":{"200":{"description":"ok"}}}}}}`))
+	}
+	r, err := (&Server{}).NewContract(spec, "/base").Op("GET", "/a/{id}").resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.params) != 3 {
+		t.Fatalf("%d parameters to validate, want the path item's and the operation's 3", len(r.params))
+	}
+	// Each answer is also kin-openapi's own ValidateRequest's.
+	check := func(id string, header ...string) error {
+		req := httptest.NewRequest(http.MethodGet, "/base/a/"+id, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Add(header[i], header[i+1])
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: map[string]string{"id": id}, Route: r.route, Options: validationOptions}
+		err := validate(t.Context(), in, r)
+		if theirs := openapi3filter.ValidateRequest(t.Context(), in); (theirs == nil) != (err == nil) {
+			t.Errorf("id %q headers %q: %v, kin-openapi's ValidateRequest: %v", id, header, err, theirs)
+		}
+		return err
+	}
+	for i, tc := range []struct {
+		id     string
+		header []string
+		ok     bool
+	}{
+		{"abc", []string{"x-one", "123"}, true},
+		{"abc", []string{"x-one", "123"}, true}, // remembered
+		{"abc", []string{"x-one", "12a"}, false},
+		{"ab1", []string{"x-one", "123"}, false},
+		{"abc", []string{"x-one", "123", "x-two", "123"}, false}, // passed x-one, too long for x-two
+		{"abc", []string{"x-one", "123", "x-two", "12"}, true},
+		{"abc", []string{"x-one", "123", "x-one", "45x"}, true}, // twice: not remembered; kin-openapi reads the first
+		{"abc", nil, false},
+		{"abc", []string{"x-one", "12a"}, false}, // still refused after the good ones
+	} {
+		if err := check(tc.id, tc.header...); (err == nil) != tc.ok {
+			t.Errorf("%d: id %q headers %q: error %v, want ok %v", i, tc.id, tc.header, err, tc.ok)
+		}
 	}
 }

@@ -102,8 +102,15 @@ type Contract struct {
 
 // route is a contract operation prepared for validation.
 type route struct {
-	route *routers.Route
-	query map[string]bool // the query parameters it declares
+	route  *routers.Route
+	query  map[string]bool // the query parameters it declares
+	params []param         // what it validates, as openapi3filter.ValidateRequest takes them
+}
+
+// param is a parameter to validate and, for a header, its canonical name.
+type param struct {
+	*openapi3.Parameter
+	header string
 }
 
 // NewContract indexes a document's operations by method and path, once
@@ -123,6 +130,16 @@ func (s *Server) NewContract(spec Spec, base string) *Contract {
 					if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
 						o.query[p.Value.Name] = true
 					}
+				}
+				// The path item's parameters the operation does not
+				// override, then the operation's.
+				for _, p := range item.Parameters {
+					if op.Parameters.GetByInAndName(p.Value.In, p.Value.Name) == nil {
+						o.params = append(o.params, param{p.Value, http.CanonicalHeaderKey(p.Value.Name)})
+					}
+				}
+				for _, p := range op.Parameters {
+					o.params = append(o.params, param{p.Value, http.CanonicalHeaderKey(p.Value.Name)})
 				}
 				ops[method+" "+path] = o
 			}
