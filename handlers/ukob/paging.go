@@ -65,12 +65,12 @@ func (s *Server) links(c echo.Context, p pageReq, pages int) obwire.Links {
 	if pages == 0 {
 		return l
 	}
+	q := u.Query()
+	if p.size != defaultPageSize {
+		q.Set("page-size", strconv.Itoa(p.size))
+	}
 	at := func(n int) string {
-		q := u.Query()
 		q.Set("page", strconv.Itoa(n))
-		if p.size != defaultPageSize {
-			q.Set("page-size", strconv.Itoa(p.size))
-		}
 		return base + "?" + q.Encode()
 	}
 	l.First, l.Last = at(1), at(pages)
