@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,8 @@ func TestBenchRemoteSandbox(t *testing.T) {
 	// Whole journeys take the same path as on a sandbox the benchmark
 	// starts; on a busy machine none may end inside a short window.
 	o.Routes = []string{bench.RouteAccounts, bench.RoutePayment}
-	o.Out, o.Engine, o.Log = t.TempDir(), "go", testLog{t}
+	var log lockedBuffer
+	o.Out, o.Engine, o.Log = t.TempDir(), "go", &log
 	o.Conns, o.Payments = 4, 12
 	o.Warmup, o.Duration = 0, 500*time.Millisecond
 	var out bytes.Buffer
@@ -59,8 +61,14 @@ func TestBenchRemoteSandbox(t *testing.T) {
 	if !strings.Contains(text, "started elsewhere: "+s.url) || !strings.Contains(text, "read back through the API: ") {
 		t.Errorf("the report does not say what it measured and how:\n%s", text)
 	}
-	if strings.Contains(text, s.app.Config.AdminToken) {
-		t.Error("the admin token is in the report")
+	js, err := os.ReadFile(strings.TrimSuffix(rep.ResultsFile, ".txt") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]string{"report": text, "results file": string(js), "progress log": log.String()} {
+		if strings.Contains(b, s.app.Config.AdminToken) {
+			t.Errorf("the admin token is in the %s", name)
+		}
 	}
 
 	// What the run cannot do is refused before anything is sent.

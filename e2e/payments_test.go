@@ -541,11 +541,20 @@ func TestReadsSeeSettlementAtOnce(t *testing.T) {
 	s.app.Clock.Advance(time.Minute)
 	for base, booked := range map[string]string{ais: "Booked", strings.Replace(ais, "v3.1", "v4.0", 1): "BOOK"} {
 		txs := items(t, s.get(base+"/accounts/"+acct+"/transactions?page-size=5", aisTok), "Transaction")
+		if len(txs) == 0 {
+			t.Fatalf("%s: no transactions", base)
+		}
 		if txs[0]["Status"] != booked || txs[0]["Amount"].(map[string]any)["Amount"] != "7.31" {
 			t.Errorf("%s: newest transaction %v, want the 7.31 debit booked", base, txs[0])
 		}
 	}
 	if got := s.balanceOf(aisTok, acct, "InterimBooked"); got != booked0-731 {
 		t.Errorf("InterimBooked %d right after settlement, want %d", got, booked0-731)
+	}
+	// Moving the payment along is the bank's doing, not the reader's.
+	for _, e := range s.audit("client_id=" + c.ClientID) {
+		if e.Decision == "committed" && e.Method == http.MethodGet {
+			t.Errorf("the read %s is recorded as committing a change (entry %d)", e.Path, e.Seq)
+		}
 	}
 }

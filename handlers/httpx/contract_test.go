@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -107,5 +108,46 @@ func TestValidationRemembersOnlyWhatPassed(t *testing.T) {
 		if err := check(tc.id, tc.header...); (err == nil) != tc.ok {
 			t.Errorf("%d: id %q headers %q: error %v, want ok %v", i, tc.id, tc.header, err, tc.ok)
 		}
+	}
+}
+
+// TestParamMemoDropsOneOffs: a parameter whose values never come back stops
+// being remembered (and is judged again later); one whose values repeat
+// stays remembered.
+func TestParamMemoDropsOneOffs(t *testing.T) {
+	t.Parallel()
+	var m paramMemo
+	oneOff, repeated := &openapi3.Parameter{Name: "x-fapi-interaction-id"}, &openapi3.Parameter{Name: "Authorization"}
+	stored := func(p *openapi3.Parameter) int {
+		n := 0
+		for k := range m.m {
+			if k.p == p {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 1000 {
+		v := fmt.Sprint("id-", i)
+		if m.has(oneOff, v) {
+			t.Fatal("a value never sent before was found")
+		}
+		m.add(oneOff, v)
+		tok := fmt.Sprint("token-", i%10)
+		if !m.has(repeated, tok) {
+			m.add(repeated, tok)
+		}
+	}
+	if n := stored(oneOff); n != oneOffAfter {
+		t.Errorf("%d one-off values remembered, want the first %d only", n, oneOffAfter)
+	}
+	if n := stored(repeated); n != 10 || !m.has(repeated, "token-3") {
+		t.Errorf("%d repeated values remembered, want 10", n)
+	}
+	for i := range rejudgeAfter {
+		m.add(oneOff, fmt.Sprint("later-", i))
+	}
+	if n := stored(oneOff); n <= oneOffAfter {
+		t.Errorf("%d one-off values after %d more: the parameter was never judged again", n, rejudgeAfter)
 	}
 }

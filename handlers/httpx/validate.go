@@ -114,18 +114,23 @@ func rawParam(in *openapi3filter.RequestValidationInput, p param) (string, int) 
 
 // passed holds parameter values that passed validation, for every contract
 // of the process (a parameter is one parsed contract's): at most
-// maxPassedBytes of values and entries, forgotten all at once when full.
+// maxPassedBytes of values and entries, forgotten all at once when full. A
+// parameter whose values come once each (an interaction id, an idempotency
+// key, a request's signature) stops being remembered once that shows, so
+// it does not push out the ones that repeat.
 var passed paramMemo
 
 const (
 	maxPassedBytes = 1 << 20
 	maxPassedValue = 8 << 10 // a longer value is checked every time
+	oneOffAfter    = 64      // values remembered before a parameter's hits are judged
 )
 
 type paramMemo struct {
 	mu    sync.Mutex
 	m     map[paramValue]struct{}
 	bytes int
+	use   map[*openapi3.Parameter]*paramUse
 }
 
 type paramValue struct {
@@ -133,10 +138,19 @@ type paramValue struct {
 	v string
 }
 
+// paramUse is how a parameter's remembered values have served; judged
+// afresh every rejudgeAfter values offered.
+type paramUse struct{ offered, added, hits int }
+
+const rejudgeAfter = 4096
+
 func (m *paramMemo) has(p *openapi3.Parameter, v string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.m[paramValue{p, v}]
+	if ok {
+		m.use[p].hits++
+	}
 	return ok
 }
 
@@ -146,11 +160,26 @@ func (m *paramMemo) add(p *openapi3.Parameter, v string) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.use == nil {
+		m.use = map[*openapi3.Parameter]*paramUse{}
+	}
+	u := m.use[p]
+	if u == nil {
+		u = &paramUse{}
+		m.use[p] = u
+	}
+	if u.offered++; u.offered%rejudgeAfter == 0 {
+		u.added, u.hits = 0, 0
+	}
+	if u.added >= oneOffAfter && u.hits < u.added/8 {
+		return // its values do not come back
+	}
 	if m.m == nil || m.bytes+len(v) > maxPassedBytes {
 		m.m, m.bytes = map[paramValue]struct{}{}, 0
 	}
 	m.m[paramValue{p, v}] = struct{}{}
 	m.bytes += len(v) + 64 // and the entry's own
+	u.added++
 }
 
 // ValidateRequest checks a request against its operation in the contract:

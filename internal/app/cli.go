@@ -113,6 +113,35 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// secretValue is a flag whose value, when not given, is an environment
+// variable's, read when used: --help never prints it as a default.
+type secretValue struct {
+	env, v string
+	set    bool
+}
+
+// secretFlag defines a secret flag named name, its default from env.
+func secretFlag(fs *flag.FlagSet, name, env, usage string) *secretValue {
+	f := &secretValue{env: env}
+	fs.Var(f, name, usage)
+	return f
+}
+
+func (f *secretValue) String() string { return "" }
+
+func (f *secretValue) Set(v string) error {
+	f.v, f.set = v, true
+	return nil
+}
+
+// Value is the flag's value, else the environment variable's.
+func (f *secretValue) Value() string {
+	if f.set {
+		return f.v
+	}
+	return os.Getenv(f.env)
+}
+
 // parse reads flags, then their SANDBOX_* environment twins for flags not
 // given on the command line.
 func parse(fs *flag.FlagSet, args []string) error {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -72,7 +71,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return nil
 	})
 	fs.StringVar(&o.Sandbox, "sandbox", "", "instead of seeding and starting one: measure the sandbox already running at this base URL (http://host:port, started with --rate-limit off on a bank seeded with --psus), e.g. on a machine of its own so that this generator does not share its cores; its routes only")
-	fs.StringVar(&o.AdminToken, "admin-token", os.Getenv("SANDBOX_ADMIN_TOKEN"), "with --sandbox: the admin token it was started with (SANDBOX_ADMIN_TOKEN)")
+	admin := secretFlag(fs, "admin-token", "SANDBOX_ADMIN_TOKEN", "with --sandbox: the admin `token` it was started with (SANDBOX_ADMIN_TOKEN)")
 	serveBare := fs.String("serve-bare", "", "internal: serve the canned routes of this file as the bare ceiling (the benchmark's child process)")
 	addr := fs.String("addr", "127.0.0.1:0", "internal: with --serve-bare, the listen address")
 	fs.Usage = func() {
@@ -91,10 +90,18 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if *serveBare != "" {
 		return bench.ServeBare(ctx, *addr, *serveBare)
 	}
-	targetsGiven := false
-	fs.Visit(func(f *flag.Flag) { targetsGiven = targetsGiven || f.Name == "targets" })
-	if o.Sandbox != "" && !targetsGiven {
-		o.Targets = []string{bench.TargetSandbox} // the bare server and Prism would run here, not beside it
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if o.Sandbox != "" {
+		for _, name := range []string{"db", "keep-db", "psus", "seed", "starts"} {
+			if given[name] {
+				return fmt.Errorf("--%s has no effect with --sandbox: the sandbox was seeded and started where it runs", name)
+			}
+		}
+		if !given["targets"] {
+			o.Targets = []string{bench.TargetSandbox} // the bare server and Prism would run here, not beside it
+		}
+		o.AdminToken = admin.Value()
 	}
 	o.Log = errOut
 	_, err := bench.Run(ctx, o, out)

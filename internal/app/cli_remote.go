@@ -38,7 +38,7 @@ func remoteFlags(ctx context.Context, name, usage string, args []string, out, er
 	fs.SetOutput(errOut)
 	r := &remote{out: out}
 	fs.StringVar(&r.base, "sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "the sandbox's base URL (SANDBOX_URL)")
-	fs.StringVar(&r.token, "admin-token", os.Getenv("SANDBOX_ADMIN_TOKEN"), "the sandbox's admin token, printed at start-up (SANDBOX_ADMIN_TOKEN)")
+	token := secretFlag(fs, "admin-token", "SANDBOX_ADMIN_TOKEN", "the sandbox's admin `token`, printed at start-up (SANDBOX_ADMIN_TOKEN)")
 	fs.StringVar(&r.ca, "ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's own)")
 	if extra != nil {
 		extra(fs)
@@ -57,7 +57,7 @@ func remoteFlags(ctx context.Context, name, usage string, args []string, out, er
 		}
 		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
 	}
-	if r.token == "" {
+	if r.token = token.Value(); r.token == "" {
 		return nil, nil, errors.New("the admin token is needed: --admin-token or SANDBOX_ADMIN_TOKEN (the sandbox prints it at start-up)")
 	}
 	r.base = strings.TrimRight(r.base, "/")

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -165,5 +166,32 @@ func TestCertsIssueWritesToItsFolder(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "sandbox-certs/my-tpp.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the key's mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestSecretFlag: an admin token taken from the environment is used but
+// never printed as the flag's default by --help; one given on the command
+// line wins.
+func TestSecretFlag(t *testing.T) {
+	t.Setenv("SANDBOX_TEST_SECRET", "s3cret-from-env")
+	for _, args := range [][]string{nil, {"--token", "given"}} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		var help bytes.Buffer
+		fs.SetOutput(&help)
+		tok := secretFlag(fs, "token", "SANDBOX_TEST_SECRET", "a `token`")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		fs.PrintDefaults()
+		want := "s3cret-from-env"
+		if len(args) > 0 {
+			want = "given"
+		}
+		if got := tok.Value(); got != want {
+			t.Errorf("%q: value %q, want %q", args, got, want)
+		}
+		if strings.Contains(help.String(), "s3cret") {
+			t.Errorf("--help prints the secret:\n%s", help.String())
+		}
 	}
 }

@@ -42,7 +42,7 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	base := fs.String("sandbox", cmpOr(os.Getenv("SANDBOX_URL"), DefaultURL), "the sandbox's base URL, its issuer (SANDBOX_URL; a tenant's too: "+DefaultURL+"/t/job-42)")
 	psu := fs.String("psu", "alice", "the test PSU who approves")
 	password := fs.String("password", "", "the PSU's password (default: from GET /sandbox/psus with --admin-token, else <psu>123)")
-	admin := fs.String("admin-token", os.Getenv("SANDBOX_ADMIN_TOKEN"), "the sandbox's admin token (SANDBOX_ADMIN_TOKEN; needed in fapi, for a certificate and a software statement)")
+	adminFlag := secretFlag(fs, "admin-token", "SANDBOX_ADMIN_TOKEN", "the sandbox's admin `token` (SANDBOX_ADMIN_TOKEN; needed in fapi, for a certificate and a software statement)")
 	caFile := fs.String("ca", "", "PEM file of the CA to trust over TLS (default: the sandbox's, fetched from /sandbox/certs/ca.pem)")
 	quiet := fs.Bool("quiet", false, "do not print the HTTP exchanges")
 	redirect := fs.String("redirect-uri", "", "the redirect URI to register (default: "+devRedirect+" in dev, "+fapiRedirect+" in fapi, which refuses localhost); with --browser the TPP listens there")
@@ -88,6 +88,7 @@ func runTPP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (sandbox tpp %s --help lists the flags)", fs.Arg(0), args[0])
 	}
+	admin := new(adminFlag.Value())
 	var reads []string
 	if read != nil {
 		reads = strings.Split(*read, ",")

@@ -29,15 +29,10 @@ type AccountStore interface {
 // grant, or the one named (accountID), when the grant holds one of perms
 // (else forbidden). An account outside the grant is forbidden when it
 // exists and not found when it does not: a TPP learns nothing of other
-// PSUs' accounts it could not learn by guessing. The bank is first brought
-// up to the sandbox clock (payments due to move along are moved), so that a
-// read shows what is true now, whichever standard asks.
+// PSUs' accounts it could not learn by guessing.
 func (b *Bank) Reach(ctx context.Context, g *Grant, accountID string, perms ...Permission) ([]Account, error) {
 	if len(perms) > 0 && !g.Permissions.Any(perms...) {
 		return nil, Errorf(KindForbidden, "", "the consent does not grant %s", permList(perms)).WithRule(RuleMissingPermits)
-	}
-	if err := b.CatchUp(ctx); err != nil {
-		return nil, err
 	}
 	ids := g.Accounts
 	if accountID != "" {
@@ -51,6 +46,20 @@ func (b *Bank) Reach(ctx context.Context, g *Grant, accountID string, perms ...P
 		err = Errorf(KindNotFound, "AccountId", "no account %s", clip(accountID, 64))
 	}
 	return accts, err
+}
+
+// settled brings the bank up to the sandbox clock (payments due to move
+// along are moved) before a read that shows payments' state — balances,
+// transactions, standing orders, scheduled payments — so that it shows what
+// is true now, whichever standard asks, not what the loop that moves
+// payments along last saw. A catch-up that fails leaves the read as of the
+// last one (that loop reports the failure); only a request given up on
+// ends here.
+func (b *Bank) settled(ctx context.Context) error {
+	if err := b.CatchUp(ctx); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 func (b *Bank) outside(ctx context.Context, id string) error {
@@ -86,6 +95,9 @@ type AccountBalances struct {
 // Balances is the balances of the accounts the grant reaches, now.
 func (b *Bank) Balances(ctx context.Context, g *Grant, accountID string) ([]Balance, error) {
 	accts, err := b.Reach(ctx, g, accountID, ReadBalances)
+	if err == nil {
+		err = b.settled(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +133,9 @@ func (b *Bank) Transactions(ctx context.Context, g *Grant, r TxRequest) (TxPage,
 }
 
 func (b *Bank) txPage(ctx context.Context, g *Grant, q TxQuery) (TxPage, error) {
+	if err := b.settled(ctx); err != nil {
+		return TxPage{}, err
+	}
 	var ok bool
 	if q.From, q.To, ok = g.Window(q.From, q.To); !ok {
 		q.Direction = DirectionNone
@@ -151,6 +166,9 @@ func (b *Bank) DirectDebits(ctx context.Context, g *Grant, accountID string) ([]
 // StandingOrders of the accounts the grant reaches.
 func (b *Bank) StandingOrders(ctx context.Context, g *Grant, accountID string) ([]StandingOrder, error) {
 	accts, err := b.Reach(ctx, g, accountID, ReadStandingOrdersBasic, ReadStandingOrdersDetail)
+	if err == nil {
+		err = b.settled(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +178,9 @@ func (b *Bank) StandingOrders(ctx context.Context, g *Grant, accountID string) (
 // ScheduledPayments of the accounts the grant reaches.
 func (b *Bank) ScheduledPayments(ctx context.Context, g *Grant, accountID string) ([]ScheduledPayment, error) {
 	accts, err := b.Reach(ctx, g, accountID, ReadScheduledPaymentsBasic, ReadScheduledPaymentsDetail)
+	if err == nil {
+		err = b.settled(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -569,7 +569,7 @@ func (b *Bank) BGTransactions(ctx context.Context, g *BGGrant, a Account, r BGTx
 			return rep, nil
 		}
 	}
-	if err := b.CatchUp(ctx); err != nil {
+	if err := b.settled(ctx); err != nil {
 		return rep, err
 	}
 	q := TxQuery{Accounts: []Account{a}, From: r.From, To: r.To, Offset: r.Offset, Limit: r.Limit, Direction: DirectionBoth}

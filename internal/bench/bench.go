@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -162,6 +163,7 @@ type PaymentCheck struct {
 	// not in its database; Stored counts the 201s found, and a payment
 	// stored without a 201 cannot be seen.
 	ThroughAPI bool `json:"through_api,omitempty"`
+	Unverified int  `json:"unverified,omitempty"` // answered 201, could not be read back (through the API)
 }
 
 // Flows is the preparation through the real consent flow.
@@ -430,6 +432,9 @@ func remoteBase(o Options) (string, error) {
 		if t != TargetSandbox {
 			return "", fmt.Errorf("bench: --sandbox measures the sandbox alone: target %q runs on this machine, so its ratio would mean nothing; use --targets sandbox", t)
 		}
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), "80") // the load generators dial host:port
 	}
 	return "http://" + u.Host, nil
 }

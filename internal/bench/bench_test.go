@@ -240,3 +240,95 @@ func TestRedactedCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestReadBack: through the API, a 201 whose payment is not stored is
+// lost, an id answered twice is a duplicate, one that cannot be read is
+// unverified (never found), and a payment of another consent stops the run.
+func TestReadBack(t *testing.T) {
+	t.Parallel()
+	pool := func(ids ...string) []Request {
+		var rs []Request
+		for _, id := range ids {
+			rs = append(rs, Request{Context: id})
+		}
+		return rs
+	}
+	r := &runner{rep: &Report{}, logw: io.Discard}
+	r.paymentPool = pool("c1", "c2", "c3", "c4", "c5", "c6", "c7")
+	r.paymentOutcomes = map[string]paymentOutcome{
+		"c1": {201, "p1"}, "c2": {201, "p2"}, "c3": {201, "p1"}, "c4": {201, "p4"}, "c5": {400, ""}, "c6": {201, ""},
+	} // c7: no answer
+	owner := map[string]string{"p1": "c1", "p4": "c4"}
+	err := r.readBack(func(pid string) (string, error) {
+		switch pid {
+		case "p2":
+			return "", errNotStored
+		case "p4":
+			return "", errors.New("connection reset")
+		}
+		return owner[pid], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.rep.Payments
+	want := PaymentCheck{Sent: 6, Created: 5, Stored: 1, Lost: 1, Duplicated: 1, Unverified: 2, Checked: true, ThroughAPI: true}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if tg := paymentTarget(t, &Report{Payments: got, Rows: []Row{{Route: RoutePayment, Target: TargetSandbox, Stats: Stats{Requests: 6, RPS: 5000}}}}); tg.Met {
+		t.Errorf("payment target met with payments lost and unverified: %s", tg.Got)
+	}
+	clean := PaymentCheck{Sent: 6, Created: 6, Stored: 6, Checked: true, ThroughAPI: true}
+	if tg := paymentTarget(t, &Report{Payments: clean, Rows: []Row{{Route: RoutePayment, Target: TargetSandbox, Stats: Stats{Requests: 6, RPS: 5000}}}}); !tg.Met || !strings.Contains(tg.Got, "through the API") {
+		t.Errorf("payment target through the API: met %v, %s", tg.Met, tg.Got)
+	}
+
+	r = &runner{rep: &Report{}, logw: io.Discard, paymentPool: pool("c1"), paymentOutcomes: map[string]paymentOutcome{"c1": {201, "p9"}}}
+	if err := r.readBack(func(string) (string, error) { return "c2", nil }); err == nil {
+		t.Error("a payment of another consent passed")
+	}
+}
+
+func paymentTarget(t *testing.T, rep *Report) Target {
+	t.Helper()
+	for _, tg := range rep.Targets() {
+		if strings.HasPrefix(tg.What, "payment submission") {
+			return tg
+		}
+	}
+	t.Fatal("no payment target")
+	return Target{}
+}
+
+// TestRemoteBase: what a run against a sandbox started elsewhere accepts.
+func TestRemoteBase(t *testing.T) {
+	t.Parallel()
+	ok := Options{AdminToken: "t", Targets: []string{TargetSandbox}}
+	for in, want := range map[string]string{
+		"http://10.0.0.5:8080":  "http://10.0.0.5:8080",
+		"http://10.0.0.5:8080/": "http://10.0.0.5:8080",
+		"http://sandbox-host":   "http://sandbox-host:80",
+		"http://[::1]":          "http://[::1]:80",
+	} {
+		o := ok
+		o.Sandbox = in
+		if got, err := remoteBase(o); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for name, o := range map[string]Options{
+		"https":           {Sandbox: "https://h:443", AdminToken: "t"},
+		"a path":          {Sandbox: "http://h:1/t/job-1", AdminToken: "t"},
+		"user info":       {Sandbox: "http://u:p@h:1", AdminToken: "t"},
+		"no host":         {Sandbox: "h:1", AdminToken: "t"},
+		"no token":        {Sandbox: "http://h:1"},
+		"bare beside it":  {Sandbox: "http://h:1", AdminToken: "t", Targets: []string{TargetSandbox, TargetBare}},
+		"a tenant curve":  {Sandbox: "http://h:1", AdminToken: "t", TenantCurve: []int{10}},
+		"postgres beside": {Sandbox: "http://h:1", AdminToken: "t", Postgres: "postgres://x"},
+	} {
+		if got, err := remoteBase(o); err == nil {
+			t.Errorf("%s: accepted as %q", name, got)
+		}
+	}
+}

@@ -57,7 +57,13 @@ func startProc(name, logPath string, argv []string, env []string) (*Proc, error)
 }
 
 // Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+// Pid is the process's id; 0 for a sandbox started elsewhere.
+func (p *Proc) Pid() int {
+	if !p.local() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // local tells whether the process runs here (not a sandbox started
 // elsewhere): only then are its memory and CPU seen.

@@ -72,6 +72,12 @@ func WithActor(ctx context.Context, who func() AuditEntry) context.Context {
 	return context.WithValue(ctx, actorKey{}, who)
 }
 
+// withoutActor is ctx with no actor: what is written under it is the
+// bank's own doing.
+func withoutActor(ctx context.Context) context.Context {
+	return context.WithValue(ctx, actorKey{}, nil)
+}
+
 func actorOf(ctx context.Context) func() AuditEntry {
 	who, _ := ctx.Value(actorKey{}).(func() AuditEntry)
 	return who

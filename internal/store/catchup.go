@@ -70,28 +70,40 @@ func CardShift(now, seedDate time.Time) string {
 // sets the clock back, then replaces the bank in a transaction of its own)
 // never has the time it replaced applied to the bank it put back.
 func (s *Store) CatchUp(ctx context.Context, clock func() time.Time) (int, error) {
-	now := clock()
 	// A look on the read side first: most calls find nothing due, and a
 	// write would stale every remembered read (see memo). What it looks up
 	// is the earliest event due at any time, remembered until the next
 	// write: until then a call before that instant reads nothing at all.
-	next, err := remember(s, "catchup:next", nil, func() (nextEvent, error) {
-		var n nextEvent
-		err := s.read(ctx, func(tx *sql.Tx) error {
-			shift, cards, err := cardShift(ctx, tx)
-			if err != nil {
+	isDue := func() (bool, error) {
+		next, err := remember(s, "catchup:next", nil, func() (nextEvent, error) {
+			var n nextEvent
+			err := s.read(ctx, func(tx *sql.Tx) error {
+				shift, cards, err := cardShift(ctx, tx)
+				if err != nil {
+					return err
+				}
+				n.due, n.ok, err = nextDue(ctx, tx, endOfTime, shift, cards)
 				return err
-			}
-			n.due, n.ok, err = nextDue(ctx, tx, endOfTime, shift, cards)
-			return err
+			})
+			return n, err
 		})
-		return n, err
-	})
-	if err != nil || !next.ok || next.due.at > now.UnixMilli() {
+		return err == nil && next.ok && next.due.at <= clock().UnixMilli(), err
+	}
+	if ok, err := isDue(); !ok {
 		return 0, err
 	}
+	// One catch-up at a time: the reads that found the same event due wait
+	// for the first, whose write moves the version on, and then find it
+	// done. The bank moving payments along is nobody's request: the
+	// changes are not recorded as the caller's.
+	s.catching.Lock()
+	defer s.catching.Unlock()
+	if ok, err := isDue(); !ok {
+		return 0, err
+	}
+	ctx = withoutActor(ctx)
 	n := 0
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		now := clock()
 		shift, cards, err := cardShift(ctx, tx)
 		if err != nil {

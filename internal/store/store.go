@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +45,9 @@ type Store struct {
 	// reads return (see memo).
 	version atomic.Uint64
 	memo    memo
-	Version int // schema version after migration
+	// catching lets one catch-up write at a time (CatchUp).
+	catching sync.Mutex
+	Version  int // schema version after migration
 	// pg is the PostgreSQL backend; nil on SQLite.
 	pg *pgBackend
 	// group queues SQLite's writes for group commit (group.go).

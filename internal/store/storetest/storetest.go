@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -513,8 +514,21 @@ func testLedger(t *testing.T, open Open) {
 	if n, err := s.CatchUp(ctx, setBack); err != nil || n != 0 || reads < 2 {
 		t.Fatalf("CatchUp with the clock set back = %d, %v (clock read %d times); want 0 steps", n, err, reads)
 	}
-	if n, err := s.CatchUp(ctx, at(day0.Add(time.Minute))); err != nil || n != 2 {
-		t.Fatalf("CatchUp = %d, %v; want 2 steps", n, err)
+	// Reads catch up too, many at once: each step is applied once.
+	var steps atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			n, err := s.CatchUp(ctx, at(day0.Add(time.Minute)))
+			if err != nil {
+				t.Error(err)
+			}
+			steps.Add(int64(n))
+		})
+	}
+	wg.Wait()
+	if n := steps.Load(); n != 2 {
+		t.Fatalf("8 concurrent CatchUps made %d steps, want 2", n)
 	}
 	p, err = s.Payment(ctx, "dp-1")
 	must(t, err)
