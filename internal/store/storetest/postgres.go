@@ -47,7 +47,9 @@ func FreshSchema(tb testing.TB) string {
 	return store.WithSchema(dsn, schema)
 }
 
-// DropSchema removes a schema and everything in it.
+// DropSchema removes a schema and everything in it, and the schemas of its
+// tenants (schema_t_NAME): left behind, a suite's hundreds of them slow
+// every later schema's DDL and catalog reads.
 func DropSchema(tb testing.TB, dsn, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -57,7 +59,19 @@ func DropSchema(tb testing.TB, dsn, schema string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_t_')`, schema)
+	if err != nil {
 		tb.Errorf("dropping schema %s: %v", schema, err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Errorf("dropping schema %s: %v", schema, err)
+		return
+	}
+	for _, n := range names {
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+n+`" CASCADE`); err != nil {
+			tb.Errorf("dropping schema %s: %v", n, err)
+		}
 	}
 }
