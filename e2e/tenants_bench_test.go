@@ -17,6 +17,8 @@ import (
 	"github.com/obsandbox/sandbox/internal/bench"
 	"github.com/obsandbox/sandbox/internal/gateway"
 	"github.com/obsandbox/sandbox/internal/oauth"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/store/storetest"
 	"github.com/obsandbox/sandbox/internal/tpp"
 )
 
@@ -28,6 +30,42 @@ func BenchmarkTenantReady(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := range b.N {
+		name := fmt.Sprintf("job-%d", i)
+		if r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": name}); r.Status != 201 {
+			b.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		if r := s.get("/t/"+name+"/.well-known/openid-configuration", ""); r.Status != 200 {
+			b.Fatalf("first request: %d %s", r.Status, r.Body)
+		}
+	}
+	reportPer(b, "tenant", cpu0)
+}
+
+// BenchmarkTenantReadySpare is BenchmarkTenantReady on PostgreSQL with a
+// spare schema ready for each new tenant (--tenant-spares 1; the wait for
+// the spare is not timed).
+func BenchmarkTenantReadySpare(b *testing.B) {
+	storetest.Postgres(b)
+	opts := []option{realIssuer(), func(c *app.Config) { c.MaxTenants, c.TenantSpares = b.N+1, 1 }}
+	if !onPostgres() {
+		opts = append(opts, func(c *app.Config) { c.DB, c.KeyFile = pgFor(b, c.DB) })
+	}
+	s := start(b, opts...)
+	ctx := context.Background()
+	prefix := store.SchemaOf(s.app.Config.DB) + "_s_"
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		b.StopTimer()
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if sp, err := store.Schemas(ctx, s.app.Config.DB, prefix); err == nil && len(sp) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("no spare schema within 90 s")
+			}
+		}
+		b.StartTimer()
 		name := fmt.Sprintf("job-%d", i)
 		if r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": name}); r.Status != 201 {
 			b.Fatalf("create: %d %s", r.Status, r.Body)

@@ -621,6 +621,9 @@ func (a *App) background(ctx context.Context) {
 	wg.Go(func() { background.Loop(ctx, a.Log, "audit upkeep", a.auditLoop) })
 	if a.tenants != nil {
 		wg.Go(func() { background.Loop(ctx, a.Log, "closing idle tenants", a.tenants.closeIdleLoop) })
+		if a.tenants.pg() && a.Config.TenantSpares > 0 {
+			wg.Go(func() { background.Loop(ctx, a.Log, "spare tenant schemas", a.tenants.spareLoop) })
+		}
 	}
 	wg.Wait()
 }

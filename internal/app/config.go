@@ -73,6 +73,9 @@ type Config struct {
 	// TenantCreateRate bounds the tenants one source address makes by a
 	// first request (dev).
 	TenantCreateRate gateway.Rate
+	// TenantSpares is how many tenant schemas are kept migrated and seeded
+	// ahead on PostgreSQL (0: none; SQLite tenants are a file copy).
+	TenantSpares int
 	// TenantOpening, when set, is called before a tenant is opened or made
 	// (tests hold a tenant's seeding there).
 	TenantOpening func(name string)
@@ -231,6 +234,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) that may exist, open or closed; 0 turns tenants off")
 	fs.IntVar(&cfg.MaxOpenTenants, "max-open-tenants", cfg.MaxOpenTenants, "tenants open at once; opening one more closes the one used least recently (it reopens from its file)")
 	fs.DurationVar(&cfg.TenantIdle, "tenant-idle", cfg.TenantIdle, "close a tenant unused this long (real time); its next request reopens it from its file")
+	fs.IntVar(&cfg.TenantSpares, "tenant-spares", cfg.TenantSpares, "PostgreSQL: tenant schemas kept migrated and seeded ahead, in the background, so that a new tenant is ready in a fraction of the time (each ~1 s of the database's work; SQLite tenants are a file copy and need none)")
 	fs.Func("tenant-create-rate", "dev: tenants one address may make by a first request under /t/<name>/: RATE[:BURST] per second, or off (default "+cfg.TenantCreateRate.String()+")", func(v string) error {
 		r, err := gateway.ParseRate(v)
 		cfg.TenantCreateRate = r
@@ -309,6 +313,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxOpenTenants < 1 {
 		return fmt.Errorf("--max-open-tenants %d: at least 1", c.MaxOpenTenants)
+	}
+	if c.TenantSpares < 0 || c.TenantSpares > 16 {
+		return fmt.Errorf("--tenant-spares %d: 0 to 16", c.TenantSpares)
 	}
 	if c.TenantIdle < time.Second {
 		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)

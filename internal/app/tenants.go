@@ -56,6 +56,8 @@ type tenants struct {
 	mu      sync.Mutex
 	changed *sync.Cond         // on mu: a tenant's users dropped to zero
 	live    map[string]*tenant // opening, open or closing
+
+	spareKick chan struct{} // a spare schema was taken (spares.go)
 }
 
 // tenant is one tenant held in memory.
@@ -79,7 +81,7 @@ const classCreate gateway.Class = "tenant-create"
 
 func newTenants(root *App) *tenants {
 	wall := root.Clock.Wall
-	ts := &tenants{root: root, wall: wall, live: map[string]*tenant{},
+	ts := &tenants{root: root, wall: wall, live: map[string]*tenant{}, spareKick: make(chan struct{}, 1),
 		created: gateway.NewLimiter(map[gateway.Class]gateway.Rate{classCreate: root.Config.TenantCreateRate}, wall)}
 	ts.changed = sync.NewCond(&ts.mu)
 	return ts
@@ -251,6 +253,9 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	// Opening (and seeding) runs without the lock: the other tenants go on.
 	if hook := ts.root.Config.TenantOpening; hook != nil {
 		hook(name)
+	}
+	if !exists && ts.takeSpare(context.WithoutCancel(ctx), path) {
+		defer ts.kickSpares()
 	}
 	t.err = ts.open(context.WithoutCancel(ctx), t, path)
 	close(t.ready)

@@ -294,6 +294,45 @@ func Schemas(ctx context.Context, dsn, prefix string) ([]string, error) {
 	return out, err
 }
 
+// RenameSchema renames schema from of dsn's database to to: atomic, so of
+// several callers renaming the same schema one succeeds.
+func RenameSchema(ctx context.Context, dsn, from, to string) error {
+	return withServer(ctx, dsn, func(c *pgx.Conn) error { return renameSchema(ctx, c, from, to) })
+}
+
+func renameSchema(ctx context.Context, c *pgx.Conn, from, to string) error {
+	if !schemaName.MatchString(from) || !schemaName.MatchString(to) {
+		return fmt.Errorf("will not rename schema %q to %q", from, to)
+	}
+	_, err := c.Exec(ctx, `ALTER SCHEMA "`+from+`" RENAME TO "`+to+`"`)
+	return err
+}
+
+// TakeSchema renames one of the schemas whose names start with prefix to
+// to, on one connection; false when there was none to take (another
+// caller may take the one listed first).
+func TakeSchema(ctx context.Context, dsn, prefix, to string) (bool, error) {
+	took := false
+	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
+		if err != nil {
+			return err
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if renameSchema(ctx, c, n, to) == nil {
+				took = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return took, err
+}
+
 // DropSchema removes the schema dsn names, with everything in it.
 func DropSchema(ctx context.Context, dsn string) error {
 	schema := SchemaOf(dsn)

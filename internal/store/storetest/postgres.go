@@ -47,9 +47,9 @@ func FreshSchema(tb testing.TB) string {
 	return store.WithSchema(dsn, schema)
 }
 
-// DropSchema removes a schema and everything in it, and the schemas of its
-// tenants (schema_t_NAME): left behind, a suite's hundreds of them slow
-// every later schema's DDL and catalog reads.
+// DropSchema removes a schema and everything in it, and the schemas made
+// beside it (its tenants' schema_t_NAME, spare ones): left behind, a suite's
+// hundreds of them slow every later schema's DDL and catalog reads.
 func DropSchema(tb testing.TB, dsn, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -59,7 +59,7 @@ func DropSchema(tb testing.TB, dsn, schema string) {
 		return
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_t_')`, schema)
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_')`, schema)
 	if err != nil {
 		tb.Errorf("dropping schema %s: %v", schema, err)
 		return

@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/obsandbox/sandbox/internal/app"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/store/storetest"
+)
+
+// TestTenantSpares: with --tenant-spares on PostgreSQL a spare schema is
+// made ahead, a new tenant takes it (its schema is the spare renamed: the
+// same object), is a whole bank of its own with its own admin token, and
+// another spare is made in its place; a tenant made when none is ready is
+// made as without spares.
+func TestTenantSpares(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	opts := []option{realIssuer(), func(c *app.Config) { c.TenantSpares = 1 }}
+	if !onPostgres() {
+		opts = append(opts, func(c *app.Config) { c.DB, c.KeyFile = pgFor(t, c.DB) })
+	}
+	s := start(t, opts...)
+	db := s.app.Config.DB
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	root := store.SchemaOf(db)
+	oid := func(name string) uint32 {
+		var o uint32
+		conn.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", name).Scan(&o)
+		return o
+	}
+	// spare waits for a spare schema other than not and returns its OID.
+	spare := func(not uint32) uint32 {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			var o uint32
+			err := conn.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE starts_with(nspname, $1) AND oid <> $2 LIMIT 1", root+"_s_", not).Scan(&o)
+			if err == nil {
+				return o
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("no spare schema made within 90 s")
+		return 0
+	}
+
+	first := spare(0)
+	var a newTenant
+	r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-a"})
+	expect(t, r, 201)
+	r.JSON(t, &a)
+	if got := oid(root + "_t_job_a"); got != first {
+		t.Errorf("tenant job-a's schema is object %d, the spare was %d: the spare was not taken", got, first)
+	}
+	psus := s.do(req{method: "GET", path: "/t/job-a/sandbox/psus", token: a.AdminToken})
+	expect(t, psus, 200)
+	if !strings.Contains(string(psus.Body), `"alice"`) {
+		t.Errorf("the tenant made from a spare has no alice: %s", psus.Body)
+	}
+	expect(t, s.do(req{method: "GET", path: "/sandbox/psus", token: a.AdminToken}), 401)
+	second := spare(first)
+
+	// Two at once: one takes the spare, the other is made without one.
+	var b, c newTenant
+	rb := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-b"})
+	rc := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-c"})
+	expect(t, rb, 201)
+	expect(t, rc, 201)
+	rb.JSON(t, &b)
+	rc.JSON(t, &c)
+	if got := oid(root + "_t_job_b"); got != second {
+		t.Errorf("tenant job-b's schema is object %d, the spare was %d", got, second)
+	}
+	for _, tn := range []newTenant{b, c} {
+		expect(t, s.do(req{method: "GET", path: "/t/" + tn.Name + "/sandbox/psus", token: tn.AdminToken}), 200)
+	}
+	if b.AdminToken == a.AdminToken || c.AdminToken == b.AdminToken {
+		t.Error("tenants share an admin token")
+	}
+}
