@@ -539,8 +539,10 @@ func TestEventPushSignedAndVerified(t *testing.T) {
 	expect(t, s.subscribe(cc, map[string]any{"CallbackUrl": rcv.url(), "Version": "3.1"}), 201)
 	consent := s.authorisedConsent(client)
 
-	if rep := s.deliverEvents(); rep.Delivered != 1 || rep.Attempted != 1 {
-		t.Fatalf("pass %+v, want one delivery", rep)
+	// The pass delivers it — or finds it delivered already by the
+	// background one (every 250 ms of real time), on a busy machine.
+	if rep := s.deliverEvents(); rep.Failed != 0 || rep.Attempted != rep.Delivered || rep.Delivered > 1 {
+		t.Fatalf("pass %+v, want one delivery or none left", rep)
 	}
 	got := rcv.delivered()
 	if len(got) != 1 {

@@ -16,8 +16,9 @@ import (
 // TestTenantSpares: with --tenant-spares on PostgreSQL a spare schema is
 // made ahead, a new tenant takes it (its schema is the spare renamed: the
 // same object), is a whole bank of its own with its own admin token, and
-// another spare is made in its place; a tenant made when none is ready is
-// made as without spares.
+// another spare is made in its place; a spare of another bank (another
+// seed or binary) is never taken and is dropped; a tenant made right after
+// the spare was taken is made too.
 func TestTenantSpares(t *testing.T) {
 	t.Parallel()
 	storetest.Postgres(t)
@@ -39,12 +40,20 @@ func TestTenantSpares(t *testing.T) {
 		conn.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", name).Scan(&o)
 		return o
 	}
-	// spare waits for a spare schema other than not and returns its OID.
+	// A spare of another bank, as another seed or binary would leave.
+	foreign := root + "_s_ffffffffffffffff_000000000000"
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA "`+foreign+`"`); err != nil {
+		t.Fatal(err)
+	}
+	foreignOID := oid(foreign)
+	// spare waits for a spare schema other than not (and the foreign one)
+	// and returns its OID.
 	spare := func(not uint32) uint32 {
 		deadline := time.Now().Add(90 * time.Second)
 		for time.Now().Before(deadline) {
 			var o uint32
-			err := conn.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE starts_with(nspname, $1) AND oid <> $2 LIMIT 1", root+"_s_", not).Scan(&o)
+			err := conn.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE starts_with(nspname, $1) AND oid <> $2 AND oid <> $3 LIMIT 1",
+				root+"_s_", not, foreignOID).Scan(&o)
 			if err == nil {
 				return o
 			}
@@ -70,7 +79,12 @@ func TestTenantSpares(t *testing.T) {
 	expect(t, s.do(req{method: "GET", path: "/sandbox/psus", token: a.AdminToken}), 401)
 	second := spare(first)
 
-	// Two at once: one takes the spare, the other is made without one.
+	if oid(foreign) != 0 {
+		t.Error("the spare of another bank was not dropped")
+	}
+
+	// One after the other: the first takes the spare, the second is made
+	// whether or not the next spare is ready yet.
 	var b, c newTenant
 	rb := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-b"})
 	rc := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-c"})

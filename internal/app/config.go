@@ -317,6 +317,9 @@ func (c *Config) Validate() error {
 	if c.TenantSpares < 0 || c.TenantSpares > 16 {
 		return fmt.Errorf("--tenant-spares %d: 0 to 16", c.TenantSpares)
 	}
+	if c.TenantSpares > 0 && !store.IsPostgres(c.DB) {
+		return errors.New("--tenant-spares is for PostgreSQL tenants (a SQLite tenant is a file copy, made in tens of milliseconds)")
+	}
 	if c.TenantIdle < time.Second {
 		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)
 	}

@@ -49,9 +49,10 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"TenantEnvTwins", nil, map[string]string{"SANDBOX_TENANT_IDLE": "90s", "SANDBOX_TENANT_CREATE_RATE": "off"},
 			func(c Config) bool { return c.TenantIdle == 90*time.Second && c.TenantCreateRate.Per == 0 }, false},
 		{"ErrTenantIdle", []string{"--tenant-idle", "0s"}, nil, nil, true},
-		{"TenantSparesEnv", nil, map[string]string{"SANDBOX_TENANT_SPARES": "2"}, func(c Config) bool { return c.TenantSpares == 2 }, false},
-		{"ErrTenantSpares", []string{"--tenant-spares", "17"}, nil, nil, true},
-		{"ErrTenantSparesNegative", []string{"--tenant-spares", "-1"}, nil, nil, true},
+		{"TenantSparesEnv", []string{"--db", "postgres://h/db", "--key-file", "k.key"}, map[string]string{"SANDBOX_TENANT_SPARES": "2"}, func(c Config) bool { return c.TenantSpares == 2 }, false},
+		{"ErrTenantSparesSQLite", []string{"--tenant-spares", "2"}, nil, nil, true},
+		{"ErrTenantSpares", []string{"--db", "postgres://h/db", "--key-file", "k.key", "--tenant-spares", "17"}, nil, nil, true},
+		{"ErrTenantSparesNegative", []string{"--db", "postgres://h/db", "--key-file", "k.key", "--tenant-spares", "-1"}, nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

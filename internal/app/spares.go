@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/clock"
@@ -14,14 +15,24 @@ import (
 // template: most of a second of the database's work. With --tenant-spares
 // the root keeps that many made ahead, off any request's path, as the bank
 // keeps spare signing keys: each is made under a name no tenant has
-// (<schema>_m_<random>), renamed to <schema>_s_<random> once complete, and a
-// new tenant takes one by renaming it to its own schema. A rename is atomic:
-// replicas sharing the database never take the same spare, and a spare is
-// always whole. A spare made by another binary or seed is still right to
-// take: opening it migrates and reseeds what differs.
+// (<schema>_m_<random>), renamed to <schema>_s_<bank>_<random> once
+// complete, and a new tenant takes one by renaming it to its own schema. A
+// rename is atomic: replicas sharing the database never take the same
+// spare, and a spare is always whole. <bank> names what the spare holds
+// (templateKey: the seed record, the fixtures, the schema version): only a
+// spare of the bank this process would seed is taken, and the maker drops
+// the others (a restart with another seed, PSU count or binary) and those
+// beyond --tenant-spares.
 
-func spareSchemaPrefix(db string) string  { return store.SchemaOf(db) + "_s_" }
 func makingSchemaPrefix(db string) string { return store.SchemaOf(db) + "_m_" }
+
+// spareKind is the prefix of the spares of this process's bank, and of all.
+func (ts *tenants) spareKind() (mine, all string, err error) {
+	a := ts.root
+	key, err := templateKey(a.Fixtures, seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)})
+	all = store.SchemaOf(a.Config.DB) + "_s_"
+	return all + key[:16] + "_", all, err
+}
 
 // takeSpare renames a spare schema to the tenant's (dsn names it); false
 // when none could be taken (the tenant is then made as without spares).
@@ -31,8 +42,14 @@ func (ts *tenants) takeSpare(ctx context.Context, dsn string) bool {
 	if !ts.pg() || ts.root.Config.TenantSpares == 0 {
 		return false
 	}
-	db := ts.root.Config.DB
-	took, err := store.TakeSchema(ctx, db, spareSchemaPrefix(db), store.SchemaOf(dsn))
+	mine, _, err := ts.spareKind()
+	if err != nil {
+		return false
+	}
+	took, err := store.TakeSchema(ctx, ts.root.Config.DB, mine, store.SchemaOf(dsn))
+	if err != nil {
+		ts.root.Log.Warn("taking a spare tenant schema", "error", err)
+	}
 	return err == nil && took
 }
 
@@ -47,13 +64,29 @@ func (ts *tenants) kickSpares() {
 // whenever one is taken.
 func (ts *tenants) spareLoop(ctx context.Context) {
 	db, want := ts.root.Config.DB, ts.root.Config.TenantSpares
+	mine, all, err := ts.spareKind()
+	if err != nil {
+		ts.root.Log.Error("spare tenant schemas", "error", err)
+		return
+	}
 	for {
 		for ctx.Err() == nil {
-			have, err := store.Schemas(ctx, db, spareSchemaPrefix(db))
-			if err != nil || len(have) >= want {
+			have, err := store.Schemas(ctx, db, all)
+			if err != nil {
 				break
 			}
-			if err := ts.makeSpare(ctx); err != nil {
+			n := 0
+			for _, sp := range have {
+				if n < want && strings.HasPrefix(sp, mine) {
+					n++
+					continue
+				}
+				store.DropSchema(ctx, store.WithSchema(db, sp)) // another bank's, or one too many
+			}
+			if n >= want {
+				break
+			}
+			if err := ts.makeSpare(ctx, mine); err != nil {
 				if ctx.Err() == nil {
 					ts.root.Log.Error("making a spare tenant schema", "error", err)
 				}
@@ -71,7 +104,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 
 // makeSpare makes one spare: a tenant's schema opened (migrated, seeded,
 // its data key made) and closed, then renamed as a spare.
-func (ts *tenants) makeSpare(ctx context.Context) error {
+func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	db := ts.root.Config.DB
 	id := make([]byte, 6)
 	rand.Read(id)
@@ -80,15 +113,22 @@ func (ts *tenants) makeSpare(ctx context.Context) error {
 	cfg.DB, cfg.Reset, cfg.AdminToken, cfg.small = making, false, "", true
 	a := &App{Config: cfg, Log: ts.root.Log.With("spare", store.SchemaOf(making)), Clock: clock.New(cfg.Wall), CA: ts.root.CA,
 		URL: ts.root.URL, specs: ts.root.specs}
-	err := a.open(ctx)
+	// The spare is nobody's doing: not the root's background work either
+	// (the tenant's audit trail must not start with the root's entries).
+	octx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	err := a.open(octx)
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = store.RenameSchema(ctx, db, store.SchemaOf(making), spareSchemaPrefix(db)+hex.EncodeToString(id))
+		err = store.RenameSchema(ctx, db, store.SchemaOf(making), prefix+hex.EncodeToString(id))
 	}
 	if err != nil {
-		store.DropSchema(context.WithoutCancel(ctx), making)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		store.DropSchema(dctx, making)
 	}
 	return err
 }

@@ -254,10 +254,16 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	if hook := ts.root.Config.TenantOpening; hook != nil {
 		hook(name)
 	}
-	if !exists && ts.takeSpare(context.WithoutCancel(ctx), path) {
+	spare := !exists && ts.takeSpare(context.WithoutCancel(ctx), path)
+	if spare {
 		defer ts.kickSpares()
 	}
-	t.err = ts.open(context.WithoutCancel(ctx), t, path)
+	t.err = ts.open(context.WithoutCancel(ctx), t, path, spare)
+	if t.err != nil && spare { // the spare may be the cause: once more, made here
+		ts.root.Log.Warn("a tenant made from a spare schema did not open; making it afresh", "tenant", name, "error", t.err)
+		removeTenantFiles(path)
+		t.err = ts.open(context.WithoutCancel(ctx), t, path, false)
+	}
 	close(t.ready)
 	if t.err != nil {
 		ts.root.Log.Error("starting a tenant", "tenant", name, "error", t.err)
@@ -351,7 +357,7 @@ func (ts *tenants) release(t *tenant) {
 
 // open opens (or makes and seeds) a tenant's database and starts its
 // background work.
-func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
+func (ts *tenants) open(ctx context.Context, t *tenant, path string, spare bool) error {
 	if !ts.pg() {
 		if err := os.MkdirAll(ts.dir(), 0o755); err != nil {
 			return err
@@ -371,6 +377,12 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string) error {
 	if err := a.loadAdminToken(ctx); err != nil {
 		a.Close()
 		return err
+	}
+	if spare { // made a while ago: its pending card entries start from now, as a bank seeded now
+		if err := a.Store.StartCardClock(ctx, a.Clock.Now(), cfg.SeedDate); err != nil {
+			a.Close()
+			return err
+		}
 	}
 	if err := a.build(ctx, cfg.Issuer, tenantPrefix+t.name); err != nil {
 		a.Close()
