@@ -374,7 +374,9 @@ func (ts *tenants) open(ctx context.Context, t *tenant, path string, spare bool)
 		a.Close()
 		return err
 	}
-	if err := a.loadAdminToken(ctx); err != nil {
+	// Under the store's lock, as the root's: replicas opening a new tenant
+	// together make one admin token, not one each.
+	if err := a.Store.Exclusive(ctx, func() error { return a.loadAdminToken(ctx) }); err != nil {
 		a.Close()
 		return err
 	}
