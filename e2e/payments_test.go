@@ -53,6 +53,24 @@ func paymentSetup(t *testing.T, s *sandbox) (*tpp.Client, string, string) {
 	return c, toks.AccessToken, s.accountsOf("alice")[0]
 }
 
+// approvedPayment makes a domestic payment consent for amount and has alice
+// approve it on acct: the client-credentials token, the consent, its
+// initiation and the PSU's tokens.
+func approvedPayment(t *testing.T, c *tpp.Client, acct, amount, ref string) (cc, id string, in map[string]any, toks *tpp.Tokens) {
+	t.Helper()
+	ctx := context.Background()
+	cc, _ = c.ClientCredentials(ctx, "payments")
+	in = tpp.DomesticInitiation(amount, payee, ref)
+	id, err := c.PaymentConsent(ctx, cc, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if toks, err = c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{acct}); err != nil {
+		t.Fatal(err)
+	}
+	return cc, id, in, toks
+}
+
 // TestPaymentJourney: consent, approval, funds check, payment; the money
 // moves to the penny: InterimAvailable drops at once with a Pending debit,
 // the same transaction is Booked on settlement (sandbox clock) and
@@ -64,16 +82,7 @@ func TestPaymentJourney(t *testing.T) {
 	c, aisTok, acct := paymentSetup(t, s)
 	avail0, booked0 := s.balanceOf(aisTok, acct, "InterimAvailable"), s.balanceOf(aisTok, acct, "InterimBooked")
 
-	cc, _ := c.ClientCredentials(ctx, "payments")
-	in := tpp.DomesticInitiation("25.17", payee, "RENT DEC")
-	id, err := c.PaymentConsent(ctx, cc, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{acct})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, id, in, toks := approvedPayment(t, c, acct, "25.17", "RENT DEC")
 	if toks.RefreshToken != "" {
 		t.Error("a payment consent got a refresh token")
 	}
@@ -525,16 +534,7 @@ func TestReadsSeeSettlementAtOnce(t *testing.T) {
 	ctx := context.Background()
 	c, aisTok, acct := paymentSetup(t, s)
 	booked0 := s.balanceOf(aisTok, acct, "InterimBooked")
-	cc, _ := c.ClientCredentials(ctx, "payments")
-	in := tpp.DomesticInitiation("7.31", payee, "SETTLE NOW")
-	id, err := c.PaymentConsent(ctx, cc, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := c.Approve(ctx, id, tpp.AuthOptions{Scope: "openid payments"}, "alice", "alice123", []string{acct})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, id, in, toks := approvedPayment(t, c, acct, "7.31", "SETTLE NOW")
 	if _, _, err := c.Pay(ctx, toks.AccessToken, id, in, uuid.NewString()); err != nil {
 		t.Fatal(err)
 	}

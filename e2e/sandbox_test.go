@@ -80,6 +80,17 @@ const EnvE2EPostgres = "SANDBOX_E2E_POSTGRES"
 
 func onPostgres() bool { return os.Getenv(EnvE2EPostgres) == "1" }
 
+// onPG puts a test's sandbox on PostgreSQL (a schema of its own) whichever
+// pass runs it, for what exists on PostgreSQL only; the caller has skipped
+// without a server (storetest.Postgres).
+func onPG(tb testing.TB) option {
+	return func(c *app.Config) {
+		if !onPostgres() { // else start puts it there itself
+			c.DB, c.KeyFile = pgFor(tb, c.DB)
+		}
+	}
+}
+
 // pgSchemas maps the SQLite files the tests name to the schemas that stand
 // for them on PostgreSQL: a test that restarts a sandbox on its file finds
 // its schema again, with the key file beside the file it named.

@@ -22,11 +22,7 @@ import (
 func TestTenantSpares(t *testing.T) {
 	t.Parallel()
 	storetest.Postgres(t)
-	opts := []option{realIssuer(), func(c *app.Config) { c.TenantSpares = 1 }}
-	if !onPostgres() {
-		opts = append(opts, func(c *app.Config) { c.DB, c.KeyFile = pgFor(t, c.DB) })
-	}
-	s := start(t, opts...)
+	s := start(t, realIssuer(), onPG(t), func(c *app.Config) { c.TenantSpares = 1 })
 	db := s.app.Config.DB
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db)
