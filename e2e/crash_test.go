@@ -86,7 +86,14 @@ func startChild(t *testing.T, args ...string) *child {
 	}
 	c := &child{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(c.done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-c.done })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-c.done
+		if t.Failed() { // what the sandbox said is part of why
+			log, _ := os.ReadFile(logf.Name())
+			t.Logf("%s's log (last 4 KB):\n%s", c.url, log[max(0, len(log)-4096):])
+		}
+	})
 	for range 300 {
 		if r, err := http.Get(c.url + "/healthz"); err == nil {
 			r.Body.Close()

@@ -68,7 +68,9 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 	if s.Cfg.Rates != nil {
 		s.Limits = gateway.NewLimiter(s.Cfg.Rates, d.Clock.Now)
 		if d.Store.Shared() { // replicas spend one budget
-			s.Limits.Share(d.Store.TakeTokens())
+			s.Limits.Share(d.Store.TakeTokens(), func(err error, n int64) {
+				d.Log.Warn("shared rate limit not reached: this replica spends its own bucket meanwhile", "err", err, "misses", n)
+			})
 		}
 	}
 	s.Unattended = gateway.NewUnattended(s.Cfg.UnattendedLimit, d.Clock.Now)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -84,6 +85,8 @@ type Limiter struct {
 	rates   map[Class]Rate
 	buckets map[string]*rate.Limiter
 	shared  TakeFunc
+	missed  func(err error, n int64) // told of the 1st, 2nd, 4th, 8th… shared take that failed
+	misses  atomic.Int64
 }
 
 // TakeFunc takes one request from a token bucket kept outside this process
@@ -92,8 +95,12 @@ type TakeFunc func(key string, per float64, burst int, now time.Time) (bool, flo
 
 // Share makes the limiter spend buckets take keeps, so that processes
 // serving one sandbox together spend one budget. A bucket take cannot
-// reach (an error) is spent in this process's memory meanwhile.
-func (l *Limiter) Share(take TakeFunc) { l.shared = take }
+// reach (an error) is spent in this process's memory meanwhile, and missed
+// is told of it (of the 1st, 2nd, 4th… such error, so an outage is seen
+// without a line per request).
+func (l *Limiter) Share(take TakeFunc, missed func(err error, n int64)) {
+	l.shared, l.missed = take, missed
+}
 
 // NewLimiter makes a limiter with a rate per class; now is the sandbox clock.
 func NewLimiter(rates map[Class]Rate, now func() time.Time) *Limiter {
@@ -116,6 +123,8 @@ func (l *Limiter) Allow(c Class, key string) Verdict {
 			}
 			v.Reset = time.Duration((float64(r.Burst) - tokens) / r.Per * float64(time.Second))
 			return v
+		} else if n := l.misses.Add(1); n&(n-1) == 0 && l.missed != nil {
+			l.missed(err, n)
 		}
 	}
 	l.mu.Lock()

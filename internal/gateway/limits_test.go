@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,6 +62,39 @@ func TestLimiterExactUnderConcurrency(t *testing.T) {
 	}
 	if n != 20 {
 		t.Errorf("one second later %d allowed, want 20", n)
+	}
+}
+
+// TestLimiterSharedFallsBack: a shared bucket that answers decides; one that
+// cannot be reached leaves this process's own bucket to decide, and the
+// outage is told at the 1st, 2nd, 4th and 8th miss, not at every request.
+func TestLimiterSharedFallsBack(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := NewLimiter(map[Class]Rate{ClassData: {Per: 1, Burst: 3}}, clk.now)
+	var down atomic.Bool
+	var told []int64
+	l.Share(func(key string, per float64, burst int, now time.Time) (bool, float64, error) {
+		if down.Load() {
+			return false, 0, errors.New("connection refused")
+		}
+		return false, 0.5, nil // the shared budget is spent
+	}, func(err error, n int64) { told = append(told, n) })
+	if v := l.Allow(ClassData, "a"); v.Allowed || v.RetryAfter != 500*time.Millisecond {
+		t.Fatalf("shared bucket empty: %+v, want refused, retry after 0.5 s", v)
+	}
+	down.Store(true)
+	n := 0
+	for range 10 {
+		if l.Allow(ClassData, "a").Allowed {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("shared bucket unreachable: %d of 10 allowed, want this process's burst of 3", n)
+	}
+	if !slices.Equal(told, []int64{1, 2, 4, 8}) {
+		t.Errorf("outage told at misses %v, want [1 2 4 8]", told)
 	}
 }
 
