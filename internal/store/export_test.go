@@ -19,3 +19,6 @@ func Remembered(s *Store) int {
 	defer s.memo.mu.Unlock()
 	return len(s.memo.m)
 }
+
+// WriteLockKey is the PostgreSQL advisory lock every write of s takes.
+func WriteLockKey(s *Store) int64 { return s.pg.lock }

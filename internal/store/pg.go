@@ -55,6 +55,10 @@ type pgBackend struct {
 	// watch learns what other replicas changed (see pgwatch.go).
 	watch *watcher
 	id    string // this store's id in the notices, to skip its own
+	// buckets is the rate limits' own pool (TakeToken): the writers' pool
+	// can be all taken by writes queued on the schema's write lock, and a
+	// request's rate limit must not wait behind them.
+	buckets *sql.DB
 }
 
 func (b *pgBackend) origin() string { return b.id }
@@ -128,6 +132,8 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	s.w = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	s.w.SetMaxOpenConns(conns)
 	s.w.SetMaxIdleConns(conns)
+	s.pg.buckets = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)}) // connects at the first take
+	s.pg.buckets.SetMaxOpenConns(2)
 	if o.Inspect {
 		s.Version, err = s.pgVersion(ctx)
 	} else if err = s.migratePG(ctx); err == nil {
@@ -357,7 +363,7 @@ func (s *Store) TakeToken(ctx context.Context, key string, per float64, burst in
 	var ok bool
 	var left float64
 	nowMS := now.UnixMilli()
-	err := s.w.QueryRowContext(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, ok) VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), true)
+	err := s.pg.buckets.QueryRowContext(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, ok) VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), true)
 		ON CONFLICT (key) DO UPDATE SET
 		  tokens = `+refill+` - CASE WHEN `+refill+` >= 1 THEN 1 ELSE 0 END,
 		  ok = `+refill+` >= 1,

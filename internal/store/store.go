@@ -73,7 +73,8 @@ type Options struct {
 	// no writer lock, no migrations, no anchors; writes fail.
 	Inspect bool
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
-	// reads); 0: 8. SQLite has one writer and its own reader pool.
+	// reads); 0: 8. The shared rate limits have two more of their own.
+	// SQLite has one writer and its own reader pool.
 	MaxConns int
 	// Small keeps a SQLite database's memory small — two readers, a
 	// small page cache each — for one of many open at once (a tenant).
@@ -219,6 +220,10 @@ func (s *Store) Close() error {
 	if s.pg != nil && s.pg.watch != nil {
 		s.pg.watch.stop()
 		s.pg.watch = nil
+	}
+	if s.pg != nil && s.pg.buckets != nil {
+		errs = append(errs, s.pg.buckets.Close())
+		s.pg.buckets = nil
 	}
 	if s.rc != nil {
 		s.rc.close()

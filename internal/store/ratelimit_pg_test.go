@@ -1,0 +1,64 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/store/storetest"
+)
+
+// TestTakeTokenBesideQueuedWrites: while another replica holds the
+// schema's write lock, writes queue on it holding every connection of the
+// writers' pool; a request's rate limit is still taken at once, not after
+// them (the replicas would otherwise each fall back to a bucket of their
+// own and admit a burst three times over).
+func TestTakeTokenBesideQueuedWrites(t *testing.T) {
+	t.Parallel()
+	root := storetest.Postgres(t)
+	ctx := context.Background()
+	s, err := store.Open(ctx, storetest.FreshSchema(t), store.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := pgx.Connect(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	key := store.WriteLockKey(s)
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 2 { // as many as the pool has
+		wg.Go(func() {
+			if err := s.SetSetting(ctx, "queued", string(rune('a'+i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for waiting := 0; waiting < 2; {
+		err := other.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND ((classid::bigint << 32) | objid::bigint) = $1`, key).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Second)
+	ok, left, err := s.TakeToken(tctx, "data\x00client", 5, 10, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cancel()
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err != nil || !ok || left != 9 {
+		t.Fatalf("take with every writer queued: ok %v, %v left, %v; want taken at once, 9 left", ok, left, err)
+	}
+}
