@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -372,6 +373,40 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		time.Sleep(time.Second) // four more rounds of each replica's background work
 		if n := count(); n != 4 {
 			t.Fatalf("the standing order's 4 payments were made %d times between three replicas", n)
+		}
+	})
+
+	t.Run("TenantMadeOnceWhenTwoReplicasAreAsked", func(t *testing.T) {
+		// Both replicas see no schema for the name and go to make it: one
+		// makes it, the other is told it exists (before, both answered 201
+		// with an admin token each, one of them overwritten). The tenant
+		// answers through the third replica to the token the 201 gave.
+		var st [2]int
+		var body [2][]byte
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				c := &tpp.Client{HTTP: http.DefaultClient}
+				var err error
+				st[i], body[i], _, err = c.Send(ctx, http.MethodPost, r.nodes[i].url+"/sandbox/tenants", "application/json", r.admin,
+					map[string]string{"name": "race"}, nil)
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		won := slices.Index(st[:], http.StatusCreated)
+		if won < 0 || st[1-won] != http.StatusConflict {
+			t.Fatalf("two replicas asked to make one tenant answered %v (%s | %s), want one 201 and one 409", st, body[0], body[1])
+		}
+		var nt newTenant
+		if err := json.Unmarshal(body[won], &nt); err != nil {
+			t.Fatal(err)
+		}
+		c := &tpp.Client{HTTP: http.DefaultClient}
+		if got, raw, _, err := c.Send(ctx, http.MethodGet, r.nodes[2].url+"/t/race/sandbox/psus", "", nt.AdminToken, nil, nil); err != nil || got != http.StatusOK {
+			t.Fatalf("the tenant through the third replica with the 201's admin token: %d %v %s", got, err, raw)
 		}
 	})
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,16 @@ func TestTenantSpares(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreignOID := oid(foreign)
+	// A spare a crash left half made an hour ago, and one another replica
+	// began a second ago: the first is dropped, the second left alone.
+	now := s.app.Clock.Wall()
+	abandoned := fmt.Sprintf("%s_m_%08x_000000000000", root, now.Add(-time.Hour).Unix())
+	making := fmt.Sprintf("%s_m_%08x_000000000000", root, now.Add(-time.Second).Unix())
+	for _, sc := range []string{abandoned, making} {
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA "`+sc+`"`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// spare waits for a spare schema other than not (and the foreign one)
 	// and returns its OID.
 	spare := func(not uint32) uint32 {
@@ -77,6 +88,12 @@ func TestTenantSpares(t *testing.T) {
 
 	if oid(foreign) != 0 {
 		t.Error("the spare of another bank was not dropped")
+	}
+	if oid(abandoned) != 0 {
+		t.Error("the spare left half made an hour ago was not dropped")
+	}
+	if oid(making) == 0 {
+		t.Error("the spare another replica began a second ago was dropped")
 	}
 
 	// One after the other: the first takes the spare, the second is made

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,16 +18,43 @@ import (
 // template: most of a second of the database's work. With --tenant-spares
 // the root keeps that many made ahead, off any request's path, as the bank
 // keeps spare signing keys: each is made under a name no tenant has
-// (<schema>_m_<random>), renamed to <schema>_s_<bank>_<random> once
+// (<schema>_m_<when>_<random>), renamed to <schema>_s_<bank>_<random> once
 // complete, and a new tenant takes one by renaming it to its own schema. A
 // rename is atomic: replicas sharing the database never take the same
 // spare, and a spare is always whole. <bank> names what the spare holds
 // (templateKey: the seed record, the fixtures, the schema version): only a
 // spare of the bank this process would seed is taken, and the maker drops
 // the others (a restart with another seed, PSU count or binary) and those
-// beyond --tenant-spares.
+// beyond --tenant-spares, and those a crash left half made.
 
 func makingSchemaPrefix(db string) string { return store.SchemaOf(db) + "_m_" }
+
+// makingName names a spare being made, after the wall-clock second its
+// making began (hex), so that one a crash left half made can be told from
+// one another replica is making now.
+func makingName(db string, at time.Time, id []byte) string {
+	return fmt.Sprintf("%s%08x_%s", makingSchemaPrefix(db), at.Unix(), hex.EncodeToString(id))
+}
+
+// abandonedAfter is how long a spare may take to make before its schema is
+// taken for a crash's leftover (it takes about a second).
+const abandonedAfter = 10 * time.Minute
+
+// sweepAbandoned drops the spares left half made longer ago than
+// abandonedAfter.
+func (ts *tenants) sweepAbandoned(ctx context.Context) {
+	db, prefix := ts.root.Config.DB, makingSchemaPrefix(ts.root.Config.DB)
+	making, _ := store.Schemas(ctx, db, prefix)
+	for _, m := range making {
+		began, _, _ := strings.Cut(strings.TrimPrefix(m, prefix), "_")
+		if sec, err := strconv.ParseInt(began, 16, 64); err == nil && len(began) == 8 && ts.wall().Sub(time.Unix(sec, 0)) < abandonedAfter {
+			continue
+		}
+		if err := store.DropSchema(ctx, store.WithSchema(db, m)); err == nil {
+			ts.root.Log.Info("dropped a spare tenant schema left half made", "schema", m)
+		}
+	}
+}
 
 // spareKind is the prefix of the spares of this process's bank, and of all.
 func (ts *tenants) spareKind() (mine, all string, err error) {
@@ -34,23 +64,38 @@ func (ts *tenants) spareKind() (mine, all string, err error) {
 	return all + key[:16] + "_", all, err
 }
 
+// claim makes a new tenant's name (dsn) this process's before the tenant
+// is made. On PostgreSQL, where replicas share the names, it takes a spare
+// schema (true; when spares and one is ready) or makes the empty schema:
+// of replicas making one tenant at once exactly one gets the name, the
+// others store.ErrSchemaExists. A file of SQLite's is only ever this
+// process's.
+func (ts *tenants) claim(ctx context.Context, dsn string, spares bool) (bool, error) {
+	if !ts.pg() {
+		return false, nil
+	}
+	if spares && ts.root.Config.TenantSpares > 0 {
+		took, err := ts.takeSpare(ctx, dsn)
+		if took || errors.Is(err, store.ErrSchemaExists) {
+			return took, err
+		}
+		if err != nil {
+			ts.root.Log.Warn("taking a spare tenant schema", "error", err)
+		}
+	}
+	return false, store.ClaimSchema(ctx, dsn)
+}
+
 // takeSpare renames a spare schema to the tenant's (dsn names it); false
 // when none could be taken (the tenant is then made as without spares).
 // The caller kicks the maker once the tenant is open (making one beside
 // the tenant's opening would slow it).
-func (ts *tenants) takeSpare(ctx context.Context, dsn string) bool {
-	if !ts.pg() || ts.root.Config.TenantSpares == 0 {
-		return false
-	}
+func (ts *tenants) takeSpare(ctx context.Context, dsn string) (bool, error) {
 	mine, _, err := ts.spareKind()
 	if err != nil {
-		return false
+		return false, err
 	}
-	took, err := store.TakeSchema(ctx, ts.root.Config.DB, mine, store.SchemaOf(dsn))
-	if err != nil {
-		ts.root.Log.Warn("taking a spare tenant schema", "error", err)
-	}
-	return err == nil && took
+	return store.TakeSchema(ctx, ts.root.Config.DB, mine, store.SchemaOf(dsn))
 }
 
 func (ts *tenants) kickSpares() {
@@ -70,6 +115,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 		return
 	}
 	for {
+		ts.sweepAbandoned(ctx)
 		for ctx.Err() == nil {
 			have, err := store.Schemas(ctx, db, all)
 			if err != nil {
@@ -108,7 +154,7 @@ func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	db := ts.root.Config.DB
 	id := make([]byte, 6)
 	rand.Read(id)
-	making := store.WithSchema(db, makingSchemaPrefix(db)+hex.EncodeToString(id))
+	making := store.WithSchema(db, makingName(db, ts.wall(), id))
 	cfg := ts.root.Config
 	cfg.DB, cfg.Reset, cfg.AdminToken, cfg.small = making, false, "", true
 	a := &App{Config: cfg, Log: ts.root.Log.With("spare", store.SchemaOf(making)), Clock: clock.New(cfg.Wall), CA: ts.root.CA,

@@ -254,20 +254,37 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	if hook := ts.root.Config.TenantOpening; hook != nil {
 		hook(name)
 	}
-	spare := !exists && ts.takeSpare(context.WithoutCancel(ctx), path)
+	octx := context.WithoutCancel(ctx)
+	made, spare := false, false // made: the name is this process's to make (and to drop if it fails)
+	if !exists {
+		spare, t.err = ts.claim(octx, path, true)
+		made = t.err == nil
+	}
 	if spare {
 		defer ts.kickSpares()
 	}
-	t.err = ts.open(context.WithoutCancel(ctx), t, path, spare)
+	if t.err == nil {
+		t.err = ts.open(octx, t, path, spare)
+	}
 	if t.err != nil && spare { // the spare may be the cause: once more, made here
 		ts.root.Log.Warn("a tenant made from a spare schema did not open; making it afresh", "tenant", name, "error", t.err)
 		removeTenantFiles(path)
-		t.err = ts.open(context.WithoutCancel(ctx), t, path, false)
+		if _, t.err = ts.claim(octx, path, false); t.err == nil {
+			t.err = ts.open(octx, t, path, false)
+		} else {
+			made = false
+		}
+	}
+	if errors.Is(t.err, store.ErrSchemaExists) { // another replica made it first
+		t.err = bank.Errorf(bank.KindConflict, "name", "tenant %s exists", name)
+		if how != createNew {
+			t.err = ts.open(octx, t, path, false)
+		}
 	}
 	close(t.ready)
 	if t.err != nil {
 		ts.root.Log.Error("starting a tenant", "tenant", name, "error", t.err)
-		if !exists {
+		if made {
 			removeTenantFiles(path)
 		}
 		ts.mu.Lock()

@@ -314,9 +314,36 @@ func renameSchema(ctx context.Context, c *pgx.Conn, from, to string) error {
 	return err
 }
 
+// ErrSchemaExists: the schema a caller would make or take is there
+// already (another process made it first).
+var ErrSchemaExists = errors.New("the schema exists")
+
+// ClaimSchema makes the empty schema dsn names: of several processes
+// claiming one name at once exactly one succeeds, the others get
+// ErrSchemaExists.
+func ClaimSchema(ctx context.Context, dsn string) error {
+	schema := SchemaOf(dsn)
+	if !schemaName.MatchString(schema) {
+		return fmt.Errorf("will not make schema %q", schema)
+	}
+	return withServer(ctx, dsn, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `CREATE SCHEMA "`+schema+`"`)
+		return schemaExists(err)
+	})
+}
+
+// schemaExists is err, ErrSchemaExists when it says so.
+func schemaExists(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
+		return fmt.Errorf("%w: %v", ErrSchemaExists, err)
+	}
+	return err
+}
+
 // TakeSchema renames one of the schemas whose names start with prefix to
 // to, on one connection; false when there was none to take (another
-// caller may take the one listed first).
+// caller may take the one listed first), ErrSchemaExists when to exists.
 func TakeSchema(ctx context.Context, dsn, prefix, to string) (bool, error) {
 	took := false
 	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
@@ -329,9 +356,10 @@ func TakeSchema(ctx context.Context, dsn, prefix, to string) (bool, error) {
 			return err
 		}
 		for _, n := range names {
-			if renameSchema(ctx, c, n, to) == nil {
-				took = true
-				return nil
+			err := schemaExists(renameSchema(ctx, c, n, to))
+			if err == nil || errors.Is(err, ErrSchemaExists) {
+				took = err == nil
+				return err
 			}
 		}
 		return nil
