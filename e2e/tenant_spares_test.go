@@ -71,12 +71,28 @@ func TestTenantSpares(t *testing.T) {
 	}
 
 	first := spare(0)
+	// The spare's pending card entries were timed from when it was made;
+	// as if made long ago, so the tenant's restart shows.
+	var spareName string
+	if err := conn.QueryRow(ctx, "SELECT nspname FROM pg_namespace WHERE oid = $1", first).Scan(&spareName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE "`+spareName+`".settings SET value = '0' WHERE key = $1`, store.SettingCardShift); err != nil {
+		t.Fatal(err)
+	}
 	var a newTenant
 	r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-a"})
 	expect(t, r, 201)
 	r.JSON(t, &a)
 	if got := oid(root + "_t_job_a"); got != first {
 		t.Errorf("tenant job-a's schema is object %d, the spare was %d: the spare was not taken", got, first)
+	}
+	var shift int64
+	if err := conn.QueryRow(ctx, `SELECT value::bigint FROM "`+root+`_t_job_a".settings WHERE key = $1`, store.SettingCardShift).Scan(&shift); err != nil {
+		t.Fatal(err)
+	}
+	if want := s.app.Clock.Now().Unix() - s.app.Config.SeedDate.Unix(); shift < want-60 || shift > want {
+		t.Errorf("the tenant's pending card entries are shifted %d s from the seed date, want %d (timed from when the tenant was made, not the spare)", shift, want)
 	}
 	psus := s.do(req{method: "GET", path: "/t/job-a/sandbox/psus", token: a.AdminToken})
 	expect(t, psus, 200)
@@ -114,4 +130,23 @@ func TestTenantSpares(t *testing.T) {
 	if b.AdminToken == a.AdminToken || c.AdminToken == b.AdminToken {
 		t.Error("tenants share an admin token")
 	}
+
+	// A spare that does not open (damaged here; a bug or a half-applied
+	// change in life): the tenant is made afresh, not refused.
+	broken := spare(second)
+	var brokenName string
+	if err := conn.QueryRow(ctx, "SELECT nspname FROM pg_namespace WHERE oid = $1", broken).Scan(&brokenName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DROP TABLE "`+brokenName+`".settings`); err != nil {
+		t.Fatal(err)
+	}
+	var d newTenant
+	rd := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-d"})
+	expect(t, rd, 201)
+	rd.JSON(t, &d)
+	if got := oid(root + "_t_job_d"); got == broken || got == 0 {
+		t.Errorf("tenant job-d's schema is object %d, the broken spare was %d: want a schema made afresh", got, broken)
+	}
+	expect(t, s.do(req{method: "GET", path: "/t/job-d/sandbox/psus", token: d.AdminToken}), 200)
 }

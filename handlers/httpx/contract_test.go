@@ -151,3 +151,35 @@ func TestParamMemoDropsOneOffs(t *testing.T) {
 		t.Errorf("%d one-off values after %d more: the parameter was never judged again", n, rejudgeAfter)
 	}
 }
+
+// TestParamMemoBounded: values that keep coming back are remembered up to
+// maxPassedBytes and then all forgotten at once; a value over
+// maxPassedValue is never remembered.
+func TestParamMemoBounded(t *testing.T) {
+	t.Parallel()
+	var m paramMemo
+	p := &openapi3.Parameter{Name: "Authorization"}
+	v := strings.Repeat("t", 1000)
+	most, forgotten := 0, false
+	for i := range 3000 { // ~3 MB offered
+		tok := fmt.Sprint(v, i)
+		m.add(p, tok)
+		if !m.has(p, tok) {
+			t.Fatalf("value %d not remembered right after it passed", i)
+		}
+		if m.bytes > maxPassedBytes {
+			t.Fatalf("%d bytes remembered after %d values, the bound is %d", m.bytes, i+1, maxPassedBytes)
+		}
+		if len(m.m) < most {
+			forgotten = true
+		}
+		most = max(most, len(m.m))
+	}
+	if !forgotten || most < maxPassedBytes/1100 {
+		t.Errorf("at most %d values remembered, forgotten at the bound: %v; want ~%d and then a fresh start", most, forgotten, maxPassedBytes/1064)
+	}
+	long := strings.Repeat("x", maxPassedValue+1)
+	if m.add(p, long); m.has(p, long) {
+		t.Error("a value over maxPassedValue was remembered")
+	}
+}

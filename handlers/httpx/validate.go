@@ -174,11 +174,12 @@ func (m *paramMemo) add(p *openapi3.Parameter, v string) {
 	if u.added >= oneOffAfter && u.hits < u.added/8 {
 		return // its values do not come back
 	}
-	if m.m == nil || m.bytes+len(v) > maxPassedBytes {
+	size := len(v) + 64 // and the entry's own
+	if m.m == nil || m.bytes+size > maxPassedBytes {
 		m.m, m.bytes = map[paramValue]struct{}{}, 0
 	}
 	m.m[paramValue{p, v}] = struct{}{}
-	m.bytes += len(v) + 64 // and the entry's own
+	m.bytes += size
 	u.added++
 }
 

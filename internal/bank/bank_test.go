@@ -1,6 +1,8 @@
 package bank
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -91,5 +93,28 @@ func TestBalances(t *testing.T) {
 		if b.Amount != want[b.Type] {
 			t.Errorf("%s = %d, want %d", b.Type, b.Amount, want[b.Type])
 		}
+	}
+}
+
+// catchUpFails is a store whose catch-up fails.
+type catchUpFails struct{ Store }
+
+func (catchUpFails) CatchUp(context.Context, func() time.Time) (int, error) {
+	return 0, errors.New("database is locked")
+}
+
+// TestReadAfterFailedCatchUp: a read catches up settlement first; when the
+// catch-up fails it reads as of the last one rather than failing (the
+// background loop tries again), unless the read itself was given up.
+func TestReadAfterFailedCatchUp(t *testing.T) {
+	t.Parallel()
+	b := &Bank{store: catchUpFails{}, now: func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }}
+	if err := b.settled(context.Background()); err != nil {
+		t.Errorf("a failed catch-up failed the read: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.settled(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a read given up: %v, want context.Canceled", err)
 	}
 }
