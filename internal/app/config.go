@@ -320,6 +320,9 @@ func (c *Config) Validate() error {
 	if c.TenantSpares > 0 && !store.IsPostgres(c.DB) {
 		return errors.New("--tenant-spares is for PostgreSQL tenants (a SQLite tenant is a file copy, made in tens of milliseconds)")
 	}
+	if schema := store.SchemaOf(c.DB); c.TenantSpares > 0 && len(schema) > maxSparesSchema {
+		return fmt.Errorf("--tenant-spares: schema %q is too long to name its spares after (at most %d characters)", schema, maxSparesSchema)
+	}
 	if c.TenantIdle < time.Second {
 		return fmt.Errorf("--tenant-idle %s: at least 1s", c.TenantIdle)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
 )
 
@@ -52,6 +53,9 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"TenantSparesEnv", []string{"--db", "postgres://h/db", "--key-file", "k.key"}, map[string]string{"SANDBOX_TENANT_SPARES": "2"}, func(c Config) bool { return c.TenantSpares == 2 }, false},
 		{"ErrTenantSparesSQLite", []string{"--tenant-spares", "2"}, nil, nil, true},
 		{"ErrTenantSpares", []string{"--db", "postgres://h/db", "--key-file", "k.key", "--tenant-spares", "17"}, nil, nil, true},
+		{"ErrTenantSparesLongSchema", []string{"--db", "postgres://h/db?search_path=" + strings.Repeat("s", 32), "--key-file", "k.key", "--tenant-spares", "1"}, nil, nil, true},
+		{"TenantSparesLongestSchema", []string{"--db", "postgres://h/db?search_path=" + strings.Repeat("s", 31), "--key-file", "k.key", "--tenant-spares", "1"}, nil,
+			func(c Config) bool { return c.TenantSpares == 1 }, false},
 		{"ErrTenantSparesNegative", []string{"--db", "postgres://h/db", "--key-file", "k.key", "--tenant-spares", "-1"}, nil, nil, true},
 	}
 	for _, tt := range tests {
@@ -136,6 +140,30 @@ func TestOneDefaultURL(t *testing.T) {
 	for _, other := range []string{"http://localhost:8080", "https://localhost:8080"} {
 		if n := strings.Count(string(readme), other); n > 0 {
 			t.Errorf("the README names %s %d times: the sandbox derives %s", other, n, DefaultURL)
+		}
+	}
+}
+
+// TestTenantNameFitsItsSchema: on PostgreSQL a tenant's schema is named
+// after the sandbox's; a name that would make it longer than an identifier
+// may be (PostgreSQL cuts it short, and two tenants would share a schema)
+// is refused as a bad name, as is one that is no tenant name at all.
+func TestTenantNameFitsItsSchema(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		db, name string
+		ok       bool
+	}{
+		{"bank.db", strings.Repeat("a", 40), true},
+		{"postgres://h/db", strings.Repeat("a", 40), true},
+		{"postgres://h/db?search_path=" + strings.Repeat("s", 30), strings.Repeat("a", 30), true}, // 63
+		{"postgres://h/db?search_path=" + strings.Repeat("s", 30), strings.Repeat("a", 31), false},
+		{"postgres://h/db", "Upper", false},
+	} {
+		ts := &tenants{root: &App{Config: Config{DB: tt.db}}}
+		err := ts.checkName(tt.name)
+		if (err == nil) != tt.ok || (err != nil && bank.KindOf(err) != bank.KindFieldInvalid) {
+			t.Errorf("%s on %s: %v, want ok %v (else a bad name)", tt.name, tt.db, err, tt.ok)
 		}
 	}
 }

@@ -29,6 +29,10 @@ import (
 
 func makingSchemaPrefix(db string) string { return store.SchemaOf(db) + "_m_" }
 
+// maxSparesSchema is the longest root schema name a spare's name
+// (<schema>_s_<16 hex>_<12 hex>) fits after, in PostgreSQL's 63 bytes.
+const maxSparesSchema = 63 - len("_s_0123456789abcdef_0123456789ab")
+
 // makingName names a spare being made, after the wall-clock second its
 // making began (hex), so that one a crash left half made can be told from
 // one another replica is making now.

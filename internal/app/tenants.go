@@ -96,6 +96,23 @@ func (ts *tenants) path(name string) string {
 	return filepath.Join(ts.dir(), name+".db")
 }
 
+// checkName refuses a name no tenant can have: not a tenant name, or on
+// PostgreSQL one whose schema's name would pass the 63 bytes of an
+// identifier (PostgreSQL would cut it short, and two tenants could share
+// one schema).
+func (ts *tenants) checkName(name string) error {
+	if !tenantName.MatchString(name) {
+		return errTenantName
+	}
+	if ts.pg() {
+		if most := 63 - len(tenantSchemaPrefix(ts.root.Config.DB)); len(name) > most {
+			return bank.Errorf(bank.KindFieldInvalid, "name", "a tenant name of this sandbox is at most %d characters (its schema is named after the sandbox's, %s)",
+				most, store.SchemaOf(ts.root.Config.DB))
+		}
+	}
+	return nil
+}
+
 // On PostgreSQL a tenant is a schema of the root's database, named after the
 // root's schema and the tenant (dashes as underscores).
 func (ts *tenants) pg() bool { return store.IsPostgres(ts.root.Config.DB) }
@@ -195,8 +212,8 @@ const (
 // for this tenant wait while it opens or seeds; those for a tenant being
 // closed wait until it is closed, then open it again.
 func (ts *tenants) acquire(ctx context.Context, name string, how access, source string) (*tenant, error) {
-	if !tenantName.MatchString(name) {
-		return nil, errTenantName
+	if err := ts.checkName(name); err != nil {
+		return nil, err
 	}
 	ts.mu.Lock()
 	for {
@@ -642,8 +659,8 @@ func (ts *tenants) CreateTenant(ctx context.Context, name string) (handlers.NewT
 
 // DeleteTenant closes a tenant and deletes its files.
 func (ts *tenants) DeleteTenant(_ context.Context, name string) error {
-	if !tenantName.MatchString(name) {
-		return errTenantName
+	if err := ts.checkName(name); err != nil {
+		return err
 	}
 	path := ts.path(name)
 	found := false
