@@ -48,7 +48,7 @@ func BenchmarkTenantReadySpare(b *testing.B) {
 	for i := range b.N {
 		b.StopTimer()
 		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if sp, err := store.Schemas(ctx, s.app.Config.DB, prefix); err == nil && len(sp) > 0 {
+			if sp, err := s.app.Store.Catalog().List(ctx, prefix); err == nil && len(sp) > 0 {
 				break
 			}
 			if time.Now().After(deadline) {

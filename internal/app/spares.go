@@ -47,14 +47,14 @@ const abandonedAfter = 10 * time.Minute
 // sweepAbandoned drops the spares left half made longer ago than
 // abandonedAfter.
 func (ts *tenants) sweepAbandoned(ctx context.Context) {
-	db, prefix := ts.root.Config.DB, makingSchemaPrefix(ts.root.Config.DB)
-	making, _ := store.Schemas(ctx, db, prefix)
+	prefix := makingSchemaPrefix(ts.root.Config.DB)
+	making, _ := ts.catalog().List(ctx, prefix)
 	for _, m := range making {
 		began, _, _ := strings.Cut(strings.TrimPrefix(m, prefix), "_")
 		if sec, err := strconv.ParseInt(began, 16, 64); err == nil && len(began) == 8 && ts.wall().Sub(time.Unix(sec, 0)) < abandonedAfter {
 			continue
 		}
-		if err := store.DropSchema(ctx, store.WithSchema(db, m)); err == nil {
+		if err := ts.catalog().Drop(ctx, m); err == nil {
 			ts.root.Log.Info("dropped a spare tenant schema left half made", "schema", m)
 		}
 	}
@@ -87,7 +87,7 @@ func (ts *tenants) claim(ctx context.Context, dsn string, spares bool) (bool, er
 			ts.root.Log.Warn("taking a spare tenant schema", "error", err)
 		}
 	}
-	return false, store.ClaimSchema(ctx, dsn)
+	return false, ts.catalog().Claim(ctx, store.SchemaOf(dsn))
 }
 
 // takeSpare renames a spare schema to the tenant's (dsn names it); false
@@ -99,7 +99,7 @@ func (ts *tenants) takeSpare(ctx context.Context, dsn string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return store.TakeSchema(ctx, ts.root.Config.DB, mine, store.SchemaOf(dsn))
+	return ts.catalog().Take(ctx, mine, store.SchemaOf(dsn))
 }
 
 func (ts *tenants) kickSpares() {
@@ -112,7 +112,7 @@ func (ts *tenants) kickSpares() {
 // spareLoop keeps --tenant-spares spares until ctx ends: after start-up and
 // whenever one is taken.
 func (ts *tenants) spareLoop(ctx context.Context) {
-	db, want := ts.root.Config.DB, ts.root.Config.TenantSpares
+	want := ts.root.Config.TenantSpares
 	mine, all, err := ts.spareKind()
 	if err != nil {
 		ts.root.Log.Error("spare tenant schemas", "error", err)
@@ -121,7 +121,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 	for {
 		ts.sweepAbandoned(ctx)
 		for ctx.Err() == nil {
-			have, err := store.Schemas(ctx, db, all)
+			have, err := ts.catalog().List(ctx, all)
 			if err != nil {
 				break
 			}
@@ -131,7 +131,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 					n++
 					continue
 				}
-				store.DropSchema(ctx, store.WithSchema(db, sp)) // another bank's, or one too many
+				ts.catalog().Drop(ctx, sp) // another bank's, or one too many
 			}
 			if n >= want {
 				break
@@ -173,12 +173,12 @@ func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = store.RenameSchema(ctx, db, store.SchemaOf(making), prefix+hex.EncodeToString(id))
+		err = ts.catalog().Rename(ctx, store.SchemaOf(making), prefix+hex.EncodeToString(id))
 	}
 	if err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		store.DropSchema(dctx, making)
+		ts.catalog().Drop(dctx, store.SchemaOf(making))
 	}
 	return err
 }

@@ -119,10 +119,13 @@ func (ts *tenants) pg() bool { return store.IsPostgres(ts.root.Config.DB) }
 
 func tenantSchemaPrefix(db string) string { return store.SchemaOf(db) + "_t_" }
 
+// catalog is the PostgreSQL database's schemas, on the root's connections.
+func (ts *tenants) catalog() store.Catalog { return ts.root.Store.Catalog() }
+
 // exists reports whether a tenant has a database (a file, or a schema).
 func (ts *tenants) exists(name string) bool {
 	if ts.pg() {
-		ok, err := store.SchemaExists(context.Background(), ts.path(name))
+		ok, err := ts.catalog().Exists(context.Background(), store.SchemaOf(ts.path(name)))
 		return err == nil && ok
 	}
 	_, err := os.Stat(ts.path(name))
@@ -285,7 +288,7 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	}
 	if t.err != nil && spare { // the spare may be the cause: once more, made here
 		ts.root.Log.Warn("a tenant made from a spare schema did not open; making it afresh", "tenant", name, "error", t.err)
-		removeTenantFiles(path)
+		ts.removeFiles(path)
 		if _, t.err = ts.claim(octx, path, false); t.err == nil {
 			t.err = ts.open(octx, t, path, false)
 		} else {
@@ -302,7 +305,7 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	if t.err != nil {
 		ts.root.Log.Error("starting a tenant", "tenant", name, "error", t.err)
 		if made {
-			removeTenantFiles(path)
+			ts.removeFiles(path)
 		}
 		ts.mu.Lock()
 		if ts.live[name] == t {
@@ -358,7 +361,7 @@ func (ts *tenants) onDisk() (map[string]bool, error) {
 	out := map[string]bool{}
 	if ts.pg() {
 		prefix := tenantSchemaPrefix(ts.root.Config.DB)
-		schemas, err := store.Schemas(context.Background(), ts.root.Config.DB, prefix)
+		schemas, err := ts.catalog().List(context.Background(), prefix)
 		for _, s := range schemas {
 			if name := strings.ReplaceAll(strings.TrimPrefix(s, prefix), "_", "-"); tenantName.MatchString(name) {
 				out[name] = true
@@ -600,9 +603,9 @@ func (ts *tenants) closeAll() error {
 	return errors.Join(errs...)
 }
 
-func removeTenantFiles(path string) error {
+func (ts *tenants) removeFiles(path string) error {
 	if store.IsPostgres(path) {
-		return store.DropSchema(context.Background(), path)
+		return ts.catalog().Drop(context.Background(), store.SchemaOf(path))
 	}
 	var errs []error
 	for _, f := range []string{path, path + "-wal", path + "-shm", path + ".key", path + ".lock", headPath(path)} {
@@ -669,7 +672,7 @@ func (ts *tenants) DeleteTenant(_ context.Context, name string) error {
 			return nil
 		}
 		found = true
-		return removeTenantFiles(path)
+		return ts.removeFiles(path)
 	})
 	if err == nil && !found {
 		return bank.Errorf(bank.KindNotFound, "name", "no tenant %s", name)

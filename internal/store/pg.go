@@ -55,10 +55,11 @@ type pgBackend struct {
 	// watch learns what other replicas changed (see pgwatch.go).
 	watch *watcher
 	id    string // this store's id in the notices, to skip its own
-	// buckets is the rate limits' own pool (TakeToken): the writers' pool
-	// can be all taken by writes queued on the schema's write lock, and a
-	// request's rate limit must not wait behind them.
-	buckets *sql.DB
+	// aside is the pool of what must not wait behind writes queued on the
+	// schema's write lock, which can hold every connection of the writers'
+	// pool: a request's rate limit (TakeToken) and the catalog's schemas
+	// (Catalog: tenants being made).
+	aside *sql.DB
 }
 
 func (b *pgBackend) origin() string { return b.id }
@@ -132,8 +133,8 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	s.w = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	s.w.SetMaxOpenConns(conns)
 	s.w.SetMaxIdleConns(conns)
-	s.pg.buckets = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)}) // connects at the first take
-	s.pg.buckets.SetMaxOpenConns(2)
+	s.pg.aside = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)}) // connects at its first use
+	s.pg.aside.SetMaxOpenConns(4)
 	if o.Inspect {
 		s.Version, err = s.pgVersion(ctx)
 	} else if err = s.migratePG(ctx); err == nil {
@@ -267,118 +268,6 @@ func pgError(err error) error {
 	return err
 }
 
-// withServer runs f on a short-lived connection to the server dsn names.
-func withServer(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return f(conn)
-}
-
-// SchemaExists reports whether the schema dsn names exists.
-func SchemaExists(ctx context.Context, dsn string) (bool, error) {
-	var ok bool
-	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", SchemaOf(dsn)).Scan(&ok)
-	})
-	return ok, err
-}
-
-// Schemas lists the schemas of dsn's database whose names start with prefix.
-func Schemas(ctx context.Context, dsn, prefix string) ([]string, error) {
-	var out []string
-	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	return out, err
-}
-
-// RenameSchema renames schema from of dsn's database to to: atomic, so of
-// several callers renaming the same schema one succeeds.
-func RenameSchema(ctx context.Context, dsn, from, to string) error {
-	return withServer(ctx, dsn, func(c *pgx.Conn) error { return renameSchema(ctx, c, from, to) })
-}
-
-func renameSchema(ctx context.Context, c *pgx.Conn, from, to string) error {
-	if !schemaName.MatchString(from) || !schemaName.MatchString(to) {
-		return fmt.Errorf("will not rename schema %q to %q", from, to)
-	}
-	_, err := c.Exec(ctx, `ALTER SCHEMA "`+from+`" RENAME TO "`+to+`"`)
-	return err
-}
-
-// ErrSchemaExists: the schema a caller would make or take is there
-// already (another process made it first).
-var ErrSchemaExists = errors.New("the schema exists")
-
-// ClaimSchema makes the empty schema dsn names: of several processes
-// claiming one name at once exactly one succeeds, the others get
-// ErrSchemaExists.
-func ClaimSchema(ctx context.Context, dsn string) error {
-	schema := SchemaOf(dsn)
-	if !schemaName.MatchString(schema) {
-		return fmt.Errorf("will not make schema %q", schema)
-	}
-	return withServer(ctx, dsn, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `CREATE SCHEMA "`+schema+`"`)
-		return schemaExists(err)
-	})
-}
-
-// schemaExists is err, ErrSchemaExists when it says so.
-func schemaExists(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
-		return fmt.Errorf("%w: %v", ErrSchemaExists, err)
-	}
-	return err
-}
-
-// TakeSchema renames one of the schemas whose names start with prefix to
-// to, on one connection; false when there was none to take (another
-// caller may take the one listed first), ErrSchemaExists when to exists.
-func TakeSchema(ctx context.Context, dsn, prefix, to string) (bool, error) {
-	took := false
-	err := withServer(ctx, dsn, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
-		if err != nil {
-			return err
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			err := schemaExists(renameSchema(ctx, c, n, to))
-			if err == nil || errors.Is(err, ErrSchemaExists) {
-				took = err == nil
-				return err
-			}
-		}
-		return nil
-	})
-	return took, err
-}
-
-// DropSchema removes the schema dsn names, with everything in it.
-func DropSchema(ctx context.Context, dsn string) error {
-	schema := SchemaOf(dsn)
-	if !schemaName.MatchString(schema) || schema == "public" {
-		return fmt.Errorf("will not drop schema %q", schema)
-	}
-	return withServer(ctx, dsn, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
-		return err
-	})
-}
-
 // TakeToken takes one request from the shared token bucket key, of burst
 // size refilled at per requests a second, at now: whether it was allowed,
 // and the tokens left. One statement, atomic under the row's lock: the
@@ -391,7 +280,7 @@ func (s *Store) TakeToken(ctx context.Context, key string, per float64, burst in
 	var ok bool
 	var left float64
 	nowMS := now.UnixMilli()
-	err := s.pg.buckets.QueryRowContext(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, ok) VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), true)
+	err := s.pg.aside.QueryRowContext(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, ok) VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), true)
 		ON CONFLICT (key) DO UPDATE SET
 		  tokens = `+refill+` - CASE WHEN `+refill+` >= 1 THEN 1 ELSE 0 END,
 		  ok = `+refill+` >= 1,

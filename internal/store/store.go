@@ -73,7 +73,8 @@ type Options struct {
 	// no writer lock, no migrations, no anchors; writes fail.
 	Inspect bool
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
-	// reads); 0: 8. The shared rate limits have two more of their own.
+	// reads); 0: 8. Up to four more serve the shared rate limits and the
+	// catalog (Store.Catalog).
 	// SQLite has one writer and its own reader pool.
 	MaxConns int
 	// Small keeps a SQLite database's memory small — two readers, a
@@ -221,9 +222,9 @@ func (s *Store) Close() error {
 		s.pg.watch.stop()
 		s.pg.watch = nil
 	}
-	if s.pg != nil && s.pg.buckets != nil {
-		errs = append(errs, s.pg.buckets.Close())
-		s.pg.buckets = nil
+	if s.pg != nil && s.pg.aside != nil {
+		errs = append(errs, s.pg.aside.Close())
+		s.pg.aside = nil
 	}
 	if s.rc != nil {
 		s.rc.close()

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Catalog reaches the schemas of a PostgreSQL database (tenants, spares):
+// through an open store's own connections (Store.Catalog), or through a
+// short-lived connection per call (CatalogOf). A new connection costs a
+// PostgreSQL backend's start, tens of milliseconds; a tenant's creation
+// asks the catalog three times.
+type Catalog struct {
+	on func(ctx context.Context, f func(*pgx.Conn) error) error
+}
+
+// CatalogOf is the catalog of the database dsn names, a connection per call.
+func CatalogOf(dsn string) Catalog {
+	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		return f(conn)
+	}}
+}
+
+// Catalog is the catalog of the store's PostgreSQL database, on the
+// store's pool for work that must not wait behind its writers.
+func (s *Store) Catalog() Catalog {
+	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+		if s.pg == nil {
+			return errors.New("schemas are PostgreSQL's")
+		}
+		conn, err := s.pg.aside.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error { return f(dc.(*pgConn).Conn.Conn()) })
+	}}
+}
+
+// Exists reports whether schema exists.
+func (c Catalog) Exists(ctx context.Context, schema string) (bool, error) {
+	var ok bool
+	err := c.on(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok)
+	})
+	return ok, err
+}
+
+// List lists the schemas whose names start with prefix, in name order.
+func (c Catalog) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	err := c.on(ctx, func(conn *pgx.Conn) (err error) {
+		out, err = listSchemas(ctx, conn, prefix)
+		return err
+	})
+	return out, err
+}
+
+func listSchemas(ctx context.Context, conn *pgx.Conn, prefix string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Rename renames schema from to to: atomic, so of several callers
+// renaming the same schema one succeeds; ErrSchemaExists when to exists.
+func (c Catalog) Rename(ctx context.Context, from, to string) error {
+	return c.on(ctx, func(conn *pgx.Conn) error { return renameSchema(ctx, conn, from, to) })
+}
+
+func renameSchema(ctx context.Context, conn *pgx.Conn, from, to string) error {
+	if !schemaName.MatchString(from) || !schemaName.MatchString(to) {
+		return fmt.Errorf("will not rename schema %q to %q", from, to)
+	}
+	_, err := conn.Exec(ctx, `ALTER SCHEMA "`+from+`" RENAME TO "`+to+`"`)
+	return schemaExists(err)
+}
+
+// ErrSchemaExists: the schema a caller would make or take is there
+// already (another process made it first).
+var ErrSchemaExists = errors.New("the schema exists")
+
+// schemaExists is err, ErrSchemaExists when it says so.
+func schemaExists(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
+		return fmt.Errorf("%w: %v", ErrSchemaExists, err)
+	}
+	return err
+}
+
+// Claim makes the empty schema: of several processes claiming one name at
+// once exactly one succeeds, the others get ErrSchemaExists.
+func (c Catalog) Claim(ctx context.Context, schema string) error {
+	if !schemaName.MatchString(schema) {
+		return fmt.Errorf("will not make schema %q", schema)
+	}
+	return c.on(ctx, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `CREATE SCHEMA "`+schema+`"`)
+		return schemaExists(err)
+	})
+}
+
+// Take renames one of the schemas whose names start with prefix to to;
+// false when there was none to take (another caller may take the one
+// listed first), ErrSchemaExists when to exists.
+func (c Catalog) Take(ctx context.Context, prefix, to string) (bool, error) {
+	took := false
+	err := c.on(ctx, func(conn *pgx.Conn) error {
+		names, err := listSchemas(ctx, conn, prefix)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			err := renameSchema(ctx, conn, n, to)
+			if err == nil || errors.Is(err, ErrSchemaExists) {
+				took = err == nil
+				return err
+			}
+		}
+		return nil
+	})
+	return took, err
+}
+
+// Drop removes schema, with everything in it.
+func (c Catalog) Drop(ctx context.Context, schema string) error {
+	if !schemaName.MatchString(schema) || schema == "public" {
+		return fmt.Errorf("will not drop schema %q", schema)
+	}
+	return c.on(ctx, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
+		return err
+	})
+}
+
+// DropSchema removes the schema dsn names, with everything in it.
+func DropSchema(ctx context.Context, dsn string) error {
+	return CatalogOf(dsn).Drop(ctx, SchemaOf(dsn))
+}
