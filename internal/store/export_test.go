@@ -22,3 +22,9 @@ func Remembered(s *Store) int {
 
 // WriteLockKey is the PostgreSQL advisory lock every write of s takes.
 func WriteLockKey(s *Store) int64 { return s.pg.lock }
+
+// PoolLimits is how many connections each PostgreSQL pool of s may open:
+// writers, readers, aside.
+func PoolLimits(s *Store) (w, r, aside int) {
+	return s.w.Stats().MaxOpenConnections, s.r.Stats().MaxOpenConnections, s.pg.aside.Stats().MaxOpenConnections
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -126,15 +127,12 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	id := make([]byte, 8)
 	rand.Read(id)
 	s.pg = &pgBackend{dsn: dsn, schema: schema, lock: lockKey(schema), cfg: cfg, id: hex.EncodeToString(id)}
-	conns := o.MaxConns
-	if conns <= 0 {
-		conns = 8
+	conns, aside := cmp.Or(max(o.MaxConns, 0), 8), 4
+	if o.Small { // one of many tenants open at once, each its own pools on one server
+		conns, aside = min(conns, 2), 1
 	}
-	s.w = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
-	s.w.SetMaxOpenConns(conns)
-	s.w.SetMaxIdleConns(conns)
-	s.pg.aside = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)}) // connects at its first use
-	s.pg.aside.SetMaxOpenConns(4)
+	s.w = pgPool(cfg, conns)
+	s.pg.aside = pgPool(cfg, aside)
 	if o.Inspect {
 		s.Version, err = s.pgVersion(ctx)
 	} else if err = s.migratePG(ctx); err == nil {
@@ -145,14 +143,24 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	}
 	rcfg := cfg.Copy()
 	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
-	s.r = sql.OpenDB(pgConnector{stdlib.GetConnector(*rcfg)})
-	s.r.SetMaxOpenConns(conns)
-	s.r.SetMaxIdleConns(conns)
+	s.r = pgPool(rcfg, conns)
 	s.rc = newCached(s.r, s.system())
 	if !o.Inspect {
 		s.pg.watch = s.startWatch()
 	}
 	return nil
+}
+
+// pgPool is a pool of at most n connections of cfg, opened at first use
+// and closed after a minute unused: a PostgreSQL server has a bounded
+// number of connections (max_connections, 100 by default), shared by every
+// replica and every tenant open in each.
+func pgPool(cfg *pgx.ConnConfig, n int) *sql.DB {
+	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(time.Minute)
+	return db
 }
 
 // pgVersion is the schema's migration version (0 when it has none).

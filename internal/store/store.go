@@ -77,8 +77,9 @@ type Options struct {
 	// catalog (Store.Catalog).
 	// SQLite has one writer and its own reader pool.
 	MaxConns int
-	// Small keeps a SQLite database's memory small — two readers, a
-	// small page cache each — for one of many open at once (a tenant).
+	// Small is for one of many databases open at once (a tenant): on
+	// SQLite two readers with a small page cache each, on PostgreSQL at
+	// most two connections a pool and one aside.
 	Small bool
 	// Seeded is a PSU's test credential from the fixtures, if it has one:
 	// opening a database written before passwords were hashed keeps no

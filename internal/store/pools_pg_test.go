@@ -62,3 +62,30 @@ func TestTakeTokenBesideQueuedWrites(t *testing.T) {
 		t.Fatalf("take with every writer queued: ok %v, %v left, %v; want taken at once, 9 left", ok, left, err)
 	}
 }
+
+// TestPoolsOfATenant: a PostgreSQL server's connections are shared by every
+// replica and every tenant open in each; a tenant's store (Small) opens at
+// most two a pool and one aside, whatever the root's --db-max-conns.
+func TestPoolsOfATenant(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		o           store.Options
+		w, r, aside int
+	}{
+		{store.Options{}, 8, 8, 4},
+		{store.Options{MaxConns: 20}, 20, 20, 4},
+		{store.Options{Small: true, MaxConns: 20}, 2, 2, 1},
+		{store.Options{Small: true, MaxConns: 1}, 1, 1, 1},
+	} {
+		s, err := store.Open(ctx, storetest.FreshSchema(t), tt.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, r, aside := store.PoolLimits(s); w != tt.w || r != tt.r || aside != tt.aside {
+			t.Errorf("%+v: pools of %d, %d and %d connections, want %d, %d and %d", tt.o, w, r, aside, tt.w, tt.r, tt.aside)
+		}
+		s.Close()
+	}
+}
