@@ -69,7 +69,7 @@ func New(d Deps) (*Server, *echo.Echo, error) {
 		s.Limits = gateway.NewLimiter(s.Cfg.Rates, d.Clock.Now)
 		if d.Store.Shared() { // replicas spend one budget
 			s.Limits.Share(d.Store.TakeTokens(), func(err error, n int64) {
-				d.Log.Warn("shared rate limit not reached: this replica spends its own bucket meanwhile", "err", err, "misses", n)
+				d.Log.Warn("shared rate limit not reached: this replica spends its own bucket meanwhile", "error", err, "misses", n)
 			})
 		}
 	}

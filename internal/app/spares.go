@@ -44,6 +44,19 @@ func makingName(db string, at time.Time, id []byte) string {
 // taken for a crash's leftover (it takes about a second).
 const abandonedAfter = 10 * time.Minute
 
+// dropSpare drops a spare unless another process takes it first: it is
+// renamed out of the spares' names before the drop (a rename is atomic, a
+// drop is not: a spare renamed to a tenant's schema while being dropped
+// would take the new tenant with it).
+func (ts *tenants) dropSpare(ctx context.Context, spare string) {
+	id := make([]byte, 6)
+	rand.Read(id)
+	doomed := makingName(ts.root.Config.DB, time.Unix(0, 0), id) // abandoned already, should the drop fail
+	if ts.catalog().Rename(ctx, spare, doomed) == nil {
+		ts.catalog().Drop(ctx, doomed)
+	}
+}
+
 // sweepAbandoned drops the spares left half made longer ago than
 // abandonedAfter.
 func (ts *tenants) sweepAbandoned(ctx context.Context) {
@@ -131,7 +144,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 					n++
 					continue
 				}
-				ts.catalog().Drop(ctx, sp) // another bank's, or one too many
+				ts.dropSpare(ctx, sp) // another bank's, or one too many
 			}
 			if n >= want {
 				break

@@ -288,11 +288,12 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	}
 	if t.err != nil && spare { // the spare may be the cause: once more, made here
 		ts.root.Log.Warn("a tenant made from a spare schema did not open; making it afresh", "tenant", name, "error", t.err)
-		ts.removeFiles(path)
-		if _, t.err = ts.claim(octx, path, false); t.err == nil {
-			t.err = ts.open(octx, t, path, false)
-		} else {
-			made = false
+		if t.err = ts.removeFiles(path); t.err == nil { // still ours to drop if this fails
+			if _, t.err = ts.claim(octx, path, false); t.err == nil {
+				t.err = ts.open(octx, t, path, false)
+			} else {
+				made = false
+			}
 		}
 	}
 	if errors.Is(t.err, store.ErrSchemaExists) { // another replica made it first

@@ -122,6 +122,9 @@ func (l *Limiter) Allow(c Class, key string) Verdict {
 				v.RetryAfter = time.Duration((1 - tokens) / r.Per * float64(time.Second))
 			}
 			v.Reset = time.Duration((float64(r.Burst) - tokens) / r.Per * float64(time.Second))
+			if l.misses.Load() != 0 { // reached again: the next outage is told from its first miss
+				l.misses.Store(0)
+			}
 			return v
 		} else if n := l.misses.Add(1); n&(n-1) == 0 && l.missed != nil {
 			l.missed(err, n)

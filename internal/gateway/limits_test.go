@@ -67,7 +67,8 @@ func TestLimiterExactUnderConcurrency(t *testing.T) {
 
 // TestLimiterSharedFallsBack: a shared bucket that answers decides; one that
 // cannot be reached leaves this process's own bucket to decide, and the
-// outage is told at the 1st, 2nd, 4th and 8th miss, not at every request.
+// outage is told at the 1st, 2nd, 4th and 8th miss, not at every request,
+// and the next outage from its own first miss.
 func TestLimiterSharedFallsBack(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -95,6 +96,14 @@ func TestLimiterSharedFallsBack(t *testing.T) {
 	}
 	if !slices.Equal(told, []int64{1, 2, 4, 8}) {
 		t.Errorf("outage told at misses %v, want [1 2 4 8]", told)
+	}
+	// Reached again, then a second outage: told from its first miss.
+	down.Store(false)
+	l.Allow(ClassData, "a")
+	down.Store(true)
+	l.Allow(ClassData, "a")
+	if !slices.Equal(told, []int64{1, 2, 4, 8, 1}) {
+		t.Errorf("a second outage told at misses %v, want [1 2 4 8 1]", told)
 	}
 }
 

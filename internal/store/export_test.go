@@ -28,3 +28,6 @@ func WriteLockKey(s *Store) int64 { return s.pg.lock }
 func PoolLimits(s *Store) (w, r, aside int) {
 	return s.w.Stats().MaxOpenConnections, s.r.Stats().MaxOpenConnections, s.pg.aside.Stats().MaxOpenConnections
 }
+
+// SameHub reports whether a and b listen through one connection.
+func SameHub(a, b *Store) bool { return a.pg.watch.hub == b.pg.watch.hub }

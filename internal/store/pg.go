@@ -56,11 +56,11 @@ type pgBackend struct {
 	// watch learns what other replicas changed (see pgwatch.go).
 	watch *watcher
 	id    string // this store's id in the notices, to skip its own
-	// aside is the pool of what must not wait behind writes queued on the
-	// schema's write lock, which can hold every connection of the writers'
-	// pool: a request's rate limit (TakeToken) and the catalog's schemas
-	// (Catalog: tenants being made).
-	aside *sql.DB
+	// aside is the pool of a request's rate limit (TakeToken), which must
+	// not wait behind writes queued on the schema's write lock (they can
+	// hold every connection of the writers' pool); catalog is the schemas'
+	// (Catalog: tenants being made, spares), opened at its first use.
+	aside, catalog *sql.DB
 }
 
 func (b *pgBackend) origin() string { return b.id }
@@ -132,7 +132,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 		conns, aside = min(conns, 2), 1
 	}
 	s.w = pgPool(cfg, conns)
-	s.pg.aside = pgPool(cfg, aside)
+	s.pg.aside, s.pg.catalog = pgPool(cfg, aside), pgPool(cfg, 2)
 	if o.Inspect {
 		s.Version, err = s.pgVersion(ctx)
 	} else if err = s.migratePG(ctx); err == nil {
@@ -146,7 +146,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	s.r = pgPool(rcfg, conns)
 	s.rc = newCached(s.r, s.system())
 	if !o.Inspect {
-		s.pg.watch = s.startWatch()
+		s.startWatch()
 	}
 	return nil
 }

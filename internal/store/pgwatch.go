@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,18 +14,24 @@ import (
 // Replicas learn of each other's writes through LISTEN/NOTIFY. Every write
 // transaction of the bank's state notifies its schema's channel as it
 // commits (pg_notify is delivered at commit, and not at all on rollback);
-// each store listens on a connection of its own and, for a write another
-// replica made, moves its version on: what it remembered (see memo) is
-// stale at once. A change of a setting names the key, and what the
-// sandbox keeps of it in memory (the clock offset, the scenarios) is read
-// again by the callbacks OnSetting registered. While the listening
-// connection is down nothing is remembered at all, and when it is back
-// everything is read afresh, settings included.
+// each store listens (on its process's connection to the server, a hub)
+// and, for a write another replica made, moves its version on: what it
+// remembered (see memo) is stale at once. A change of a setting names the
+// key, and what the sandbox keeps of it in memory (the clock offset, the
+// scenarios) is read again by the callbacks OnSetting registered. While
+// the listening connection is down nothing is remembered at all, and when
+// it is back everything is read afresh, settings included.
 
 type watcher struct {
-	live   atomic.Bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	live  atomic.Bool
+	hub   *hub
+	ready chan struct{} // closed once the hub first tried to listen for it
+	once  sync.Once
+	// told is held while the hub tells the store anything; stopped, set
+	// under it, ends the telling: nothing reaches a store once its Close
+	// has begun.
+	told    sync.Mutex
+	stopped bool
 
 	mu        sync.Mutex
 	onSetting map[string][]func(string)
@@ -36,58 +43,192 @@ func (s *Store) channel() string { return "sandbox_" + s.pg.schema }
 // schema's write lock, and the notice of the commit to come.
 const notifySQL = "SELECT pg_advisory_xact_lock(?), pg_notify(?, ?)"
 
+// One listening connection per server serves every store of this process
+// on it — the root and each tenant open — as a hub: a server has few
+// connections to give (max_connections), and a connection per open tenant
+// spent one on each.
+type hub struct {
+	key    string
+	cfg    *pgx.ConnConfig
+	refs   int // under hubs.mu
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{} // the stores changed: listen again
+
+	mu     sync.Mutex
+	stores map[*Store]*watcher
+}
+
+type listener struct {
+	s *Store
+	w *watcher
+}
+
+var hubs = struct {
+	mu sync.Mutex
+	m  map[string]*hub
+}{m: map[string]*hub{}}
+
 func (s *Store) startWatch() *watcher {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{cancel: cancel, done: make(chan struct{}), onSetting: map[string][]func(string){}}
-	ready := make(chan struct{})
-	go func() {
-		defer close(w.done)
-		var once sync.Once
-		for ctx.Err() == nil {
-			s.listen(ctx, w, func() { once.Do(func() { close(ready) }) })
-			once.Do(func() { close(ready) })
-			select {
-			case <-ctx.Done():
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}()
+	c := s.pg.cfg
+	key := fmt.Sprintf("%s:%d/%s/%s", c.Host, c.Port, c.Database, c.User)
+	hubs.mu.Lock()
+	h := hubs.m[key]
+	if h == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		h = &hub{key: key, cfg: c, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1), stores: map[*Store]*watcher{}}
+		hubs.m[key] = h
+		go h.run(ctx)
+	}
+	h.refs++
+	hubs.mu.Unlock()
+	w := &watcher{hub: h, ready: make(chan struct{}), onSetting: map[string][]func(string){}}
+	s.pg.watch = w
+	h.mu.Lock()
+	h.stores[s] = w
+	h.mu.Unlock()
+	h.poke()
 	select {
-	case <-ready:
+	case <-w.ready:
 	case <-time.After(5 * time.Second):
 	}
 	return w
 }
 
-// listen holds one listening connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, w *watcher, ready func()) {
-	conn, err := pgx.ConnectConfig(ctx, s.pg.cfg)
+// stop takes s off its hub, and ends the hub when it was the last.
+func (w *watcher) stop(s *Store) {
+	w.told.Lock()
+	w.stopped = true
+	w.told.Unlock()
+	h := w.hub
+	h.mu.Lock()
+	delete(h.stores, s)
+	h.mu.Unlock()
+	w.live.Store(false)
+	hubs.mu.Lock()
+	h.refs--
+	last := h.refs == 0
+	if last {
+		delete(hubs.m, h.key)
+	}
+	hubs.mu.Unlock()
+	if last {
+		h.cancel()
+		<-h.done
+	} else {
+		h.poke()
+	}
+}
+
+func (h *hub) poke() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) run(ctx context.Context) {
+	defer close(h.done)
+	for ctx.Err() == nil {
+		h.listen(ctx)
+		h.mu.Lock()
+		for _, w := range h.stores { // nothing remembered is trusted until back
+			w.live.Store(false)
+			w.once.Do(func() { close(w.ready) })
+		}
+		h.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// listen holds the listening connection until it fails or ctx ends: it
+// listens on each store's channel, and hands each notice to the stores of
+// its channel.
+func (h *hub) listen(ctx context.Context) {
+	conn, err := pgx.ConnectConfig(ctx, h.cfg)
 	if err != nil {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `LISTEN "`+s.channel()+`"`); err != nil {
-		return
-	}
-	w.live.Store(true)
-	defer w.live.Store(false)
-	// Whatever changed while nobody listened is read afresh.
-	s.version.Add(1)
-	w.fireAll(ctx, s)
-	ready()
+	listening := map[string]bool{}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		h.mu.Lock()
+		stores := make(map[string][]listener, len(h.stores))
+		for s, w := range h.stores {
+			stores[s.channel()] = append(stores[s.channel()], listener{s, w})
+		}
+		h.mu.Unlock()
+		for ch := range listening {
+			if stores[ch] == nil {
+				if _, err := conn.Exec(ctx, `UNLISTEN "`+ch+`"`); err != nil {
+					return
+				}
+				delete(listening, ch)
+			}
+		}
+		for ch, ls := range stores {
+			if !listening[ch] {
+				if _, err := conn.Exec(ctx, `LISTEN "`+ch+`"`); err != nil {
+					return
+				}
+				listening[ch] = true
+			}
+			for _, l := range ls {
+				l.w.tell(func() {
+					if !l.w.live.Load() {
+						// Whatever changed while nobody listened is read afresh.
+						l.w.live.Store(true)
+						l.s.version.Add(1)
+						l.w.fireAll(ctx, l.s)
+					}
+				})
+				l.w.once.Do(func() { close(l.w.ready) })
+			}
+		}
+		// Wait for a notice, or for the stores to change (a wait cut
+		// short by its deadline leaves the connection usable: pgconn).
+		wctx, cancel := context.WithCancel(ctx)
+		var kicked atomic.Bool
+		go func() {
+			select {
+			case <-h.kick:
+				kicked.Store(true)
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && kicked.Load() && !conn.IsClosed() {
+				continue
+			}
 			return
 		}
 		origin, what, _ := strings.Cut(n.Payload, " ")
-		if origin == s.pg.origin() {
-			continue
+		for _, l := range stores[n.Channel] {
+			if origin == l.s.pg.origin() {
+				continue
+			}
+			l.w.tell(func() {
+				l.s.version.Add(1)
+				if key, ok := strings.CutPrefix(what, "setting:"); ok {
+					l.w.fire(ctx, l.s, key)
+				}
+			})
 		}
-		s.version.Add(1)
-		if key, ok := strings.CutPrefix(what, "setting:"); ok {
-			w.fire(ctx, s, key)
-		}
+	}
+}
+
+// tell runs f unless the store has begun closing.
+func (w *watcher) tell(f func()) {
+	w.told.Lock()
+	defer w.told.Unlock()
+	if !w.stopped {
+		f()
 	}
 }
 
@@ -117,11 +258,6 @@ func (w *watcher) fireAll(ctx context.Context, s *Store) {
 	for _, k := range keys {
 		w.fire(ctx, s, k)
 	}
-}
-
-func (w *watcher) stop() {
-	w.cancel()
-	<-w.done
 }
 
 // OnSetting registers f to be called with a setting's new value when

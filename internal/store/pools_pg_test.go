@@ -43,7 +43,10 @@ func TestTakeTokenBesideQueuedWrites(t *testing.T) {
 			}
 		})
 	}
-	for waiting := 0; waiting < 2; {
+	for waiting, deadline := 0, time.Now().Add(10*time.Second); waiting < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued on the write lock after 10 s, want 2", waiting)
+		}
 		err := other.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
 			AND ((classid::bigint << 32) | objid::bigint) = $1`, key).Scan(&waiting)
 		if err != nil {

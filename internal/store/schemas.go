@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,6 +19,10 @@ type Catalog struct {
 	on func(ctx context.Context, f func(*pgx.Conn) error) error
 }
 
+// catalogTimeout bounds a catalog call: dropping a tenant's schema with
+// everything in it is the longest.
+const catalogTimeout = 30 * time.Second
+
 // CatalogOf is the catalog of the database dsn names, a connection per call.
 func CatalogOf(dsn string) Catalog {
 	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
@@ -30,14 +35,17 @@ func CatalogOf(dsn string) Catalog {
 	}}
 }
 
-// Catalog is the catalog of the store's PostgreSQL database, on the
-// store's pool for work that must not wait behind its writers.
+// Catalog is the catalog of the store's PostgreSQL database, on a small
+// pool of the store's own (neither behind its writers nor in the way of
+// its rate limits), each call within catalogTimeout.
 func (s *Store) Catalog() Catalog {
 	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
 		if s.pg == nil {
 			return errors.New("schemas are PostgreSQL's")
 		}
-		conn, err := s.pg.aside.Conn(ctx)
+		ctx, cancel := context.WithTimeout(ctx, catalogTimeout)
+		defer cancel()
+		conn, err := s.pg.catalog.Conn(ctx)
 		if err != nil {
 			return err
 		}
@@ -94,7 +102,9 @@ var ErrSchemaExists = errors.New("the schema exists")
 // schemaExists is err, ErrSchemaExists when it says so.
 func schemaExists(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
+	// duplicate_schema, or — when two sessions make the name at once and
+	// both pass the check — the catalog's unique index on it.
+	if errors.As(err, &pe) && (pe.Code == "42P06" || pe.Code == "23505" && pe.ConstraintName == "pg_namespace_nspname_index") {
 		return fmt.Errorf("%w: %v", ErrSchemaExists, err)
 	}
 	return err

@@ -73,8 +73,8 @@ type Options struct {
 	// no writer lock, no migrations, no anchors; writes fail.
 	Inspect bool
 	// MaxConns bounds each of the two PostgreSQL connection pools (writes,
-	// reads); 0: 8. Up to four more serve the shared rate limits and the
-	// catalog (Store.Catalog).
+	// reads); 0: 8. Up to four more serve the shared rate limits and two
+	// the catalog (Store.Catalog).
 	// SQLite has one writer and its own reader pool.
 	MaxConns int
 	// Small is for one of many databases open at once (a tenant): on
@@ -220,12 +220,12 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	var errs []error
 	if s.pg != nil && s.pg.watch != nil {
-		s.pg.watch.stop()
+		s.pg.watch.stop(s)
 		s.pg.watch = nil
 	}
 	if s.pg != nil && s.pg.aside != nil {
-		errs = append(errs, s.pg.aside.Close())
-		s.pg.aside = nil
+		errs = append(errs, s.pg.aside.Close(), s.pg.catalog.Close())
+		s.pg.aside, s.pg.catalog = nil, nil
 	}
 	if s.rc != nil {
 		s.rc.close()

@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/obsandbox/sandbox/internal/keyring"
+	"github.com/obsandbox/sandbox/internal/store"
+	"github.com/obsandbox/sandbox/internal/store/storetest"
+)
+
+// TestOneListenerServesEveryStore: the stores a process opens on one
+// server (its root and every tenant) listen through one connection, and
+// each still learns of its own schema's changes made by another store —
+// a second replica here — and only of those, also after a store beside it
+// closed.
+func TestOneListenerServesEveryStore(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	ctx := context.Background()
+	dsn, other := storetest.FreshSchema(t), storetest.FreshSchema(t)
+	key := keyring.New() // the replicas' one key file
+	open := func(dsn string) *store.Store {
+		s, err := store.Open(ctx, dsn, store.Options{Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b, c := open(dsn), open(dsn), open(other)
+	if !store.SameHub(a, b) || !store.SameHub(a, c) {
+		t.Fatal("stores of one server listen through more than one connection")
+	}
+	seen := func(s *store.Store, key string) chan string {
+		ch := make(chan string, 4)
+		s.OnSetting(key, func(v string) { ch <- v })
+		return ch
+	}
+	atA, atC := seen(a, "k"), seen(c, "k")
+	wait := func(ch chan string, want string) {
+		t.Helper()
+		select {
+		case v := <-ch:
+			if v != want {
+				t.Fatalf("told %q, want %q", v, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("not told of %q within 5 s", want)
+		}
+	}
+	if err := b.SetSetting(ctx, "k", "one"); err != nil {
+		t.Fatal(err)
+	}
+	wait(atA, "one")
+	c.Close() // a store beside a closes: a still hears
+	if err := b.SetSetting(ctx, "k", "two"); err != nil {
+		t.Fatal(err)
+	}
+	wait(atA, "two")
+	select {
+	case v := <-atC:
+		t.Errorf("a store of another schema was told %q", v)
+	default:
+	}
+}
