@@ -122,14 +122,14 @@ func tenantSchemaPrefix(db string) string { return store.SchemaOf(db) + "_t_" }
 // catalog is the PostgreSQL database's schemas, on the root's connections.
 func (ts *tenants) catalog() store.Catalog { return ts.root.Store.Catalog() }
 
-// exists reports whether a tenant has a database (a file, or a schema).
-func (ts *tenants) exists(name string) bool {
+// exists reports whether a tenant has a database (a file, or a schema);
+// an error when the database cannot tell (not "no such tenant").
+func (ts *tenants) exists(name string) (bool, error) {
 	if ts.pg() {
-		ok, err := ts.catalog().Exists(context.Background(), store.SchemaOf(ts.path(name)))
-		return err == nil && ok
+		return ts.catalog().Exists(context.Background(), store.SchemaOf(ts.path(name)))
 	}
 	_, err := os.Stat(ts.path(name))
-	return err == nil
+	return err == nil, nil
 }
 
 // ServeHTTP routes /t/<name>/... to the tenant, everything else to the root.
@@ -255,8 +255,11 @@ func (ts *tenants) acquire(ctx context.Context, name string, how access, source 
 	}
 	// Not in memory: open it from its file, or make it.
 	path := ts.path(name)
-	exists := ts.exists(name)
-	if err := ts.mayOpen(name, exists, how, source); err != nil {
+	exists, err := ts.exists(name)
+	if err == nil {
+		err = ts.mayOpen(name, exists, how, source)
+	}
+	if err != nil {
 		ts.mu.Unlock()
 		return nil, err
 	}
@@ -669,8 +672,9 @@ func (ts *tenants) DeleteTenant(_ context.Context, name string) error {
 	path := ts.path(name)
 	found := false
 	err := ts.remove(name, true, func() error {
-		if !ts.exists(name) {
-			return nil
+		ok, err := ts.exists(name)
+		if !ok || err != nil {
+			return err
 		}
 		found = true
 		return ts.removeFiles(path)
