@@ -179,9 +179,10 @@ func (h *hub) listen(ctx context.Context) {
 			for _, l := range ls {
 				l.w.tell(func() {
 					if !l.w.live.Load() {
-						// Whatever changed while nobody listened is read afresh.
-						l.w.live.Store(true)
+						// Whatever changed while nobody listened is read
+						// afresh: stale before trusted.
 						l.s.version.Add(1)
+						l.w.live.Store(true)
 						l.w.fireAll(ctx, l.s)
 					}
 				})
@@ -195,6 +196,10 @@ func (h *hub) listen(ctx context.Context) {
 		go func() {
 			select {
 			case <-h.kick:
+				if wctx.Err() != nil { // this wait is over: the kick is the next one's
+					h.poke()
+					return
+				}
 				kicked.Store(true)
 				cancel()
 			case <-wctx.Done():

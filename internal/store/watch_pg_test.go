@@ -35,7 +35,12 @@ func TestOneListenerServesEveryStore(t *testing.T) {
 	}
 	seen := func(s *store.Store, key string) chan string {
 		ch := make(chan string, 4)
-		s.OnSetting(key, func(v string) { ch <- v })
+		s.OnSetting(key, func(v string) {
+			select { // never block the hub
+			case ch <- v:
+			default:
+			}
+		})
 		return ch
 	}
 	atA, atC := seen(a, "k"), seen(c, "k")
