@@ -33,8 +33,16 @@ type watcher struct {
 	told    sync.Mutex
 	stopped bool
 
+	// The setting callbacks run on the store's own goroutine (work), not
+	// the hub's: a slow one holds up no other store. pending is the keys
+	// to tell it of (all: every key registered).
 	mu        sync.Mutex
 	onSetting map[string][]func(string)
+	pending   map[string]bool
+	all       bool
+	wake      chan struct{}
+	quit      context.CancelFunc
+	gone      chan struct{}
 }
 
 func (s *Store) channel() string { return "sandbox_" + s.pg.schema }
@@ -82,7 +90,10 @@ func (s *Store) startWatch() *watcher {
 	}
 	h.refs++
 	hubs.mu.Unlock()
-	w := &watcher{hub: h, ready: make(chan struct{}), onSetting: map[string][]func(string){}}
+	wctx, quit := context.WithCancel(context.Background())
+	w := &watcher{hub: h, ready: make(chan struct{}), onSetting: map[string][]func(string){}, pending: map[string]bool{},
+		wake: make(chan struct{}, 1), quit: quit, gone: make(chan struct{})}
+	go w.work(wctx, s)
 	s.pg.watch = w
 	h.mu.Lock()
 	h.stores[s] = w
@@ -100,6 +111,8 @@ func (w *watcher) stop(s *Store) {
 	w.told.Lock()
 	w.stopped = true
 	w.told.Unlock()
+	w.quit()
+	<-w.gone
 	h := w.hub
 	h.mu.Lock()
 	delete(h.stores, s)
@@ -183,7 +196,7 @@ func (h *hub) listen(ctx context.Context) {
 						// afresh: stale before trusted.
 						l.s.version.Add(1)
 						l.w.live.Store(true)
-						l.w.fireAll(ctx, l.s)
+						l.w.queue("")
 					}
 				})
 				l.w.once.Do(func() { close(l.w.ready) })
@@ -221,7 +234,7 @@ func (h *hub) listen(ctx context.Context) {
 			l.w.tell(func() {
 				l.s.version.Add(1)
 				if key, ok := strings.CutPrefix(what, "setting:"); ok {
-					l.w.fire(ctx, l.s, key)
+					l.w.queue(key)
 				}
 			})
 		}
@@ -237,31 +250,59 @@ func (w *watcher) tell(f func()) {
 	}
 }
 
-func (w *watcher) fire(ctx context.Context, s *Store, key string) {
+// queue has the store's goroutine tell its callbacks of key ("": of
+// every key).
+func (w *watcher) queue(key string) {
 	w.mu.Lock()
-	fs := w.onSetting[key]
+	if key == "" {
+		w.all = true
+	} else {
+		w.pending[key] = true
+	}
 	w.mu.Unlock()
-	if len(fs) == 0 {
-		return
-	}
-	v, err := s.Setting(ctx, key)
-	if err != nil {
-		v = ""
-	}
-	for _, f := range fs {
-		f(v)
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
-func (w *watcher) fireAll(ctx context.Context, s *Store) {
-	w.mu.Lock()
-	keys := make([]string, 0, len(w.onSetting))
-	for k := range w.onSetting {
-		keys = append(keys, k)
-	}
-	w.mu.Unlock()
-	for _, k := range keys {
-		w.fire(ctx, s, k)
+// work tells the store's setting callbacks what queue asked for, each key
+// with the value it has when told, until ctx ends.
+func (w *watcher) work(ctx context.Context, s *Store) {
+	defer close(w.gone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		w.mu.Lock()
+		keys := w.pending
+		if w.all {
+			for k := range w.onSetting {
+				keys[k] = true
+			}
+		}
+		w.pending, w.all = map[string]bool{}, false
+		w.mu.Unlock()
+		for key := range keys {
+			w.mu.Lock()
+			fs := w.onSetting[key]
+			w.mu.Unlock()
+			if len(fs) == 0 {
+				continue
+			}
+			v, err := s.Setting(ctx, key)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				v = ""
+			}
+			for _, f := range fs {
+				f(v)
+			}
+		}
 	}
 }
 
