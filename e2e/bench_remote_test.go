@@ -65,6 +65,11 @@ func TestBenchRemoteSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, field := range []string{`"server_cores"`, `"peak_rss_bytes"`} { // not measured: absent, not 0
+		if strings.Contains(string(js), field) {
+			t.Errorf("the results file gives %s for a sandbox it cannot see", field)
+		}
+	}
 	for name, b := range map[string]string{"report": text, "results file": string(js), "progress log": log.String()} {
 		if strings.Contains(b, s.app.Config.AdminToken) {
 			t.Errorf("the admin token is in the %s", name)

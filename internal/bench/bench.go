@@ -119,10 +119,12 @@ func Defaults() Options {
 
 // Row is one route measured on one target.
 type Row struct {
-	Route       string  `json:"route"`
-	Target      string  `json:"target"`
-	Stats       Stats   `json:"stats"`
-	ServerCores float64 `json:"server_cores"`
+	Route  string `json:"route"`
+	Target string `json:"target"`
+	Stats  Stats  `json:"stats"`
+	// ServerCores is the target's own CPU use; absent when not measured
+	// (a sandbox started elsewhere).
+	ServerCores float64 `json:"server_cores,omitempty"`
 	// MachineCores is how busy the whole machine was (all processes): what
 	// exceeds server + generator is someone else's work, i.e. noise.
 	MachineCores float64 `json:"machine_cores"`
@@ -132,7 +134,7 @@ type Row struct {
 // Server is what is known of one target process.
 type Server struct {
 	Name    string        `json:"name"`
-	PeakRSS int64         `json:"peak_rss_bytes"`
+	PeakRSS int64         `json:"peak_rss_bytes,omitempty"` // absent: not measured (started elsewhere)
 	Ready   time.Duration `json:"ready_ns"`
 	Skipped string        `json:"skipped,omitempty"`
 	Command string        `json:"command,omitempty"`
