@@ -408,6 +408,17 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		if got, raw, _, err := c.Send(ctx, http.MethodGet, r.nodes[2].url+"/t/race/sandbox/psus", "", nt.AdminToken, nil, nil); err != nil || got != http.StatusOK {
 			t.Fatalf("the tenant through the third replica with the 201's admin token: %d %v %s", got, err, raw)
 		}
+		// A first request under /t/<name>/ makes the tenant (dev profile):
+		// two at once through two replicas both get it, whichever made it.
+		for i := range 2 {
+			wg.Go(func() {
+				st[i], body[i], _, _ = c.Send(ctx, http.MethodGet, r.nodes[i].url+"/t/race-first/.well-known/openid-configuration", "", "", nil, nil)
+			})
+		}
+		wg.Wait()
+		if st != [2]int{http.StatusOK, http.StatusOK} {
+			t.Fatalf("two first requests to a new tenant through two replicas answered %v (%.200s | %.200s), want 200 twice", st, body[0], body[1])
+		}
 	})
 
 	t.Run("SettlementGoesOnWhenItsReplicaIsKilled", func(t *testing.T) {
