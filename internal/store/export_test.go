@@ -24,9 +24,10 @@ func Remembered(s *Store) int {
 func WriteLockKey(s *Store) int64 { return s.pg.lock }
 
 // PoolLimits is how many connections each PostgreSQL pool of s may open:
-// writers, readers, aside.
-func PoolLimits(s *Store) (w, r, aside int) {
-	return s.w.Stats().MaxOpenConnections, s.r.Stats().MaxOpenConnections, s.pg.aside.Stats().MaxOpenConnections
+// writers, readers, rate limits, catalog.
+func PoolLimits(s *Store) (w, r, aside, catalog int) {
+	return s.w.Stats().MaxOpenConnections, s.r.Stats().MaxOpenConnections, s.pg.aside.Stats().MaxOpenConnections,
+		s.pg.catalog.Stats().MaxOpenConnections
 }
 
 // SameHub reports whether a and b listen through one connection.

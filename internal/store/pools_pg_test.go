@@ -74,20 +74,21 @@ func TestPoolsOfATenant(t *testing.T) {
 	storetest.Postgres(t)
 	ctx := context.Background()
 	for _, tt := range []struct {
-		o           store.Options
-		w, r, aside int
+		o                    store.Options
+		w, r, aside, catalog int
 	}{
-		{store.Options{}, 8, 8, 4},
-		{store.Options{MaxConns: 20}, 20, 20, 4},
-		{store.Options{Small: true, MaxConns: 20}, 2, 2, 1},
-		{store.Options{Small: true, MaxConns: 1}, 1, 1, 1},
+		{store.Options{}, 8, 8, 4, 2},
+		{store.Options{MaxConns: 20}, 20, 20, 4, 2},
+		{store.Options{Small: true, MaxConns: 20}, 2, 2, 1, 2},
+		{store.Options{Small: true, MaxConns: 1}, 1, 1, 1, 2},
 	} {
 		s, err := store.Open(ctx, storetest.FreshSchema(t), tt.o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w, r, aside := store.PoolLimits(s); w != tt.w || r != tt.r || aside != tt.aside {
-			t.Errorf("%+v: pools of %d, %d and %d connections, want %d, %d and %d", tt.o, w, r, aside, tt.w, tt.r, tt.aside)
+		w, r, aside, catalog := store.PoolLimits(s)
+		if got, want := [4]int{w, r, aside, catalog}, [4]int{tt.w, tt.r, tt.aside, tt.catalog}; got != want {
+			t.Errorf("%+v: pools of %v connections (writers, readers, rate limits, catalog), want %v", tt.o, got, want)
 		}
 		s.Close()
 	}
