@@ -329,19 +329,26 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 	return s, nil
 }
 
-// build makes the bank's keys, the authorization server, the audit trail,
-// the scenarios, the event notifications and the handlers, for a sandbox
-// seen at issuer (under base as the browser sees it).
-func (a *App) build(ctx context.Context, issuer, base string) error {
+// loadKeys reads the bank's signing keys, making the first (of
+// --key-bits) under the store's lock: replicas starting together make one.
+func (a *App) loadKeys(ctx context.Context) (keys *oauth.Keys, err error) {
 	bits := oauth.KeyBits
 	if a.Config.KeyBits > 0 {
 		bits = a.Config.KeyBits
 	}
-	var keys *oauth.Keys
-	if err := a.Store.Exclusive(ctx, func() (err error) {
+	err = a.Store.Exclusive(ctx, func() (err error) {
 		keys, err = oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
 		return err
-	}); err != nil {
+	})
+	return keys, err
+}
+
+// build makes the bank's keys, the authorization server, the audit trail,
+// the scenarios, the event notifications and the handlers, for a sandbox
+// seen at issuer (under base as the browser sees it).
+func (a *App) build(ctx context.Context, issuer, base string) error {
+	keys, err := a.loadKeys(ctx)
+	if err != nil {
 		return err
 	}
 	a.Auth = &oauth.Server{Store: a.Store, Clock: a.Clock, Keys: keys, Log: a.Log, Issuer: issuer, Profile: a.Config.Profile,
@@ -350,7 +357,6 @@ func (a *App) build(ctx context.Context, issuer, base string) error {
 		JWKSPolicy: egress.Policy{AllowPrivate: a.Config.AllowPrivateJWKS}, JWKSRoots: a.Config.JWKSRoots,
 		AuthFailures: gateway.NewAuthFailures(a.Config.ClientAuthFailures, a.Config.ClientAuthFailuresIP, a.Clock.Now)}
 	specs := a.specs
-	var err error
 	rules := audit.DefaultRules
 	rules.Suspend = a.Config.AnomalyResponse == "suspend"
 	a.detector = audit.NewDetector(rules)
@@ -623,6 +629,7 @@ func (a *App) background(ctx context.Context) {
 		wg.Go(func() { background.Loop(ctx, a.Log, "closing idle tenants", a.tenants.closeIdleLoop) })
 		if a.tenants.pg() && a.Config.TenantSpares > 0 {
 			wg.Go(func() { background.Loop(ctx, a.Log, "spare tenant schemas", a.tenants.spareLoop) })
+			wg.Go(func() { background.Loop(ctx, a.Log, "warm connections", a.tenants.warmLoop) })
 		}
 	}
 	wg.Wait()

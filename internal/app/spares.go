@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,12 +74,15 @@ func (ts *tenants) sweepAbandoned(ctx context.Context) {
 	}
 }
 
-// spareKind is the prefix of the spares of this process's bank, and of all.
+// spareKind is the prefix of the spares of this process's bank (its seed,
+// fixtures and schema, and the size of the signing key made with it), and
+// of all.
 func (ts *tenants) spareKind() (mine, all string, err error) {
 	a := ts.root
 	key, err := templateKey(a.Fixtures, seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)})
+	sum := sha256.Sum256([]byte(key + "/" + strconv.Itoa(a.Config.KeyBits)))
 	all = store.SchemaOf(a.Config.DB) + "_s_"
-	return all + key[:16] + "_", all, err
+	return all + hex.EncodeToString(sum[:8]) + "_", all, err
 }
 
 // claim makes a new tenant's name (dsn) this process's before the tenant
@@ -113,6 +117,19 @@ func (ts *tenants) takeSpare(ctx context.Context, dsn string) (bool, error) {
 		return false, err
 	}
 	return ts.catalog().Take(ctx, mine, store.SchemaOf(dsn))
+}
+
+// warmConns is how many connections to the database's server are kept
+// dialled ahead beside the spares: what a tenant's store dials before its
+// first answer (its writes, its reads, and a second writer for its seed
+// check).
+const warmConns = 3
+
+// warmLoop keeps warmConns connections dialled ahead until ctx ends.
+func (ts *tenants) warmLoop(ctx context.Context) {
+	if err := store.KeepWarm(ctx, ts.root.Config.DB, warmConns); err != nil {
+		ts.root.Log.Error("keeping connections dialled ahead", "error", err)
+	}
 }
 
 func (ts *tenants) kickSpares() {
@@ -166,7 +183,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 }
 
 // makeSpare makes one spare: a tenant's schema opened (migrated, seeded,
-// its data key made) and closed, then renamed as a spare.
+// its data key and first signing key made) and closed, then renamed as a spare.
 func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	db := ts.root.Config.DB
 	id := make([]byte, 6)
@@ -182,6 +199,9 @@ func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	err := a.open(octx)
+	if err == nil { // its first signing key too: an RSA key is made off the tenant's path
+		_, err = a.loadKeys(octx)
+	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
 	}

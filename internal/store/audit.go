@@ -93,10 +93,10 @@ func (s *Store) recordingChanges(ctx context.Context, op string, f func(*sql.Tx)
 		return f
 	}
 	// The rows the transaction changed so far: SQLite counts them per
-	// connection, PostgreSQL per transaction in its statistics views.
+	// connection, PostgreSQL per transaction in its statistics (pgChanges).
 	changes := "SELECT total_changes()"
 	if s.pg != nil {
-		changes = "SELECT CAST(coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT) FROM pg_stat_xact_user_tables"
+		changes = s.pg.changes
 	}
 	return func(tx *sql.Tx) error {
 		var before, after int64

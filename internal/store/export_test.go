@@ -1,6 +1,8 @@
 package store
 
-import "context"
+import (
+	"context"
+)
 
 // Forget makes everything remembered stale, as a write does.
 func Forget(s *Store) { s.version.Add(1) }
@@ -32,3 +34,33 @@ func PoolLimits(s *Store) (w, r, aside, catalog int) {
 
 // SameHub reports whether a and b listen through one connection.
 func SameHub(a, b *Store) bool { return a.pg.watch.hub == b.pg.watch.hub }
+
+// WarmPIDs is the server processes of the connections kept dialled ahead
+// for dsn's server (KeepWarm), not taken.
+func WarmPIDs(dsn string) []uint32 {
+	w := warmFor(dsn)
+	if w == nil {
+		return nil
+	}
+	var pids []uint32
+	for range len(w.conns) {
+		select {
+		case c := <-w.conns:
+			pids = append(pids, c.Conn().PgConn().PID())
+			w.conns <- c
+		default:
+		}
+	}
+	return pids
+}
+
+// Session is what a connection of s's writers' (or readers') pool says of
+// itself: its server process, schema and read-only setting.
+func (s *Store) Session(ctx context.Context, readers bool) (pid uint32, schema, readOnly string, err error) {
+	db := s.w
+	if readers {
+		db = s.r
+	}
+	err = db.QueryRowContext(ctx, "SELECT pg_backend_pid(), current_schema(), current_setting('default_transaction_read_only')").Scan(&pid, &schema, &readOnly)
+	return pid, schema, readOnly, err
+}

@@ -10,13 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"net/url"
-	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,6 +58,8 @@ type pgBackend struct {
 	// hold every connection of the writers' pool); catalog is the schemas'
 	// (Catalog: tenants being made, spares), opened at its first use.
 	aside, catalog *sql.DB
+	// changes counts the rows the transaction has changed (pgChanges).
+	changes string
 }
 
 func (b *pgBackend) origin() string { return b.id }
@@ -138,6 +137,9 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	} else if err = s.migratePG(ctx); err == nil {
 		err = s.initChains(ctx, timeNow())
 	}
+	if err == nil {
+		s.pg.changes, err = s.pgChanges(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -156,7 +158,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 // number of connections (max_connections, 100 by default), shared by every
 // replica and every tenant open in each.
 func pgPool(cfg *pgx.ConnConfig, n int) *sql.DB {
-	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	db := sql.OpenDB(pgConnector{c: stdlib.GetConnector(*cfg), cfg: cfg, warm: warmFor(cfg.ConnString())})
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(time.Minute)
@@ -173,6 +175,45 @@ func (s *Store) pgVersion(ctx context.Context) (int, error) {
 	}
 	return v, err
 }
+
+// pgChanges is the query that counts the rows the transaction has
+// inserted, updated and deleted so far in the schema's tables, each named
+// (resolved on the search_path as the query runs, so a table made again
+// by a reset is counted still). The statistics views would do it in one
+// line, but scan the whole catalog: every relation of every tenant's
+// schema, twice a write.
+func (s *Store) pgChanges(ctx context.Context) (string, error) {
+	if q, ok := pgChangesAt.Load(s.Version); ok { // every schema of a version has the same tables
+		return q.(string), nil
+	}
+	rows, err := s.w.QueryContext(ctx, "SELECT relname FROM pg_class WHERE relnamespace = CAST(current_schema() AS regnamespace) AND relkind IN ('r', 'p') ORDER BY relname")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return "", err
+		}
+		if schemaName.MatchString(n) { // the store's own: lower-case names, nothing to quote
+			names = append(names, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	q := "SELECT CAST(coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t) + " +
+		"pg_stat_get_xact_tuples_deleted(t)), 0) AS BIGINT) FROM unnest(CAST('{" + strings.Join(names, ",") + "}' AS regclass[])) AS t"
+	if s.Version == latestPG() {
+		pgChangesAt.Store(s.Version, q)
+	}
+	return q, nil
+}
+
+// pgChangesAt is pgChanges's query by schema version, for this binary's.
+var pgChangesAt sync.Map
 
 // rawExec runs a script of statements as it is (no placeholders: a
 // migration's $$ bodies stay as written).
@@ -193,6 +234,13 @@ func (s *Store) migratePG(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
+	// Most opens find the schema up to date (migrations only add): no
+	// lock and no DDL for them.
+	var have int
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&have); err == nil && have == latestPG() {
+		s.Version = have
+		return nil
+	}
 	key := lockKey("migrate:" + s.pg.schema)
 	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", key); err != nil {
 		return err
@@ -202,20 +250,15 @@ func (s *Store) migratePG(ctx context.Context) error {
 		CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 		return err
 	}
-	var have int
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&have); err != nil {
 		return err
 	}
-	names, err := fs.Glob(pgMigrations, "migrations_pg/*.sql")
+	names, nums, err := migrationFiles(pgMigrations, "migrations_pg/*.sql")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: no number", name)
-		}
+	for i, name := range names {
+		n := nums[i]
 		if n <= have {
 			continue
 		}
@@ -233,6 +276,9 @@ func (s *Store) migratePG(ctx context.Context) error {
 	s.Version = have
 	return nil
 }
+
+// latestPG is the version the embedded migrations bring a schema to.
+var latestPG = sync.OnceValue(func() int { return latest(pgMigrations, "migrations_pg/*.sql") })
 
 // syncSequences moves every row-id sequence of the schema past the ids in
 // use: a bulk load and a restore write ids themselves. A dropped column

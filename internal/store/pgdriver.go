@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -23,9 +24,20 @@ import (
 //
 // and converts Go bools to 0 and 1: the schema keeps SQLite's integer flags.
 
-type pgConnector struct{ c driver.Connector }
+// pgConnector dials cfg, or takes a connection dialled ahead (warm) and
+// sets it to cfg's schema.
+type pgConnector struct {
+	c    driver.Connector
+	cfg  *pgx.ConnConfig
+	warm *warmConns
+}
 
 func (p pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if p.warm != nil {
+		if c := p.warm.take(ctx, p.cfg); c != nil {
+			return &pgConn{c.(*stdlib.Conn)}, nil
+		}
+	}
 	c, err := p.c.Connect(ctx)
 	if err != nil {
 		return nil, err

@@ -259,16 +259,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, nums, err := migrationFiles(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: no number", name)
-		}
+	for i, name := range names {
+		n := nums[i]
 		if n <= have {
 			continue
 		}
@@ -543,13 +539,30 @@ func (s *Store) Ready(ctx context.Context) error {
 }
 
 // LatestVersion is the schema version this binary migrates to.
-func LatestVersion() int {
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	v := 0
-	for _, name := range names {
-		if n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0]); err == nil && n > v {
-			v = n
+func LatestVersion() int { return latest(migrations, "migrations/*.sql") }
+
+// migrationFiles is the migrations in fsys matching pattern, in order, and
+// their numbers (a file's name begins with its number).
+func migrationFiles(fsys fs.FS, pattern string) ([]string, []int, error) {
+	names, err := fs.Glob(fsys, pattern)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(names)
+	nums := make([]int, len(names))
+	for i, name := range names {
+		if nums[i], err = strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0]); err != nil {
+			return nil, nil, fmt.Errorf("migration %s: no number", name)
 		}
 	}
-	return v
+	return names, nums, nil
+}
+
+// latest is the number of the last migration in fsys matching pattern.
+func latest(fsys fs.FS, pattern string) int {
+	_, nums, _ := migrationFiles(fsys, pattern)
+	if len(nums) == 0 {
+		return 0
+	}
+	return nums[len(nums)-1]
 }

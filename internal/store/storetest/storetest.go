@@ -769,6 +769,10 @@ func testAudit(t *testing.T, open Open) {
 	if len(got) != 6 || got[5].Decision != store.DecisionCommitted || got[5].InteractionID != "i-w" {
 		t.Fatalf("%d entries, last %+v", len(got), got[len(got)-1])
 	}
+	// It counts the rows the change made (one consent), on every backend.
+	if got[5].Detail != "CreateConsent: 1 rows" {
+		t.Errorf("the change's entry says %q, want %q", got[5].Detail, "CreateConsent: 1 rows")
+	}
 	head, err := s.AuditHead(ctx)
 	must(t, err)
 	if head.Count != got[5].Seq || head.Hash != got[5].Hash {
