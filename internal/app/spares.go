@@ -120,9 +120,9 @@ func (ts *tenants) takeSpare(ctx context.Context, dsn string) (bool, error) {
 }
 
 // warmConns is how many connections to the database's server are kept
-// dialled ahead beside the spares: what a tenant's store dials before its
-// first answer (its writes, its reads, and a second writer for its seed
-// check).
+// dialled ahead beside the spares, and warmed up on each spare: what a
+// tenant's store dials before its first answer (its writes, its reads,
+// and a second writer for its seed check).
 const warmConns = 3
 
 // warmLoop keeps warmConns connections dialled ahead until ctx ends.
@@ -204,6 +204,11 @@ func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	}
 	if cerr := a.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil { // connections of its own, for the tenant that takes it (they follow its renames)
+		if werr := store.Prewarm(ctx, making, warmConns); werr != nil && ctx.Err() == nil {
+			ts.root.Log.Warn("warming connections up on a spare tenant schema", "error", werr)
+		}
 	}
 	if err == nil {
 		err = ts.catalog().Rename(ctx, store.SchemaOf(making), prefix+hex.EncodeToString(id))

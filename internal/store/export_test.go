@@ -64,3 +64,19 @@ func (s *Store) Session(ctx context.Context, readers bool) (pid uint32, schema, 
 	err = db.QueryRowContext(ctx, "SELECT pg_backend_pid(), current_schema(), current_setting('default_transaction_read_only')").Scan(&pid, &schema, &readOnly)
 	return pid, schema, readOnly, err
 }
+
+// WarmOnPIDs is the server processes of the connections warmed on schema
+// (Prewarm), not taken.
+func WarmOnPIDs(dsn, schema string) []uint32 {
+	w := warmFor(dsn)
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var pids []uint32
+	for _, c := range w.on[schema] {
+		pids = append(pids, c.c.Conn().PgConn().PID())
+	}
+	return pids
+}

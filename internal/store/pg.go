@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,19 +198,24 @@ func (s *Store) pgChanges(ctx context.Context) (string, error) {
 		if err := rows.Scan(&n); err != nil {
 			return "", err
 		}
-		if schemaName.MatchString(n) { // the store's own: lower-case names, nothing to quote
-			names = append(names, n)
-		}
+		names = append(names, n)
 	}
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
-	q := "SELECT CAST(coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t) + " +
-		"pg_stat_get_xact_tuples_deleted(t)), 0) AS BIGINT) FROM unnest(CAST('{" + strings.Join(names, ",") + "}' AS regclass[])) AS t"
+	q := changesSQL(names)
 	if s.Version == latestPG() {
 		pgChangesAt.Store(s.Version, q)
 	}
 	return q, nil
+}
+
+// changesSQL is pgChanges's query over the tables named (the store's own:
+// lower-case names, nothing to quote; any other is left out).
+func changesSQL(names []string) string {
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !schemaName.MatchString(n) })
+	return "SELECT CAST(coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t) + " +
+		"pg_stat_get_xact_tuples_deleted(t)), 0) AS BIGINT) FROM unnest(CAST('{" + strings.Join(names, ",") + "}' AS regclass[])) AS t"
 }
 
 // pgChangesAt is pgChanges's query by schema version, for this binary's.

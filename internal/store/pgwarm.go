@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,13 @@ import (
 // that needs one takes a warm one and sets it to its schema (search_path,
 // and read-only for the readers' pool) in one round trip, and the stash is
 // filled again behind it.
+//
+// A connection's first queries on a schema's tables also load the server
+// process's caches of them (several milliseconds a table), so a spare
+// schema gets connections of its own (Prewarm): dialled to it, its tables
+// touched. Renaming the schema (a tenant taking the spare) keeps what
+// they loaded — a table is the same table — and the tenant's pools take
+// them first.
 
 // warmConns is the connections kept dialled ahead for one server (and
 // user, password and options: the dsn but its search_path).
@@ -31,7 +39,23 @@ type warmConns struct {
 	want  int // the most they asked for, under warms.mu
 	stop  context.CancelFunc
 	done  chan struct{}
+
+	mu sync.Mutex
+	on map[string][]warmOn // by the schema they were warmed on, as renamed since
 }
+
+// warmOn is a connection warmed on a schema, since at.
+type warmOn struct {
+	c  *stdlib.Conn
+	at time.Time
+}
+
+// Bounds of the connections warmed on schemas: a spare another replica
+// takes leaves its connections here, unused.
+const (
+	warmOnMax = 16
+	warmOnAge = 10 * time.Minute
+)
 
 // refillAfter is how long the warm connections wait after the last one
 // was taken before dialling again.
@@ -81,7 +105,7 @@ func KeepWarm(ctx context.Context, dsn string, n int) error {
 	if w == nil {
 		wctx, stop := context.WithCancel(context.Background())
 		w = &warmConns{key: key, cfg: cfg, conns: make(chan *stdlib.Conn, 64), kick: make(chan struct{}, 1),
-			stop: stop, done: make(chan struct{})}
+			stop: stop, done: make(chan struct{}), on: map[string][]warmOn{}}
 		warms.m[key] = w
 		go w.fill(wctx)
 	}
@@ -116,6 +140,14 @@ func (w *warmConns) poke() {
 func (w *warmConns) fill(ctx context.Context) {
 	defer close(w.done)
 	defer func() {
+		w.mu.Lock()
+		for _, cs := range w.on {
+			for _, c := range cs {
+				c.c.Close()
+			}
+		}
+		w.on = nil
+		w.mu.Unlock()
 		for {
 			select {
 			case c := <-w.conns:
@@ -192,13 +224,15 @@ SELECT pg_stat_get_xact_tuples_inserted(CAST('settings' AS regclass))`
 // take is a warm connection set to cfg's search_path and read-only
 // setting, or nil when none is ready (or the one taken is broken).
 func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
-	var c *stdlib.Conn
-	select {
-	case c = <-w.conns:
-	default:
-		return nil
+	c := w.takeOn(cfg.RuntimeParams["search_path"])
+	if c == nil {
+		select {
+		case c = <-w.conns:
+		default:
+			return nil
+		}
+		w.poke()
 	}
-	w.poke()
 	ro := "off"
 	if cfg.RuntimeParams["default_transaction_read_only"] == "on" {
 		ro = "on"
@@ -210,4 +244,135 @@ func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
 		return nil
 	}
 	return c
+}
+
+// takeOn is a connection warmed on schema, nil when there is none.
+func (w *warmConns) takeOn(schema string) *stdlib.Conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cs := w.on[schema]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	if len(cs) == 1 {
+		delete(w.on, schema)
+	} else {
+		w.on[schema] = cs[:len(cs)-1]
+	}
+	return c.c
+}
+
+// Prewarm dials n connections to the schema dsn names and touches its
+// tables, for the stores opened on it (or on the name it is renamed to
+// through a Catalog) to take first. Nothing when KeepWarm is not running
+// for the server.
+func Prewarm(ctx context.Context, dsn string, n int) error {
+	w := warmFor(dsn)
+	if w == nil || n <= 0 {
+		return nil
+	}
+	schema := SchemaOf(dsn)
+	cfg := w.cfg.Copy()
+	cfg.RuntimeParams["search_path"] = schema
+	connector := stdlib.GetConnector(*cfg)
+	var script string
+	for range n {
+		dc, err := connector.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		c := dc.(*stdlib.Conn)
+		if script == "" {
+			if script, err = touchTables(ctx, c.Conn()); err != nil {
+				c.Close()
+				return err
+			}
+		}
+		if _, err := c.Conn().Exec(ctx, script); err != nil {
+			c.Close()
+			return err
+		}
+		w.keepOn(schema, c)
+	}
+	return nil
+}
+
+// touchTables is a script that plans a query of each of the schema's
+// tables, and resolves their names as a write's row count does.
+func touchTables(ctx context.Context, c *pgx.Conn) (string, error) {
+	rows, err := c.Query(ctx, "SELECT relname FROM pg_class WHERE relnamespace = CAST(current_schema() AS regnamespace) AND relkind IN ('r', 'p') ORDER BY relname")
+	if err != nil {
+		return "", err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, n := range names {
+		if schemaName.MatchString(n) {
+			b.WriteString("SELECT * FROM " + n + " LIMIT 0;\n")
+		}
+	}
+	b.WriteString(changesSQL(names))
+	return b.String(), nil
+}
+
+// keepOn keeps c as warmed on schema, within the bounds.
+func (w *warmConns) keepOn(schema string, c *stdlib.Conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.on == nil { // KeepWarm has ended
+		c.Close()
+		return
+	}
+	w.on[schema] = append(w.on[schema], warmOn{c, time.Now()})
+	// The oldest beyond the bounds go.
+	for {
+		var n int
+		var oldest string
+		for s, cs := range w.on {
+			n += len(cs)
+			if oldest == "" || cs[0].at.Before(w.on[oldest][0].at) {
+				oldest = s
+			}
+		}
+		if oldest == "" || n <= warmOnMax && time.Since(w.on[oldest][0].at) < warmOnAge {
+			return
+		}
+		w.on[oldest][0].c.Close()
+		if w.on[oldest] = w.on[oldest][1:]; len(w.on[oldest]) == 0 {
+			delete(w.on, oldest)
+		}
+	}
+}
+
+// renamed moves the connections warmed on schema from to its new name.
+func renamed(dsn, from, to string) {
+	w := warmFor(dsn)
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cs := w.on[from]; cs != nil {
+		delete(w.on, from)
+		w.on[to] = append(w.on[to], cs...)
+	}
+}
+
+// dropped closes the connections warmed on schema.
+func dropped(dsn, schema string) {
+	w := warmFor(dsn)
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	cs := w.on[schema]
+	delete(w.on, schema)
+	w.mu.Unlock()
+	for _, c := range cs {
+		c.c.Close()
+	}
 }

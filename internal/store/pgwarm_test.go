@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
 )
@@ -93,6 +94,51 @@ func TestWarmConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close()
+
+	// Connections warmed on a schema follow it through a rename (a spare
+	// taken) and serve the store opened on it first; a dropped schema's
+	// are closed.
+	spare := own(storetest.FreshSchema(t))
+	key := keyring.New()
+	s3, err := store.Open(ctx, spare, store.Options{Small: true, Key: key}) // migrated, as a spare is
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3.Close()
+	if err := store.Prewarm(ctx, spare, 2); err != nil {
+		t.Fatal(err)
+	}
+	on := store.WarmOnPIDs(own(root), store.SchemaOf(spare))
+	taken := store.SchemaOf(spare) + "_t_x" // dropped with it by the test's cleanup
+	if err := s.Catalog().Rename(ctx, store.SchemaOf(spare), taken); err != nil {
+		t.Fatal(err)
+	}
+	if len(on) != 2 || len(store.WarmOnPIDs(own(root), store.SchemaOf(spare))) != 0 || !slices.Equal(store.WarmOnPIDs(own(root), taken), on) {
+		t.Fatalf("warmed on the spare %v; after its rename on it %v, on the new name %v", on,
+			store.WarmOnPIDs(own(root), store.SchemaOf(spare)), store.WarmOnPIDs(own(root), taken))
+	}
+	s4, err := store.Open(ctx, store.WithSchema(spare, taken), store.Options{Small: true, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, readers := range []bool{false, true} {
+		if pid, schema, _, err := s4.Session(ctx, readers); err != nil || !slices.Contains(on, pid) || schema != taken {
+			t.Errorf("readers %v of the store on the renamed schema: process %d in schema %s (%v); want one of %v, in %s", readers, pid, schema, err, on, taken)
+		}
+	}
+	s4.Close()
+	if err := store.Prewarm(ctx, store.WithSchema(spare, taken), 1); err != nil {
+		t.Fatal(err)
+	}
+	gone := store.WarmOnPIDs(own(root), taken)
+	if err := s.Catalog().Drop(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the dropped schema's connections closed", func() bool {
+		var alive int
+		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", gone).Scan(&alive)
+		return err == nil && alive == 0 && len(gone) == 1
+	})
 
 	// Stopped: what the stash holds is closed.
 	waitFor("the stash filled again", func() bool { return len(store.WarmPIDs(own(root))) == n })

@@ -16,7 +16,8 @@ import (
 // PostgreSQL backend's start, tens of milliseconds; a tenant's creation
 // asks the catalog three times.
 type Catalog struct {
-	on func(ctx context.Context, f func(*pgx.Conn) error) error
+	dsn string // the database's, for the connections warmed on a schema (Prewarm)
+	on  func(ctx context.Context, f func(*pgx.Conn) error) error
 }
 
 // catalogTimeout bounds a catalog call: dropping a tenant's schema with
@@ -25,7 +26,7 @@ const catalogTimeout = 30 * time.Second
 
 // CatalogOf is the catalog of the database dsn names, a connection per call.
 func CatalogOf(dsn string) Catalog {
-	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(*pgx.Conn) error) error {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			return err
@@ -39,7 +40,11 @@ func CatalogOf(dsn string) Catalog {
 // pool of the store's own (neither behind its writers nor in the way of
 // its rate limits), each call within catalogTimeout.
 func (s *Store) Catalog() Catalog {
-	return Catalog{on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+	var dsn string
+	if s.pg != nil {
+		dsn = s.pg.dsn
+	}
+	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(*pgx.Conn) error) error {
 		if s.pg == nil {
 			return errors.New("schemas are PostgreSQL's")
 		}
@@ -84,7 +89,11 @@ func listSchemas(ctx context.Context, conn *pgx.Conn, prefix string) ([]string, 
 // Rename renames schema from to to: atomic, so of several callers
 // renaming the same schema one succeeds; ErrSchemaExists when to exists.
 func (c Catalog) Rename(ctx context.Context, from, to string) error {
-	return c.on(ctx, func(conn *pgx.Conn) error { return renameSchema(ctx, conn, from, to) })
+	err := c.on(ctx, func(conn *pgx.Conn) error { return renameSchema(ctx, conn, from, to) })
+	if err == nil {
+		renamed(c.dsn, from, to)
+	}
+	return err
 }
 
 func renameSchema(ctx context.Context, conn *pgx.Conn, from, to string) error {
@@ -134,6 +143,9 @@ func (c Catalog) Take(ctx context.Context, prefix, to string) (bool, error) {
 		}
 		for _, n := range names {
 			err := renameSchema(ctx, conn, n, to)
+			if err == nil {
+				renamed(c.dsn, n, to)
+			}
 			if err == nil || errors.Is(err, ErrSchemaExists) {
 				took = err == nil
 				return err
@@ -149,6 +161,7 @@ func (c Catalog) Drop(ctx context.Context, schema string) error {
 	if !schemaName.MatchString(schema) || schema == "public" {
 		return fmt.Errorf("will not drop schema %q", schema)
 	}
+	dropped(c.dsn, schema)
 	return c.on(ctx, func(conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
 		return err
