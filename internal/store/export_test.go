@@ -80,3 +80,6 @@ func WarmOnPIDs(dsn, schema string) []uint32 {
 	}
 	return pids
 }
+
+// WarmOnMax bounds the connections warmed on schemas.
+const WarmOnMax = warmOnMax

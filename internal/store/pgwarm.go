@@ -50,12 +50,10 @@ type warmOn struct {
 	at time.Time
 }
 
-// Bounds of the connections warmed on schemas: a spare another replica
-// takes leaves its connections here, unused.
-const (
-	warmOnMax = 16
-	warmOnAge = 10 * time.Minute
-)
+// warmOnMax bounds the connections warmed on schemas (the oldest go
+// first): a spare another replica takes leaves its connections here,
+// unused.
+const warmOnMax = 16
 
 // refillAfter is how long the warm connections wait after the last one
 // was taken before dialling again.
@@ -338,7 +336,7 @@ func (w *warmConns) keepOn(schema string, c *stdlib.Conn) {
 				oldest = s
 			}
 		}
-		if oldest == "" || n <= warmOnMax && time.Since(w.on[oldest][0].at) < warmOnAge {
+		if n <= warmOnMax {
 			return
 		}
 		w.on[oldest][0].c.Close()

@@ -140,9 +140,26 @@ func TestWarmConnections(t *testing.T) {
 		return err == nil && alive == 0 && len(gone) == 1
 	})
 
+	// Bounded: the oldest go first.
+	a, b := own(storetest.FreshSchema(t)), own(storetest.FreshSchema(t))
+	if err := store.Prewarm(ctx, a, 2); err != nil {
+		t.Fatal(err)
+	}
+	old := store.WarmOnPIDs(own(root), store.SchemaOf(a))
+	if err := store.Prewarm(ctx, b, store.WarmOnMax); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(store.WarmOnPIDs(own(root), store.SchemaOf(a))), len(store.WarmOnPIDs(own(root), store.SchemaOf(b))); n != 0 || m != store.WarmOnMax {
+		t.Fatalf("beyond the bound: %d warmed on the older schema, %d on the newer; want 0 and %d", n, m, store.WarmOnMax)
+	}
+	waitFor("the oldest closed", func() bool {
+		var alive int
+		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", old).Scan(&alive)
+		return err == nil && alive == 0 && len(old) == 2
+	})
 	// Stopped: what the stash holds is closed.
 	waitFor("the stash filled again", func() bool { return len(store.WarmPIDs(own(root))) == n })
-	left := store.WarmPIDs(own(root))
+	left := append(store.WarmPIDs(own(root)), store.WarmOnPIDs(own(root), store.SchemaOf(b))...)
 	stop()
 	if err := <-kept; err != nil {
 		t.Fatal(err)
