@@ -313,7 +313,7 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 		return nil, err
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{Key: key, Sync: cfg.Sync, Inspect: inspect, MaxConns: cfg.DBMaxConns,
-		Seeded: seed.Credentials(f.PSUs), Small: cfg.small})
+		Seeded: seed.Credentials(f.PSUs), Small: cfg.small, Cold: cfg.cold})
 	if (errors.Is(err, store.ErrAuditKey) || errors.Is(err, store.ErrDataKey)) && made {
 		os.Remove(path) // made just now for a database that has its own: out of the way of the right one
 		return nil, fmt.Errorf("%w: the key file %s is missing, and this database was started with one; restore it (or give it with --key-file or %s)", err, path, keyring.EnvKey)
@@ -629,7 +629,6 @@ func (a *App) background(ctx context.Context) {
 		wg.Go(func() { background.Loop(ctx, a.Log, "closing idle tenants", a.tenants.closeIdleLoop) })
 		if a.tenants.pg() && a.Config.TenantSpares > 0 {
 			wg.Go(func() { background.Loop(ctx, a.Log, "spare tenant schemas", a.tenants.spareLoop) })
-			wg.Go(func() { background.Loop(ctx, a.Log, "warm connections", a.tenants.warmLoop) })
 		}
 	}
 	wg.Wait()

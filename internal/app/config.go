@@ -103,6 +103,7 @@ type Config struct {
 	KeyBits int
 
 	small bool // a tenant: its database keeps its memory small
+	cold  bool // a spare being made: its database dials its own connections, leaving the warm ones to tenants
 	// PProf serves net/http/pprof under /sandbox/debug/pprof/ (admin token).
 	PProf bool
 	// KeyFile holds the sandbox's master key (package keyring); "" is the
@@ -234,7 +235,7 @@ func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxTenants, "max-tenants", cfg.MaxTenants, "tenants (/t/<name>/..., each its own bank) that may exist, open or closed; 0 turns tenants off")
 	fs.IntVar(&cfg.MaxOpenTenants, "max-open-tenants", cfg.MaxOpenTenants, "tenants open at once; opening one more closes the one used least recently (it reopens from its file)")
 	fs.DurationVar(&cfg.TenantIdle, "tenant-idle", cfg.TenantIdle, "close a tenant unused this long (real time); its next request reopens it from its file")
-	fs.IntVar(&cfg.TenantSpares, "tenant-spares", cfg.TenantSpares, "PostgreSQL: tenant schemas kept migrated and seeded ahead, in the background, so that a new tenant is ready in tens of milliseconds (each ~1 s of the database's work, and 3 connections warmed up on it, plus 3 dialled ahead; SQLite tenants are a file copy and need none)")
+	fs.IntVar(&cfg.TenantSpares, "tenant-spares", cfg.TenantSpares, "PostgreSQL: tenant schemas kept migrated and seeded ahead, in the background, so that a new tenant is ready in tens of milliseconds (each ~1 s of the database's work, and 3 connections warmed up on it, at most 16 in all, plus 3 dialled ahead; SQLite tenants are a file copy and need none)")
 	fs.Func("tenant-create-rate", "dev: tenants one address may make by a first request under /t/<name>/: RATE[:BURST] per second, or off (default "+cfg.TenantCreateRate.String()+")", func(v string) error {
 		r, err := gateway.ParseRate(v)
 		cfg.TenantCreateRate = r

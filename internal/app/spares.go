@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/clock"
+	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -80,7 +82,7 @@ func (ts *tenants) sweepAbandoned(ctx context.Context) {
 func (ts *tenants) spareKind() (mine, all string, err error) {
 	a := ts.root
 	key, err := templateKey(a.Fixtures, seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)})
-	sum := sha256.Sum256([]byte(key + "/" + strconv.Itoa(a.Config.KeyBits)))
+	sum := sha256.Sum256([]byte(key + "/" + strconv.Itoa(max(cmp.Or(a.Config.KeyBits, oauth.KeyBits), 1024)))) // as LoadKeysBits makes it
 	all = store.SchemaOf(a.Config.DB) + "_s_"
 	return all + hex.EncodeToString(sum[:8]) + "_", all, err
 }
@@ -125,13 +127,6 @@ func (ts *tenants) takeSpare(ctx context.Context, dsn string) (bool, error) {
 // and a second writer for its seed check).
 const warmConns = 3
 
-// warmLoop keeps warmConns connections dialled ahead until ctx ends.
-func (ts *tenants) warmLoop(ctx context.Context) {
-	if err := store.KeepWarm(ctx, ts.root.Config.DB, warmConns); err != nil {
-		ts.root.Log.Error("keeping connections dialled ahead", "error", err)
-	}
-}
-
 func (ts *tenants) kickSpares() {
 	select {
 	case ts.spareKick <- struct{}{}:
@@ -148,6 +143,13 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 		ts.root.Log.Error("spare tenant schemas", "error", err)
 		return
 	}
+	db := ts.root.Config.DB
+	stop, err := store.KeepWarm(db, warmConns)
+	if err != nil {
+		ts.root.Log.Error("keeping connections dialled ahead", "error", err)
+	} else {
+		defer stop()
+	}
 	for {
 		ts.sweepAbandoned(ctx)
 		for ctx.Err() == nil {
@@ -155,6 +157,7 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 			if err != nil {
 				break
 			}
+			store.ForgetWarm(db, all, have) // the spares another replica took or dropped
 			n := 0
 			for _, sp := range have {
 				if n < want && strings.HasPrefix(sp, mine) {
@@ -190,7 +193,7 @@ func (ts *tenants) makeSpare(ctx context.Context, prefix string) error {
 	rand.Read(id)
 	making := store.WithSchema(db, makingName(db, ts.wall(), id))
 	cfg := ts.root.Config
-	cfg.DB, cfg.Reset, cfg.AdminToken, cfg.small = making, false, "", true
+	cfg.DB, cfg.Reset, cfg.AdminToken, cfg.small, cfg.cold = making, false, "", true, true
 	a := &App{Config: cfg, Log: ts.root.Log.With("spare", store.SchemaOf(making)), Clock: clock.New(cfg.Wall), CA: ts.root.CA,
 		URL: ts.root.URL, specs: ts.root.specs}
 	// The spare is nobody's doing: not the root's background work either

@@ -42,14 +42,15 @@ func WarmPIDs(dsn string) []uint32 {
 	if w == nil {
 		return nil
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return pidsOf(w.any)
+}
+
+func pidsOf(cs []warmConn) []uint32 {
 	var pids []uint32
-	for range len(w.conns) {
-		select {
-		case c := <-w.conns:
-			pids = append(pids, c.Conn().PgConn().PID())
-			w.conns <- c
-		default:
-		}
+	for _, c := range cs {
+		pids = append(pids, c.c.Conn().PgConn().PID())
 	}
 	return pids
 }
@@ -74,12 +75,12 @@ func WarmOnPIDs(dsn, schema string) []uint32 {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var pids []uint32
-	for _, c := range w.on[schema] {
-		pids = append(pids, c.c.Conn().PgConn().PID())
-	}
-	return pids
+	return pidsOf(w.on[schema])
 }
 
 // WarmOnMax bounds the connections warmed on schemas.
 const WarmOnMax = warmOnMax
+
+// ChangesSQL is the query that counts a transaction's changed rows in the
+// tables named, on PostgreSQL.
+func ChangesSQL(names []string) string { return changesSQL(names) }

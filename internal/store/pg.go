@@ -131,8 +131,12 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	if o.Small { // one of many tenants open at once, each its own pools on one server
 		conns, aside = min(conns, 2), 1
 	}
-	s.w = pgPool(cfg, conns)
-	s.pg.aside, s.pg.catalog = pgPool(cfg, aside), pgPool(cfg, 2)
+	var warm *warmConns
+	if !o.Cold {
+		warm = warmFor(dsn)
+	}
+	s.w = pgPool(cfg, conns, warm)
+	s.pg.aside, s.pg.catalog = pgPool(cfg, aside, warm), pgPool(cfg, 2, warm)
 	if o.Inspect {
 		s.Version, err = s.pgVersion(ctx)
 	} else if err = s.migratePG(ctx); err == nil {
@@ -146,7 +150,7 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 	}
 	rcfg := cfg.Copy()
 	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
-	s.r = pgPool(rcfg, conns)
+	s.r = pgPool(rcfg, conns, warm)
 	s.rc = newCached(s.r, s.system())
 	if !o.Inspect {
 		s.startWatch()
@@ -158,8 +162,9 @@ func (s *Store) openPG(ctx context.Context, dsn string, o Options) error {
 // and closed after a minute unused: a PostgreSQL server has a bounded
 // number of connections (max_connections, 100 by default), shared by every
 // replica and every tenant open in each.
-func pgPool(cfg *pgx.ConnConfig, n int) *sql.DB {
-	db := sql.OpenDB(pgConnector{c: stdlib.GetConnector(*cfg), cfg: cfg, warm: warmFor(cfg.ConnString())})
+// Connections are taken from warm (when not nil) before dialling.
+func pgPool(cfg *pgx.ConnConfig, n int, warm *warmConns) *sql.DB {
+	db := sql.OpenDB(pgConnector{c: stdlib.GetConnector(*cfg), cfg: cfg, warm: warm})
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(time.Minute)
@@ -179,10 +184,10 @@ func (s *Store) pgVersion(ctx context.Context) (int, error) {
 
 // pgChanges is the query that counts the rows the transaction has
 // inserted, updated and deleted so far in the schema's tables, each named
-// (resolved on the search_path as the query runs, so a table made again
-// by a reset is counted still). The statistics views would do it in one
-// line, but scan the whole catalog: every relation of every tenant's
-// schema, twice a write.
+// and resolved on the search_path as the query runs (to_regclass: a table
+// made again is counted still, and a name the schema lacks counts
+// nothing). The statistics views would do it in one line, but scan the
+// whole catalog: every relation of every tenant's schema, twice a write.
 func (s *Store) pgChanges(ctx context.Context) (string, error) {
 	if q, ok := pgChangesAt.Load(s.Version); ok { // every schema of a version has the same tables
 		return q.(string), nil
@@ -215,7 +220,7 @@ func (s *Store) pgChanges(ctx context.Context) (string, error) {
 func changesSQL(names []string) string {
 	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !schemaName.MatchString(n) })
 	return "SELECT CAST(coalesce(sum(pg_stat_get_xact_tuples_inserted(t) + pg_stat_get_xact_tuples_updated(t) + " +
-		"pg_stat_get_xact_tuples_deleted(t)), 0) AS BIGINT) FROM unnest(CAST('{" + strings.Join(names, ",") + "}' AS regclass[])) AS t"
+		"pg_stat_get_xact_tuples_deleted(t)), 0) AS BIGINT) FROM unnest(CAST('{" + strings.Join(names, ",") + "}' AS text[])) AS n, to_regclass(n) AS t"
 }
 
 // pgChangesAt is pgChanges's query by schema version, for this binary's.

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,37 +29,53 @@ import (
 // touched. Renaming the schema (a tenant taking the spare) keeps what
 // they loaded — a table is the same table — and the tenant's pools take
 // them first.
+//
+// The generic ones are dialled with an empty search_path: one whose
+// setting were ever lost would reach no schema's tables, not the root's.
 
 // warmConns is the connections kept dialled ahead for one server (and
 // user, password and options: the dsn but its search_path).
 type warmConns struct {
-	key   string
-	cfg   *pgx.ConnConfig
-	conns chan *stdlib.Conn
-	kick  chan struct{}
+	key  string
+	cfg  *pgx.ConnConfig // search_path empty
+	root string          // the schema of the first KeepWarm, whose tables the warm-up reads
+	kick chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
+
 	users int // KeepWarm calls running, under warms.mu
 	want  int // the most they asked for, under warms.mu
-	stop  context.CancelFunc
-	done  chan struct{}
 
-	mu sync.Mutex
-	on map[string][]warmOn // by the schema they were warmed on, as renamed since
+	mu     sync.Mutex
+	any    []warmConn            // oldest first
+	on     map[string][]warmConn // by the schema they were warmed on, as renamed since
+	closed bool
 }
 
-// warmOn is a connection warmed on a schema, since at.
-type warmOn struct {
+// warmConn is a connection kept since at.
+type warmConn struct {
 	c  *stdlib.Conn
 	at time.Time
 }
 
-// warmOnMax bounds the connections warmed on schemas (the oldest go
-// first): a spare another replica takes leaves its connections here,
-// unused.
-const warmOnMax = 16
-
-// refillAfter is how long the warm connections wait after the last one
-// was taken before dialling again.
-const refillAfter = 200 * time.Millisecond
+const (
+	// refillAfter is how long the generic connections wait after the
+	// last one was taken before dialling again (at once, the dialling
+	// competed for the CPU with the store being opened).
+	refillAfter = 200 * time.Millisecond
+	// warmMaxIdle is how long a connection is kept unused: a connection
+	// idle for long may have been dropped by the network on the way
+	// without a word (some drop after 4 minutes), and a query on it would
+	// wait for TCP to give up. Older ones are dialled afresh.
+	warmMaxIdle = 2 * time.Minute
+	// warmOnMax bounds the connections warmed on schemas (the oldest go
+	// first): a spare another replica takes leaves its connections here.
+	warmOnMax = 16
+	// warmSetTimeout bounds setting a taken connection to its schema.
+	warmSetTimeout = 3 * time.Second
+	// warmDialTimeout bounds dialling and warming up one connection.
+	warmDialTimeout = 10 * time.Second
+)
 
 var warms = struct {
 	mu sync.Mutex
@@ -85,45 +103,46 @@ func warmFor(dsn string) *warmConns {
 }
 
 // KeepWarm keeps n connections to dsn's server dialled ahead for the
-// stores this process opens on it (tenants), until ctx ends; then it closes
-// those not taken. Calls for one server share the connections (the largest
-// n of those running).
-func KeepWarm(ctx context.Context, dsn string, n int) error {
-	if n <= 0 {
-		return nil
-	}
+// stores this process opens on it (tenants), and those Prewarm dials, until
+// stop is called; the last stop closes those not taken. Calls for one
+// server share the connections (the largest n of those running).
+func KeepWarm(dsn string, n int) (stop func(), err error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = "obsandbox"
+	cfg.RuntimeParams["search_path"] = ""
 	key := serverKey(dsn)
 	warms.mu.Lock()
 	w := warms.m[key]
 	if w == nil {
-		wctx, stop := context.WithCancel(context.Background())
-		w = &warmConns{key: key, cfg: cfg, conns: make(chan *stdlib.Conn, 64), kick: make(chan struct{}, 1),
-			stop: stop, done: make(chan struct{}), on: map[string][]warmOn{}}
+		wctx, cancel := context.WithCancel(context.Background())
+		w = &warmConns{key: key, cfg: cfg, root: SchemaOf(dsn), kick: make(chan struct{}, 1), stop: cancel,
+			done: make(chan struct{}), on: map[string][]warmConn{}}
 		warms.m[key] = w
 		go w.fill(wctx)
 	}
 	w.users++
-	w.want = max(w.want, min(n, cap(w.conns)))
+	w.want = max(w.want, min(n, 64))
 	warms.mu.Unlock()
 	w.poke()
-	<-ctx.Done()
-	warms.mu.Lock()
-	w.users--
-	last := w.users == 0
-	if last {
-		delete(warms.m, key)
-	}
-	warms.mu.Unlock()
-	if last {
-		w.stop()
-		<-w.done
-	}
-	return nil
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			warms.mu.Lock()
+			w.users--
+			last := w.users == 0
+			if last {
+				delete(warms.m, key)
+			}
+			warms.mu.Unlock()
+			if last {
+				w.stop()
+				<-w.done
+			}
+		})
+	}, nil
 }
 
 func (w *warmConns) poke() {
@@ -133,132 +152,179 @@ func (w *warmConns) poke() {
 	}
 }
 
-// fill dials until the stash holds what is wanted, whenever poked; at the
-// end it closes what the stash holds.
+// fill dials the generic connections until there are as many as wanted —
+// at the start, after takes (once the takers have gone quiet) — and
+// replaces those kept too long; at the end it closes what is kept.
 func (w *warmConns) fill(ctx context.Context) {
 	defer close(w.done)
 	defer func() {
 		w.mu.Lock()
+		all := w.any
 		for _, cs := range w.on {
-			for _, c := range cs {
-				c.c.Close()
-			}
+			all = append(all, cs...)
 		}
-		w.on = nil
+		w.any, w.on, w.closed = nil, nil, true
 		w.mu.Unlock()
-		for {
-			select {
-			case c := <-w.conns:
-				c.Close()
-			default:
-				return
-			}
-		}
+		closeAll(all)
 	}()
-	connector := stdlib.GetConnector(*w.cfg)
+	tick := time.NewTicker(warmMaxIdle / 4)
+	defer tick.Stop()
 	for first := true; ; first = false {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			w.refresh(ctx)
 		case <-w.kick:
-		}
-		// Taken: dial again once the takers have gone quiet (a new server
-		// process costs the machine's CPU, which the store being opened
-		// needs now).
-		for quiet := time.NewTimer(refillAfter); !first; {
-			select {
-			case <-ctx.Done():
-				quiet.Stop()
-				return
-			case <-w.kick:
-				quiet.Reset(refillAfter)
-				continue
-			case <-quiet.C:
-			}
-			break
-		}
-		for {
-			warms.mu.Lock()
-			want := w.want
-			warms.mu.Unlock()
-			if len(w.conns) >= want {
-				break
-			}
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			c, err := connector.Connect(dctx)
-			if err == nil {
-				// A new server process loads its catalog caches as its
-				// first queries need them: here, not on a tenant's first
-				// request (what fails here fails there too, in its place).
-				sc := c.(*stdlib.Conn)
-				sc.Conn().Exec(dctx, warmUp)
-				if sc.Conn().IsClosed() {
-					err = errors.New("closed while warming up")
-				}
-			}
-			cancel()
-			if err != nil { // the server is away: the stores dial for themselves
-				if ctx.Err() == nil {
-					select {
-					case <-ctx.Done():
-					case <-time.After(time.Second):
-						w.poke()
-					}
+			for quiet := time.NewTimer(refillAfter); !first; {
+				select {
+				case <-ctx.Done():
+					quiet.Stop()
+					return
+				case <-w.kick:
+					quiet.Reset(refillAfter)
+					continue
+				case <-quiet.C:
 				}
 				break
 			}
-			w.conns <- c.(*stdlib.Conn)
+		}
+		warms.mu.Lock()
+		want := w.want
+		warms.mu.Unlock()
+		for w.count() < want && ctx.Err() == nil {
+			c, err := w.dial(ctx, w.cfg, w.warmUp())
+			if err != nil { // the server is away: the stores dial for themselves meanwhile
+				break
+			}
+			w.mu.Lock()
+			w.any = append(w.any, warmConn{c, time.Now()})
+			w.mu.Unlock()
 		}
 	}
 }
 
-// warmUp is what a warm connection runs once dialled: queries of the
-// kinds a store's opening runs first (a settings row, the schema's
-// version, the statistics a write reads), on the schema it was dialled to.
-const warmUp = `SELECT value FROM settings WHERE key = 'warm';
-SELECT coalesce(max(version), 0) FROM schema_version;
-SELECT pg_stat_get_xact_tuples_inserted(CAST('settings' AS regclass))`
+func (w *warmConns) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.any)
+}
 
-// take is a warm connection set to cfg's search_path and read-only
-// setting, or nil when none is ready (or the one taken is broken).
-func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
-	c := w.takeOn(cfg.RuntimeParams["search_path"])
-	if c == nil {
-		select {
-		case c = <-w.conns:
-		default:
-			return nil
+// refresh closes the connections kept longer than warmMaxIdle and dials
+// their replacements (those warmed on a schema warmed on it again).
+func (w *warmConns) refresh(ctx context.Context) {
+	cutoff := time.Now().Add(-warmMaxIdle)
+	stale := func(c warmConn) bool { return c.at.Before(cutoff) }
+	var old []warmConn
+	again := map[string]int{}
+	w.mu.Lock()
+	for _, c := range w.any {
+		if stale(c) {
+			old = append(old, c)
 		}
-		w.poke()
 	}
+	w.any = slices.DeleteFunc(w.any, stale)
+	for schema, cs := range w.on {
+		for _, c := range cs {
+			if stale(c) {
+				old = append(old, c)
+				again[schema]++
+			}
+		}
+		if cs = slices.DeleteFunc(cs, stale); len(cs) == 0 {
+			delete(w.on, schema)
+		} else {
+			w.on[schema] = cs
+		}
+	}
+	w.mu.Unlock()
+	closeAll(old)
+	for schema, n := range again {
+		w.prewarm(ctx, schema, n)
+	}
+}
+
+// warmUp is what a generic connection runs once dialled: queries of the
+// kinds a store's opening runs first (a settings row, the schema's version,
+// the statistics a write reads), on the root's tables ("" when its name
+// cannot be written as it is).
+func (w *warmConns) warmUp() string {
+	if !schemaName.MatchString(w.root) {
+		return ""
+	}
+	return `SELECT value FROM "` + w.root + `".settings WHERE key = 'warm';
+SELECT coalesce(max(version), 0) FROM "` + w.root + `".schema_version;
+SELECT pg_stat_get_xact_tuples_inserted(to_regclass('"` + w.root + `".settings'))`
+}
+
+// dial dials cfg and runs script on the new connection (what fails there
+// is only not warmed up: it fails again, in its place, when a store needs
+// it).
+func (w *warmConns) dial(ctx context.Context, cfg *pgx.ConnConfig, script string) (*stdlib.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, warmDialTimeout)
+	defer cancel()
+	dc, err := stdlib.GetConnector(*cfg).Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := dc.(*stdlib.Conn)
+	if script != "" {
+		c.Conn().Exec(ctx, script)
+	}
+	if c.Conn().IsClosed() {
+		return nil, errors.New("the connection closed as it was warmed up")
+	}
+	return c, nil
+}
+
+// take is a connection set to cfg's search_path and read-only setting —
+// one warmed on that schema first, else a generic one — or nil when none is
+// ready. One that fails to take the settings is closed and the next tried.
+func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
+	schema := cfg.RuntimeParams["search_path"]
 	ro := "off"
 	if cfg.RuntimeParams["default_transaction_read_only"] == "on" {
 		ro = "on"
 	}
-	_, err := c.Conn().Exec(ctx, "SELECT set_config('search_path', $1, false), set_config('default_transaction_read_only', $2, false)",
-		cfg.RuntimeParams["search_path"], ro)
-	if err != nil {
-		c.Close()
-		return nil
+	for {
+		c, generic := w.next(schema)
+		if c.c == nil {
+			return nil
+		}
+		if generic {
+			w.poke()
+		}
+		if time.Since(c.at) < warmMaxIdle {
+			sctx, cancel := context.WithTimeout(ctx, warmSetTimeout)
+			_, err := c.c.Conn().Exec(sctx, "SELECT set_config('search_path', $1, false), set_config('default_transaction_read_only', $2, false)", schema, ro)
+			cancel()
+			if err == nil {
+				return c.c
+			}
+		}
+		c.c.Close()
 	}
-	return c
 }
 
-// takeOn is a connection warmed on schema, nil when there is none.
-func (w *warmConns) takeOn(schema string) *stdlib.Conn {
+// next takes the newest connection warmed on schema, else the newest
+// generic one (generic reports which).
+func (w *warmConns) next(schema string) (c warmConn, generic bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cs := w.on[schema]
-	if len(cs) == 0 {
-		return nil
+	if cs := w.on[schema]; len(cs) > 0 {
+		c = cs[len(cs)-1]
+		if len(cs) == 1 {
+			delete(w.on, schema)
+		} else {
+			w.on[schema] = cs[:len(cs)-1]
+		}
+		return c, false
 	}
-	c := cs[len(cs)-1]
-	if len(cs) == 1 {
-		delete(w.on, schema)
-	} else {
-		w.on[schema] = cs[:len(cs)-1]
+	if len(w.any) > 0 {
+		c = w.any[len(w.any)-1]
+		w.any = w.any[:len(w.any)-1]
 	}
-	return c.c
+	return c, true
 }
 
 // Prewarm dials n connections to the schema dsn names and touches its
@@ -270,26 +336,29 @@ func Prewarm(ctx context.Context, dsn string, n int) error {
 	if w == nil || n <= 0 {
 		return nil
 	}
-	schema := SchemaOf(dsn)
+	return w.prewarm(ctx, SchemaOf(dsn), n)
+}
+
+func (w *warmConns) prewarm(ctx context.Context, schema string, n int) error {
 	cfg := w.cfg.Copy()
 	cfg.RuntimeParams["search_path"] = schema
-	connector := stdlib.GetConnector(*cfg)
 	var script string
 	for range n {
-		dc, err := connector.Connect(ctx)
+		c, err := w.dial(ctx, cfg, script)
 		if err != nil {
 			return err
 		}
-		c := dc.(*stdlib.Conn)
-		if script == "" {
-			if script, err = touchTables(ctx, c.Conn()); err != nil {
+		if script == "" { // the first: the schema's tables, read on it
+			tctx, cancel := context.WithTimeout(ctx, warmDialTimeout)
+			script, err = touchTables(tctx, c.Conn())
+			if err == nil {
+				_, err = c.Conn().Exec(tctx, script)
+			}
+			cancel()
+			if err != nil {
 				c.Close()
 				return err
 			}
-		}
-		if _, err := c.Conn().Exec(ctx, script); err != nil {
-			c.Close()
-			return err
 		}
 		w.keepOn(schema, c)
 	}
@@ -317,16 +386,17 @@ func touchTables(ctx context.Context, c *pgx.Conn) (string, error) {
 	return b.String(), nil
 }
 
-// keepOn keeps c as warmed on schema, within the bounds.
+// keepOn keeps c as warmed on schema, within warmOnMax (the oldest go).
 func (w *warmConns) keepOn(schema string, c *stdlib.Conn) {
+	var drop []warmConn
+	defer func() { closeAll(drop) }()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.on == nil { // KeepWarm has ended
-		c.Close()
+	if w.closed {
+		drop = append(drop, warmConn{c: c})
 		return
 	}
-	w.on[schema] = append(w.on[schema], warmOn{c, time.Now()})
-	// The oldest beyond the bounds go.
+	w.on[schema] = append(w.on[schema], warmConn{c, time.Now()})
 	for {
 		var n int
 		var oldest string
@@ -339,7 +409,7 @@ func (w *warmConns) keepOn(schema string, c *stdlib.Conn) {
 		if n <= warmOnMax {
 			return
 		}
-		w.on[oldest][0].c.Close()
+		drop = append(drop, w.on[oldest][0])
 		if w.on[oldest] = w.on[oldest][1:]; len(w.on[oldest]) == 0 {
 			delete(w.on, oldest)
 		}
@@ -370,6 +440,44 @@ func dropped(dsn, schema string) {
 	cs := w.on[schema]
 	delete(w.on, schema)
 	w.mu.Unlock()
+	closeAll(cs)
+}
+
+// ForgetWarm closes the connections warmed on the schemas whose names
+// start with prefix, but those named in keep (the spares that are still
+// there: another replica took or dropped the others).
+func ForgetWarm(dsn, prefix string, keep []string) {
+	w := warmFor(dsn)
+	if w == nil {
+		return
+	}
+	var drop []warmConn
+	w.mu.Lock()
+	for schema, cs := range w.on {
+		if strings.HasPrefix(schema, prefix) && !slices.Contains(keep, schema) {
+			drop = append(drop, cs...)
+			delete(w.on, schema)
+		}
+	}
+	w.mu.Unlock()
+	closeAll(drop)
+}
+
+// warmedFirst orders names (schemas) with those this process warmed
+// connections on first, each group in its order.
+func warmedFirst(dsn string, names []string) []string {
+	w := warmFor(dsn)
+	if w == nil {
+		return names
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := slices.Clone(names)
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(len(w.on[b]), len(w.on[a])) })
+	return out
+}
+
+func closeAll(cs []warmConn) {
 	for _, c := range cs {
 		c.c.Close()
 	}

@@ -33,10 +33,11 @@ func TestWarmConnections(t *testing.T) {
 		return u.String()
 	}
 	const n = 6
-	kctx, stop := context.WithCancel(ctx)
-	kept := make(chan error, 1)
-	go func() { kept <- store.KeepWarm(kctx, own(root), n) }()
-	defer func() { stop(); <-kept }()
+	stop, err := store.KeepWarm(own(root), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
@@ -94,6 +95,14 @@ func TestWarmConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close()
+	// The broken ones taken (each tried, closed, the next tried) and live
+	// ones dialled in their place.
+	waitFor("live connections in the stash again", func() bool {
+		pids := store.WarmPIDs(own(root))
+		var alive int
+		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", pids).Scan(&alive)
+		return err == nil && alive == n && len(pids) == n && !slices.ContainsFunc(pids, func(p uint32) bool { return slices.Contains(broken, p) })
+	})
 
 	// Connections warmed on a schema follow it through a rename (a spare
 	// taken) and serve the store opened on it first; a dropped schema's
@@ -122,8 +131,10 @@ func TestWarmConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, readers := range []bool{false, true} {
-		if pid, schema, _, err := s4.Session(ctx, readers); err != nil || !slices.Contains(on, pid) || schema != taken {
-			t.Errorf("readers %v of the store on the renamed schema: process %d in schema %s (%v); want one of %v, in %s", readers, pid, schema, err, on, taken)
+		wantRO := map[bool]string{false: "off", true: "on"}[readers]
+		if pid, schema, ro, err := s4.Session(ctx, readers); err != nil || !slices.Contains(on, pid) || schema != taken || ro != wantRO {
+			t.Errorf("readers %v of the store on the renamed schema: process %d in schema %s, read-only %s (%v); want one of %v, in %s, %s",
+				readers, pid, schema, ro, err, on, taken, wantRO)
 		}
 	}
 	s4.Close()
@@ -139,6 +150,53 @@ func TestWarmConnections(t *testing.T) {
 		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", gone).Scan(&alive)
 		return err == nil && alive == 0 && len(gone) == 1
 	})
+
+	// A take prefers a spare this process warmed; the connections on
+	// spares no longer there are forgotten (another replica took them).
+	base := store.SchemaOf(own(storetest.FreshSchema(t)))
+	cat := s.Catalog()
+	for _, sp := range []string{base + "_s_a", base + "_s_b", base + "_s_c"} {
+		if err := cat.Claim(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Prewarm(ctx, store.WithSchema(own(root), base+"_s_b"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Prewarm(ctx, store.WithSchema(own(root), base+"_s_c"), 1); err != nil {
+		t.Fatal(err)
+	}
+	var oidB, oidTaken uint32
+	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_s_b").Scan(&oidB); err != nil {
+		t.Fatal(err)
+	}
+	if took, err := cat.Take(ctx, base+"_s_", base+"_t_one"); err != nil || !took {
+		t.Fatalf("take: %v, %v", took, err)
+	}
+	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_t_one").Scan(&oidTaken); err != nil || oidTaken != oidB {
+		t.Errorf("took the schema %d (%v); want the warmed one first in name order, %d", oidTaken, err, oidB)
+	}
+	cpids := store.WarmOnPIDs(own(root), base+"_s_c")
+	store.ForgetWarm(own(root), base+"_s_", []string{base + "_s_a"})
+	if len(cpids) != 1 || len(store.WarmOnPIDs(own(root), base+"_s_c")) != 0 || len(store.WarmOnPIDs(own(root), base+"_t_one")) != 1 {
+		t.Errorf("forgetting the spares but _s_a: on _s_c %v (before %v), on the tenant %v; want none, and the tenant's kept",
+			store.WarmOnPIDs(own(root), base+"_s_c"), cpids, store.WarmOnPIDs(own(root), base+"_t_one"))
+	}
+	store.ForgetWarm(own(root), base+"_t_", nil)
+
+	// A cold store (a spare being made) takes none of them.
+	waitFor("the stash filled again", func() bool { return len(store.WarmPIDs(own(root))) == n })
+	stash := store.WarmPIDs(own(root))
+	cold, err := store.Open(ctx, own(storetest.FreshSchema(t)), store.Options{Small: true, Cold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, readers := range []bool{false, true} {
+		if pid, _, _, err := cold.Session(ctx, readers); err != nil || slices.Contains(stash, pid) {
+			t.Errorf("a cold store's connection: process %d (%v), one of the stash %v", pid, err, stash)
+		}
+	}
+	cold.Close()
 
 	// Bounded: the oldest go first.
 	a, b := own(storetest.FreshSchema(t)), own(storetest.FreshSchema(t))
@@ -161,10 +219,6 @@ func TestWarmConnections(t *testing.T) {
 	waitFor("the stash filled again", func() bool { return len(store.WarmPIDs(own(root))) == n })
 	left := append(store.WarmPIDs(own(root)), store.WarmOnPIDs(own(root), store.SchemaOf(b))...)
 	stop()
-	if err := <-kept; err != nil {
-		t.Fatal(err)
-	}
-	kept <- nil
 	waitFor("the warm connections closed", func() bool {
 		var alive int
 		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", left).Scan(&alive)

@@ -141,7 +141,7 @@ func (c Catalog) Take(ctx context.Context, prefix, to string) (bool, error) {
 		if err != nil {
 			return err
 		}
-		for _, n := range names {
+		for _, n := range warmedFirst(c.dsn, names) {
 			err := renameSchema(ctx, conn, n, to)
 			if err == nil {
 				renamed(c.dsn, n, to)

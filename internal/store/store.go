@@ -81,6 +81,9 @@ type Options struct {
 	// SQLite two readers with a small page cache each, on PostgreSQL at
 	// most two connections a pool and one aside.
 	Small bool
+	// Cold dials every connection on PostgreSQL: none of those KeepWarm
+	// keeps for the stores a request waits for (a spare being made).
+	Cold bool
 	// Seeded is a PSU's test credential from the fixtures, if it has one:
 	// opening a database written before passwords were hashed keeps no
 	// trace of such a password (nil: every password is hashed).
