@@ -47,6 +47,16 @@ func WarmPIDs(dsn string) []uint32 {
 	return pidsOf(w.any)
 }
 
+// WarmCounts is how many connections stores' pools took from the warm
+// ones of dsn's server, and how many times they found none and dialled.
+func WarmCounts(dsn string) (taken, missed int64) {
+	w := warmFor(dsn)
+	if w == nil {
+		return 0, 0
+	}
+	return w.taken.Load(), w.missed.Load()
+}
+
 func pidsOf(cs []warmConn) []uint32 {
 	var pids []uint32
 	for _, c := range cs {

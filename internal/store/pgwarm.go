@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,10 @@ type warmConns struct {
 	kick chan struct{}
 	stop context.CancelFunc
 	done chan struct{}
+
+	// taken counts the connections handed to stores' pools, missed the
+	// times a pool found none and dialled.
+	taken, missed atomic.Int64
 
 	users int // KeepWarm calls running, under warms.mu
 	want  int // the most they asked for, under warms.mu
@@ -289,6 +294,7 @@ func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
 	for {
 		c, generic := w.next(schema)
 		if c.c == nil {
+			w.missed.Add(1)
 			return nil
 		}
 		if generic {
@@ -299,6 +305,7 @@ func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
 			_, err := c.c.Conn().Exec(sctx, "SELECT set_config('search_path', $1, false), set_config('default_transaction_read_only', $2, false)", schema, ro)
 			cancel()
 			if err == nil {
+				w.taken.Add(1)
 				return c.c
 			}
 		}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +78,7 @@ var hubs = struct {
 
 func (s *Store) startWatch() *watcher {
 	c := s.pg.cfg
-	key := fmt.Sprintf("%s:%d/%s/%s", c.Host, c.Port, c.Database, c.User)
+	key := serverKey(s.pg.dsn) // the same server, user, password and options: one listener serves them
 	hubs.mu.Lock()
 	h := hubs.m[key]
 	if h == nil {

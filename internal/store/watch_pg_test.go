@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
@@ -32,6 +33,15 @@ func TestOneListenerServesEveryStore(t *testing.T) {
 	a, b, c := open(dsn), open(dsn), open(other)
 	if !store.SameHub(a, b) || !store.SameHub(a, c) {
 		t.Fatal("stores of one server listen through more than one connection")
+	}
+	// Another user, password or option is another listener: a store
+	// never listens through credentials other than its own.
+	u, _ := url.Parse(storetest.FreshSchema(t))
+	q := u.Query()
+	q.Set("connect_timeout", "19")
+	u.RawQuery = q.Encode()
+	if store.SameHub(a, open(u.String())) {
+		t.Error("a store of other connection options listens through the first store's connection")
 	}
 	seen := func(s *store.Store, key string) chan string {
 		ch := make(chan string, 4)
