@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 )
 
 // Forget makes everything remembered stale, as a write does.
@@ -94,3 +95,6 @@ const WarmOnMax = warmOnMax
 // ChangesSQL is the query that counts a transaction's changed rows in the
 // tables named, on PostgreSQL.
 func ChangesSQL(names []string) string { return changesSQL(names) }
+
+// CatalogWithin is s.Catalog with each call bounded by d.
+func CatalogWithin(s *Store, d time.Duration) Catalog { return s.catalogWithin(d) }

@@ -93,3 +93,52 @@ func TestPoolsOfATenant(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCatalogCallsAreBounded: a catalog call that cannot finish (a drop
+// waiting on a lock another session holds) gives up at its deadline and
+// frees its connection, rather than holding up the tenants being made.
+func TestCatalogCallsAreBounded(t *testing.T) {
+	t.Parallel()
+	root := storetest.Postgres(t)
+	ctx := context.Background()
+	dsn := storetest.FreshSchema(t)
+	s, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	victim := store.SchemaOf(dsn) + "_t_locked"
+	if err := s.Catalog().Claim(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `CREATE TABLE "`+victim+`".held (x int); LOCK TABLE "`+victim+`".held IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	cat := store.CatalogWithin(s, 300*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- cat.Drop(ctx, victim) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the drop went through a lock it needed")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the catalog call outlived its deadline")
+	}
+	// Its connection is free again: the next calls answer.
+	for range 3 {
+		if _, err := cat.Exists(ctx, victim); err != nil {
+			t.Fatalf("a catalog call after one gave up: %v", err)
+		}
+	}
+}

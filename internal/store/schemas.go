@@ -17,7 +17,9 @@ import (
 // asks the catalog three times.
 type Catalog struct {
 	dsn string // the database's, for the connections warmed on a schema (Prewarm)
-	on  func(ctx context.Context, f func(*pgx.Conn) error) error
+	// on runs f on a connection, with the context f's queries must use
+	// (the call's deadline).
+	on func(ctx context.Context, f func(context.Context, *pgx.Conn) error) error
 }
 
 // catalogTimeout bounds a catalog call: dropping a tenant's schema with
@@ -26,43 +28,46 @@ const catalogTimeout = 30 * time.Second
 
 // CatalogOf is the catalog of the database dsn names, a connection per call.
 func CatalogOf(dsn string) Catalog {
-	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			return err
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
-		return f(conn)
+		return f(ctx, conn)
 	}}
 }
 
 // Catalog is the catalog of the store's PostgreSQL database, on a small
 // pool of the store's own (neither behind its writers nor in the way of
 // its rate limits), each call within catalogTimeout.
-func (s *Store) Catalog() Catalog {
+func (s *Store) Catalog() Catalog { return s.catalogWithin(catalogTimeout) }
+
+// catalogWithin is Catalog with each call bounded by d.
+func (s *Store) catalogWithin(d time.Duration) Catalog {
 	var dsn string
 	if s.pg != nil {
 		dsn = s.pg.dsn
 	}
-	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(*pgx.Conn) error) error {
+	return Catalog{dsn: dsn, on: func(ctx context.Context, f func(context.Context, *pgx.Conn) error) error {
 		if s.pg == nil {
 			return errors.New("schemas are PostgreSQL's")
 		}
-		ctx, cancel := context.WithTimeout(ctx, catalogTimeout)
+		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		conn, err := s.pg.catalog.Conn(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		return conn.Raw(func(dc any) error { return f(dc.(*pgConn).Conn.Conn()) })
+		return conn.Raw(func(dc any) error { return f(ctx, dc.(*pgConn).Conn.Conn()) })
 	}}
 }
 
 // Exists reports whether schema exists.
 func (c Catalog) Exists(ctx context.Context, schema string) (bool, error) {
 	var ok bool
-	err := c.on(ctx, func(conn *pgx.Conn) error {
+	err := c.on(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		return conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok)
 	})
 	return ok, err
@@ -71,7 +76,7 @@ func (c Catalog) Exists(ctx context.Context, schema string) (bool, error) {
 // List lists the schemas whose names start with prefix, in name order.
 func (c Catalog) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	err := c.on(ctx, func(conn *pgx.Conn) (err error) {
+	err := c.on(ctx, func(ctx context.Context, conn *pgx.Conn) (err error) {
 		out, err = listSchemas(ctx, conn, prefix)
 		return err
 	})
@@ -89,7 +94,7 @@ func listSchemas(ctx context.Context, conn *pgx.Conn, prefix string) ([]string, 
 // Rename renames schema from to to: atomic, so of several callers
 // renaming the same schema one succeeds; ErrSchemaExists when to exists.
 func (c Catalog) Rename(ctx context.Context, from, to string) error {
-	err := c.on(ctx, func(conn *pgx.Conn) error { return renameSchema(ctx, conn, from, to) })
+	err := c.on(ctx, func(ctx context.Context, conn *pgx.Conn) error { return renameSchema(ctx, conn, from, to) })
 	if err == nil {
 		renamed(c.dsn, from, to)
 	}
@@ -125,7 +130,7 @@ func (c Catalog) Claim(ctx context.Context, schema string) error {
 	if !schemaName.MatchString(schema) {
 		return fmt.Errorf("will not make schema %q", schema)
 	}
-	return c.on(ctx, func(conn *pgx.Conn) error {
+	return c.on(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, `CREATE SCHEMA "`+schema+`"`)
 		return schemaExists(err)
 	})
@@ -136,7 +141,7 @@ func (c Catalog) Claim(ctx context.Context, schema string) error {
 // listed first), ErrSchemaExists when to exists.
 func (c Catalog) Take(ctx context.Context, prefix, to string) (bool, error) {
 	took := false
-	err := c.on(ctx, func(conn *pgx.Conn) error {
+	err := c.on(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		names, err := listSchemas(ctx, conn, prefix)
 		if err != nil {
 			return err
@@ -162,7 +167,7 @@ func (c Catalog) Drop(ctx context.Context, schema string) error {
 		return fmt.Errorf("will not drop schema %q", schema)
 	}
 	dropped(c.dsn, schema)
-	return c.on(ctx, func(conn *pgx.Conn) error {
+	return c.on(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
 		return err
 	})
