@@ -162,6 +162,11 @@ func (ts *tenants) spareLoop(ctx context.Context) {
 			for _, sp := range have {
 				if n < want && strings.HasPrefix(sp, mine) {
 					n++
+					// Its connections, made again if they went (a restart,
+					// the server's), or never were (another replica made it).
+					if err := store.Prewarm(ctx, store.WithSchema(db, sp), warmConns); err != nil && ctx.Err() == nil {
+						ts.root.Log.Warn("warming connections up on a spare tenant schema", "schema", sp, "error", err)
+					}
 					continue
 				}
 				ts.dropSpare(ctx, sp) // another bank's, or one too many

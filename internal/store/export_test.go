@@ -98,3 +98,29 @@ func ChangesSQL(names []string) string { return changesSQL(names) }
 
 // CatalogWithin is s.Catalog with each call bounded by d.
 func CatalogWithin(s *Store, d time.Duration) Catalog { return s.catalogWithin(d) }
+
+// TakeWarm takes a warm connection of dsn's server for schema, as a
+// store's pool does, and closes it; false when none was taken.
+func TakeWarm(ctx context.Context, dsn, schema string) bool {
+	w := warmFor(dsn)
+	if w == nil {
+		return false
+	}
+	cfg := w.cfg.Copy()
+	cfg.RuntimeParams["search_path"] = schema
+	c := w.take(ctx, cfg)
+	if c != nil {
+		c.Close()
+	}
+	return c != nil
+}
+
+// CheckWarm checks every warm connection of dsn's server now.
+func CheckWarm(dsn string) {
+	if w := warmFor(dsn); w != nil {
+		w.check(context.Background(), 0)
+	}
+}
+
+// CatalogInUse is how many of the catalog's connections are in use.
+func CatalogInUse(s *Store) int { return s.pg.catalog.Stats().InUse }

@@ -57,10 +57,10 @@ type warmConns struct {
 	closed bool
 }
 
-// warmConn is a connection kept since at.
+// warmConn is a connection kept since at, last known alive at checked.
 type warmConn struct {
-	c  *stdlib.Conn
-	at time.Time
+	c           *stdlib.Conn
+	at, checked time.Time
 }
 
 const (
@@ -68,11 +68,14 @@ const (
 	// last one was taken before dialling again (at once, the dialling
 	// competed for the CPU with the store being opened).
 	refillAfter = 200 * time.Millisecond
-	// warmMaxIdle is how long a connection is kept unused: a connection
+	// warmCheckAfter is how long a kept connection goes unchecked: one
 	// idle for long may have been dropped by the network on the way
 	// without a word (some drop after 4 minutes), and a query on it would
-	// wait for TCP to give up. Older ones are dialled afresh.
-	warmMaxIdle = 2 * time.Minute
+	// wait for TCP to give up. A check (a round trip, within
+	// warmSetTimeout) keeps it alive on the way too; one that fails it, or
+	// whose schema is gone (taken or dropped by another replica), is
+	// closed.
+	warmCheckAfter = time.Minute
 	// warmOnMax bounds the connections warmed on schemas (the oldest go
 	// first): a spare another replica takes leaves its connections here.
 	warmOnMax = 16
@@ -172,14 +175,14 @@ func (w *warmConns) fill(ctx context.Context) {
 		w.mu.Unlock()
 		closeAll(all)
 	}()
-	tick := time.NewTicker(warmMaxIdle / 4)
+	tick := time.NewTicker(warmCheckAfter / 2)
 	defer tick.Stop()
 	for first := true; ; first = false {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			w.refresh(ctx)
+			w.check(ctx, warmCheckAfter)
 		case <-w.kick:
 			for quiet := time.NewTimer(refillAfter); !first; {
 				select {
@@ -202,8 +205,9 @@ func (w *warmConns) fill(ctx context.Context) {
 			if err != nil { // the server is away: the stores dial for themselves meanwhile
 				break
 			}
+			now := time.Now()
 			w.mu.Lock()
-			w.any = append(w.any, warmConn{c, time.Now()})
+			w.any = append(w.any, warmConn{c, now, now})
 			w.mu.Unlock()
 		}
 	}
@@ -215,37 +219,59 @@ func (w *warmConns) count() int {
 	return len(w.any)
 }
 
-// refresh closes the connections kept longer than warmMaxIdle and dials
-// their replacements (those warmed on a schema warmed on it again).
-func (w *warmConns) refresh(ctx context.Context) {
-	cutoff := time.Now().Add(-warmMaxIdle)
-	stale := func(c warmConn) bool { return c.at.Before(cutoff) }
-	var old []warmConn
-	again := map[string]int{}
+// check checks the connections unchecked for longer than after: those
+// that answer are kept (the generic ones; those warmed on a schema that
+// still exists), the others closed, and the generic ones filled again.
+func (w *warmConns) check(ctx context.Context, after time.Duration) {
+	cutoff := time.Now().Add(-after)
+	due := func(c warmConn) bool { return !c.checked.After(cutoff) }
+	type onConn struct {
+		schema string
+		c      warmConn
+	}
+	var checking []onConn // schema "" for a generic one
 	w.mu.Lock()
 	for _, c := range w.any {
-		if stale(c) {
-			old = append(old, c)
+		if due(c) {
+			checking = append(checking, onConn{"", c})
 		}
 	}
-	w.any = slices.DeleteFunc(w.any, stale)
+	w.any = slices.DeleteFunc(w.any, due)
 	for schema, cs := range w.on {
 		for _, c := range cs {
-			if stale(c) {
-				old = append(old, c)
-				again[schema]++
+			if due(c) {
+				checking = append(checking, onConn{schema, c})
 			}
 		}
-		if cs = slices.DeleteFunc(cs, stale); len(cs) == 0 {
+		if cs = slices.DeleteFunc(cs, due); len(cs) == 0 {
 			delete(w.on, schema)
 		} else {
 			w.on[schema] = cs
 		}
 	}
 	w.mu.Unlock()
-	closeAll(old)
-	for schema, n := range again {
-		w.prewarm(ctx, schema, n)
+	var gone []warmConn
+	for _, oc := range checking {
+		cctx, cancel := context.WithTimeout(ctx, warmSetTimeout)
+		var ok bool
+		err := oc.c.c.Conn().QueryRow(cctx, "SELECT $1 = '' OR to_regnamespace($1) IS NOT NULL", oc.schema).Scan(&ok)
+		cancel()
+		if err != nil || !ok {
+			gone = append(gone, oc.c)
+			continue
+		}
+		oc.c.checked = time.Now()
+		if oc.schema == "" {
+			w.mu.Lock()
+			w.any = append(w.any, oc.c)
+			w.mu.Unlock()
+		} else {
+			w.keep(oc.schema, oc.c)
+		}
+	}
+	closeAll(gone)
+	if len(gone) > 0 {
+		w.poke()
 	}
 }
 
@@ -291,26 +317,27 @@ func (w *warmConns) take(ctx context.Context, cfg *pgx.ConnConfig) driver.Conn {
 	if cfg.RuntimeParams["default_transaction_read_only"] == "on" {
 		ro = "on"
 	}
-	for {
+	// Within warmSetTimeout in all, whatever the caller's context: a
+	// caller gone meanwhile must not cost the connections tried.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmSetTimeout)
+	defer cancel()
+	for ctx.Err() == nil && sctx.Err() == nil {
 		c, generic := w.next(schema)
 		if c.c == nil {
-			w.missed.Add(1)
-			return nil
+			break
 		}
 		if generic {
 			w.poke()
 		}
-		if time.Since(c.at) < warmMaxIdle {
-			sctx, cancel := context.WithTimeout(ctx, warmSetTimeout)
-			_, err := c.c.Conn().Exec(sctx, "SELECT set_config('search_path', $1, false), set_config('default_transaction_read_only', $2, false)", schema, ro)
-			cancel()
-			if err == nil {
-				w.taken.Add(1)
-				return c.c
-			}
+		_, err := c.c.Conn().Exec(sctx, "SELECT set_config('search_path', $1, false), set_config('default_transaction_read_only', $2, false)", schema, ro)
+		if err == nil {
+			w.taken.Add(1)
+			return c.c
 		}
 		c.c.Close()
 	}
+	w.missed.Add(1)
+	return nil
 }
 
 // next takes the newest connection warmed on schema, else the newest
@@ -334,19 +361,19 @@ func (w *warmConns) next(schema string) (c warmConn, generic bool) {
 	return c, true
 }
 
-// Prewarm dials n connections to the schema dsn names and touches its
-// tables, for the stores opened on it (or on the name it is renamed to
-// through a Catalog) to take first. Nothing when KeepWarm is not running
-// for the server.
+// Prewarm keeps n connections warmed on the schema dsn names — dialled to
+// it, its tables touched — dialling those missing, for the stores opened on
+// it (or on the name it is renamed to through a Catalog) to take first.
+// Nothing when KeepWarm is not running for the server.
 func Prewarm(ctx context.Context, dsn string, n int) error {
 	w := warmFor(dsn)
-	if w == nil || n <= 0 {
+	if w == nil {
 		return nil
 	}
-	return w.prewarm(ctx, SchemaOf(dsn), n)
-}
-
-func (w *warmConns) prewarm(ctx context.Context, schema string, n int) error {
+	schema := SchemaOf(dsn)
+	w.mu.Lock()
+	n -= len(w.on[schema])
+	w.mu.Unlock()
 	cfg := w.cfg.Copy()
 	cfg.RuntimeParams["search_path"] = schema
 	var script string
@@ -367,14 +394,23 @@ func (w *warmConns) prewarm(ctx context.Context, schema string, n int) error {
 				return err
 			}
 		}
-		w.keepOn(schema, c)
+		now := time.Now()
+		w.keep(schema, warmConn{c, now, now})
 	}
 	return nil
 }
 
 // touchTables is a script that plans a query of each of the schema's
-// tables, and resolves their names as a write's row count does.
+// tables, and resolves their names as a write's row count does; an error
+// when the schema is not there.
 func touchTables(ctx context.Context, c *pgx.Conn) (string, error) {
+	var schema *string
+	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return "", err
+	}
+	if schema == nil {
+		return "", errors.New("no schema " + c.Config().RuntimeParams["search_path"])
+	}
 	rows, err := c.Query(ctx, "SELECT relname FROM pg_class WHERE relnamespace = CAST(current_schema() AS regnamespace) AND relkind IN ('r', 'p') ORDER BY relname")
 	if err != nil {
 		return "", err
@@ -393,32 +429,39 @@ func touchTables(ctx context.Context, c *pgx.Conn) (string, error) {
 	return b.String(), nil
 }
 
-// keepOn keeps c as warmed on schema, within warmOnMax (the oldest go).
-func (w *warmConns) keepOn(schema string, c *stdlib.Conn) {
+// keep keeps c as warmed on schema, within warmOnMax (the oldest go).
+func (w *warmConns) keep(schema string, c warmConn) {
 	var drop []warmConn
 	defer func() { closeAll(drop) }()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		drop = append(drop, warmConn{c: c})
+		drop = append(drop, c)
 		return
 	}
-	w.on[schema] = append(w.on[schema], warmConn{c, time.Now()})
+	w.on[schema] = append(w.on[schema], c)
 	for {
 		var n int
 		var oldest string
+		var at time.Time
 		for s, cs := range w.on {
 			n += len(cs)
-			if oldest == "" || cs[0].at.Before(w.on[oldest][0].at) {
-				oldest = s
+			for _, c := range cs {
+				if oldest == "" || c.at.Before(at) {
+					oldest, at = s, c.at
+				}
 			}
 		}
 		if n <= warmOnMax {
 			return
 		}
-		drop = append(drop, w.on[oldest][0])
-		if w.on[oldest] = w.on[oldest][1:]; len(w.on[oldest]) == 0 {
+		cs := w.on[oldest]
+		i := slices.IndexFunc(cs, func(c warmConn) bool { return c.at.Equal(at) })
+		drop = append(drop, cs[i])
+		if cs = slices.Delete(cs, i, i+1); len(cs) == 0 {
 			delete(w.on, oldest)
+		} else {
+			w.on[oldest] = cs
 		}
 	}
 }

@@ -169,23 +169,68 @@ func TestWarmConnections(t *testing.T) {
 	if err := store.Prewarm(ctx, store.WithSchema(own(root), base+"_s_c"), 1); err != nil {
 		t.Fatal(err)
 	}
-	var oidB, oidTaken uint32
-	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_s_b").Scan(&oidB); err != nil {
+	// Prewarm tops up: one more on _s_c, the first kept.
+	first := store.WarmOnPIDs(own(root), base+"_s_c")
+	if err := store.Prewarm(ctx, store.WithSchema(own(root), base+"_s_c"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.WarmOnPIDs(own(root), base+"_s_c"); len(got) != 2 || got[0] != first[0] {
+		t.Fatalf("topped up to two: %v (before %v)", got, first)
+	}
+	var oidC, oidTaken uint32
+	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_s_c").Scan(&oidC); err != nil {
 		t.Fatal(err)
 	}
 	if took, err := cat.Take(ctx, base+"_s_", base+"_t_one"); err != nil || !took {
 		t.Fatalf("take: %v, %v", took, err)
 	}
-	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_t_one").Scan(&oidTaken); err != nil || oidTaken != oidB {
-		t.Errorf("took the schema %d (%v); want the warmed one first in name order, %d", oidTaken, err, oidB)
+	if err := admin.QueryRow(ctx, "SELECT oid FROM pg_namespace WHERE nspname = $1", base+"_t_one").Scan(&oidTaken); err != nil || oidTaken != oidC {
+		t.Errorf("took the schema %d (%v); want the one with the most warm connections first, %d", oidTaken, err, oidC)
 	}
-	cpids := store.WarmOnPIDs(own(root), base+"_s_c")
+	bpids := store.WarmOnPIDs(own(root), base+"_s_b")
 	store.ForgetWarm(own(root), base+"_s_", []string{base + "_s_a"})
-	if len(cpids) != 1 || len(store.WarmOnPIDs(own(root), base+"_s_c")) != 0 || len(store.WarmOnPIDs(own(root), base+"_t_one")) != 1 {
-		t.Errorf("forgetting the spares but _s_a: on _s_c %v (before %v), on the tenant %v; want none, and the tenant's kept",
-			store.WarmOnPIDs(own(root), base+"_s_c"), cpids, store.WarmOnPIDs(own(root), base+"_t_one"))
+	if len(bpids) != 1 || len(store.WarmOnPIDs(own(root), base+"_s_b")) != 0 || len(store.WarmOnPIDs(own(root), base+"_t_one")) != 2 {
+		t.Errorf("forgetting the spares but _s_a: on _s_b %v (before %v), on the tenant %v; want none, and the tenant's kept",
+			store.WarmOnPIDs(own(root), base+"_s_b"), bpids, store.WarmOnPIDs(own(root), base+"_t_one"))
 	}
-	store.ForgetWarm(own(root), base+"_t_", nil)
+
+	// The check keeps what answers and closes the rest: a connection on a
+	// schema dropped behind the process's back (another replica), a
+	// generic one the server ended; the generic ones are filled again.
+	if _, err := admin.Exec(ctx, `DROP SCHEMA "`+base+`_t_one" CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Prewarm(ctx, store.WithSchema(own(root), base+"_s_a"), 1); err != nil {
+		t.Fatal(err)
+	}
+	onA := store.WarmOnPIDs(own(root), base+"_s_a")
+	generic := store.WarmPIDs(own(root))
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(generic[0])); err != nil {
+		t.Fatal(err)
+	}
+	store.CheckWarm(own(root))
+	if got := store.WarmOnPIDs(own(root), base+"_t_one"); len(got) != 0 {
+		t.Errorf("connections on a dropped schema kept: %v", got)
+	}
+	if got := store.WarmOnPIDs(own(root), base+"_s_a"); !slices.Equal(got, onA) {
+		t.Errorf("connections on a live schema: %v, want %v kept", got, onA)
+	}
+	if got := store.WarmPIDs(own(root)); slices.Contains(got, generic[0]) {
+		t.Errorf("an ended generic connection kept: %v", got)
+	}
+	waitFor("the stash filled again after the check", func() bool { return len(store.WarmPIDs(own(root))) == n })
+	store.ForgetWarm(own(root), base+"_s_", nil)
+
+	// A take whose caller has gone closes nothing it did not try.
+	quit, cancel := context.WithCancel(ctx)
+	cancel()
+	before := store.WarmPIDs(own(root))
+	if store.TakeWarm(quit, own(root), store.SchemaOf(dsn)) {
+		t.Error("a take for a caller gone handed a connection out")
+	}
+	if got := store.WarmPIDs(own(root)); !slices.Equal(got, before) {
+		t.Errorf("a take for a caller gone: stash %v, want %v untouched", got, before)
+	}
 
 	// A cold store (a spare being made) takes none of them.
 	waitFor("the stash filled again", func() bool { return len(store.WarmPIDs(own(root))) == n })
@@ -207,6 +252,11 @@ func TestWarmConnections(t *testing.T) {
 
 	// Bounded: the oldest go first.
 	a, b := own(storetest.FreshSchema(t)), own(storetest.FreshSchema(t))
+	for _, sc := range []string{a, b} {
+		if err := cat.Claim(ctx, store.SchemaOf(sc)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := store.Prewarm(ctx, a, 2); err != nil {
 		t.Fatal(err)
 	}

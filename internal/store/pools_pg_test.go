@@ -136,6 +136,9 @@ func TestCatalogCallsAreBounded(t *testing.T) {
 		t.Fatal("the catalog call outlived its deadline")
 	}
 	// Its connection is free again: the next calls answer.
+	if n := store.CatalogInUse(s); n != 0 {
+		t.Errorf("%d catalog connections still in use after the call gave up", n)
+	}
 	for range 3 {
 		if _, err := cat.Exists(ctx, victim); err != nil {
 			t.Fatalf("a catalog call after one gave up: %v", err)
