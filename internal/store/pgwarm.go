@@ -52,7 +52,7 @@ type warmConns struct {
 	want  int // the most they asked for, under warms.mu
 
 	mu     sync.Mutex
-	any    []warmConn            // oldest first
+	any    []warmConn            // taken from the end: the most recently dialled or checked
 	on     map[string][]warmConn // by the schema they were warmed on, as renamed since
 	closed bool
 }
