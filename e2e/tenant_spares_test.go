@@ -80,12 +80,25 @@ func TestTenantSpares(t *testing.T) {
 	if _, err := conn.Exec(ctx, `UPDATE "`+spareName+`".settings SET value = '0' WHERE key = $1`, store.SettingCardShift); err != nil {
 		t.Fatal(err)
 	}
+	// The spare holds its first signing key: the tenant makes none on its path.
+	var spareKID string
+	if err := conn.QueryRow(ctx, `SELECT kid FROM "`+spareName+`".signing_keys WHERE retired_at = 0`).Scan(&spareKID); err != nil {
+		t.Fatalf("the spare's signing key: %v", err)
+	}
 	var a newTenant
 	r := s.admin("POST", "/sandbox/tenants", map[string]string{"name": "job-a"})
 	expect(t, r, 201)
 	r.JSON(t, &a)
 	if got := oid(root + "_t_job_a"); got != first {
 		t.Errorf("tenant job-a's schema is object %d, the spare was %d: the spare was not taken", got, first)
+	}
+	var kids []string
+	rows, err := conn.Query(ctx, `SELECT kid FROM "`+root+`_t_job_a".signing_keys`)
+	if err == nil {
+		kids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || len(kids) != 1 || kids[0] != spareKID {
+		t.Errorf("the tenant's signing keys %v (%v); want the spare's one, %s", kids, err, spareKID)
 	}
 	var shift int64
 	if err := conn.QueryRow(ctx, `SELECT value::bigint FROM "`+root+`_t_job_a".settings WHERE key = $1`, store.SettingCardShift).Scan(&shift); err != nil {

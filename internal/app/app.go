@@ -332,12 +332,8 @@ func openStore(ctx context.Context, cfg *Config, inspect bool) (*store.Store, er
 // loadKeys reads the bank's signing keys, making the first (of
 // --key-bits) under the store's lock: replicas starting together make one.
 func (a *App) loadKeys(ctx context.Context) (keys *oauth.Keys, err error) {
-	bits := oauth.KeyBits
-	if a.Config.KeyBits > 0 {
-		bits = a.Config.KeyBits
-	}
 	err = a.Store.Exclusive(ctx, func() (err error) {
-		keys, err = oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), bits)
+		keys, err = oauth.LoadKeysBits(ctx, a.Store, a.Clock.Now(), a.Config.keyBits())
 		return err
 	})
 	return keys, err

@@ -156,6 +156,15 @@ func defaultRates() map[gateway.Class]gateway.Rate {
 	return r
 }
 
+// keyBits is the size of the RSA signing key a new bank makes: KeyBits
+// when set, never below 1,024.
+func (c *Config) keyBits() int {
+	if c.KeyBits > 0 {
+		return max(c.KeyBits, 1024)
+	}
+	return oauth.KeyBits
+}
+
 // flagSet declares the serving flags over cfg. Each flag has an environment
 // twin: --db / SANDBOX_DB.
 func flagSet(name string, cfg *Config, out io.Writer) *flag.FlagSet {

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsandbox/sandbox/fixtures"
 	"github.com/obsandbox/sandbox/internal/bank"
 	"github.com/obsandbox/sandbox/internal/gateway"
+	"github.com/obsandbox/sandbox/internal/oauth"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -164,6 +166,41 @@ func TestTenantNameFitsItsSchema(t *testing.T) {
 		err := ts.checkName(tt.name)
 		if (err == nil) != tt.ok || (err != nil && bank.KindOf(err) != bank.KindFieldInvalid) {
 			t.Errorf("%s on %s: %v, want ok %v (else a bad name)", tt.name, tt.db, err, tt.ok)
+		}
+	}
+}
+
+// TestSpareKindFollowsTheKeyMade: a spare is made with its first signing
+// key, so its kind names the key's size as made: settings that make the
+// same key are one kind (replicas configured alike keep each other's
+// spares), others are not.
+func TestSpareKindFollowsTheKeyMade(t *testing.T) {
+	t.Parallel()
+	fx, err := fixtures.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind := func(bits int) string {
+		cfg := Defaults()
+		cfg.DB, cfg.KeyBits = "postgres://h/db?search_path=root", bits
+		mine, _, err := (&tenants{root: &App{Config: cfg, Fixtures: fx}}).spareKind()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mine
+	}
+	for _, tt := range []struct {
+		a, b int
+		same bool
+	}{
+		{0, oauth.KeyBits, true},
+		{-1, 0, true},
+		{512, 1024, true},
+		{1024, oauth.KeyBits, false},
+		{3072, oauth.KeyBits, false},
+	} {
+		if got := kind(tt.a) == kind(tt.b); got != tt.same {
+			t.Errorf("--key-bits %d and %d one spare kind: %v, want %v", tt.a, tt.b, got, tt.same)
 		}
 	}
 }

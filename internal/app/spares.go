@@ -1,7 +1,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/obsandbox/sandbox/internal/clock"
-	"github.com/obsandbox/sandbox/internal/oauth"
 	"github.com/obsandbox/sandbox/internal/store"
 )
 
@@ -82,7 +80,7 @@ func (ts *tenants) sweepAbandoned(ctx context.Context) {
 func (ts *tenants) spareKind() (mine, all string, err error) {
 	a := ts.root
 	key, err := templateKey(a.Fixtures, seedRecord{Seed: a.Config.Seed, PSUs: a.Config.PSUs, Date: a.Config.SeedDate, Personas: personasDigest(a.Personas)})
-	sum := sha256.Sum256([]byte(key + "/" + strconv.Itoa(max(cmp.Or(a.Config.KeyBits, oauth.KeyBits), 1024)))) // as LoadKeysBits makes it
+	sum := sha256.Sum256([]byte(key + "/" + strconv.Itoa(a.Config.keyBits())))
 	all = store.SchemaOf(a.Config.DB) + "_s_"
 	return all + hex.EncodeToString(sum[:8]) + "_", all, err
 }
