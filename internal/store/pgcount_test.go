@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
@@ -15,25 +13,14 @@ import (
 // TestRowCountOnPostgres: the count of a transaction's changed rows (the
 // audit entry of a change) resolves each table as it runs: a name the
 // schema lacks counts nothing and fails nothing (the list comes from the
-// first schema this process opened, which may hold tables of others'), a
-// table made again is counted, and a write on a schema beside many others
-// still counts its own rows.
+// first schema this process opened, which may hold tables of others'), and
+// a table made again after the count was first prepared is counted.
 func TestRowCountOnPostgres(t *testing.T) {
 	t.Parallel()
 	storetest.Postgres(t)
 	ctx := context.Background()
-	dsn := storetest.FreshSchema(t)
-	s, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	s, dsn := storetest.OpenFresh(t, store.Options{})
+	conn := storetest.Connect(t, dsn)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +72,7 @@ func TestMigrationCheckSeesANewerSchema(t *testing.T) {
 	}
 	current := s.Version
 	s.Close()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := storetest.Connect(t, dsn)
 	if _, err := conn.Exec(ctx, "INSERT INTO schema_version(version) VALUES($1)", current+1); err != nil {
 		t.Fatal(err)
 	}

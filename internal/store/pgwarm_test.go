@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/obsandbox/sandbox/internal/keyring"
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
@@ -79,11 +77,7 @@ func TestWarmConnections(t *testing.T) {
 
 	// Every warm connection broken (the server restarted them): a store
 	// opens as without them.
-	admin, err := pgx.Connect(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	admin := storetest.Connect(t, root)
 	broken := store.WarmPIDs(own(root))
 	for _, pid := range broken {
 		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {

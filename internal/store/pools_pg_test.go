@@ -101,21 +101,12 @@ func TestCatalogCallsAreBounded(t *testing.T) {
 	t.Parallel()
 	root := storetest.Postgres(t)
 	ctx := context.Background()
-	dsn := storetest.FreshSchema(t)
-	s, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dsn := storetest.OpenFresh(t, store.Options{})
 	victim := store.SchemaOf(dsn) + "_t_locked"
 	if err := s.Catalog().Claim(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := pgx.Connect(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
+	holder := storetest.Connect(t, root)
 	tx, err := holder.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

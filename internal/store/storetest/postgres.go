@@ -47,6 +47,31 @@ func FreshSchema(tb testing.TB) string {
 	return store.WithSchema(dsn, schema)
 }
 
+// OpenFresh is a store opened on a FreshSchema (its URL beside it),
+// closed when the test ends.
+func OpenFresh(tb testing.TB, o store.Options) (*store.Store, string) {
+	tb.Helper()
+	dsn := FreshSchema(tb)
+	s, err := store.Open(context.Background(), dsn, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s, dsn
+}
+
+// Connect is a connection of the test's own to dsn (another replica, an
+// operator), closed when the test ends.
+func Connect(tb testing.TB, dsn string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // DropSchema removes a schema and everything in it, and the schemas made
 // beside it (its tenants' schema_t_NAME, spare ones): left behind, a suite's
 // hundreds of them slow every later schema's DDL and catalog reads.
