@@ -316,12 +316,17 @@ func syncSequences(ctx context.Context, tx *sql.Tx) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, q := range seqs {
-		if _, err := tx.ExecContext(ctx, `SELECT setval('`+q.seq+`', coalesce((SELECT max("`+q.col+`") FROM "`+q.table+`"), 0) + 1, false)`); err != nil {
-			return err
-		}
+	if len(seqs) == 0 {
+		return nil
 	}
-	return nil
+	// One statement for all of them (a round trip each added up: some
+	// forty sequences).
+	sets := make([]string, len(seqs))
+	for i, q := range seqs {
+		sets[i] = `setval('` + q.seq + `', coalesce((SELECT max("` + q.col + `") FROM "` + q.table + `"), 0) + 1, false)`
+	}
+	_, err = tx.ExecContext(ctx, "SELECT "+strings.Join(sets, ", "))
+	return err
 }
 
 // pgError maps PostgreSQL's errors to the bank's.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"BerlinLedgerReads", testBerlinLedgerReads},
 		{"SecretsSealed", testSecretsSealed},
 		{"RuntimePSUs", testRuntimePSUs},
+		{"ResetToTemplate", testResetToTemplate},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -71,7 +72,11 @@ func opened(t *testing.T, open Open) *store.Store {
 	return s
 }
 
-// bankOf seeds the fixture personas and two generated PSUs.
+// suiteBank is the suite's bank: the fixture personas and two generated
+// PSUs.
+var suiteBank = seed.Options{Seed: 7, PSUs: 2, TxPerPSU: 300}
+
+// bankOf seeds the suite's bank.
 func bankOf(t *testing.T, open Open) *store.Store {
 	t.Helper()
 	s := opened(t, open)
@@ -79,7 +84,7 @@ func bankOf(t *testing.T, open Open) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := seed.Run(context.Background(), s, fx, seed.Options{Seed: 7, PSUs: 2, TxPerPSU: 300}); err != nil {
+	if _, err := seed.Run(context.Background(), s, fx, suiteBank); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -98,7 +103,7 @@ func testReseed(t *testing.T, open Open) {
 	first := dump()
 	fx, err := fixtures.Load()
 	must(t, err)
-	_, err = seed.Run(ctx, s, fx, seed.Options{Seed: 7, PSUs: 2, TxPerPSU: 300})
+	_, err = seed.Run(ctx, s, fx, suiteBank)
 	must(t, err)
 	if again := dump(); again != first {
 		t.Fatalf("the bank seeded again differs (%d bytes against %d)", len(again), len(first))
