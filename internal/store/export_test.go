@@ -124,3 +124,6 @@ func CheckWarm(dsn string) {
 
 // CatalogInUse is how many of the catalog's connections are in use.
 func CatalogInUse(s *Store) int { return s.pg.catalog.Stats().InUse }
+
+// BankTables are the tables a bank template holds.
+var BankTables = bankTables

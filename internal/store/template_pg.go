@@ -2,14 +2,18 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -45,8 +49,12 @@ func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.T
 			if err != nil {
 				return err
 			}
+			digest, err := templateDigest(ctx, tpl, src)
+			if err != nil {
+				return err
+			}
 			b := &bankCopier{conn: conn, tx: tx, tpl: tpl, cols: cols}
-			if err := b.copy(ctx, filepath.Base(src)); err != nil {
+			if err := b.copy(ctx, digest); err != nil {
 				return err
 			}
 			// The PSUs added at run time went with the old bank (as in Load).
@@ -78,14 +86,58 @@ const settingBankCopy = "bank_copy"
 // since they were copied: those whose xmin — the transaction that wrote
 // the row version (PostgreSQL, "System Columns"; an UPDATE writes a new
 // version) — is one of Xids, the transactions that copied rows of the
-// template named Template. Transaction ids are a server's own and 32-bit
-// in xmin, so the record holds only while the server that ran the copies
-// (its start time: a restore elsewhere or a restart starts afresh) is up
-// and fewer than 2^31 transactions have passed since the first of them.
+// template whose bank has the digest Template. Transaction ids are a
+// server's own and 32-bit in xmin, so the record holds only while the
+// server that ran the copies (its start time: a restore elsewhere or a
+// restart starts afresh) is up and fewer than 2^31 transactions have
+// passed since the first of them.
 type bankCopy struct {
-	Template string   `json:"template"`
+	Template string   `json:"template"` // templateDigest
 	Server   string   `json:"server"`
 	Xids     []uint64 `json:"xids"` // pg_current_xact_id: 64-bit, never reused
+}
+
+// templateDigests remembers the digest of each template file read, by its
+// path, size and time of change (a template is written once).
+var templateDigests = struct {
+	sync.Mutex
+	m map[templateFile]string
+}{m: map[templateFile]string{}}
+
+type templateFile struct {
+	path    string
+	size    int64
+	changed time.Time
+}
+
+// templateDigest names the bank the template file src at tpl holds: a
+// SHA-256 of its dump (DumpBank). Not the file's name, which says which
+// seed made it but not which generator: a newer binary may make another
+// bank of the same seed.
+func templateDigest(ctx context.Context, tpl *sql.DB, src string) (string, error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", err
+	}
+	k := templateFile{src, fi.Size(), fi.ModTime()}
+	templateDigests.Lock()
+	d, ok := templateDigests.m[k]
+	templateDigests.Unlock()
+	if ok {
+		return d, nil
+	}
+	h := sha256.New()
+	if err := dumpBank(ctx, tpl, h); err != nil {
+		return "", err
+	}
+	d = hex.EncodeToString(h.Sum(nil))
+	templateDigests.Lock()
+	if len(templateDigests.m) >= 64 {
+		clear(templateDigests.m)
+	}
+	templateDigests.m[k] = d
+	templateDigests.Unlock()
+	return d, nil
 }
 
 // maxCopyXids bounds a bankCopy's transactions: the next copy is whole.
@@ -112,7 +164,7 @@ type bankCopier struct {
 // which rows are now the template's (bankCopy).
 func (b *bankCopier) copy(ctx context.Context, template string) error {
 	next := bankCopy{Template: template, Xids: []uint64{0}}
-	if err := b.tx.QueryRowContext(ctx, "SELECT pg_current_xact_id()::text::bigint, pg_postmaster_start_time()::text").
+	if err := b.tx.QueryRowContext(ctx, "SELECT pg_current_xact_id()::text::bigint, extract(epoch FROM pg_postmaster_start_time())::text").
 		Scan(&next.Xids[0], &next.Server); err != nil {
 		return err
 	}
@@ -167,8 +219,10 @@ func (b *bankCopier) replace(ctx context.Context, t string) error {
 // it: in one round trip each table's rows not marked as the template's
 // (changed or added since) are deleted and its marked rows counted; then
 // the template's rows no longer there are copied (a table without an id is
-// copied whole). It reports whether it wrote a row. Foreign keys are
-// checked at commit (all are deferred).
+// copied whole). It reports whether it wrote a row. What it relies on in
+// the schema (foreign keys checked at commit that do nothing on delete, no
+// trigger on inserts or deletes, ids that are keys) TestBankTablesRestorable
+// checks.
 func (b *bankCopier) restoreChanged(ctx context.Context, xids []uint64) (wrote bool, err error) {
 	marks := make([]string, len(xids))
 	for i, x := range xids {
@@ -182,6 +236,12 @@ func (b *bankCopier) restoreChanged(ctx context.Context, xids []uint64) (wrote b
 	out := make([]outcome, len(bankTables))
 	err = b.conn.Raw(func(dc any) error {
 		batch := &pgx.Batch{}
+		// First, writers wait: a row version a writer has not committed yet
+		// is not the one a DELETE by xmin looks at. The schema's own
+		// writers hold its write lock already; this stops any other (an
+		// operator's psql). Readers go on (the lock conflicts with writes
+		// only, not with reads).
+		batch.Queue("LOCK TABLE " + strings.Join(bankTables, ", ") + " IN SHARE ROW EXCLUSIVE MODE")
 		for i, t := range bankTables {
 			o := &out[i]
 			if b.hasID(t) {

@@ -3,10 +3,16 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/obsandbox/sandbox/internal/store"
 	"github.com/obsandbox/sandbox/internal/store/storetest"
+	"github.com/obsandbox/sandbox/seed"
 )
 
 // TestResetRewritesOnlyChangedRows: on PostgreSQL a reset to the template
@@ -121,6 +127,160 @@ func TestResetRewritesOnlyChangedRows(t *testing.T) {
 		}
 		if n := len(record().Xids); n != 1 {
 			t.Fatalf("%s: %d transactions recorded after a whole copy, want 1", tc.name, n)
+		}
+	}
+}
+
+// TestResetToAnotherBankOfTheSameName: a template is known by its bank,
+// not its file's name — a newer binary may generate another bank from the
+// same seed into a file of the same name. A reset to it gives its bank.
+func TestResetToAnotherBankOfTheSameName(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	made := func(sub string, seedNo uint64) string {
+		t.Helper()
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.TemplateAt(t, filepath.Join(dir, sub, "bank.db"), seed.Options{Seed: seedNo, PSUs: 2, TxPerPSU: 300})
+	}
+	a, b := made("old", 7), made("new", 8)
+	ref, _ := storetest.OpenFresh(t, store.Options{})
+	if err := ref.CopyBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	want := storetest.Dump(t, ref)
+	s, _ := storetest.OpenFresh(t, store.Options{})
+	if err := s.CopyBank(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if storetest.Dump(t, s) == want {
+		t.Fatal("the two templates hold the same bank: the test proves nothing")
+	}
+	if err := s.ResetTo(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := storetest.Dump(t, s); got != want {
+		t.Fatalf("after a reset to the other template the bank is not its (%d bytes against %d)", len(got), len(want))
+	}
+}
+
+// TestResetWaitsForAnOutsideWriter: a change in flight by a writer that
+// does not take the schema's write lock (an operator's psql) is waited
+// for and undone, as it was when the reset deleted every row.
+func TestResetWaitsForAnOutsideWriter(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	ctx := context.Background()
+	tpl := storetest.Template(t)
+	s, dsn := storetest.OpenFresh(t, store.Options{})
+	writer, watcher := storetest.Connect(t, dsn), storetest.Connect(t, dsn)
+	if err := s.CopyBank(ctx, tpl); err != nil {
+		t.Fatal(err)
+	}
+	want := storetest.Dump(t, s)
+	tx, err := writer.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "UPDATE accounts SET nickname = 'in flight' WHERE id = (SELECT min(id) FROM accounts)"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.ResetTo(ctx, tpl, nil) }()
+	// The reset must wait for the writer's lock; finishing first is the failure.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'accounts'::regclass").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the reset finished (%v) while a writer's change was in flight", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reset neither waited nor finished within a minute")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := storetest.Dump(t, s); got != want {
+		t.Fatal("the writer's change survived the reset")
+	}
+}
+
+// TestBankTablesRestorable checks what a reset's putting back of changed
+// rows relies on in the schema: foreign keys among the bank's tables are
+// checked at commit and do nothing on delete (a cascade or SET NULL would
+// change rows the reset has counted as the template's), no table outside
+// the bank refers to one inside, no trigger fires on the reset's inserts
+// and deletes, and an id column is the table's primary key.
+func TestBankTablesRestorable(t *testing.T) {
+	t.Parallel()
+	_, dsn := storetest.OpenFresh(t, store.Options{})
+	conn := storetest.Connect(t, dsn)
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, `SELECT conrelid::regclass::text, confrelid::regclass::text, conname, condeferrable, condeferred, confdeltype::text
+		FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type fk struct {
+		From, To, Name       string
+		Deferrable, Deferred bool
+		OnDelete             string
+	}
+	fks, err := pgx.CollectRows(rows, pgx.RowToStructByPos[fk])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := map[string]bool{}
+	for _, tb := range store.BankTables {
+		bank[tb] = true
+	}
+	inside := 0
+	for _, f := range fks {
+		switch {
+		case bank[f.To] && !bank[f.From]:
+			t.Errorf("%s: %s, outside the bank, refers to %s", f.Name, f.From, f.To)
+		case bank[f.From]:
+			inside++
+			if !f.Deferrable || !f.Deferred || f.OnDelete != "a" {
+				t.Errorf("%s on %s: deferrable %v, initially deferred %v, on delete %q; want deferred, NO ACTION ('a')", f.Name, f.From, f.Deferrable, f.Deferred, f.OnDelete)
+			}
+		}
+	}
+	if inside == 0 {
+		t.Fatal("no foreign key among the bank's tables: the query reads nothing")
+	}
+	for _, tb := range store.BankTables {
+		var triggers int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal
+			AND (tgtype::int & (4 | 8 | 32)) <> 0`, tb).Scan(&triggers); err != nil { // INSERT, DELETE, TRUNCATE
+			t.Fatal(err)
+		}
+		if triggers > 0 {
+			t.Errorf("%s has %d triggers on insert, delete or truncate", tb, triggers)
+		}
+		var hasID, idIsKey bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped),
+			EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+				WHERE i.indrelid = $1::regclass AND i.indisprimary AND i.indnatts = 1 AND a.attname = 'id')`, tb).Scan(&hasID, &idIsKey); err != nil {
+			t.Fatal(err)
+		}
+		if hasID && !idIsKey {
+			t.Errorf("%s: its id column is not its primary key", tb)
 		}
 	}
 }

@@ -13,12 +13,17 @@ import (
 	"github.com/obsandbox/sandbox/seed"
 )
 
-// Template is a bank template file (SealTemplate) of the suite's small
-// bank, in the test's temporary directory.
+// Template is a bank template file (SealTemplate) of the suite's bank, in
+// the test's temporary directory.
 func Template(tb testing.TB) string {
 	tb.Helper()
+	return TemplateAt(tb, filepath.Join(tb.TempDir(), "template.db"), suiteBank)
+}
+
+// TemplateAt makes a bank template file at path of the bank o generates.
+func TemplateAt(tb testing.TB, path string, o seed.Options) string {
+	tb.Helper()
 	ctx := context.Background()
-	path := filepath.Join(tb.TempDir(), "template.db")
 	s, err := store.Open(ctx, path, store.Options{Sync: store.SyncNormal})
 	if err != nil {
 		tb.Fatal(err)
@@ -27,7 +32,7 @@ func Template(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := seed.Run(ctx, s, fx, suiteBank); err != nil {
+	if _, err := seed.Run(ctx, s, fx, o); err != nil {
 		tb.Fatal(err)
 	}
 	if err := s.SealTemplate(ctx); err != nil {
