@@ -132,7 +132,53 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// balances is alice's balances through replica i, as "account type
+	// amount" lines, or "" when the data bucket refused the read.
+	balances := func(t *testing.T, i int, tok string) string {
+		st, raw, h, err := cl.Send(ctx, http.MethodGet, r.nodes[i].url+"/open-banking/v3.1/aisp/balances", "", tok, nil, nil)
+		if st == http.StatusTooManyRequests {
+			return ""
+		}
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("balances through replica %d: %d %v %s %s", i, st, err, h.Get("WWW-Authenticate"), raw)
+		}
+		var out struct {
+			Data struct {
+				Balance []struct {
+					AccountId, Type, CreditDebitIndicator string
+					Amount                                struct{ Amount string }
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &out); err != nil || len(out.Data.Balance) == 0 {
+			t.Fatalf("balances through replica %d: %v %s", i, err, raw)
+		}
+		var lines []string
+		for _, b := range out.Data.Balance {
+			lines = append(lines, b.AccountId+" "+b.Type+" "+b.CreditDebitIndicator+" "+b.Amount.Amount)
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	grant := func(t *testing.T) string {
+		r.via(1)
+		cc, err := cl.ClientCredentials(ctx, "accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := cl.AccountConsent(ctx, cc, []string{"ReadAccountsDetail", "ReadBalances"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := cl.Approve(ctx, id, tpp.AuthOptions{Scope: "openid accounts"}, "alice", "alice123", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return toks.AccessToken
+	}
+
 	var aisToken, consentID string
+	var seedBalances string
 	t.Run("ConsentMadeOnAApprovedOnBReadOnC", func(t *testing.T) {
 		r.via(0)
 		cc, err := cl.ClientCredentials(ctx, "accounts")
@@ -151,6 +197,9 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		st, body, _, err := cl.Send(ctx, http.MethodGet, r.nodes[2].url+"/open-banking/v3.1/aisp/accounts", "", aisToken, nil, nil)
 		if err != nil || st != http.StatusOK {
 			t.Fatalf("accounts through C: %d %v %s", st, err, body)
+		}
+		if seedBalances = balances(t, 2, aisToken); seedBalances == "" {
+			t.Fatal("balances through C: the data bucket refused the read")
 		}
 	})
 
@@ -418,6 +467,70 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		wg.Wait()
 		if st != [2]int{http.StatusOK, http.StatusOK} {
 			t.Fatalf("two first requests to a new tenant through two replicas answered %v (%.200s | %.200s), want 200 twice", st, body[0], body[1])
+		}
+	})
+
+	// lockedOutOnA fails the client's authentication at A until A refuses
+	// to try (429): A counts failures in memory, as every replica does.
+	lockedOutOnA := func(t *testing.T) bool {
+		var disc struct {
+			TokenEndpoint string `json:"token_endpoint"`
+		}
+		st, raw, _, err := cl.Send(ctx, http.MethodGet, r.nodes[0].url+"/.well-known/openid-configuration", "", "", nil, nil)
+		if err != nil || st != http.StatusOK || json.Unmarshal(raw, &disc) != nil {
+			t.Fatalf("discovery: %d %v", st, err)
+		}
+		u, _ := url.Parse(disc.TokenEndpoint)
+		for range 30 {
+			forged, err := jwt.NewWithClaims(jwt.SigningMethodPS256, jwt.RegisteredClaims{Issuer: cl.ClientID, Subject: cl.ClientID,
+				Audience: jwt.ClaimStrings{disc.TokenEndpoint}, ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(time.Now()),
+				ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}).SignedString(testKey(1)) // not the client's key
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}, "client_id": {cl.ClientID},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {forged}}
+			st, _, _, err := cl.Send(ctx, http.MethodPost, r.nodes[0].url+u.Path, "application/x-www-form-urlencoded", "", []byte(form.Encode()), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == http.StatusTooManyRequests {
+				return true
+			}
+		}
+		return false
+	}
+
+	t.Run("ResetOnBSeenByAAndC", func(t *testing.T) {
+		if !lockedOutOnA(t) {
+			t.Fatal("30 failed client authentications at A and no 429")
+		}
+		time.Sleep(2500 * time.Millisecond) // the data bucket refills
+		tok := grant(t)
+		for _, i := range []int{0, 2} { // A and C read (and remember) the balances
+			got := balances(t, i, tok)
+			if got == "" {
+				t.Fatalf("replica %d: the data bucket refused the read", i)
+			}
+			if got == seedBalances {
+				t.Fatal("the payments above changed no balance: the test proves nothing")
+			}
+		}
+		if st := r.adminCall(1, http.MethodPost, "/sandbox/reset", nil, nil); st != http.StatusNoContent {
+			t.Fatalf("reset through B: %d", st)
+		}
+		time.Sleep(2500 * time.Millisecond) // the data bucket refills
+		tok = grant(t)                      // the reset ended every consent
+		for _, i := range []int{0, 2} {
+			var got string
+			if !within(time.Second, func() bool { got = balances(t, i, tok); return got == seedBalances }) {
+				t.Fatalf("replica %d a second after the reset through B:\n%s\nwant the seed's:\n%s", i, got, seedBalances)
+			}
+		}
+		// A forgot its count of the client's failures, as B did.
+		r.via(0)
+		if _, err := cl.ClientCredentials(ctx, "accounts"); err != nil {
+			t.Fatalf("the client at A after the reset through B: %v", err)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package sandboxapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -22,6 +23,16 @@ import (
 // /sandbox/psu/... ones act as the PSU and take the PSU's credentials; every
 // other one needs the admin token.
 func (s *Server) mountSandbox(e *echo.Echo) {
+	// A reset through a replica sharing the database: this one forgets
+	// what it counted in memory too, as that one did (a reconnection
+	// tells every setting again: only a new value is a reset).
+	last, _ := s.Store.Setting(context.Background(), store.SettingReset)
+	s.Store.OnSetting(store.SettingReset, func(v string) {
+		if v != last {
+			last = v
+			s.Forget()
+		}
+	})
 	admin := e.Group("/sandbox", s.RequireAdmin, httpx.NoStore)
 	admin.GET("/psus", s.listPSUs)
 	admin.GET("/clock", s.getClock)

@@ -6,6 +6,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -542,7 +543,7 @@ func (a *App) resetBank(ctx context.Context, r seedRecord) error {
 		}
 		b, _ := json.Marshal(r)
 		return a.Store.ResetTo(ctx, t.path, map[string]string{"seed": string(b), "clock_offset": "0s",
-			store.SettingCardShift: store.CardShift(a.Clock.Now(), r.Date)})
+			store.SettingCardShift: store.CardShift(a.Clock.Now(), r.Date), store.SettingReset: rand.Text()})
 	}
 	if err := a.Store.ResetState(ctx); err != nil {
 		return err
@@ -550,7 +551,10 @@ func (a *App) resetBank(ctx context.Context, r seedRecord) error {
 	if err := a.Reseed(ctx, r); err != nil {
 		return err
 	}
-	return a.Store.SetSetting(ctx, "clock_offset", "0s")
+	if err := a.Store.SetSetting(ctx, "clock_offset", "0s"); err != nil {
+		return err
+	}
+	return a.Store.SetSetting(ctx, store.SettingReset, rand.Text())
 }
 
 // loadScenarios starts the scenario catalogue from fixtures/scenarios.yaml,

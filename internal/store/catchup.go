@@ -51,6 +51,11 @@ func (s *Store) StartCardClock(ctx context.Context, now, seedDate time.Time) err
 // value.
 const SettingCardShift = "pending_card_shift"
 
+// SettingReset names the last reset (a value of its own each time): a
+// process sharing the database that sees it change knows another reset
+// the sandbox, and forgets what it counted in memory (OnSetting).
+const SettingReset = "reset"
+
 // CardShift is how far the sandbox clock at now is from the seed's date:
 // the seeded pending card entries book that much later.
 func CardShift(now, seedDate time.Time) string {

@@ -232,8 +232,10 @@ func (h *hub) listen(ctx context.Context) {
 			}
 			l.w.tell(func() {
 				l.s.version.Add(1)
-				if key, ok := strings.CutPrefix(what, "setting:"); ok {
-					l.w.queue(key)
+				if keys, ok := strings.CutPrefix(what, "setting:"); ok {
+					for key := range strings.SplitSeq(keys, ",") { // one notice may name several
+						l.w.queue(key)
+					}
 				}
 			})
 		}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/obsandbox/sandbox/internal/bank"
 )
@@ -85,14 +87,16 @@ func CloneTemplate(src, dst string) (err error) {
 // the template at src (a file SealTemplate made, of this schema version),
 // in one write transaction: readers see the old bank or the new one.
 func (s *Store) CopyBank(ctx context.Context, src string) error {
-	return s.copyBank(ctx, src, "CopyBank", nil)
+	return s.copyBank(ctx, src, "CopyBank", "", nil)
 }
 
 // ResetTo is a reset (ResetState) and CopyBank and the settings given, in
 // one write transaction: the sandbox is back at the template's bank with
-// nothing done on it, or — on any failure — as it was.
+// nothing done on it, or — on any failure — as it was. Other processes
+// sharing the database are told of each setting (OnSetting).
 func (s *Store) ResetTo(ctx context.Context, src string, settings map[string]string) error {
-	return s.copyBank(ctx, src, "ResetTo", func(tx *sql.Tx) error {
+	notice := "setting:" + strings.Join(slices.Sorted(maps.Keys(settings)), ",")
+	return s.copyBank(ctx, src, "ResetTo", notice, func(tx *sql.Tx) error {
 		tables, prefix := stateTables, "main." // the template is attached beside main on SQLite
 		if s.pg != nil {
 			tables, prefix = append(slices.Clone(tables), "rate_buckets"), ""
@@ -111,9 +115,11 @@ func (s *Store) ResetTo(ctx context.Context, src string, settings map[string]str
 	})
 }
 
-func (s *Store) copyBank(ctx context.Context, src, op string, also func(*sql.Tx) error) error {
+// copyBank is CopyBank with also's changes in the same transaction; on
+// PostgreSQL the other processes get notice (see commit).
+func (s *Store) copyBank(ctx context.Context, src, op, notice string, also func(*sql.Tx) error) error {
 	if s.pg != nil {
-		return s.copyBankPG(ctx, src, op, also)
+		return s.copyBankPG(ctx, src, op, notice, also)
 	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 // changes. Both schemas come from the same migrations: the columns are the
 // same, BIGINT and TEXT here. A bank copied from the same template before
 // has only its changed rows put back (restoreChanged).
-func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.Tx) error) error {
+func (s *Store) copyBankPG(ctx context.Context, src, op, notice string, also func(*sql.Tx) error) error {
 	tpl, err := sql.Open("sqlite", dsn(src, true))
 	if err != nil {
 		return err
@@ -38,7 +38,7 @@ func (s *Store) copyBankPG(ctx context.Context, src, op string, also func(*sql.T
 		return fmt.Errorf("template %s has schema version %d, this binary %d", src, version, LatestVersion())
 	}
 	var rec []*AuditEntry
-	err = s.commitPG(ctx, logWrite, func(conn *sql.Conn, tx *sql.Tx) error {
+	err = s.commitPG(ctx, notice, func(conn *sql.Conn, tx *sql.Tx) error {
 		return s.recordingChanges(ctx, op, func(tx *sql.Tx) error {
 			if also != nil {
 				if err := also(tx); err != nil {

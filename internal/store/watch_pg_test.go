@@ -22,14 +22,7 @@ func TestOneListenerServesEveryStore(t *testing.T) {
 	ctx := context.Background()
 	dsn, other := storetest.FreshSchema(t), storetest.FreshSchema(t)
 	key := keyring.New() // the replicas' one key file
-	open := func(dsn string) *store.Store {
-		s, err := store.Open(ctx, dsn, store.Options{Key: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func(dsn string) *store.Store { return storetest.OpenAt(t, dsn, store.Options{Key: key}) }
 	a, b, c := open(dsn), open(dsn), open(other)
 	if !store.SameHub(a, b) || !store.SameHub(a, c) {
 		t.Fatal("stores of one server listen through more than one connection")
@@ -78,5 +71,45 @@ func TestOneListenerServesEveryStore(t *testing.T) {
 	case v := <-atC:
 		t.Errorf("a store of another schema was told %q", v)
 	default:
+	}
+}
+
+// TestResetToTellsTheOtherReplicas: a reset through one store tells
+// another on the same schema of every setting it wrote (one notice names
+// them all), as SetSetting does of its one.
+func TestResetToTellsTheOtherReplicas(t *testing.T) {
+	t.Parallel()
+	storetest.Postgres(t)
+	ctx := context.Background()
+	dsn := storetest.FreshSchema(t)
+	o := store.Options{Key: keyring.New()} // the replicas' one key file
+	a, b := storetest.OpenAt(t, dsn, o), storetest.OpenAt(t, dsn, o)
+	told := make(chan string, 8)
+	for _, k := range []string{"clock_offset", store.SettingReset} {
+		a.OnSetting(k, func(v string) {
+			select {
+			case told <- k + "=" + v:
+			default:
+			}
+		})
+	}
+	tpl := storetest.Template(t)
+	if err := b.CopyBank(ctx, tpl); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ResetTo(ctx, tpl, map[string]string{"clock_offset": "0s", store.SettingReset: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"clock_offset=0s": true, store.SettingReset + "=r1": true}
+	for len(want) > 0 {
+		select {
+		case v := <-told:
+			if !want[v] {
+				t.Fatalf("told %q; still waiting for %v", v, want)
+			}
+			delete(want, v)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("not told of %v within 5 s of the reset", want)
+		}
 	}
 }

@@ -52,12 +52,19 @@ func FreshSchema(tb testing.TB) string {
 func OpenFresh(tb testing.TB, o store.Options) (*store.Store, string) {
 	tb.Helper()
 	dsn := FreshSchema(tb)
+	return OpenAt(tb, dsn, o), dsn
+}
+
+// OpenAt is a store opened on dsn (another replica of a schema), closed
+// when the test ends.
+func OpenAt(tb testing.TB, dsn string, o store.Options) *store.Store {
+	tb.Helper()
 	s, err := store.Open(context.Background(), dsn, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	return s, dsn
+	return s
 }
 
 // Connect is a connection of the test's own to dsn (another replica, an
