@@ -470,13 +470,13 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		}
 	})
 
-	// lockedOutOnA fails the client's authentication at A until A refuses
-	// to try (429): A counts failures in memory, as every replica does.
-	lockedOutOnA := func(t *testing.T) bool {
+	// lockedOut fails the client's authentication at replica i until it
+	// refuses to try (429): each replica counts failures in memory.
+	lockedOut := func(t *testing.T, i int) bool {
 		var disc struct {
 			TokenEndpoint string `json:"token_endpoint"`
 		}
-		st, raw, _, err := cl.Send(ctx, http.MethodGet, r.nodes[0].url+"/.well-known/openid-configuration", "", "", nil, nil)
+		st, raw, _, err := cl.Send(ctx, http.MethodGet, r.nodes[i].url+"/.well-known/openid-configuration", "", "", nil, nil)
 		if err != nil || st != http.StatusOK || json.Unmarshal(raw, &disc) != nil {
 			t.Fatalf("discovery: %d %v", st, err)
 		}
@@ -490,7 +490,7 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 			}
 			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}, "client_id": {cl.ClientID},
 				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {forged}}
-			st, _, _, err := cl.Send(ctx, http.MethodPost, r.nodes[0].url+u.Path, "application/x-www-form-urlencoded", "", []byte(form.Encode()), nil)
+			st, _, _, err := cl.Send(ctx, http.MethodPost, r.nodes[i].url+u.Path, "application/x-www-form-urlencoded", "", []byte(form.Encode()), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -501,10 +501,14 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 		return false
 	}
 
+	// admitted reports whether replica i lets the client authenticate.
+	admitted := func(i int) bool {
+		r.via(i)
+		_, err := cl.ClientCredentials(ctx, "accounts")
+		return err == nil
+	}
+
 	t.Run("ResetOnBSeenByAAndC", func(t *testing.T) {
-		if !lockedOutOnA(t) {
-			t.Fatal("30 failed client authentications at A and no 429")
-		}
 		time.Sleep(2500 * time.Millisecond) // the data bucket refills
 		tok := grant(t)
 		for _, i := range []int{0, 2} { // A and C read (and remember) the balances
@@ -516,21 +520,54 @@ func TestReplicasActAsOneSandbox(t *testing.T) {
 				t.Fatal("the payments above changed no balance: the test proves nothing")
 			}
 		}
+		if !lockedOut(t, 0) {
+			t.Fatal("30 failed client authentications at A and no 429")
+		}
 		if st := r.adminCall(1, http.MethodPost, "/sandbox/reset", nil, nil); st != http.StatusNoContent {
 			t.Fatalf("reset through B: %d", st)
 		}
-		time.Sleep(2500 * time.Millisecond) // the data bucket refills
-		tok = grant(t)                      // the reset ended every consent
+		// A forgets its count of the client's failures, as B did (a
+		// bucket refills one failure in 5 s: not within the second).
+		if !within(time.Second, func() bool { return admitted(0) }) {
+			t.Fatal("the client locked out at A is still refused there a second after the reset through B")
+		}
+		tok = grant(t) // the reset ended every consent (and emptied the data bucket's count)
 		for _, i := range []int{0, 2} {
 			var got string
 			if !within(time.Second, func() bool { got = balances(t, i, tok); return got == seedBalances }) {
 				t.Fatalf("replica %d a second after the reset through B:\n%s\nwant the seed's:\n%s", i, got, seedBalances)
 			}
 		}
-		// A forgot its count of the client's failures, as B did.
-		r.via(0)
-		if _, err := cl.ClientCredentials(ctx, "accounts"); err != nil {
-			t.Fatalf("the client at A after the reset through B: %v", err)
+	})
+
+	t.Run("ListenerReconnectionIsNoReset", func(t *testing.T) {
+		// B, which made the last reset, locks the client out; then every
+		// replica's listening connection drops. Told every setting again
+		// on reconnecting, B must not take its own reset for a new one.
+		if !lockedOut(t, 1) {
+			t.Fatal("30 failed client authentications at B and no 429")
+		}
+		conn := storetest.Connect(t, r.dsn)
+		listening := func() (n int) {
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%LISTEN "sandbox_' || $1 || '%'`,
+				store.SchemaOf(r.dsn)).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := listening()
+		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%LISTEN "sandbox_' || $1 || '%'`,
+			store.SchemaOf(r.dsn)); err != nil || before == 0 {
+			t.Fatalf("dropping %d listening connections: %v", before, err)
+		}
+		if !within(10*time.Second, func() bool { return listening() == before }) {
+			t.Fatal("the replicas did not listen again within 10 s")
+		}
+		for range 3 { // the settings are told again once listening: the client stays refused meanwhile
+			if admitted(1) {
+				t.Fatal("B forgot its count of the client's failures on reconnecting, with no reset since its own")
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 

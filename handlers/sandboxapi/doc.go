@@ -5,13 +5,36 @@
 package sandboxapi
 
 import (
+	"sync"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/obsandbox/sandbox/handlers/httpx"
 )
 
 // Server is the sandbox controls over the shared server.
-type Server struct{ *httpx.Server }
+type Server struct {
+	*httpx.Server
+	resets lastReset
+}
 
 // Mount adds the controls.
-func Mount(core *httpx.Server, e *echo.Echo) { (&Server{core}).mountSandbox(e) }
+func Mount(core *httpx.Server, e *echo.Echo) { (&Server{Server: core}).mountSandbox(e) }
+
+// lastReset is the last value of the reset setting this process knows of:
+// one it wrote, or one another process sharing the database wrote.
+type lastReset struct {
+	mu sync.Mutex
+	v  string
+}
+
+// changed records v and reports whether it is new.
+func (l *lastReset) changed(v string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v == l.v {
+		return false
+	}
+	l.v = v
+	return true
+}

@@ -25,11 +25,13 @@ import (
 func (s *Server) mountSandbox(e *echo.Echo) {
 	// A reset through a replica sharing the database: this one forgets
 	// what it counted in memory too, as that one did (a reconnection
-	// tells every setting again: only a new value is a reset).
-	last, _ := s.Store.Setting(context.Background(), store.SettingReset)
+	// tells every setting again: only a value this process has not seen,
+	// nor written itself, is a reset).
+	if v, err := s.Store.Setting(context.Background(), store.SettingReset); err == nil {
+		s.resets.changed(v)
+	}
 	s.Store.OnSetting(store.SettingReset, func(v string) {
-		if v != last {
-			last = v
+		if s.resets.changed(v) {
 			s.Forget()
 		}
 	})
@@ -165,6 +167,9 @@ func (s *Server) reset(c echo.Context) error {
 	}
 	if err := s.Deps.Reset(c.Request().Context()); err != nil {
 		return err
+	}
+	if v, err := s.Store.Setting(c.Request().Context(), store.SettingReset); err == nil {
+		s.resets.changed(v) // this process's own reset: told again on a reconnection, it is not another
 	}
 	s.Forget()
 	return c.NoContent(http.StatusNoContent)

@@ -545,13 +545,16 @@ func (a *App) resetBank(ctx context.Context, r seedRecord) error {
 		return a.Store.ResetTo(ctx, t.path, map[string]string{"seed": string(b), "clock_offset": "0s",
 			store.SettingCardShift: store.CardShift(a.Clock.Now(), r.Date), store.SettingReset: rand.Text()})
 	}
+	// The clock first: a replica sharing the database that runs on the
+	// new bank with its old, advanced clock would book and settle early;
+	// one whose clock went back early makes nothing due early.
+	if err := a.Store.SetSetting(ctx, "clock_offset", "0s"); err != nil {
+		return err
+	}
 	if err := a.Store.ResetState(ctx); err != nil {
 		return err
 	}
 	if err := a.Reseed(ctx, r); err != nil {
-		return err
-	}
-	if err := a.Store.SetSetting(ctx, "clock_offset", "0s"); err != nil {
 		return err
 	}
 	return a.Store.SetSetting(ctx, store.SettingReset, rand.Text())

@@ -2,12 +2,16 @@ package store
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/obsandbox/sandbox/internal/bank"
 )
 
 // Replicas learn of each other's writes through LISTEN/NOTIFY. Every write
@@ -286,7 +290,8 @@ func (w *watcher) work(ctx context.Context, s *Store) {
 		}
 		w.pending, w.all = map[string]bool{}, false
 		w.mu.Unlock()
-		for key := range keys {
+		var retry []string
+		for _, key := range toldInOrder(keys) {
 			w.mu.Lock()
 			fs := w.onSetting[key]
 			w.mu.Unlock()
@@ -297,14 +302,40 @@ func (w *watcher) work(ctx context.Context, s *Store) {
 			if ctx.Err() != nil {
 				return
 			}
-			if err != nil {
-				v = ""
+			if err != nil && !errors.Is(err, bank.ErrNotFound) {
+				retry = append(retry, key) // unread is not removed: told once it can be read
+				continue
 			}
 			for _, f := range fs {
 				f(v)
 			}
 		}
+		if len(retry) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			for _, key := range retry {
+				w.queue(key)
+			}
+		}
 	}
+}
+
+// toldInOrder is keys in the order their callbacks are told: the sandbox
+// clock's offset first — a reset's other settings, and the bank it
+// brought, are then used on the clock it set back — then by name.
+func toldInOrder(keys map[string]bool) []string {
+	return slices.SortedFunc(maps.Keys(keys), func(a, b string) int {
+		if (a == "clock_offset") != (b == "clock_offset") {
+			if a == "clock_offset" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
 }
 
 // OnSetting registers f to be called with a setting's new value when

@@ -93,7 +93,7 @@ func (s *Store) CopyBank(ctx context.Context, src string) error {
 // ResetTo is a reset (ResetState) and CopyBank and the settings given, in
 // one write transaction: the sandbox is back at the template's bank with
 // nothing done on it, or — on any failure — as it was. Other processes
-// sharing the database are told of each setting (OnSetting).
+// sharing the database are told of each setting given (OnSetting).
 func (s *Store) ResetTo(ctx context.Context, src string, settings map[string]string) error {
 	notice := "setting:" + strings.Join(slices.Sorted(maps.Keys(settings)), ",")
 	return s.copyBank(ctx, src, "ResetTo", notice, func(tx *sql.Tx) error {
