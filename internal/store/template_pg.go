@@ -37,6 +37,10 @@ func (s *Store) copyBankPG(ctx context.Context, src, op, notice string, also fun
 	if version != LatestVersion() {
 		return fmt.Errorf("template %s has schema version %d, this binary %d", src, version, LatestVersion())
 	}
+	digest, err := templateDigest(ctx, tpl, src) // before the write lock: the first time it reads the whole template
+	if err != nil {
+		return err
+	}
 	var rec []*AuditEntry
 	err = s.commitPG(ctx, notice, func(conn *sql.Conn, tx *sql.Tx) error {
 		return s.recordingChanges(ctx, op, func(tx *sql.Tx) error {
@@ -46,10 +50,6 @@ func (s *Store) copyBankPG(ctx context.Context, src, op, notice string, also fun
 				}
 			}
 			cols, err := columnsOf(ctx, tx, bankTables)
-			if err != nil {
-				return err
-			}
-			digest, err := templateDigest(ctx, tpl, src)
 			if err != nil {
 				return err
 			}
