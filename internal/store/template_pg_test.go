@@ -15,24 +15,30 @@ import (
 	"github.com/obsandbox/sandbox/seed"
 )
 
+// copiedBank is a store on a fresh schema (its URL beside it) holding a
+// copy of the suite's template (its path), and that bank's dump.
+func copiedBank(t *testing.T) (s *store.Store, dsn, tpl, want string) {
+	t.Helper()
+	tpl = storetest.Template(t)
+	s, dsn = storetest.OpenFresh(t, store.Options{})
+	if err := s.CopyBank(context.Background(), tpl); err != nil {
+		t.Fatal(err)
+	}
+	return s, dsn, tpl, storetest.Dump(t, s)
+}
+
 // TestResetRewritesOnlyChangedRows: on PostgreSQL a reset to the template
 // the bank was copied from writes back only the rows that differ from it —
 // changed, deleted or added, in a table keyed by id or not — and copies the
 // whole bank again when it cannot tell which rows are the template's (a
 // record of another template, another server's, too long, out of range, or
-// none it can read). The
-// bank is the template's after each.
+// none it can read). The bank is the template's after each.
 func TestResetRewritesOnlyChangedRows(t *testing.T) {
 	t.Parallel()
 	storetest.Postgres(t)
 	ctx := context.Background()
-	tpl := storetest.Template(t)
-	s, dsn := storetest.OpenFresh(t, store.Options{})
+	s, dsn, tpl, want := copiedBank(t)
 	conn := storetest.Connect(t, dsn)
-	if err := s.CopyBank(ctx, tpl); err != nil {
-		t.Fatal(err)
-	}
-	want := storetest.Dump(t, s)
 	var total int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM transactions").Scan(&total); err != nil {
 		t.Fatal(err)
@@ -174,13 +180,8 @@ func TestResetWaitsForAnOutsideWriter(t *testing.T) {
 	t.Parallel()
 	storetest.Postgres(t)
 	ctx := context.Background()
-	tpl := storetest.Template(t)
-	s, dsn := storetest.OpenFresh(t, store.Options{})
+	s, dsn, tpl, want := copiedBank(t)
 	writer, watcher := storetest.Connect(t, dsn), storetest.Connect(t, dsn)
-	if err := s.CopyBank(ctx, tpl); err != nil {
-		t.Fatal(err)
-	}
-	want := storetest.Dump(t, s)
 	tx, err := writer.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
